@@ -1,0 +1,82 @@
+"""The exceptions of airflow-assets: one base class, each error carrying what an operator needs to act."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class JiraAssetsError(Exception):
+    """Base class of every error raised by airflow-assets."""
+
+
+class AssetsConfigError(JiraAssetsError, ValueError):
+    """Configuration (connection, parameters, settings) is invalid; nothing was sent or written."""
+
+
+class AssetsTransportError(JiraAssetsError):
+    """The Assets API could not be reached, or its answer could not be read, after all retries."""
+
+    def __init__(self, message: str, *, method: str, endpoint: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.endpoint = endpoint
+
+
+class AssetsApiError(JiraAssetsError):
+    """The Assets API answered with an error status.
+
+    :param status: HTTP status code.
+    :param method: HTTP method of the request.
+    :param endpoint: endpoint path relative to the API base (no host, no query string, no credentials).
+    :param error_messages: Atlassian's ``errorMessages`` list.
+    :param errors: Atlassian's ``errors`` mapping (per-field errors such as ``rlabs-insight-attribute-<id>``).
+    :param hint: what the operator can do about it.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        method: str,
+        endpoint: str,
+        error_messages: Sequence[str] = (),
+        errors: Mapping[str, Any] | None = None,
+        hint: str = "",
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.endpoint = endpoint
+        self.error_messages = list(error_messages)
+        self.errors = dict(errors or {})
+        self.hint = hint
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.method} {self.endpoint} failed with HTTP {self.status}"]
+        details = list(self.error_messages) + [f"{key}: {value}" for key, value in self.errors.items()]
+        if details:
+            parts.append("; ".join(str(detail) for detail in details))
+        if self.hint:
+            parts.append(self.hint)
+        return ": ".join(parts[:2]) + (f" ({parts[2]})" if len(parts) > 2 else "")
+
+
+class AssetsBadRequestError(AssetsApiError):
+    """HTTP 400: the request was invalid (bad AQL, invalid attribute value, duplicate name...)."""
+
+
+class AssetsAuthError(AssetsApiError):
+    """HTTP 401 or 403: the credentials are wrong, expired, or lack permission."""
+
+
+class AssetsNotFoundError(AssetsApiError):
+    """HTTP 404: the schema, object type or object does not exist (or is not visible to this account)."""
+
+
+class AssetsRateLimitError(AssetsApiError):
+    """HTTP 429 or 503 persisted after every retry the budget allowed."""
+
+
+class AssetsServerError(AssetsApiError):
+    """HTTP 5xx persisted after every retry the budget allowed (or the call was not safe to retry)."""

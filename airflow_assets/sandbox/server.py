@@ -1,0 +1,66 @@
+"""Run an ASGI app (the sandbox) on a real socket, in a background thread or in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """Bind a listening TCP socket; port 0 lets the OS choose a free port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_server(app: Any, *, log_level: str = "warning") -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        # h11 lets the fault injection drop a connection mid-response; httptools would do as well,
+        # but one implementation everywhere keeps behaviour identical between tests and the CLI.
+        http="h11",
+        timeout_keep_alive=30,
+        limit_concurrency=None,
+    )
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` in a daemon thread; yield its base URL (``http://host:port``) and stop on exit."""
+    sock = bind_socket(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    server = _uvicorn_server(app)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="assets-sandbox", daemon=True
+    )
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the sandbox server thread died during start-up")
+            threading.Event().wait(0.01)
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def serve_forever(app: Any, sock: socket.socket) -> None:
+    """Serve ``app`` on an already bound socket in the foreground until SIGINT/SIGTERM."""
+    server = _uvicorn_server(app)
+    # uvicorn installs SIGINT/SIGTERM handlers and shuts down gracefully on either.
+    server.run(sockets=[sock])
