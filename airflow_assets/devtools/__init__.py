@@ -1,0 +1,1 @@
+"""Local development helpers: the embedded MongoDB-compatible server used by tests and the demo."""

@@ -1,0 +1,101 @@
+"""Airflow hook for the Jira Service Management Cloud Assets REST API."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow.sdk import BaseHook
+
+from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
+from airflow_assets.exceptions import AssetsConfigError, JiraAssetsError
+
+
+class JiraAssetsHook(BaseHook):
+    """Build an :class:`~airflow_assets.api.AssetsClient` from a ``jira_assets`` connection.
+
+    The connection holds the Jira site URL (host), the account email (login) and the API token (password);
+    extras ``workspace_id`` (discovered when empty), ``api_base_url`` and ``cloud_id`` are optional.
+    Nothing is read or sent until :meth:`get_client` or :meth:`test_connection` is called.
+
+    :param jira_assets_conn_id: the Airflow connection id.
+    :param budget_share: fraction of each per-endpoint rate budget this hook's client may use; a task that
+        shares a site's Airflow pool with N-1 others passes ``1 / N``.
+    :param retry: retry policy for the client (default: Atlassian's advice).
+    :param limits: per-endpoint rate limits (default: the documented figures).
+    """
+
+    conn_name_attr = "jira_assets_conn_id"
+    default_conn_name = "jira_assets_default"
+    conn_type = "jira_assets"
+    hook_name = "Jira Assets"
+
+    def __init__(
+        self,
+        jira_assets_conn_id: str = default_conn_name,
+        *,
+        budget_share: float = 1.0,
+        retry: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.jira_assets_conn_id = jira_assets_conn_id
+        self.budget_share = budget_share
+        self.retry = retry
+        self.limits = limits
+
+    def get_conn(self) -> AssetsClient:
+        """Return the Assets client (the Airflow name for :meth:`get_client`)."""
+        return self.get_client()
+
+    def get_client(self) -> AssetsClient:
+        """Return the Assets client configured from the connection (built once per hook)."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> AssetsClient:
+        conn = self.get_connection(self.jira_assets_conn_id)
+        extra = conn.extra_dejson
+        return AssetsClient(
+            site_url=_site_url(conn.host, conn.schema, conn.port, conn_id=self.jira_assets_conn_id),
+            email=conn.login or "",
+            api_token=conn.password or "",
+            workspace_id=_optional(extra.get("workspace_id")),
+            api_base_url=_optional(extra.get("api_base_url")),
+            cloud_id=_optional(extra.get("cloud_id")),
+            budget_share=self.budget_share,
+            retry=self.retry,
+            limits=self.limits,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the credentials and the Assets workspace; the UI's Test button calls this."""
+        try:
+            client = self.get_client()
+            summary = client.check_connection()
+        except JiraAssetsError as error:
+            return False, str(error)
+        return True, summary
+
+
+def _optional(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _site_url(host: str | None, schema: str | None, port: int | None, *, conn_id: str) -> str:
+    """Turn the connection's host (with or without scheme) into the site's base URL."""
+    host = (host or "").strip().rstrip("/")
+    if not host:
+        raise AssetsConfigError(
+            f"connection {conn_id!r}: the host must be the Jira site URL, e.g. https://your-site.atlassian.net"
+        )
+    if "://" not in host:
+        # URI-style connections lose the scheme of the host; `schema` may carry it, https otherwise.
+        scheme = schema if schema in ("http", "https") else "https"
+        host = f"{scheme}://{host}"
+    if port and urlsplit(host).port is None:
+        host = f"{host}:{port}"
+    return host

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Python 3.11 + pip): set up, run the demo, run the tests.
+#   ./dev.sh demo   - install everything, start the sandbox + embedded MongoDB, list the demo schemas
+#   ./dev.sh test   - install everything, lint, run the whole test suite (starts its own services)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3.11}
+VENV=.venv
+
+setup() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PYTHON" -m venv "$VENV"
+    fi
+    # uv installs the locked set in seconds; plain pip is the fallback when uv cannot be had.
+    if "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv 2>/dev/null; then
+        "$VENV/bin/python" -m uv pip install --quiet --compile-bytecode -p "$VENV/bin/python" -r requirements-lock.txt
+        "$VENV/bin/python" -m uv pip install --quiet --compile-bytecode -p "$VENV/bin/python" --no-deps -e .
+    else
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
+    fi
+}
+
+run_tests() {
+    "$VENV/bin/ruff" check airflow_assets tests benchmarks dags
+    "$VENV/bin/ruff" format --check airflow_assets tests benchmarks dags
+    set +e
+    "$VENV/bin/python" -m pytest "$@"
+    status=$?
+    set -e
+    if [ "$status" -eq 5 ]; then
+        echo "pytest collected no tests: treating that as a failure" >&2
+        exit 1
+    fi
+    exit "$status"
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+    setup) setup ;;
+    demo) setup; exec "$VENV/bin/airflow-assets" demo "$@" ;;
+    test) setup; run_tests "$@" ;;
+    *) echo "usage: ./dev.sh demo | test [pytest args] | setup" >&2; exit 2 ;;
+esac
