@@ -1,0 +1,95 @@
+"""The hook builds a working client from an Airflow connection, lazily, without leaking the token."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.hooks import JiraAssetsHook
+from airflow_assets.sandbox.launch import RunningSandbox
+
+
+def _conn_json(sandbox: RunningSandbox, *, token: str | None = None, **extra: str) -> str:
+    return json.dumps(
+        {
+            "conn_type": "jira_assets",
+            "host": sandbox.url,
+            "login": sandbox.email,
+            "password": sandbox.api_token if token is None else token,
+            "extra": {"api_base_url": sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1", **extra},
+        }
+    )
+
+
+def test_hook_reads_connection_from_environment_variable(
+    demo_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_DEFAULT", _conn_json(demo_sandbox))
+
+    client = JiraAssetsHook().get_client()
+
+    keys = {schema["objectSchemaKey"] for schema in client.iter_object_schemas()}
+    assert {"PEOPLE", "LOC", "ITAM"} <= keys
+    # The workspace id was discovered from the site, not configured.
+    assert client.workspace_id == demo_sandbox.workspace_id
+
+
+def test_test_connection_succeeds_and_names_the_workspace(
+    demo_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_ASSETS_PROD", _conn_json(demo_sandbox))
+
+    ok, message = JiraAssetsHook(jira_assets_conn_id="assets_prod").test_connection()
+
+    assert ok, message
+    assert demo_sandbox.workspace_id in message
+
+
+def test_test_connection_reports_a_wrong_token_without_showing_it(
+    demo_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong_token = "wrong-token-ATATT3xFfGF0-do-not-log"
+    monkeypatch.setenv("AIRFLOW_CONN_ASSETS_BAD", _conn_json(demo_sandbox, token=wrong_token))
+    caplog.set_level(logging.DEBUG)
+
+    ok, message = JiraAssetsHook(jira_assets_conn_id="assets_bad").test_connection()
+
+    assert not ok
+    assert "401" in message
+    assert "token" in message.lower()
+    assert wrong_token not in message
+    assert wrong_token not in caplog.text
+
+
+def test_hook_does_not_resolve_the_connection_until_asked() -> None:
+    hook = JiraAssetsHook(jira_assets_conn_id="no_such_connection_defined_anywhere")
+
+    assert hook.jira_assets_conn_id == "no_such_connection_defined_anywhere"
+    with pytest.raises(Exception, match="no_such_connection_defined_anywhere"):
+        hook.get_client()
+
+
+def test_hook_rejects_a_connection_without_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ASSETS_NOHOST",
+        json.dumps({"conn_type": "jira_assets", "login": "a@example.com", "password": "secret-token"}),
+    )
+
+    with pytest.raises(AssetsConfigError, match="site URL"):
+        JiraAssetsHook(jira_assets_conn_id="assets_nohost").get_client()
+
+
+def test_hook_accepts_a_host_without_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ASSETS_BARE",
+        json.dumps(
+            {"conn_type": "jira_assets", "host": "example.atlassian.net", "login": "a@example.com", "password": "t"}
+        ),
+    )
+
+    client = JiraAssetsHook(jira_assets_conn_id="assets_bare").get_client()
+
+    assert client.site_url == "https://example.atlassian.net"
