@@ -16,7 +16,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         realism = RealismConfig(
             latency_ms=args.latency_ms,
             jitter_ms=args.jitter_ms,
-            rate_limits=args.rate_limits,
+            rate_limits=args.rate_limits or args.rate_limit_per_minute is not None,
             retry_after=args.retry_after,
             rate_limit_per_minute=args.rate_limit_per_minute,
             page_size_cap=args.page_size_cap,
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="send Retry-After and X-RateLimit-* headers with 429s (Assets often sends none)",
     )
-    serve.add_argument("--rate-limit-per-minute", type=int, default=None, help="override every limit")
+    serve.add_argument("--rate-limit-per-minute", type=int, default=None, help="override every limit (implies --rate-limits)")
     serve.add_argument("--page-size-cap", type=int, default=None, help="answer at most N values per page")
     serve.add_argument(
         "--fault-rate", type=float, default=0.0, help="fraction of requests that fail (503, drops, bad bodies)"
