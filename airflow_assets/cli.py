@@ -63,17 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--objects", type=int, default=None, help="scale the demo data to about N objects")
     serve.add_argument("--latency-ms", type=float, default=0.0, help="fixed latency added to every request")
     serve.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency, 0..X ms")
-    serve.add_argument("--rate-limits", action="store_true", help="enforce the documented per-endpoint limits")
+    serve.add_argument("--rate-limits", action="store_true", help="enforce the documented limits")
     serve.add_argument(
         "--retry-after",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="send Retry-After and X-RateLimit-* headers with 429s (Assets often sends none)",
     )
-    serve.add_argument("--rate-limit-per-minute", type=int, default=None, help="override every limit (implies --rate-limits)")
+    serve.add_argument(
+        "--rate-limit-per-minute", type=int, default=None, help="override every limit (implies --rate-limits)"
+    )
     serve.add_argument("--page-size-cap", type=int, default=None, help="answer at most N values per page")
     serve.add_argument(
-        "--fault-rate", type=float, default=0.0, help="fraction of requests that fail (503, drops, bad bodies)"
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests that fail: 503, drops, bad bodies",
     )
     serve.add_argument("--random-seed", type=int, default=None, help="make fault injection repeatable")
     serve.set_defaults(handler=_sandbox_serve)

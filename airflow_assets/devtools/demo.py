@@ -59,5 +59,8 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
         reply = backup_db.command("ping")
         version = backup_db.client.server_info().get("version", "?")
         print()
-        print(f"connection jira_assets_backup: MongoDB wire protocol, server version {version}, ping ok={reply['ok']}")
+        print(
+            f"connection jira_assets_backup: MongoDB wire protocol, "
+            f"server version {version}, ping ok={reply['ok']}"
+        )
     return 0

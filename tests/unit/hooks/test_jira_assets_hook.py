@@ -86,7 +86,12 @@ def test_hook_accepts_a_host_without_scheme(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv(
         "AIRFLOW_CONN_ASSETS_BARE",
         json.dumps(
-            {"conn_type": "jira_assets", "host": "example.atlassian.net", "login": "a@example.com", "password": "t"}
+            {
+                "conn_type": "jira_assets",
+                "host": "example.atlassian.net",
+                "login": "a@example.com",
+                "password": "t",
+            }
         ),
     )
 
