@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -63,5 +65,15 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterato
 def serve_forever(app: Any, sock: socket.socket) -> None:
     """Serve ``app`` on an already bound socket in the foreground until SIGINT/SIGTERM."""
     server = _uvicorn_server(app)
-    # uvicorn installs SIGINT/SIGTERM handlers and shuts down gracefully on either.
-    server.run(sockets=[sock])
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was
+    # installed before it; a no-op handler there turns a requested stop into a clean exit (status 0).
+    previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    """Swallow the stop signal uvicorn re-raises after its graceful shutdown."""
