@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine (Python 3.11 + pip): set up, run the demo, run the tests.
 #   ./dev.sh demo   - install everything, start the sandbox + embedded MongoDB, list the demo schemas
-#   ./dev.sh test   - install everything, lint, run the whole test suite (starts its own services)
+#   ./dev.sh test   - install everything, lint and type-check, run the whole test suite (starts its own services)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,8 +23,9 @@ setup() {
 }
 
 run_tests() {
-    "$VENV/bin/ruff" check airflow_assets tests benchmarks dags
-    "$VENV/bin/ruff" format --check airflow_assets tests benchmarks dags
+    "$VENV/bin/ruff" check airflow_assets tests benchmarks
+    "$VENV/bin/ruff" format --check airflow_assets tests benchmarks
+    "$VENV/bin/mypy"
     set +e
     "$VENV/bin/python" -m pytest "$@"
     status=$?
