@@ -1,0 +1,867 @@
+"""The Jira Service Management Cloud Assets REST client: one method per endpoint backup and restore need."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from typing import Any, Literal, TypeVar, overload
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from airflow_assets import __version__
+from airflow_assets.api import endpoints as ep
+from airflow_assets.api.concurrency import map_ordered
+from airflow_assets.api.endpoints import Endpoint
+from airflow_assets.api.pacing import DEFAULT_REGISTRY, TOTAL_CLASS, Pacer, PacerRegistry, RateLimits
+from airflow_assets.api.paging import Paginator, StartAtPaginator
+from airflow_assets.api.records import AqlPage
+from airflow_assets.api.redaction import MASK, Redactor
+from airflow_assets.api.retry import RetryableFailure, RetryPolicy
+from airflow_assets.exceptions import (
+    AssetsApiError,
+    AssetsAuthError,
+    AssetsBadRequestError,
+    AssetsConfigError,
+    AssetsNotFoundError,
+    AssetsRateLimitError,
+    AssetsServerError,
+    AssetsTransportError,
+    JiraAssetsError,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://api.atlassian.com/jsm/assets/workspace/{workspaceId}/v1"
+CLOUD_GATEWAY_URL = "https://api.atlassian.com/ex/jira/{cloudId}"
+DEFAULT_TIMEOUT = (10.0, 60.0)
+# Enough threads to keep a 1000-2000/min budget busy at Cloud latencies of 0.3-1 s per call.
+DEFAULT_MAX_WORKERS = 16
+WORKSPACE_PLACEHOLDER = "{workspaceId}"
+
+T = TypeVar("T")
+R = TypeVar("R")
+JsonDict = dict[str, Any]
+
+
+class _CallState:
+    """What one logical call (all its attempts) has seen so far."""
+
+    __slots__ = ("ambiguous", "attempts")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        # An earlier attempt may have been processed although its answer was lost.
+        self.ambiguous = False
+
+
+class AssetsClient:
+    """Client of the Assets REST API of one Jira Cloud site (Basic auth with an account email and API token).
+
+    Nothing is sent until the first call; the workspace id is discovered then if not given. Requests are
+    paced per endpoint class (shared by all threads and all clients of the site in this process), retried
+    per :class:`RetryPolicy`, and failures raise the typed errors of :mod:`airflow_assets.exceptions`.
+
+    :param site_url: the Jira site, e.g. ``https://your-site.atlassian.net``.
+    :param email: the Atlassian account email.
+    :param api_token: the account's API token (never logged or shown).
+    :param workspace_id: the Assets workspace id; discovered through the site when None.
+    :param api_base_url: the Assets API base, may contain ``{workspaceId}``
+        (default ``https://api.atlassian.com/jsm/assets/workspace/{workspaceId}/v1``).
+    :param cloud_id: route site calls through ``https://api.atlassian.com/ex/jira/{cloudId}`` (scoped tokens).
+    :param retry: the retry policy (default: Atlassian's advice, about 5 attempts, 5-30 s waits).
+    :param limits: per-endpoint rate budgets (default: the documented figures per minute).
+    :param budget_share: fraction of every per-endpoint budget this client may use, in (0, 1].
+    :param timeout: seconds to connect and to read, or one number for both.
+    :param max_workers: default thread count of :meth:`map_concurrent`.
+    :param pacers: registry of shared pacers (default: the process-wide one).
+    """
+
+    def __init__(
+        self,
+        *,
+        site_url: str,
+        email: str,
+        api_token: str,
+        workspace_id: str | None = None,
+        api_base_url: str | None = None,
+        cloud_id: str | None = None,
+        retry: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        budget_share: float = 1.0,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        pacers: PacerRegistry | None = None,
+    ) -> None:
+        self.site_url = _check_url("site_url", site_url)
+        self.email = _check_text("email", email)
+        # The token lives only here and in the session's auth; never in a message.
+        self._api_token = _check_text("api_token", api_token, secret=True)
+        self._redact = Redactor(self.email, self._api_token)
+        self._workspace_id = _check_id("workspace_id", workspace_id)
+        self._api_base_template = (
+            DEFAULT_API_BASE_URL if api_base_url is None else _check_url("api_base_url", api_base_url)
+        )
+        if "{" in self._api_base_template.replace(WORKSPACE_PLACEHOLDER, ""):
+            raise AssetsConfigError(
+                f"api_base_url may contain only the {WORKSPACE_PLACEHOLDER} placeholder, got {api_base_url!r}"
+            )
+        self.cloud_id = _check_id("cloud_id", cloud_id)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise AssetsConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        if limits is not None and not isinstance(limits, RateLimits):
+            raise AssetsConfigError(f"limits must be RateLimits, got {type(limits).__name__}")
+        self.retry = retry or RetryPolicy()
+        self.limits = limits or RateLimits()
+        if (
+            not isinstance(budget_share, int | float)
+            or isinstance(budget_share, bool)
+            or not math.isfinite(budget_share)
+            or not 0 < budget_share <= 1
+        ):
+            raise AssetsConfigError(f"budget_share must be a fraction in (0, 1], got {budget_share!r}")
+        self.budget_share = float(budget_share)
+        self.timeout = _check_timeout(timeout)
+        if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
+            raise AssetsConfigError(f"max_workers must be an integer >= 1, got {max_workers!r}")
+        self.max_workers = max_workers
+        self._registry = pacers if pacers is not None else DEFAULT_REGISTRY
+        self._pacers: dict[str, Pacer] = {}
+        self._lock = threading.Lock()
+        self._api_base_url: str | None = None
+        self._site_base = (
+            CLOUD_GATEWAY_URL.replace("{cloudId}", quote(self.cloud_id, safe=""))
+            if self.cloud_id
+            else self.site_url
+        )
+        self._session = self._new_session()
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.auth = (self.email, self._api_token)
+        session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"airflow-provider-jira-assets/{__version__}"}
+        )
+        # One pooled connection per worker thread, so the concurrent map never discards connections.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, 2 * self.max_workers))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def __repr__(self) -> str:
+        return (
+            f"AssetsClient(site_url={self.site_url!r}, email={self.email!r}, api_token={MASK!r}, "
+            f"workspace_id={self._workspace_id!r}, budget_share={self.budget_share!r})"
+        )
+
+    def __enter__(self) -> AssetsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    # -- site and workspace --------------------------------------------------------------------------
+
+    @property
+    def workspace_id(self) -> str:
+        """Return the Assets workspace id, discovering it through the site on first use."""
+        if self._workspace_id is None:
+            with self._lock:
+                if self._workspace_id is None:
+                    self._workspace_id = self.discover_workspace_id()
+        return self._workspace_id
+
+    @property
+    def api_base_url(self) -> str:
+        """Return the Assets API base URL of the workspace (discovering the workspace if it is needed)."""
+        if self._api_base_url is None:
+            template = self._api_base_template
+            if WORKSPACE_PLACEHOLDER in template:
+                template = template.replace(WORKSPACE_PLACEHOLDER, quote(self.workspace_id, safe=""))
+            self._api_base_url = template.rstrip("/")
+        return self._api_base_url
+
+    def discover_workspace_id(self) -> str:
+        """Ask the site for its Assets workspace id."""
+        answer = self._call(ep.WORKSPACE)
+        values = answer.get("values") if isinstance(answer, Mapping) else None
+        for value in values or []:
+            workspace = value.get("workspaceId") if isinstance(value, Mapping) else None
+            if isinstance(workspace, str) and workspace.strip():
+                return workspace.strip()
+        raise AssetsConfigError(
+            f"no Assets on that site: {self.site_url} lists no Assets workspace "
+            "(is Jira Service Management with Assets enabled, and may this account see it?)"
+        )
+
+    def myself(self) -> JsonDict:
+        """Return the Jira user the credentials belong to (``GET {site}/rest/api/3/myself``)."""
+        return self._object(ep.MYSELF)
+
+    def check_connection(self) -> str:
+        """Prove the credentials and the workspace with two cheap reads; return a one-line summary."""
+        workspace = self.workspace_id
+        self._call(ep.SCHEMA_LIST, params={"startAt": 0, "maxResults": 1})
+        host = urlsplit(self.api_base_url).netloc
+        return f"authenticated as {self.email}; Assets workspace {workspace} answers at {host}"
+
+    # -- object schemas -------------------------------------------------------------------------------
+
+    def iter_object_schemas(
+        self, *, page_size: int = 50, include_counts: bool = False
+    ) -> Generator[JsonDict, None, None]:
+        """Yield every object schema, page by page.
+
+        :param page_size: schemas per request.
+        :param include_counts: ask for ``objectCount`` and ``objectTypeCount``.
+        """
+        paginator = StartAtPaginator(page_size=page_size)
+        for _, page in self._pages(ep.SCHEMA_LIST, paginator, params={"includeCounts": include_counts}):
+            yield from page.get("values") or []
+
+    def get_object_schema(self, schema_id: str) -> JsonDict:
+        """Return one object schema."""
+        return self._object(ep.SCHEMA, schema_id)
+
+    def create_object_schema(self, body: Mapping[str, Any]) -> JsonDict:
+        """Create an object schema from ``{name, objectSchemaKey, description?}``."""
+        return self._object(ep.SCHEMA_CREATE, body=body)
+
+    def update_object_schema(self, schema_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Update an object schema with ``{name?, objectSchemaKey?, description?}``."""
+        return self._object(ep.SCHEMA_UPDATE, schema_id, body=body)
+
+    def delete_object_schema(self, schema_id: str) -> Any:
+        """Delete an object schema with everything in it; return the server's answer (may be None)."""
+        return self._call(ep.SCHEMA_DELETE, schema_id)
+
+    def get_object_types(self, schema_id: str, *, include_object_counts: bool = False) -> list[JsonDict]:
+        """Return every object type of a schema, flat (parents referenced by ``parentObjectTypeId``)."""
+        return self._items(
+            ep.SCHEMA_OBJECT_TYPES_FLAT, schema_id, params={"includeObjectCounts": include_object_counts}
+        )
+
+    def get_schema_attributes(
+        self, schema_id: str, *, only_value_editable: bool = False, extended: bool = False
+    ) -> list[JsonDict]:
+        """Return every attribute definition of a schema."""
+        params = {"onlyValueEditable": only_value_editable, "extended": extended or None}
+        return self._items(ep.SCHEMA_ATTRIBUTES, schema_id, params=params)
+
+    def get_schema_properties(self, schema_id: str) -> JsonDict:
+        """Return a schema's properties (``allowOtherObjectSchema``, ``quickCreateObjects``, ...)."""
+        return self._object(ep.SCHEMA_PROPERTIES, schema_id)
+
+    def set_schema_properties(self, schema_id: str, body: Mapping[str, Any]) -> Any:
+        """Set a schema's properties."""
+        return self._call(ep.SCHEMA_PROPERTIES_SET, schema_id, body=body)
+
+    # -- object types ---------------------------------------------------------------------------------
+
+    def get_object_type(self, object_type_id: str) -> JsonDict:
+        """Return one object type."""
+        return self._object(ep.OBJECT_TYPE, object_type_id)
+
+    def create_object_type(self, body: Mapping[str, Any]) -> JsonDict:
+        """Create an object type from ``{name, iconId, objectSchemaId, parentObjectTypeId?, ...}``."""
+        return self._object(ep.OBJECT_TYPE_CREATE, body=body)
+
+    def update_object_type(self, object_type_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Update an object type with ``{name?, description?, iconId?, inherited?, abstractObjectType?}``."""
+        return self._object(ep.OBJECT_TYPE_UPDATE, object_type_id, body=body)
+
+    def delete_object_type(self, object_type_id: str) -> Any:
+        """Delete an object type; return the server's answer (may be None)."""
+        return self._call(ep.OBJECT_TYPE_DELETE, object_type_id)
+
+    def position_object_type(
+        self, object_type_id: str, *, position: int, to_object_type_id: str | None = None
+    ) -> Any:
+        """Move an object type to ``position`` (under ``to_object_type_id`` when given)."""
+        body: JsonDict = {"position": position}
+        if to_object_type_id is not None:
+            body["toObjectTypeId"] = to_object_type_id
+        return self._call(ep.OBJECT_TYPE_POSITION, object_type_id, body=body)
+
+    def get_object_type_attributes(
+        self,
+        object_type_id: str,
+        *,
+        only_value_editable: bool = False,
+        order_by_name: bool = False,
+        include_values_exist: bool = False,
+        exclude_parent_attributes: bool = False,
+        include_children: bool = False,
+        order_by_required: bool = False,
+        query: str | None = None,
+    ) -> list[JsonDict]:
+        """Return the attribute definitions of an object type (inherited ones included unless excluded)."""
+        params = {
+            "onlyValueEditable": only_value_editable,
+            "orderByName": order_by_name,
+            "includeValuesExist": include_values_exist,
+            "excludeParentAttributes": exclude_parent_attributes,
+            "includeChildren": include_children,
+            "orderByRequired": order_by_required,
+            "query": query,
+        }
+        return self._items(ep.OBJECT_TYPE_ATTRIBUTES, object_type_id, params=params)
+
+    # -- object type attributes -----------------------------------------------------------------------
+
+    def create_attribute(self, object_type_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Create an attribute on an object type (``{name, type, defaultTypeId?, typeValue?, ...}``)."""
+        return self._object(ep.ATTRIBUTE_CREATE, object_type_id, body=body)
+
+    def update_attribute(self, object_type_id: str, attribute_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Update an attribute of an object type."""
+        return self._object(ep.ATTRIBUTE_UPDATE, object_type_id, attribute_id, body=body)
+
+    def delete_attribute(self, attribute_id: str) -> Any:
+        """Delete an attribute (and its values on every object)."""
+        return self._call(ep.ATTRIBUTE_DELETE, attribute_id)
+
+    def position_attribute(self, object_type_id: str, attribute_id: str, position: int) -> Any:
+        """Move an attribute to ``position`` within its object type."""
+        return self._call(ep.ATTRIBUTE_POSITION, object_type_id, attribute_id, body={"position": position})
+
+    # -- AQL ------------------------------------------------------------------------------------------
+
+    def iter_aql_pages(
+        self, ql_query: str, *, page_size: int = 100, include_attributes: bool = True, start_at: int = 0
+    ) -> Generator[AqlPage, None, None]:
+        """Yield the pages of an AQL search; only one page is held at a time.
+
+        :param ql_query: the AQL, e.g. ``objectSchemaId = 3``.
+        :param page_size: ``maxResults`` to ask for (the server may return fewer).
+        :param include_attributes: include attribute values in the objects.
+        :param start_at: index of the first object.
+        """
+        paginator = StartAtPaginator(page_size=page_size, start_at=start_at)
+        pages = self._pages(
+            ep.AQL, paginator, params={"includeAttributes": include_attributes}, body={"qlQuery": ql_query}
+        )
+        for query, page in pages:
+            yield AqlPage.from_json(page, start_at=query["startAt"])
+
+    def iter_objects(
+        self, ql_query: str, *, page_size: int = 100, include_attributes: bool = True
+    ) -> Generator[JsonDict, None, None]:
+        """Yield every object an AQL search finds (see :meth:`iter_aql_pages`)."""
+        for page in self.iter_aql_pages(ql_query, page_size=page_size, include_attributes=include_attributes):
+            for value in page.values:
+                yield dict(value)
+
+    def count_objects(self, ql_query: str) -> int:
+        """Return how many objects an AQL search finds (``object/aql/totalcount``)."""
+        answer = self._object(ep.AQL_TOTAL_COUNT, body={"qlQuery": ql_query})
+        count = answer.get("totalCount")
+        if isinstance(count, bool) or not isinstance(count, int | str) or not str(count).isdigit():
+            raise self._wrong_shape(ep.AQL_TOTAL_COUNT, ep.AQL_TOTAL_COUNT.path(), "a totalCount", answer)
+        return int(count)
+
+    # -- objects --------------------------------------------------------------------------------------
+
+    def get_object(self, object_id: str) -> JsonDict:
+        """Return one object with its attribute values."""
+        return self._object(ep.OBJECT, object_id)
+
+    def create_object(self, body: Mapping[str, Any]) -> JsonDict:
+        """Create an object from ``{objectTypeId, attributes: [...], hasAvatar?, avatarUUID?}``."""
+        return self._object(ep.OBJECT_CREATE, body=body)
+
+    def update_object(self, object_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Update an object (``ObjectIn`` body)."""
+        return self._object(ep.OBJECT_UPDATE, object_id, body=body)
+
+    def delete_object(self, object_id: str) -> Any:
+        """Delete an object (and its history); return the server's answer (may be None)."""
+        return self._call(ep.OBJECT_DELETE, object_id)
+
+    def get_object_attributes(self, object_id: str) -> list[JsonDict]:
+        """Return the attribute values of an object."""
+        return self._items(ep.OBJECT_ATTRIBUTES, object_id)
+
+    def get_object_history(self, object_id: str, *, ascending: bool = True) -> list[JsonDict]:
+        """Return an object's history entries, oldest first unless ``ascending`` is False."""
+        return self._items(ep.OBJECT_HISTORY, object_id, params={"asc": ascending})
+
+    def get_object_reference_info(self, object_id: str) -> list[JsonDict]:
+        """Return the inbound/outbound reference summary of an object."""
+        return self._items(ep.OBJECT_REFERENCE_INFO, object_id)
+
+    def get_connected_tickets(self, object_id: str) -> JsonDict:
+        """Return ``{tickets: [...], allTicketsQuery}``: the Jira issues connected to an object."""
+        return self._object(ep.OBJECT_CONNECTED_TICKETS, object_id)
+
+    # -- comments -------------------------------------------------------------------------------------
+
+    def get_object_comments(self, object_id: str) -> list[JsonDict]:
+        """Return the comments of an object."""
+        return self._items(ep.OBJECT_COMMENTS, object_id)
+
+    def create_comment(self, object_id: str, comment: str, *, role: int = 0) -> JsonDict:
+        """Comment on an object; ``role`` 0 Users, 1 Managers, 2 Admins, 3 Developers may see it."""
+        body = {"comment": comment, "objectId": str(object_id), "role": role}
+        return self._object(ep.COMMENT_CREATE, body=body)
+
+    # -- configuration --------------------------------------------------------------------------------
+
+    def get_status_types(self, *, object_schema_id: str | None = None) -> list[JsonDict]:
+        """Return the status types of a schema, or the global ones when no schema is given."""
+        return self._items(ep.STATUS_TYPES, params={"objectSchemaId": object_schema_id})
+
+    def create_status_type(self, body: Mapping[str, Any]) -> JsonDict:
+        """Create a status type from ``{name, category, description?, objectSchemaId?}``."""
+        return self._object(ep.STATUS_TYPE_CREATE, body=body)
+
+    def get_reference_types(
+        self, *, object_schema_id: str | None = None, include_all: bool = False
+    ) -> list[JsonDict]:
+        """Return the reference types of a schema (``include_all``: global ones too)."""
+        params = {"objectSchemaId": object_schema_id, "includeAll": include_all or None}
+        return self._items(ep.REFERENCE_TYPES, params=params)
+
+    def create_reference_type(self, body: Mapping[str, Any]) -> JsonDict:
+        """Create a reference type from ``{name, description?, color?, objectSchemaId?}``."""
+        return self._object(ep.REFERENCE_TYPE_CREATE, body=body)
+
+    def get_global_icons(self) -> list[JsonDict]:
+        """Return the global icons (``{id, name, url16, url48}``)."""
+        return self._items(ep.GLOBAL_ICONS)
+
+    def get_icon(self, icon_id: str) -> JsonDict:
+        """Return one icon."""
+        return self._object(ep.ICON, icon_id)
+
+    # -- concurrency ----------------------------------------------------------------------------------
+
+    @overload
+    def map_concurrent(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        max_workers: int | None = None,
+        max_in_flight: int | None = None,
+        return_exceptions: Literal[False] = False,
+    ) -> Generator[tuple[T, R], None, None]: ...
+
+    @overload
+    def map_concurrent(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        max_workers: int | None = None,
+        max_in_flight: int | None = None,
+        return_exceptions: Literal[True],
+    ) -> Generator[tuple[T, R | Exception], None, None]: ...
+
+    def map_concurrent(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        max_workers: int | None = None,
+        max_in_flight: int | None = None,
+        return_exceptions: bool = False,
+    ) -> Generator[tuple[T, R], None, None] | Generator[tuple[T, R | Exception], None, None]:
+        """Call ``fn`` (usually a method of this client) on each item concurrently; yield in input order.
+
+        Yields ``(item, result)``. A failed item raises its error once the items before it were yielded,
+        or, with ``return_exceptions=True``, is yielded as ``(item, exception)`` and the map goes on. At most
+        ``max_in_flight`` items (default twice the workers) are taken from ``items`` ahead of the consumer,
+        so a generator of millions of ids is fine. The pacers keep the requests within the budget.
+
+        :param fn: the per-item call, e.g. ``client.get_object_history``.
+        :param items: the items, e.g. object ids; consumed lazily.
+        :param max_workers: threads (default: the client's ``max_workers``).
+        :param max_in_flight: items taken but not yet yielded.
+        :param return_exceptions: yield failures instead of raising the first one.
+        """
+        workers = self.max_workers if max_workers is None else max_workers
+        if return_exceptions:
+            return map_ordered(
+                fn, items, max_workers=workers, max_in_flight=max_in_flight, return_exceptions=True
+            )
+        return map_ordered(fn, items, max_workers=workers, max_in_flight=max_in_flight)
+
+    # -- plumbing -------------------------------------------------------------------------------------
+
+    def _pages(
+        self,
+        endpoint: Endpoint,
+        paginator: Paginator,
+        *ids: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Iterator[tuple[dict[str, Any], JsonDict]]:
+        """Yield (paging parameters, page) until the paginator says stop."""
+        query: dict[str, Any] | None = paginator.first()
+        while query is not None:
+            page = self._call(endpoint, *ids, params={**(params or {}), **query}, body=body)
+            if not isinstance(page, dict):
+                raise self._wrong_shape(endpoint, endpoint.path(*ids), "a page object", page)
+            yield query, page
+            query = paginator.following(page)
+
+    def _call(
+        self,
+        endpoint: Endpoint,
+        *ids: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one logical call with pacing and retries; return the parsed JSON answer (None if empty)."""
+        path = endpoint.path(*ids)
+        base = self._site_base if endpoint.site else self.api_base_url
+        url = f"{base}/{path}"
+        query = _query(params)
+        state = _CallState()
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableFailure),
+            before_sleep=lambda retry_state: self._before_sleep(endpoint, path, retry_state, state),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, endpoint, path, url, query, body, state)
+        except RetryableFailure as failure:
+            final = _gave_up(failure.error, state.attempts)
+        # Raised outside the handler: no exception context, so nothing links back to a request object.
+        raise final
+
+    def _attempt(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        url: str,
+        query: dict[str, str],
+        body: Mapping[str, Any] | None,
+        state: _CallState,
+    ) -> Any:
+        self._pace(endpoint)
+        state.attempts += 1
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                endpoint.method,
+                url,
+                params=query or None,
+                json=None if body is None else dict(body),
+                timeout=self.timeout,
+            )
+        except requests.exceptions.RequestException as error:
+            failure: Exception | None = self._transport_failure(endpoint, path, error)
+        else:
+            failure = None
+        if failure is not None:
+            # Raised outside the handler: requests' exceptions hold the request with its Authorization header.
+            raise failure
+        log.debug(
+            "%s %s -> HTTP %d in %.3f s",
+            endpoint.method,
+            path,
+            response.status_code,
+            time.monotonic() - started,
+        )
+        return self._answer(endpoint, path, response, state)
+
+    def _answer(self, endpoint: Endpoint, path: str, response: requests.Response, state: _CallState) -> Any:
+        """Return the parsed success body, or raise the typed error (wrapped when it may be retried)."""
+        status = response.status_code
+        if 200 <= status < 300:
+            if not response.content.strip():
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                kind = response.headers.get("Content-Type", "no content type")
+            raise self._unreadable(
+                endpoint,
+                path,
+                f"HTTP {status} answer is not valid JSON ({kind}, {len(response.content)} bytes)",
+            )
+        messages, errors = self._error_details(response)
+        details: dict[str, Any] = {
+            "status": status,
+            "method": endpoint.method,
+            "endpoint": path,
+            "error_messages": messages,
+            "errors": errors,
+        }
+        if status in (429, 503):
+            # The request was refused, not processed: safe to repeat even for a create.
+            error: AssetsApiError = AssetsRateLimitError(
+                **details, hint=f"over the rate limit of {endpoint.rate_class}"
+            )
+            raise RetryableFailure(error, server_wait=self.retry.server_wait(response.headers), refused=True)
+        if status >= 500:
+            if endpoint.idempotent:
+                raise RetryableFailure(AssetsServerError(**details), ambiguous=True)
+            raise AssetsServerError(**details, hint="not retried: the request may have been processed")
+        if status == 404 and endpoint.method == "DELETE" and state.ambiguous:
+            # An earlier attempt whose answer was lost did the deletion.
+            log.info("%s %s: already deleted by an earlier attempt", endpoint.method, path)
+            return None
+        if status == 400:
+            raise AssetsBadRequestError(**details)
+        if status == 401:
+            raise AssetsAuthError(
+                **details,
+                hint=f"the API token of {self.email} may be wrong or expired, or the email is wrong",
+            )
+        if status == 403:
+            raise AssetsAuthError(
+                **details, hint=f"{self.email} lacks permission for this (Assets role or Jira product access)"
+            )
+        if status == 404:
+            raise AssetsNotFoundError(**details)
+        raise AssetsApiError(**details)
+
+    def _error_details(self, response: requests.Response) -> tuple[list[str], dict[str, Any]]:
+        """Extract Atlassian's ``errorMessages`` and ``errors`` (or a short text) from an error answer."""
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        messages: list[str] = []
+        errors: dict[str, Any] = {}
+        if isinstance(payload, Mapping):
+            raw_messages = payload.get("errorMessages")
+            if isinstance(raw_messages, list):
+                messages = [self._redact(str(message)) for message in raw_messages]
+            elif isinstance(payload.get("message"), str):
+                messages = [self._redact(payload["message"])]
+            raw_errors = payload.get("errors")
+            if isinstance(raw_errors, Mapping):
+                errors = {str(key): self._redact(str(value)) for key, value in raw_errors.items()}
+        elif payload is None:
+            text = response.text.strip()
+            if text and not text.startswith("<"):
+                messages = [self._redact(text[:300])]
+        return messages, errors
+
+    def _transport_failure(
+        self, endpoint: Endpoint, path: str, error: requests.exceptions.RequestException
+    ) -> Exception:
+        """Classify a connection-level failure: retryable (wrapped) or final."""
+        description = self._redact(f"{type(error).__name__}: {error}")[:500]
+        never_sent = _never_sent(error)
+        if not never_sent and not isinstance(
+            error,
+            requests.exceptions.ConnectionError
+            | requests.exceptions.Timeout
+            | requests.exceptions.ChunkedEncodingError
+            | requests.exceptions.ContentDecodingError,
+        ):
+            return AssetsTransportError(
+                f"{endpoint.method} {path} could not be sent: {description}",
+                method=endpoint.method,
+                endpoint=path,
+            )
+        if never_sent or endpoint.idempotent:
+            transport = AssetsTransportError(
+                f"{endpoint.method} {path} failed: {description}", method=endpoint.method, endpoint=path
+            )
+            return RetryableFailure(transport, ambiguous=not never_sent)
+        return AssetsTransportError(
+            f"{endpoint.method} {path} failed and was not retried (the request may have been processed): "
+            f"{description}",
+            method=endpoint.method,
+            endpoint=path,
+        )
+
+    def _unreadable(self, endpoint: Endpoint, path: str, reason: str) -> Exception:
+        """Return the error for an answer that cannot be read (wrapped as retryable for idempotent calls)."""
+        if endpoint.idempotent:
+            error = AssetsTransportError(
+                f"{endpoint.method} {path}: {reason}", method=endpoint.method, endpoint=path
+            )
+            return RetryableFailure(error, ambiguous=True)
+        return AssetsTransportError(
+            f"{endpoint.method} {path}: {reason}; not retried (the request may have been processed)",
+            method=endpoint.method,
+            endpoint=path,
+        )
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        """Tenacity wait: the server's Retry-After when it sent one, else jittered exponential backoff."""
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(failure, RetryableFailure) and failure.server_wait is not None:
+            return failure.server_wait
+        return self.retry.backoff(retry_state.attempt_number)
+
+    def _before_sleep(
+        self, endpoint: Endpoint, path: str, retry_state: RetryCallState, state: _CallState
+    ) -> None:
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.upcoming_sleep
+        if isinstance(failure, RetryableFailure):
+            state.ambiguous = state.ambiguous or failure.ambiguous
+            if failure.refused:
+                # Every thread of this endpoint class holds off, not just this one.
+                self._pacer(endpoint.rate_class).pause(wait)
+            error = failure.error
+            cause = f"HTTP {error.status}" if isinstance(error, AssetsApiError) else str(error)
+        else:
+            cause = repr(failure)
+        log.warning(
+            "%s %s: %s; retry %d of %d in %.2f s",
+            endpoint.method,
+            path,
+            cause,
+            retry_state.attempt_number,
+            self.retry.max_attempts - 1,
+            wait,
+        )
+
+    def _pace(self, endpoint: Endpoint) -> None:
+        self._pacer(endpoint.rate_class).acquire()
+        if self.limits.enabled and self.limits.total_limit is not None:
+            self._pacer(TOTAL_CLASS).acquire()
+
+    def _pacer(self, rate_class: str) -> Pacer:
+        pacer = self._pacers.get(rate_class)
+        if pacer is None:
+            interval, burst = self.limits.spacing(rate_class, self.budget_share)
+            pacer = self._registry.pacer(_site_key(self.site_url), rate_class, interval=interval, burst=burst)
+            self._pacers[rate_class] = pacer
+        return pacer
+
+    def _object(
+        self,
+        endpoint: Endpoint,
+        *ids: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> JsonDict:
+        """Call an endpoint that answers one JSON object."""
+        answer = self._call(endpoint, *ids, params=params, body=body)
+        if isinstance(answer, dict):
+            return answer
+        raise self._wrong_shape(endpoint, endpoint.path(*ids), "a JSON object", answer)
+
+    def _items(
+        self,
+        endpoint: Endpoint,
+        *ids: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> list[JsonDict]:
+        """Call an endpoint that answers a JSON list (or a page of ``values``)."""
+        answer = self._call(endpoint, *ids, params=params, body=body)
+        if isinstance(answer, list):
+            return answer
+        if isinstance(answer, dict) and isinstance(answer.get("values"), list):
+            return list(answer["values"])
+        raise self._wrong_shape(endpoint, endpoint.path(*ids), "a JSON list", answer)
+
+    @staticmethod
+    def _wrong_shape(endpoint: Endpoint, path: str, expected: str, answer: Any) -> AssetsTransportError:
+        return AssetsTransportError(
+            f"{endpoint.method} {path}: expected {expected}, got {type(answer).__name__}",
+            method=endpoint.method,
+            endpoint=path,
+        )
+
+
+def _gave_up(error: JiraAssetsError, attempts: int) -> JiraAssetsError:
+    """Return ``error`` restated to say how many attempts were made."""
+    note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
+    if isinstance(error, AssetsApiError):
+        return type(error)(
+            status=error.status,
+            method=error.method,
+            endpoint=error.endpoint,
+            error_messages=error.error_messages,
+            errors=error.errors,
+            hint=f"{error.hint}; {note}" if error.hint else note,
+        )
+    if isinstance(error, AssetsTransportError):
+        return type(error)(f"{error} ({note})", method=error.method, endpoint=error.endpoint)
+    return error
+
+
+def _never_sent(error: requests.exceptions.RequestException) -> bool:
+    """Tell whether the connection failed before the request could reach the server."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError) and error.args:
+        reason = getattr(error.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Render query parameters the way Atlassian expects: lower-case booleans, None left out."""
+    query: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        query[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return query
+
+
+def _site_key(site_url: str) -> str:
+    parts = urlsplit(site_url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _check_url(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise AssetsConfigError(f"{field} must be an http(s) URL, got {value!r}")
+    text = value.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AssetsConfigError(
+            f"{field} must be an http(s) URL such as https://your-site.atlassian.net, got {text!r}"
+        )
+    if parts.username or parts.password:
+        raise AssetsConfigError(f"{field} must not carry credentials; use email and api_token")
+    if parts.query or parts.fragment:
+        raise AssetsConfigError(f"{field} must not have a query string or fragment, got {text!r}")
+    return text
+
+
+def _check_text(field: str, value: object, *, secret: bool = False) -> str:
+    if not isinstance(value, str) or not value.strip():
+        shown = "" if secret else f", got {value!r}"
+        raise AssetsConfigError(f"{field} must be a non-empty string{shown}")
+    return value.strip()
+
+
+def _check_id(field: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise AssetsConfigError(f"{field} must be a non-empty id without '/', got {value!r}")
+    return value.strip()
+
+
+def _check_timeout(value: object) -> tuple[float, float]:
+    pair = (value, value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    if (
+        not isinstance(pair, tuple)
+        or len(pair) != 2
+        or not all(
+            isinstance(part, int | float) and not isinstance(part, bool) and math.isfinite(part) and part > 0
+            for part in pair
+        )
+    ):
+        raise AssetsConfigError(
+            f"timeout must be seconds > 0 or a (connect, read) pair of them, got {value!r}"
+        )
+    return float(pair[0]), float(pair[1])

@@ -1,0 +1,97 @@
+"""A bounded, order-preserving concurrent map for per-object calls (history, comments, object reads)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Literal, TypeVar, overload
+
+from airflow_assets.exceptions import AssetsConfigError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@overload
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    max_workers: int,
+    max_in_flight: int | None = None,
+    return_exceptions: Literal[False] = False,
+) -> Generator[tuple[T, R], None, None]: ...
+
+
+@overload
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    max_workers: int,
+    max_in_flight: int | None = None,
+    return_exceptions: Literal[True],
+) -> Generator[tuple[T, R | Exception], None, None]: ...
+
+
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    max_workers: int,
+    max_in_flight: int | None = None,
+    return_exceptions: bool = False,
+) -> Generator[tuple[T, R], None, None] | Generator[tuple[T, R | Exception], None, None]:
+    """Call ``fn`` on every item in worker threads; yield ``(item, result)`` in input order.
+
+    ``items`` is consumed lazily: at most ``max_in_flight`` items (default twice ``max_workers``) are
+    submitted or finished but not yet yielded, so memory stays flat for any number of items. The callee
+    (the client) paces its own requests, so the workers never exceed the rate budget; they only cover latency.
+
+    :param fn: the per-item call.
+    :param items: any iterable, a generator included.
+    :param max_workers: threads calling ``fn`` at once.
+    :param max_in_flight: items taken from ``items`` but not yet yielded.
+    :param return_exceptions: yield ``(item, exception)`` for a failed item and go on; when False, the first
+        failure in input order is raised after the items before it were yielded, and the rest are cancelled.
+    """
+    if not isinstance(max_workers, int) or max_workers < 1:
+        raise AssetsConfigError(f"max_workers must be an integer >= 1, got {max_workers!r}")
+    window = max_in_flight if max_in_flight is not None else 2 * max_workers
+    if not isinstance(window, int) or window < 1:
+        raise AssetsConfigError(f"max_in_flight must be an integer >= 1, got {max_in_flight!r}")
+    return _map(fn, iter(items), max_workers=max_workers, window=window, return_exceptions=return_exceptions)
+
+
+def _map(
+    fn: Callable[[T], R], items: Iterator[T], *, max_workers: int, window: int, return_exceptions: bool
+) -> Generator[tuple[T, R | Exception], None, None]:
+    pending: deque[tuple[T, Future[R]]] = deque()
+    executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="assets-map")
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < window:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append((item, executor.submit(fn, item)))
+            if not pending:
+                return
+            item, future = pending.popleft()
+            try:
+                result = future.result()
+            except Exception as error:
+                if not return_exceptions:
+                    raise
+                yield item, error
+            else:
+                yield item, result
+    finally:
+        # Also runs when the consumer stops early (generator closed): drop what has not started.
+        for _, future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)

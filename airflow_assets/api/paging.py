@@ -1,0 +1,60 @@
+"""Paging strategies: each one says which query parameters fetch the next page and when to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from airflow_assets.exceptions import AssetsConfigError
+
+
+class Paginator(Protocol):
+    """A paging strategy; a fresh instance serves one walk through the pages."""
+
+    def first(self) -> dict[str, Any]:
+        """Return the query parameters of the first page."""
+        ...
+
+    def following(self, page: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return the query parameters of the page after ``page``, or None when ``page`` was the last."""
+        ...
+
+
+class StartAtPaginator:
+    """``startAt``/``maxResults`` paging as Assets does it (AQL results, the schema list).
+
+    The server may return fewer values than asked and echoes the page size it used, so ``startAt``
+    advances by the number of values actually received. ``isLast`` (or ``last``) ends the walk; an empty
+    page ends it too, so a server that never says ``isLast`` cannot loop forever. ``total`` is deprecated
+    and never consulted.
+
+    :param page_size: ``maxResults`` to ask for.
+    :param start_at: index of the first value.
+    :param values_key: key of the values list in a page.
+    """
+
+    def __init__(self, *, page_size: int, start_at: int = 0, values_key: str = "values") -> None:
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+            raise AssetsConfigError(f"page_size must be an integer >= 1, got {page_size!r}")
+        if not isinstance(start_at, int) or isinstance(start_at, bool) or start_at < 0:
+            raise AssetsConfigError(f"start_at must be an integer >= 0, got {start_at!r}")
+        self.page_size = page_size
+        self.start_at = start_at
+        self.values_key = values_key
+
+    def first(self) -> dict[str, Any]:
+        """Return the query parameters of the first page."""
+        return {"startAt": self.start_at, "maxResults": self.page_size}
+
+    def following(self, page: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Advance past ``page``; None when it was the last."""
+        values = page.get(self.values_key) or []
+        if not values or _is_last(page):
+            return None
+        self.start_at += len(values)
+        return {"startAt": self.start_at, "maxResults": self.page_size}
+
+
+def _is_last(page: Mapping[str, Any]) -> bool:
+    flag = page.get("isLast", page.get("last"))
+    return flag is True or (isinstance(flag, str) and flag.lower() == "true")
