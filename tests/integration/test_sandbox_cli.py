@@ -11,7 +11,8 @@ import pytest
 import requests
 
 LINE = re.compile(
-    r"^sandbox listening on (?P<url>http://[\d.]+:\d+) workspace=(?P<ws>\S+) email=(?P<email>\S+) token=(?P<token>\S+)$"
+    r"^sandbox listening on (?P<url>http://[\d.]+:\d+) "
+    r"workspace=(?P<ws>\S+) email=(?P<email>\S+) token=(?P<token>\S+)$"
 )
 
 
