@@ -110,6 +110,41 @@ def create_app(site: Site) -> FastAPI:
     def myself(request: Request) -> JSONResponse:
         return _json(site.myself(base_url=_base_url(request)))
 
+    @app.get("/rest/api/3/user/search")
+    def user_search(
+        request: Request,
+        query: str | None = None,
+        account_id: Annotated[str | None, Query(alias="accountId")] = None,
+        start_at: Annotated[int, Query(alias="startAt")] = 0,
+        max_results: Annotated[int, Query(alias="maxResults")] = 50,
+    ) -> JSONResponse:
+        if query is None and account_id is None:
+            raise SandboxError(400, ["One of 'query' or 'accountId' must be given"])
+        found = site.find_users(
+            query=query, account_id=account_id, start_at=start_at, max_results=max_results,
+            base_url=_base_url(request),
+        )  # fmt: skip
+        return _json(found)
+
+    @app.get("/rest/api/3/users/search")
+    def users_search(
+        request: Request,
+        start_at: Annotated[int, Query(alias="startAt")] = 0,
+        max_results: Annotated[int, Query(alias="maxResults")] = 50,
+    ) -> JSONResponse:
+        return _json(site.find_users(start_at=start_at, max_results=max_results, base_url=_base_url(request)))
+
+    @app.get("/rest/api/3/group/bulk")
+    def group_bulk(
+        group_name: Annotated[list[str] | None, Query(alias="groupName")] = None,
+        group_id: Annotated[list[str] | None, Query(alias="groupId")] = None,
+        start_at: Annotated[int, Query(alias="startAt")] = 0,
+        max_results: Annotated[int, Query(alias="maxResults")] = 50,
+    ) -> JSONResponse:
+        return _json(
+            site.find_groups(names=group_name, group_ids=group_id, start_at=start_at, max_results=max_results)
+        )
+
     def check_workspace(workspace_id: Annotated[str, Path(alias="workspaceId")]) -> None:
         if workspace_id != site.workspace_id:
             raise SandboxError(404, [f"The workspace {workspace_id} does not exist"])
@@ -202,6 +237,18 @@ def _schema_routes(router: APIRouter, site: Site) -> None:
         return _json(
             site.schema_object_types(
                 schema_id, include_object_counts=include_object_counts, base_url=_base_url(request)
+            )
+        )
+
+    @router.get("/objectschema/{schema_id}/objecttypes")
+    def schema_object_types_tree(
+        request: Request,
+        schema_id: str,
+        exclude_abstract: Annotated[bool, Query(alias="excludeAbstract")] = False,
+    ) -> JSONResponse:
+        return _json(
+            site.schema_object_types_tree(
+                schema_id, exclude_abstract=exclude_abstract, base_url=_base_url(request)
             )
         )
 

@@ -218,7 +218,7 @@ class Site:
             # types and attribute definitions until the structure changes. HTTP requests always get a
             # fresh renderer, hence fresh media tokens on every read.
             if self._local_renderer is None:
-                self._local_renderer = Renderer(self, DEFAULT_BASE_URL)
+                self._local_renderer = Renderer(self, DEFAULT_BASE_URL, cache_objects=False)
             return self._local_renderer
         return Renderer(self, base_url)
 
@@ -355,16 +355,74 @@ class Site:
     @locked
     def myself(self, *, base_url: str | None = None) -> dict[str, Any]:
         """Answer Jira's ``GET /rest/api/3/myself`` for the site's own user."""
-        user = self.users[self.account_id]
         return {
+            **self._jira_user(self.users[self.account_id], base_url),
+            "timeZone": "Etc/UTC",
+            "locale": "en_US",
+        }
+
+    @staticmethod
+    def _jira_user(user: UserRecord, base_url: str | None) -> dict[str, Any]:
+        rendered: dict[str, Any] = {
             "self": f"{base_url or DEFAULT_BASE_URL}/rest/api/3/user?accountId={user.account_id}",
             "accountId": user.account_id,
             "accountType": "atlassian",
-            "emailAddress": user.email,
             "displayName": user.display_name,
             "active": True,
-            "timeZone": "Etc/UTC",
-            "locale": "en_US",
+        }
+        if user.email:
+            rendered["emailAddress"] = user.email
+        return rendered
+
+    @locked
+    def find_users(
+        self,
+        *,
+        query: str | None = None,
+        account_id: str | None = None,
+        start_at: int = 0,
+        max_results: int = 50,
+        base_url: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Answer Jira's user search: prefix match on display name words or email, or one account id."""
+        check_paging(start_at, max_results)
+        users = list(self.users.values())
+        if account_id is not None:
+            users = [user for user in users if user.account_id == account_id]
+        if query:
+            needle = query.lower()
+            users = [
+                user
+                for user in users
+                if any(word.startswith(needle) for word in user.display_name.lower().split())
+                or user.display_name.lower().startswith(needle)
+                or (user.email or "").lower().startswith(needle)
+            ]
+        return [
+            self._jira_user(user, base_url) for user in users[start_at : start_at + min(max_results, 1000)]
+        ]
+
+    @locked
+    def find_groups(
+        self,
+        *,
+        names: list[str] | None = None,
+        group_ids: list[str] | None = None,
+        start_at: int = 0,
+        max_results: int = 50,
+    ) -> dict[str, Any]:
+        """Answer Jira's ``GET /rest/api/3/group/bulk``."""
+        check_paging(start_at, max_results)
+        groups = sorted(self.groups.items())
+        if names or group_ids:
+            groups = [(n, g) for n, g in groups if n in (names or []) or g in (group_ids or [])]
+        page = groups[start_at : start_at + max_results]
+        return {
+            "maxResults": max_results,
+            "startAt": start_at,
+            "total": len(groups),
+            "isLast": start_at + len(page) >= len(groups),
+            "values": [{"name": name, "groupId": group_id} for name, group_id in page],
         }
 
     def workspaces(self) -> dict[str, Any]:
@@ -450,13 +508,12 @@ class Site:
             else (schema.key)
         )
         self._check_schema_unique(name, key, schema.id)
+        description = optional_text(body, "description", schema.description)
         if key != schema.key:
             for record in self.objects.values():
                 if record.schema_id == schema.id:
                     record.key = f"{key}-{record.object_id}"
-        schema.name, schema.key = name, key
-        if "description" in body:
-            schema.description = optional_text(body, "description")
+        schema.name, schema.key, schema.description = name, key, description
         schema.updated = self._now(at)
         self._written()
         return self._renderer(base_url).schema(schema)
@@ -504,6 +561,14 @@ class Site:
 
         visit(None)
         return [renderer.object_type(object_type, counts=include_object_counts) for object_type in ordered]
+
+    @locked
+    def schema_object_types_tree(
+        self, schema_id: str, *, exclude_abstract: bool = False, base_url: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Answer ``GET objectschema/{id}/objecttypes``: the schema's types, parents first."""
+        flat = self.schema_object_types(schema_id, base_url=base_url)
+        return [t for t in flat if not (exclude_abstract and t["abstractObjectType"])]
 
     def _roots(self, schema_id: str) -> list[ObjectTypeRecord]:
         roots = [t for t in self.object_types.values() if t.schema_id == schema_id and t.parent_id is None]
@@ -710,10 +775,9 @@ class Site:
             raise bad_request("Inheritance cannot be changed on an object type that has child object types")
         if abstract and not object_type.abstract and self.type_object_count(object_type.id):
             raise bad_request("An object type with objects cannot be made abstract")
-        object_type.name, object_type.icon_id = name, icon_id
+        description = optional_text(body, "description", object_type.description)
+        object_type.name, object_type.icon_id, object_type.description = name, icon_id, description
         object_type.inherited, object_type.abstract = inherited, abstract
-        if "description" in body:
-            object_type.description = optional_text(body, "description")
         object_type.updated = self._now(at)
         self._structure_changed()
         return self._renderer(base_url).object_type(object_type, counts=True)
@@ -978,6 +1042,15 @@ class Site:
         ):
             raise bad_request(type="The type of an attribute that holds values cannot be changed")
         unique = optional_bool(body, "uniqueAttribute", attribute.unique)
+        description = optional_text(body, "description", attribute.description)
+        suffix = optional_text(body, "suffix", attribute.suffix)
+        include_children = optional_bool(
+            body, "includeChildObjectTypes", attribute.include_child_object_types
+        )
+        hidden = optional_bool(body, "hidden", attribute.hidden)
+        summable = optional_bool(body, "summable", attribute.summable)
+        ql_query = optional_text(body, "qlQuery", attribute.ql_query)
+        # Everything is valid from here on: apply it all (a refused body changes nothing).
         if unique and not attribute.unique and not creating:
             self._unique_values[attribute.id] = self._build_unique_index(attribute)
         elif not unique:
@@ -993,14 +1066,12 @@ class Site:
         attribute.regex_validation = regex
         attribute.label = label
         attribute.unique = unique
-        attribute.description = optional_text(body, "description", attribute.description)
-        attribute.suffix = optional_text(body, "suffix", attribute.suffix)
-        attribute.include_child_object_types = optional_bool(
-            body, "includeChildObjectTypes", attribute.include_child_object_types
-        )
-        attribute.hidden = optional_bool(body, "hidden", attribute.hidden)
-        attribute.summable = optional_bool(body, "summable", attribute.summable)
-        attribute.ql_query = optional_text(body, "qlQuery", attribute.ql_query)
+        attribute.description = description
+        attribute.suffix = suffix
+        attribute.include_child_object_types = include_children
+        attribute.hidden = hidden
+        attribute.summable = summable
+        attribute.ql_query = ql_query
 
     def _build_unique_index(self, attribute: AttributeRecord) -> dict[Any, int]:
         index: dict[Any, int] = {}
@@ -1040,12 +1111,13 @@ class Site:
         body = body_dict(body)
         if attribute.system_role is not None:
             raise bad_request("System attributes cannot be changed")
+        name = attribute.name
         if "name" in body:
             name = required_text(body, "name", "Name")
             self._check_attribute_name_unique(object_type.id, name, attribute.id)
-            attribute.name = name
         was_label = attribute.label
         self._configure_attribute(attribute, body, creating=False)
+        attribute.name = name
         if attribute.label and not was_label:
             self._make_label(attribute)
         self._structure_changed()
@@ -1332,6 +1404,10 @@ class Site:
         written = self._parse_attributes(object_type, body.get("attributes", []), record)
         effective = self.effective_attributes(object_type.id)
         self._check_values(effective, written, record)
+        avatar_uuid = (
+            (optional_text(body, "avatarUUID") or None) if "avatarUUID" in body else record.avatar_uuid
+        )
+        has_avatar = optional_bool(body, "hasAvatar", avatar_uuid is not None) and avatar_uuid is not None
         now = self._now(at)
         who = self._actor(actor)
         entries = self.history.setdefault(record.object_id, [])
@@ -1361,10 +1437,6 @@ class Site:
                 HistoryRecord(self._next_number("history"), record.object_id, kind, now, who, attribute.name,
                               old_text, new_text)
             )  # fmt: skip
-        avatar_uuid = (
-            (optional_text(body, "avatarUUID") or None) if "avatarUUID" in body else record.avatar_uuid
-        )
-        has_avatar = optional_bool(body, "hasAvatar", avatar_uuid is not None) and avatar_uuid is not None
         if (has_avatar, avatar_uuid) != (record.has_avatar, record.avatar_uuid):
             added, replaced, removed = HISTORY_AVATAR
             kind = added if not record.has_avatar else removed if not has_avatar else replaced

@@ -38,8 +38,6 @@ _JWT_HEADER = (
 )
 
 
-
-
 def value_text(value: Any) -> str:
     """Render a stored plain value as the ``value`` string Assets sends."""
     if isinstance(value, bool):
@@ -56,7 +54,8 @@ def plain_display(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.strftime("%d/%b/%y %I:%M %p").lstrip("0")
+        hour = value.hour % 12 or 12
+        return f"{value:%d/%b/%y} {hour}:{value:%M} {'AM' if value.hour < 12 else 'PM'}"
     if isinstance(value, date):
         return value.strftime("%d/%b/%y")
     return str(value)
@@ -81,14 +80,17 @@ class Renderer:
 
     :param site: the site (its lock must be held while rendering).
     :param base_url: scheme, host and port the client used, e.g. ``http://127.0.0.1:8080``.
+    :param cache_objects: reuse object summaries within this renderer (one request: objects do not change).
     """
 
-    def __init__(self, site: Site, base_url: str) -> None:
+    def __init__(self, site: Site, base_url: str, *, cache_objects: bool = True) -> None:
         self.site = site
         self.workspace_id = site.workspace_id
         self.api_base = f"{base_url.rstrip('/')}/jsm/assets/workspace/{site.workspace_id}/v1"
         self._object_types: dict[str, dict[str, Any]] = {}
         self._attributes: dict[str, dict[str, Any]] = {}
+        self._summaries: dict[int, dict[str, Any]] = {}
+        self._cache_objects = cache_objects
         # Seeded from the OS per request: tokens differ on every read, and a page of 1,000 objects with
         # five avatar URLs each stays cheap to render.
         self._random = random.Random(secrets.randbits(128))
@@ -270,7 +272,15 @@ class Renderer:
         return avatar
 
     def object_summary(self, record: ObjectRecord) -> dict[str, Any]:
-        """Render an object without attributes (as in ``referencedObject``)."""
+        """Render an object without attributes (as in ``referencedObject``; cached for the request)."""
+        if not self._cache_objects:
+            return self._object_summary(record)
+        cached = self._summaries.get(record.object_id)
+        if cached is None:
+            cached = self._summaries[record.object_id] = self._object_summary(record)
+        return cached
+
+    def _object_summary(self, record: ObjectRecord) -> dict[str, Any]:
         object_id = str(record.object_id)
         return {
             "workspaceId": self.workspace_id,
@@ -294,7 +304,7 @@ class Renderer:
         :param attributes: ``"full"`` (each attribute embeds its definition, as ``GET object/{id}``),
             ``"ids"`` (only ``objectTypeAttributeId``, as AQL pages) or ``"none"``.
         """
-        rendered = self.object_summary(record)
+        rendered = dict(self.object_summary(record))
         rendered["attributes"] = (
             []
             if attributes == "none"
