@@ -12,6 +12,8 @@ setup() {
     if [ ! -x "$VENV/bin/python" ]; then
         "$PYTHON" -m venv "$VENV"
     fi
+    # A venv made by uv has no pip of its own.
+    "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip --upgrade >/dev/null
     # uv installs the locked set in seconds; plain pip is the fallback when uv cannot be had.
     if "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv 2>/dev/null; then
         "$VENV/bin/python" -m uv pip install --quiet --compile-bytecode -p "$VENV/bin/python" -r requirements-lock.txt
