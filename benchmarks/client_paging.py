@@ -1,11 +1,11 @@
 """Benchmark the Assets client against the sandbox (a separate process, like a remote site).
 
-1. Paging: objects read per second paging every object of a sandbox with ``--objects`` objects and
-   ``--latency-ms`` latency per request, with the peak Python memory the paging allocated.
+1. Paging: objects read per second paging every object of sandboxes of each ``--objects`` size with
+   ``--latency-ms`` latency per request, and the peak RSS of the paging process (flat memory: equal peaks).
 2. Concurrent map: history calls per minute against a 1,000/min per-endpoint limit enforced by the sandbox,
    and how many 429s the client met (target: >= 90 % of the limit, no more than a handful of 429s).
 
-Usage: python benchmarks/client_paging.py [--objects 20000] [--latency-ms 50] [--map-seconds 75]
+Usage: python benchmarks/client_paging.py [--objects 5000 20000] [--latency-ms 50] [--map-seconds 75]
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import multiprocessing
 import re
 import resource
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -55,10 +57,6 @@ def sandbox_process(*flags: str) -> Iterator[Site]:
         process.wait(timeout=30)
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def client_for(site: Site, **options: object) -> AssetsClient:
     return AssetsClient(
         site_url=site.url,
@@ -86,28 +84,32 @@ class RetryCounter(logging.Handler):
             self.other += 1
 
 
-def bench_paging(objects: int, latency_ms: float, page_size: int) -> None:
-    print(f"== paging: {objects} objects, {latency_ms:g} ms latency, page size {page_size}")
-    started = time.perf_counter()
-    with sandbox_process("--objects", str(objects), "--latency-ms", str(latency_ms)) as site:
-        print(f"   sandbox seeded and up in {time.perf_counter() - started:.1f} s")
-        with client_for(site) as client:
-            schema_ids = [schema["id"] for schema in client.iter_object_schemas()]
-            rss_before = _peak_rss_mib()
-            started = time.perf_counter()
-            read = 0
-            pages = 0
-            for schema_id in schema_ids:
-                for page in client.iter_aql_pages(f"objectSchemaId = {schema_id}", page_size=page_size):
-                    pages += 1
-                    read += len(page.values)
-            elapsed = time.perf_counter() - started
-            rss_after = _peak_rss_mib()
-    print(f"   read {read} objects in {pages} pages in {elapsed:.2f} s: {read / elapsed:,.0f} objects/s")
-    print(
-        f"   client peak RSS: {rss_before:.0f} MiB before paging, {rss_after:.0f} MiB after "
-        "(flat: one page in memory at a time, whatever the number of objects)"
-    )
+def page_everything(site: Site, page_size: int) -> tuple[int, int, float, float]:
+    """Page every object of the site; return (objects, pages, seconds, peak RSS in MiB of this process)."""
+    with client_for(site) as client:
+        schema_ids = [schema["id"] for schema in client.iter_object_schemas()]
+        started = time.perf_counter()
+        read = pages = 0
+        for schema_id in schema_ids:
+            for page in client.iter_aql_pages(f"objectSchemaId = {schema_id}", page_size=page_size):
+                pages += 1
+                read += len(page.values)
+        elapsed = time.perf_counter() - started
+    return read, pages, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_paging(sizes: list[int], latency_ms: float, page_size: int) -> None:
+    # Each size pages in a fresh process, so its peak RSS is its own: flat memory means equal peaks.
+    spawn = multiprocessing.get_context("spawn")
+    for objects in sizes:
+        print(f"== paging: {objects} objects, {latency_ms:g} ms latency, page size {page_size}")
+        started = time.perf_counter()
+        with sandbox_process("--objects", str(objects), "--latency-ms", str(latency_ms)) as site:
+            print(f"   sandbox seeded and up in {time.perf_counter() - started:.1f} s")
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+                read, pages, elapsed, peak = pool.submit(page_everything, site, page_size).result()
+        print(f"   read {read} objects in {pages} pages in {elapsed:.2f} s: {read / elapsed:,.0f} objects/s")
+        print(f"   client process peak RSS: {peak:.0f} MiB")
 
 
 def bench_concurrent_map(limit_per_minute: int, seconds: float, latency_ms: float, workers: int) -> None:
@@ -119,7 +121,8 @@ def bench_concurrent_map(limit_per_minute: int, seconds: float, latency_ms: floa
     logging.getLogger("airflow_assets").addHandler(counter)
     flags = ("--rate-limit-per-minute", str(limit_per_minute), "--latency-ms", str(latency_ms))
     with sandbox_process(*flags) as site, client_for(site, max_workers=workers) as client:
-        ids = [obj["id"] for obj in client.iter_objects("objectSchemaId = 3", page_size=500)]
+        itam = next(s["id"] for s in client.iter_object_schemas() if s["objectSchemaKey"] == "ITAM")
+        ids = [obj["id"] for obj in client.iter_objects(f"objectSchemaId = {itam}", page_size=500)]
         deadline = time.monotonic() + seconds
 
         def until_deadline() -> Iterator[str]:
@@ -141,7 +144,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--objects", type=int, default=20_000)
+    parser.add_argument(
+        "--objects",
+        type=int,
+        nargs="+",
+        default=[5_000, 20_000],
+        help="sandbox sizes to page (peaks compared)",
+    )
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--limit", type=int, default=1000, help="per-endpoint limit per minute for the map")
