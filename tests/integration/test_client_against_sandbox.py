@@ -180,3 +180,16 @@ def test_token_never_appears_in_logs_or_errors(
     assert "Retrying" in caplog.text or "retry" in caplog.text.lower(), "faults should have been logged"
     for text in [caplog.text, *(str(error) for error in errors), *(repr(error) for error in errors)]:
         assert faulty_sandbox.api_token not in text
+
+
+def test_pacing_to_the_servers_limit_meets_no_429(expected_itam_ids: list[str]) -> None:
+    # The same budget on both sides, over a 2-second window so the test stays short.
+    config = RealismConfig(rate_limits=True, rate_limit_per_minute=50, window_seconds=2.0)
+    limits = RateLimits(default_limit=50, limits={}, total_limit=None, window_seconds=2.0)
+    with run_sandbox(realism=config) as sandbox, make_client(sandbox, limits=limits) as client:
+        ids = expected_itam_ids[:90]
+        histories = list(client.map_concurrent(client.get_object_history, ids))
+        stats = sandbox.realism.stats
+
+    assert [object_id for object_id, _ in histories] == ids
+    assert stats.rate_limited == 0, stats.rate_limited_by_class
