@@ -62,9 +62,9 @@ class JiraAssetsHook(BaseHook):
             site_url=_site_url(conn.host, conn.schema, conn.port, conn_id=self.jira_assets_conn_id),
             email=conn.login or "",
             api_token=conn.password or "",
-            workspace_id=_optional(extra.get("workspace_id")),
-            api_base_url=_optional(extra.get("api_base_url")),
-            cloud_id=_optional(extra.get("cloud_id")),
+            workspace_id=_extra_field(extra, "workspace_id"),
+            api_base_url=_extra_field(extra, "api_base_url"),
+            cloud_id=_extra_field(extra, "cloud_id"),
             budget_share=self.budget_share,
             retry=self.retry,
             limits=self.limits,
@@ -80,7 +80,11 @@ class JiraAssetsHook(BaseHook):
         return True, summary
 
 
-def _optional(value: Any) -> str | None:
+def _extra_field(extra: dict[str, Any], name: str) -> str | None:
+    """Read a form field from the extras, plain or with the legacy ``extra__jira_assets__`` prefix."""
+    value = extra.get(name)
+    if value is None:
+        value = extra.get(f"extra__{JiraAssetsHook.conn_type}__{name}")
     text = str(value).strip() if value is not None else ""
     return text or None
 

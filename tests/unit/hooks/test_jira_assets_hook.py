@@ -98,3 +98,24 @@ def test_hook_accepts_a_host_without_scheme(monkeypatch: pytest.MonkeyPatch) -> 
     client = JiraAssetsHook(jira_assets_conn_id="assets_bare").get_client()
 
     assert client.site_url == "https://example.atlassian.net"
+
+
+def test_hook_reads_form_fields_saved_with_the_legacy_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ASSETS_LEGACY",
+        json.dumps(
+            {
+                "conn_type": "jira_assets",
+                "host": "https://example.atlassian.net",
+                "login": "a@example.com",
+                "password": "t0ken-value",
+                "extra": {"extra__jira_assets__workspace_id": " ws-123 ", "cloud_id": ""},
+            }
+        ),
+    )
+
+    client = JiraAssetsHook(jira_assets_conn_id="assets_legacy").get_client()
+
+    # No network call needed: a configured workspace id is used as is; an empty cloud id means none.
+    assert client.workspace_id == "ws-123"
+    assert client.cloud_id is None
