@@ -154,6 +154,17 @@ def test_search_results_are_cached_per_revision(site: Site, schema_id: str) -> N
     assert len(site.search("objectType = Host")) == 2
 
 
+def test_clock_relative_queries_are_not_answered_from_a_stale_cache() -> None:
+    now = [datetime(2024, 5, 1, 9, 0, tzinfo=UTC)]
+    site = Site(workspace_id="ws-clock", email="clock@example.com", api_token="token", clock=lambda: now[0])
+    schema = str(site.create_schema({"name": "Things", "objectSchemaKey": "THG"})["id"])
+    create(site, object_type(site, schema, "Host"), Name=["fresh"])
+
+    assert len(site.search("Created > now(-1h)")) == 1
+    now[0] = now[0].replace(hour=12)  # three hours later, nothing written meanwhile
+    assert len(site.search("Created > now(-1h)")) == 0
+
+
 def test_writes_take_their_time_from_the_clock_or_at(schema_id: str, site: Site) -> None:
     type_id = object_type(site, schema_id, "Host")
     moment = datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
