@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import threading
-import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
-import requests
-import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-
-from airflow_assets import __version__
 from airflow_assets.api import endpoints as ep
+from airflow_assets.api import settings
 from airflow_assets.api.concurrency import map_ordered
 from airflow_assets.api.endpoints import Endpoint
-from airflow_assets.api.pacing import DEFAULT_REGISTRY, TOTAL_CLASS, Pacer, PacerRegistry, RateLimits
-from airflow_assets.api.paging import Paginator, StartAtPaginator
+from airflow_assets.api.pacing import DEFAULT_REGISTRY, Pacer, PacerRegistry, RateLimits
+from airflow_assets.api.paging import StartAtPaginator
 from airflow_assets.api.records import AqlPage
 from airflow_assets.api.redaction import MASK, Redactor
-from airflow_assets.api.retry import RetryableFailure, RetryPolicy
-from airflow_assets.exceptions import (
-    AssetsApiError,
-    AssetsAuthError,
-    AssetsBadRequestError,
-    AssetsConfigError,
-    AssetsNotFoundError,
-    AssetsRateLimitError,
-    AssetsServerError,
-    AssetsTransportError,
-    JiraAssetsError,
-)
-
-log = logging.getLogger(__name__)
+from airflow_assets.api.retry import RetryPolicy
+from airflow_assets.api.transport import Transport, wrong_shape
+from airflow_assets.exceptions import AssetsConfigError
 
 DEFAULT_API_BASE_URL = "https://api.atlassian.com/jsm/assets/workspace/{workspaceId}/v1"
 CLOUD_GATEWAY_URL = "https://api.atlassian.com/ex/jira/{cloudId}"
@@ -48,17 +29,6 @@ WORKSPACE_PLACEHOLDER = "{workspaceId}"
 T = TypeVar("T")
 R = TypeVar("R")
 JsonDict = dict[str, Any]
-
-
-class _CallState:
-    """What one logical call (all its attempts) has seen so far."""
-
-    __slots__ = ("ambiguous", "attempts")
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        # An earlier attempt may have been processed although its answer was lost.
-        self.ambiguous = False
 
 
 class AssetsClient:
@@ -99,40 +69,20 @@ class AssetsClient:
         max_workers: int = DEFAULT_MAX_WORKERS,
         pacers: PacerRegistry | None = None,
     ) -> None:
-        self.site_url = _check_url("site_url", site_url)
-        self.email = _check_text("email", email)
-        # The token lives only here and in the session's auth; never in a message.
-        self._api_token = _check_text("api_token", api_token, secret=True)
-        self._redact = Redactor(self.email, self._api_token)
-        self._workspace_id = _check_id("workspace_id", workspace_id)
-        self._api_base_template = (
-            DEFAULT_API_BASE_URL if api_base_url is None else _check_url("api_base_url", api_base_url)
+        self.site_url = settings.check_url("site_url", site_url)
+        self.email = settings.check_text("email", email)
+        # The token goes straight to the transport's session auth and redactor; never into a message.
+        token = settings.check_text("api_token", api_token, secret=True)
+        self._workspace_id = settings.check_id("workspace_id", workspace_id)
+        self._api_base_template = settings.check_api_base_template(
+            api_base_url, default=DEFAULT_API_BASE_URL, placeholder=WORKSPACE_PLACEHOLDER
         )
-        if "{" in self._api_base_template.replace(WORKSPACE_PLACEHOLDER, ""):
-            raise AssetsConfigError(
-                f"api_base_url may contain only the {WORKSPACE_PLACEHOLDER} placeholder, got {api_base_url!r}"
-            )
-        self.cloud_id = _check_id("cloud_id", cloud_id)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise AssetsConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
-        if limits is not None and not isinstance(limits, RateLimits):
-            raise AssetsConfigError(f"limits must be RateLimits, got {type(limits).__name__}")
-        self.retry = retry or RetryPolicy()
-        self.limits = limits or RateLimits()
-        if (
-            not isinstance(budget_share, int | float)
-            or isinstance(budget_share, bool)
-            or not math.isfinite(budget_share)
-            or not 0 < budget_share <= 1
-        ):
-            raise AssetsConfigError(f"budget_share must be a fraction in (0, 1], got {budget_share!r}")
-        self.budget_share = float(budget_share)
-        self.timeout = _check_timeout(timeout)
-        if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
-            raise AssetsConfigError(f"max_workers must be an integer >= 1, got {max_workers!r}")
-        self.max_workers = max_workers
-        self._registry = pacers if pacers is not None else DEFAULT_REGISTRY
-        self._pacers: dict[str, Pacer] = {}
+        self.cloud_id = settings.check_id("cloud_id", cloud_id)
+        retry_policy = settings.check_retry(retry)
+        rate_limits = settings.check_limits(limits)
+        share = settings.check_budget_share(budget_share)
+        timeouts = settings.check_timeout(timeout)
+        workers = settings.check_max_workers(max_workers)
         self._lock = threading.Lock()
         self._api_base_url: str | None = None
         self._site_base = (
@@ -140,19 +90,19 @@ class AssetsClient:
             if self.cloud_id
             else self.site_url
         )
-        self._session = self._new_session()
-
-    def _new_session(self) -> requests.Session:
-        session = requests.Session()
-        session.auth = (self.email, self._api_token)
-        session.headers.update(
-            {"Accept": "application/json", "User-Agent": f"airflow-provider-jira-assets/{__version__}"}
+        self._transport = Transport(
+            site_url=self.site_url,
+            email=self.email,
+            api_token=token,
+            site_base=self._site_base,
+            api_base=lambda: self.api_base_url,
+            retry=retry_policy,
+            limits=rate_limits,
+            budget_share=share,
+            timeout=timeouts,
+            max_workers=workers,
+            pacers=pacers if pacers is not None else DEFAULT_REGISTRY,
         )
-        # One pooled connection per worker thread, so the concurrent map never discards connections.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, 2 * self.max_workers))
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
 
     def __repr__(self) -> str:
         return (
@@ -168,7 +118,34 @@ class AssetsClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
+
+    # -- settings -------------------------------------------------------------------------------------
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """Return the retry policy."""
+        return self._transport.retry
+
+    @property
+    def limits(self) -> RateLimits:
+        """Return the per-endpoint rate budgets."""
+        return self._transport.limits
+
+    @property
+    def budget_share(self) -> float:
+        """Return the fraction of every per-endpoint budget this client may use."""
+        return self._transport.budget_share
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """Return the (connect, read) timeout in seconds."""
+        return self._transport.timeout
+
+    @property
+    def max_workers(self) -> int:
+        """Return the default thread count of :meth:`map_concurrent`."""
+        return self._transport.max_workers
 
     # -- site and workspace --------------------------------------------------------------------------
 
@@ -226,7 +203,9 @@ class AssetsClient:
         :param include_counts: ask for ``objectCount`` and ``objectTypeCount``.
         """
         paginator = StartAtPaginator(page_size=page_size)
-        for _, page in self._pages(ep.SCHEMA_LIST, paginator, params={"includeCounts": include_counts}):
+        for _, page in self._transport.pages(
+            ep.SCHEMA_LIST, paginator, params={"includeCounts": include_counts}
+        ):
             yield from page.get("values") or []
 
     def get_object_schema(self, schema_id: str) -> JsonDict:
@@ -348,7 +327,7 @@ class AssetsClient:
         :param start_at: index of the first object.
         """
         paginator = StartAtPaginator(page_size=page_size, start_at=start_at)
-        pages = self._pages(
+        pages = self._transport.pages(
             ep.AQL, paginator, params={"includeAttributes": include_attributes}, body={"qlQuery": ql_query}
         )
         for query, page in pages:
@@ -367,7 +346,7 @@ class AssetsClient:
         answer = self._object(ep.AQL_TOTAL_COUNT, body={"qlQuery": ql_query})
         count = answer.get("totalCount")
         if isinstance(count, bool) or not isinstance(count, int | str) or not str(count).isdigit():
-            raise self._wrong_shape(ep.AQL_TOTAL_COUNT, ep.AQL_TOTAL_COUNT.path(), "a totalCount", answer)
+            raise wrong_shape(ep.AQL_TOTAL_COUNT, ep.AQL_TOTAL_COUNT.path(), "a totalCount", answer)
         return int(count)
 
     # -- objects --------------------------------------------------------------------------------------
@@ -497,24 +476,16 @@ class AssetsClient:
             )
         return map_ordered(fn, items, max_workers=workers, max_in_flight=max_in_flight)
 
-    # -- plumbing -------------------------------------------------------------------------------------
+    # -- calls ----------------------------------------------------------------------------------------
 
-    def _pages(
-        self,
-        endpoint: Endpoint,
-        paginator: Paginator,
-        *ids: str,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-    ) -> Iterator[tuple[dict[str, Any], JsonDict]]:
-        """Yield (paging parameters, page) until the paginator says stop."""
-        query: dict[str, Any] | None = paginator.first()
-        while query is not None:
-            page = self._call(endpoint, *ids, params={**(params or {}), **query}, body=body)
-            if not isinstance(page, dict):
-                raise self._wrong_shape(endpoint, endpoint.path(*ids), "a page object", page)
-            yield query, page
-            query = paginator.following(page)
+    # _redact and _pacer stay on the client for the tests that inspect them.
+
+    @property
+    def _redact(self) -> Redactor:
+        return self._transport.redact
+
+    def _pacer(self, rate_class: str) -> Pacer:
+        return self._transport.pacer(rate_class)
 
     def _call(
         self,
@@ -523,223 +494,8 @@ class AssetsClient:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send one logical call with pacing and retries; return the parsed JSON answer (None if empty)."""
-        path = endpoint.path(*ids)
-        base = self._site_base if endpoint.site else self.api_base_url
-        url = f"{base}/{path}"
-        query = _query(params)
-        state = _CallState()
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(RetryableFailure),
-            before_sleep=lambda retry_state: self._before_sleep(endpoint, path, retry_state, state),
-            reraise=True,
-        )
-        try:
-            return retrying(self._attempt, endpoint, path, url, query, body, state)
-        except RetryableFailure as failure:
-            final = _gave_up(failure.error, state.attempts)
-        # Raised outside the handler: no exception context, so nothing links back to a request object.
-        raise final
-
-    def _attempt(
-        self,
-        endpoint: Endpoint,
-        path: str,
-        url: str,
-        query: dict[str, str],
-        body: Mapping[str, Any] | None,
-        state: _CallState,
-    ) -> Any:
-        self._pace(endpoint)
-        state.attempts += 1
-        started = time.monotonic()
-        try:
-            response = self._session.request(
-                endpoint.method,
-                url,
-                params=query or None,
-                json=None if body is None else dict(body),
-                timeout=self.timeout,
-            )
-        except requests.exceptions.RequestException as error:
-            failure: Exception | None = self._transport_failure(endpoint, path, error)
-        else:
-            failure = None
-        if failure is not None:
-            # Raised outside the handler: requests' exceptions hold the request with its Authorization header.
-            raise failure
-        log.debug(
-            "%s %s -> HTTP %d in %.3f s",
-            endpoint.method,
-            path,
-            response.status_code,
-            time.monotonic() - started,
-        )
-        return self._answer(endpoint, path, response, state)
-
-    def _answer(self, endpoint: Endpoint, path: str, response: requests.Response, state: _CallState) -> Any:
-        """Return the parsed success body, or raise the typed error (wrapped when it may be retried)."""
-        status = response.status_code
-        if 200 <= status < 300:
-            if not response.content.strip():
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                kind = response.headers.get("Content-Type", "no content type")
-            raise self._unreadable(
-                endpoint,
-                path,
-                f"HTTP {status} answer is not valid JSON ({kind}, {len(response.content)} bytes)",
-            )
-        messages, errors = self._error_details(response)
-        details: dict[str, Any] = {
-            "status": status,
-            "method": endpoint.method,
-            "endpoint": path,
-            "error_messages": messages,
-            "errors": errors,
-        }
-        if status in (429, 503):
-            # The request was refused, not processed: safe to repeat even for a create.
-            error: AssetsApiError = AssetsRateLimitError(
-                **details, hint=f"over the rate limit of {endpoint.rate_class}"
-            )
-            raise RetryableFailure(error, server_wait=self.retry.server_wait(response.headers), refused=True)
-        if status >= 500:
-            if endpoint.idempotent:
-                raise RetryableFailure(AssetsServerError(**details), ambiguous=True)
-            raise AssetsServerError(**details, hint="not retried: the request may have been processed")
-        if status == 404 and endpoint.method == "DELETE" and state.ambiguous:
-            # An earlier attempt whose answer was lost did the deletion.
-            log.info("%s %s: already deleted by an earlier attempt", endpoint.method, path)
-            return None
-        if status == 400:
-            raise AssetsBadRequestError(**details)
-        if status == 401:
-            raise AssetsAuthError(
-                **details,
-                hint=f"the API token of {self.email} may be wrong or expired, or the email is wrong",
-            )
-        if status == 403:
-            raise AssetsAuthError(
-                **details, hint=f"{self.email} lacks permission for this (Assets role or Jira product access)"
-            )
-        if status == 404:
-            raise AssetsNotFoundError(**details)
-        raise AssetsApiError(**details)
-
-    def _error_details(self, response: requests.Response) -> tuple[list[str], dict[str, Any]]:
-        """Extract Atlassian's ``errorMessages`` and ``errors`` (or a short text) from an error answer."""
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        messages: list[str] = []
-        errors: dict[str, Any] = {}
-        if isinstance(payload, Mapping):
-            raw_messages = payload.get("errorMessages")
-            if isinstance(raw_messages, list):
-                messages = [self._redact(str(message)) for message in raw_messages]
-            elif isinstance(payload.get("message"), str):
-                messages = [self._redact(payload["message"])]
-            raw_errors = payload.get("errors")
-            if isinstance(raw_errors, Mapping):
-                errors = {str(key): self._redact(str(value)) for key, value in raw_errors.items()}
-        elif payload is None:
-            text = response.text.strip()
-            if text and not text.startswith("<"):
-                messages = [self._redact(text[:300])]
-        return messages, errors
-
-    def _transport_failure(
-        self, endpoint: Endpoint, path: str, error: requests.exceptions.RequestException
-    ) -> Exception:
-        """Classify a connection-level failure: retryable (wrapped) or final."""
-        description = self._redact(f"{type(error).__name__}: {error}")[:500]
-        never_sent = _never_sent(error)
-        if not never_sent and not isinstance(
-            error,
-            requests.exceptions.ConnectionError
-            | requests.exceptions.Timeout
-            | requests.exceptions.ChunkedEncodingError
-            | requests.exceptions.ContentDecodingError,
-        ):
-            return AssetsTransportError(
-                f"{endpoint.method} {path} could not be sent: {description}",
-                method=endpoint.method,
-                endpoint=path,
-            )
-        if never_sent or endpoint.idempotent:
-            transport = AssetsTransportError(
-                f"{endpoint.method} {path} failed: {description}", method=endpoint.method, endpoint=path
-            )
-            return RetryableFailure(transport, ambiguous=not never_sent)
-        return AssetsTransportError(
-            f"{endpoint.method} {path} failed and was not retried (the request may have been processed): "
-            f"{description}",
-            method=endpoint.method,
-            endpoint=path,
-        )
-
-    def _unreadable(self, endpoint: Endpoint, path: str, reason: str) -> Exception:
-        """Return the error for an answer that cannot be read (wrapped as retryable for idempotent calls)."""
-        if endpoint.idempotent:
-            error = AssetsTransportError(
-                f"{endpoint.method} {path}: {reason}", method=endpoint.method, endpoint=path
-            )
-            return RetryableFailure(error, ambiguous=True)
-        return AssetsTransportError(
-            f"{endpoint.method} {path}: {reason}; not retried (the request may have been processed)",
-            method=endpoint.method,
-            endpoint=path,
-        )
-
-    def _wait(self, retry_state: RetryCallState) -> float:
-        """Tenacity wait: the server's Retry-After when it sent one, else jittered exponential backoff."""
-        failure = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(failure, RetryableFailure) and failure.server_wait is not None:
-            return failure.server_wait
-        return self.retry.backoff(retry_state.attempt_number)
-
-    def _before_sleep(
-        self, endpoint: Endpoint, path: str, retry_state: RetryCallState, state: _CallState
-    ) -> None:
-        failure = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.upcoming_sleep
-        if isinstance(failure, RetryableFailure):
-            state.ambiguous = state.ambiguous or failure.ambiguous
-            if failure.refused:
-                # Every thread of this endpoint class holds off, not just this one.
-                self._pacer(endpoint.rate_class).pause(wait)
-            error = failure.error
-            cause = f"HTTP {error.status}" if isinstance(error, AssetsApiError) else str(error)
-        else:
-            cause = repr(failure)
-        log.warning(
-            "%s %s: %s; retry %d of %d in %.2f s",
-            endpoint.method,
-            path,
-            cause,
-            retry_state.attempt_number,
-            self.retry.max_attempts - 1,
-            wait,
-        )
-
-    def _pace(self, endpoint: Endpoint) -> None:
-        self._pacer(endpoint.rate_class).acquire()
-        if self.limits.enabled and self.limits.total_limit is not None:
-            self._pacer(TOTAL_CLASS).acquire()
-
-    def _pacer(self, rate_class: str) -> Pacer:
-        pacer = self._pacers.get(rate_class)
-        if pacer is None:
-            interval, burst = self.limits.spacing(rate_class, self.budget_share)
-            pacer = self._registry.pacer(_site_key(self.site_url), rate_class, interval=interval, burst=burst)
-            self._pacers[rate_class] = pacer
-        return pacer
+        """Send one logical call; return the parsed JSON answer (None if empty)."""
+        return self._transport.call(endpoint, *ids, params=params, body=body)
 
     def _object(
         self,
@@ -752,7 +508,7 @@ class AssetsClient:
         answer = self._call(endpoint, *ids, params=params, body=body)
         if isinstance(answer, dict):
             return answer
-        raise self._wrong_shape(endpoint, endpoint.path(*ids), "a JSON object", answer)
+        raise wrong_shape(endpoint, endpoint.path(*ids), "a JSON object", answer)
 
     def _items(
         self,
@@ -767,101 +523,4 @@ class AssetsClient:
             return answer
         if isinstance(answer, dict) and isinstance(answer.get("values"), list):
             return list(answer["values"])
-        raise self._wrong_shape(endpoint, endpoint.path(*ids), "a JSON list", answer)
-
-    @staticmethod
-    def _wrong_shape(endpoint: Endpoint, path: str, expected: str, answer: Any) -> AssetsTransportError:
-        return AssetsTransportError(
-            f"{endpoint.method} {path}: expected {expected}, got {type(answer).__name__}",
-            method=endpoint.method,
-            endpoint=path,
-        )
-
-
-def _gave_up(error: JiraAssetsError, attempts: int) -> JiraAssetsError:
-    """Return ``error`` restated to say how many attempts were made."""
-    note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
-    if isinstance(error, AssetsApiError):
-        return type(error)(
-            status=error.status,
-            method=error.method,
-            endpoint=error.endpoint,
-            error_messages=error.error_messages,
-            errors=error.errors,
-            hint=f"{error.hint}; {note}" if error.hint else note,
-        )
-    if isinstance(error, AssetsTransportError):
-        return type(error)(f"{error} ({note})", method=error.method, endpoint=error.endpoint)
-    return error
-
-
-def _never_sent(error: requests.exceptions.RequestException) -> bool:
-    """Tell whether the connection failed before the request could reach the server."""
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(error, requests.exceptions.ConnectionError) and error.args:
-        reason = getattr(error.args[0], "reason", None)
-        return isinstance(reason, urllib3.exceptions.NewConnectionError)
-    return False
-
-
-def _query(params: Mapping[str, Any] | None) -> dict[str, str]:
-    """Render query parameters the way Atlassian expects: lower-case booleans, None left out."""
-    query: dict[str, str] = {}
-    for key, value in (params or {}).items():
-        if value is None:
-            continue
-        query[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return query
-
-
-def _site_key(site_url: str) -> str:
-    parts = urlsplit(site_url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _check_url(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise AssetsConfigError(f"{field} must be an http(s) URL, got {value!r}")
-    text = value.strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AssetsConfigError(
-            f"{field} must be an http(s) URL such as https://your-site.atlassian.net, got {text!r}"
-        )
-    if parts.username or parts.password:
-        raise AssetsConfigError(f"{field} must not carry credentials; use email and api_token")
-    if parts.query or parts.fragment:
-        raise AssetsConfigError(f"{field} must not have a query string or fragment, got {text!r}")
-    return text
-
-
-def _check_text(field: str, value: object, *, secret: bool = False) -> str:
-    if not isinstance(value, str) or not value.strip():
-        shown = "" if secret else f", got {value!r}"
-        raise AssetsConfigError(f"{field} must be a non-empty string{shown}")
-    return value.strip()
-
-
-def _check_id(field: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or "/" in value:
-        raise AssetsConfigError(f"{field} must be a non-empty id without '/', got {value!r}")
-    return value.strip()
-
-
-def _check_timeout(value: object) -> tuple[float, float]:
-    pair = (value, value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-    if (
-        not isinstance(pair, tuple)
-        or len(pair) != 2
-        or not all(
-            isinstance(part, int | float) and not isinstance(part, bool) and math.isfinite(part) and part > 0
-            for part in pair
-        )
-    ):
-        raise AssetsConfigError(
-            f"timeout must be seconds > 0 or a (connect, read) pair of them, got {value!r}"
-        )
-    return float(pair[0]), float(pair[1])
+        raise wrong_shape(endpoint, endpoint.path(*ids), "a JSON list", answer)
