@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import quote
 
 import pytest
 
@@ -119,3 +120,20 @@ def test_hook_reads_form_fields_saved_with_the_legacy_prefix(monkeypatch: pytest
     # No network call needed: a configured workspace id is used as is; an empty cloud id means none.
     assert client.workspace_id == "ws-123"
     assert client.cloud_id is None
+
+
+def test_hook_reads_a_uri_style_connection(
+    demo_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host_port = demo_sandbox.url.removeprefix("http://")
+    api_base = quote(demo_sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1", safe="")
+    # jira-assets:// (Airflow turns the dash into the conn type's underscore); the path names the scheme.
+    uri = (
+        f"jira-assets://{quote(demo_sandbox.email, safe='')}:{quote(demo_sandbox.api_token, safe='')}"
+        f"@{host_port}/http?api_base_url={api_base}"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_ASSETS_URI", uri)
+
+    ok, message = JiraAssetsHook(jira_assets_conn_id="assets_uri").test_connection()
+
+    assert ok, message
