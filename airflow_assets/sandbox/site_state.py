@@ -240,10 +240,9 @@ class SiteState:
         return names.get(name.lower())
 
     def _label_attribute(self, type_id: str) -> AttributeRecord | None:
-        for attribute in self.effective_attributes(type_id):
-            if attribute.label:
-                return attribute
-        return None
+        labels = [attribute for attribute in self.effective_attributes(type_id) if attribute.label]
+        # Inherited attributes come first: a label of the type's own overrides its parent's.
+        return labels[-1] if labels else None
 
     def _label_text(self, record: ObjectRecord) -> str:
         label_attribute = self._label_attribute(record.object_type_id)

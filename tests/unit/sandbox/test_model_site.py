@@ -65,6 +65,19 @@ def test_children_of_an_inheriting_parent_carry_its_attributes(site: Site, schem
     assert laptop["label"] == "LT-1" and laptop["objectKey"] == f"THG-{laptop['id']}"
 
 
+def test_a_label_of_the_childs_own_overrides_the_inherited_one(site: Site, schema_id: str) -> None:
+    parent = object_type(site, schema_id, "Hardware", inherited=True)
+    child = object_type(site, schema_id, "Server", parentObjectTypeId=parent)
+    hostname = site.create_attribute(child, {"name": "Hostname", "type": 0, "defaultTypeId": 0})
+    server = create(site, child, Name=["srv-1"], Hostname=["srv-1.example.com"])
+    assert server["label"] == "srv-1"
+
+    site.update_attribute(child, hostname["id"], {"label": True})
+
+    assert site.get_object(server["id"])["label"] == "srv-1.example.com"
+    assert [o["label"] for o in site.aql_page("objectType = Server")["values"]] == ["srv-1.example.com"]
+
+
 def test_a_child_of_a_plain_parent_has_its_own_system_attributes(site: Site, schema_id: str) -> None:
     parent = object_type(site, schema_id, "Place")
     site.create_attribute(parent, {"name": "Code", "type": 0})
