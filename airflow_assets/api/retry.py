@@ -63,7 +63,15 @@ class RetryPolicy:
             wait = parse_retry_after(headers.get("Beta-Retry-After"), now=now)
         if wait is None:
             wait = parse_reset_time(headers.get("X-RateLimit-Reset"), now=now)
-        return None if wait is None else min(wait, self.max_retry_after)
+            if wait is not None and wait > 0:
+                # The reset instant has minute precision and our clock may lag the server's.
+                wait += RESET_TIME_MARGIN
+        # "Retry now" (0, a past date, a past reset) is no hint: backing off keeps every attempt from
+        # being spent within milliseconds.
+        return None if wait is None or wait <= 0 else min(wait, self.max_retry_after)
+
+
+RESET_TIME_MARGIN = 1.0
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

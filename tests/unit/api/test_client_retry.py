@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from typing import Any
 
@@ -271,6 +272,17 @@ def test_server_wait_prefers_retry_after_and_caps() -> None:
     assert policy.server_wait({"X-RateLimit-Reset": "2999-01-01T00:00Z"}) == 10
     assert policy.server_wait({"Beta-Retry-After": "4"}) == 4
     assert policy.server_wait({}) is None
+
+
+def test_a_retry_now_hint_falls_back_to_backoff() -> None:
+    # Retry-After: 0 or a reset instant already past would otherwise spend every attempt in milliseconds.
+    policy = RetryPolicy()
+    assert policy.server_wait({"Retry-After": "0"}) is None
+    assert policy.server_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert policy.server_wait({"X-RateLimit-Reset": "2020-01-01T00:00Z"}) is None
+    # A future reset instant has minute precision: a margin is added.
+    soon = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert 30 <= policy.server_wait({"X-RateLimit-Reset": soon}) <= 32  # type: ignore[operator]
 
 
 def test_backoff_is_exponential_jittered_and_capped() -> None:
