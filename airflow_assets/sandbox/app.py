@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import secrets
 from typing import Annotated, Any
 
@@ -18,7 +17,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from airflow_assets.sandbox.model import SandboxError, Site
 
 JsonBody = Annotated[dict[str, Any], Body()]
-ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 UNAUTHORIZED = {
     "errorMessages": ["You are not authenticated. Authentication required to perform this operation."],
     "errors": {},
@@ -82,18 +80,6 @@ def _base_url(request: Request) -> str:
 
 def _json(content: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(content, status_code=status)
-
-
-def _with_schema(ql_query: str, schema_id: str | None) -> str:
-    """Narrow a legacy query to one schema, keeping its ``order by`` clause last."""
-    if not schema_id:
-        return ql_query
-    match = ORDER_BY.search(ql_query)
-    condition, order = (ql_query[: match.start()], ql_query[match.start() :]) if match else (ql_query, "")
-    narrowed = f"objectSchemaId = {schema_id}"
-    if condition.strip():
-        narrowed += f" AND ({condition.strip()})"
-    return f"{narrowed} {order}".strip()
 
 
 def create_app(site: Site) -> FastAPI:
@@ -384,7 +370,8 @@ def _object_routes(router: APIRouter, site: Site) -> None:
 
 
 def _ql_query(body: dict[str, Any]) -> str:
-    query = body.get("qlQuery", body.get("iql"))
+    # Only the legacy GET routes also take `iql`; the POST bodies of the current API name it qlQuery alone.
+    query = body.get("qlQuery")
     if query is None:
         raise SandboxError(400, [], {"qlQuery": "qlQuery is required"})
     if not isinstance(query, str):
@@ -429,7 +416,8 @@ def _aql_routes(router: APIRouter, site: Site) -> None:
             raise SandboxError(400, [], {"qlQuery": "qlQuery is required"})
         return _json(
             site.legacy_aql_page(
-                _with_schema(query, object_schema_id),
+                query,
+                object_schema_id=object_schema_id,
                 page=page,
                 result_per_page=result_per_page,
                 include_attributes=include_attributes,

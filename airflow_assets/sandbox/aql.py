@@ -51,6 +51,7 @@ from airflow_assets.sandbox.aql_values import (
     literal_value,
     to_utc,
 )
+from airflow_assets.sandbox.records import id_number
 
 __all__ = ["AqlCatalog", "AqlError", "AqlReference", "AqlSubject", "CompiledAql", "compile_aql"]
 
@@ -86,9 +87,8 @@ class AqlReference:
 class AqlCatalog(Protocol):
     """The site, as the evaluator sees it.
 
-    ``object [not] having inboundReferences(...)``/``outboundReferences(...)`` additionally need an
-    ``outbound_references(subject) -> Iterable[AqlSubject]`` method (the objects a subject's reference
-    attributes point to); without it those queries are answered with an AqlError.
+    ``outbound_references`` returns the objects a subject's reference attributes point to; ``object [not]
+    having inboundReferences(...)``/``outboundReferences(...)`` are answered with it.
     """
 
     def schema_ids_named(self, name: str) -> set[str]: ...
@@ -97,6 +97,7 @@ class AqlCatalog(Protocol):
     def is_known_attribute(self, name: str) -> bool: ...
     def attribute_values(self, subject: AqlSubject, name: str) -> list[object] | None: ...
     def all_subjects(self) -> Iterable[AqlSubject]: ...
+    def outbound_references(self, subject: AqlSubject) -> Iterable[AqlSubject]: ...
 
 
 Predicate = Callable[[AqlSubject], bool]
@@ -380,8 +381,9 @@ class _Compiler:
             )
         argument = call.arguments[0]
         roots = self._catalog.type_ids_named(argument.text)
-        if not roots and argument.text.strip().isdigit():
-            roots = {str(int(argument.text))}
+        number = id_number(argument.text.strip())
+        if not roots and number is not None:
+            roots = {str(number)}
         found: set[str] = set()
         for root in roots:
             found |= self._catalog.type_and_descendants(root)
@@ -402,15 +404,12 @@ class _Compiler:
                 f"AQL: reference type filters in {function.name}() at position {function.position} are not "
                 "supported by the sandbox"
             )
-        references_of = getattr(self._catalog, "outbound_references", None)
-        if references_of is None:
-            raise AqlError(f"AQL: {function.name}() is not supported by this site")
         inner = function.arguments[0] if function.arguments else None
-        if isinstance(inner, Literal):  # the parser never produces this; keeps the types honest
-            raise AqlError(f"AQL: {function.name}() at position {function.position} takes an AQL query")
+        # The parser reads the first argument of a reference function as a sub-query, never a literal.
+        assert not isinstance(inner, Literal)
         inner_predicate = self.expression(inner) if inner is not None else _always
         inbound = function.name == "inboundReferences"
-        related = _RelatedIds(self._catalog, inner_predicate, references_of, inbound=inbound)
+        related = _RelatedIds(self._catalog, inner_predicate, inbound=inbound)
         test = related.inbound if inbound else related.outbound
         if node.negated:
             return lambda subject: not test(subject)
@@ -452,13 +451,11 @@ class _RelatedIds:
         self,
         catalog: AqlCatalog,
         predicate: Predicate,
-        references_of: Callable[[AqlSubject], Iterable[AqlSubject]],
         *,
         inbound: bool,
     ) -> None:
         self._catalog = catalog
         self._predicate = predicate
-        self._references_of = references_of
         self._inbound = inbound
         self._ids: set[int] | None = None
 
@@ -468,7 +465,9 @@ class _RelatedIds:
             if self._inbound:
                 # Objects referenced by a match: each has an inbound reference from it.
                 self._ids = {
-                    target.object_id for source in matching for target in self._references_of(source)
+                    target.object_id
+                    for source in matching
+                    for target in self._catalog.outbound_references(source)
                 }
             else:
                 self._ids = {subject.object_id for subject in matching}
@@ -479,7 +478,7 @@ class _RelatedIds:
 
     def outbound(self, subject: AqlSubject) -> bool:
         related = self._related()
-        return any(target.object_id in related for target in self._references_of(subject))
+        return any(target.object_id in related for target in self._catalog.outbound_references(subject))
 
 
 def _conjuncts(node: Expression) -> list[Expression]:
@@ -497,10 +496,10 @@ def _function_error(call: FunctionCall) -> AqlError:
 
 
 def _normalise_id(operand: Literal, what: str) -> str:
-    text = operand.text.strip()
-    if not text.isdigit():
+    number = id_number(operand.text.strip())
+    if number is None:
         raise AqlError(f"AQL: '{operand.text}' at position {operand.position} is not a valid id ({what})")
-    return str(int(text))
+    return str(number)
 
 
 def _numeric_id_field(field: _Field) -> _Field:
@@ -518,7 +517,8 @@ def _numeric_id_field(field: _Field) -> _Field:
 
 def _as_number(value: object) -> object:
     text = str(value)
-    return int(text) if text.isdigit() else text
+    number = id_number(text)
+    return text if number is None else number
 
 
 def _through_reference(catalog: AqlCatalog, attribute: str, target: _Field) -> _Field:
@@ -664,7 +664,8 @@ def _sort_value(value: object) -> tuple[int, Any]:
 def _key_sort_value(value: object) -> tuple[int, Any]:
     """Order keys naturally: ITSM-9 before ITSM-10."""
     text = str(value)
-    prefix, _, number = text.rpartition("-")
-    if number.isdigit():
-        return 4, (prefix.casefold(), int(number))
+    prefix, _, suffix = text.rpartition("-")
+    number = id_number(suffix)
+    if number is not None:
+        return 4, (prefix.casefold(), number)
     return 3, (text.casefold(), text)

@@ -8,16 +8,20 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from airflow_assets.sandbox.aql_lexer import AqlError
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# re.ASCII throughout: \d must not accept "²" or full-width digits.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _DATETIME = re.compile(
     r"(?P<year>\d{4})[-/](?P<month>\d{1,2})[-/](?P<day>\d{1,2})"
     r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,6}))?)?)?"
     r"\s*(?P<zone>Z|[+-]\d{2}:?\d{2})?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
-_TIME = re.compile(r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?")
-_DURATION_PART = re.compile(r"([+-]?)(\d+)([yMwdhms]?)")
+_TIME = re.compile(r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?", re.ASCII)
+_DURATION_PART = re.compile(r"([+-]?)(\d+)([yMwdhms]?)", re.ASCII)
+# The widest zone offset ISO 8601 and java.time allow.
+_MAX_ZONE_OFFSET = timedelta(hours=18)
 _TINY = timedelta(microseconds=1)
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +79,15 @@ def literal_value(text: str) -> Value:
 def instant_value(moment: datetime) -> Value:
     """Wrap the result of a date function as a value."""
     text = moment.isoformat()
-    return Value(text, text.casefold(), None, None, Instant(moment, moment + _TINY), None)
+    return Value(text, text.casefold(), None, None, Instant(moment, _window_end(moment, _TINY)), None)
 
 
 def parse_instant(text: str) -> Instant | None:
-    """Parse an ISO-like date or date-time: ``2024-01-31``, ``2024-01-31 10:00``, ``...T10:00:00.000Z``."""
+    """Parse an ISO-like date or date-time: ``2024-01-31``, ``2024-01-31 10:00``, ``...T10:00:00.000Z``.
+
+    Return None for text that is not such a date or names one out of range (``2024-02-30``, a zone beyond
+    +-18:00, a moment before year 1 or after 9999 in UTC): date fields then refuse it with a 400.
+    """
     match = _DATETIME.fullmatch(text.strip())
     if not match:
         return None
@@ -101,7 +109,12 @@ def parse_instant(text: str) -> Instant | None:
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        start = (start - sign * offset).replace(tzinfo=UTC)
+        if int(digits[2:]) > 59 or offset > _MAX_ZONE_OFFSET:
+            return None
+        try:
+            start = (start - sign * offset).replace(tzinfo=UTC)
+        except OverflowError:
+            return None
     else:
         start = start.replace(tzinfo=UTC)
     if match["hour"] is None:
@@ -112,7 +125,16 @@ def parse_instant(text: str) -> Instant | None:
         width = timedelta(seconds=1)
     else:
         width = timedelta(microseconds=10 ** (6 - len(fraction)))
-    return Instant(start, start + width)
+    return Instant(start, _window_end(start, width))
+
+
+def _window_end(start: datetime, width: timedelta) -> datetime:
+    # The last day of year 9999 is a valid date whose window cannot end on the next day: end it at the last
+    # representable instant instead.
+    try:
+        return start + width
+    except OverflowError:
+        return _LAST_INSTANT
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
@@ -141,15 +163,18 @@ def _apply_offset(moment: datetime, offset: str, default_unit: str, function: st
         position = match.end()
         if match[1]:
             sign = -1 if match[1] == "-" else 1
-        amount = sign * int(match[2])
         unit = match[3] or default_unit
-        if unit == "y":
-            moment = _add_months(moment, 12 * amount)
-        elif unit == "M":
-            moment = _add_months(moment, amount)
-        else:
-            seconds = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[unit]
-            moment += timedelta(seconds=amount * seconds)
+        try:
+            amount = sign * int(match[2])
+            if unit == "y":
+                moment = _add_months(moment, 12 * amount)
+            elif unit == "M":
+                moment = _add_months(moment, amount)
+            else:
+                seconds = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[unit]
+                moment += timedelta(seconds=amount * seconds)
+        except (OverflowError, ValueError):
+            raise _out_of_range(function, offset) from None
     if position != len(compact):
         raise AqlError(
             f"AQL: invalid time offset '{offset}' in {function}(): "
@@ -172,14 +197,29 @@ def evaluate_date_function(name: str, arguments: list[str], now: datetime) -> da
     moment = _apply_offset(now, offset, unit, name)
     day = date_start(moment.date())
     if period == "day":
-        start, end = day, day + timedelta(days=1)
+        start = day
     elif period == "week":
-        start = day - timedelta(days=day.weekday())
-        end = start + timedelta(weeks=1)
+        start = day - timedelta(days=day.weekday())  # 1 January of year 1 was a Monday: never before it
     elif period == "month":
         start = day.replace(day=1)
-        end = _add_months(start, 1)
     else:
         start = day.replace(month=1, day=1)
-        end = start.replace(year=start.year + 1)
-    return start if lowered.startswith("start") else end - _TINY
+    if lowered.startswith("start"):
+        return start
+    try:
+        if period == "day":
+            end = start + timedelta(days=1)
+        elif period == "week":
+            end = start + timedelta(weeks=1)
+        elif period == "month":
+            end = _add_months(start, 1)
+        else:
+            end = start.replace(year=start.year + 1)
+    except (OverflowError, ValueError):
+        # The period after the last one of year 9999 does not exist: this one ends at the last instant.
+        return _LAST_INSTANT
+    return end - _TINY
+
+
+def _out_of_range(function: str, offset: str) -> AqlError:
+    return AqlError(f"AQL: {function}({offset}) falls outside the supported dates (years 1 to 9999)")

@@ -52,9 +52,6 @@ BAD_GATEWAY_BODY = (
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server returned an invalid response.</p>\n"
     b"<hr><address>proxy</address></body></html>\n"
 )
-# What a damaged write answers instead of the app: the app never sees a faulted write, so no create is
-# half-applied behind a fault, yet the client still gets a 2xx it cannot read.
-WRITE_STAND_IN_BODY = b'{"errorMessages":[],"errors":{},"warningMessages":["The response was interrupted."]}'
 # Retry-After on a 503 stays short: clients honour it, and the tests and benchmarks must not crawl.
 SERVICE_UNAVAILABLE_RETRY_AFTER = 1
 NEAR_LIMIT_FRACTION = 0.2
@@ -84,7 +81,8 @@ class RealismConfig:
     :param window_seconds: length of the sliding window the limits apply to (60 on Atlassian's side).
     :param page_size_cap: clamp ``maxResults``/``resultPerPage`` in the query string to this value.
     :param fault_rate: fraction of requests answered with a fault (503, dropped connection, truncated JSON,
-        502 HTML page).
+        502 HTML page). A 503, a 502 page or a connection reset refuses a write before the site sees it; a cut
+        connection or truncated JSON damages the answer of a write the site has applied.
     :param random_seed: seed for the fault and jitter draws; ``None`` draws from the OS.
     """
 
@@ -439,6 +437,13 @@ class RealismMiddleware:
         *,
         write: bool,
     ) -> None:
+        """Answer with fault ``kind``; reads always run in the app unless refused by a 503 or a 502 page.
+
+        A write is refused before the app by a 503, a 502 page or a reset (a load balancer dropping it). A cut
+        or truncated answer comes after the app has applied the write: the client cannot tell it happened. A
+        write answered without a body (a 204) has its connection cut instead, and so does a reset when the
+        server's transport is out of reach.
+        """
         if kind == SERVICE_UNAVAILABLE:
             headers = [_JSON]
             if self.config.retry_after and self._coin():
@@ -457,42 +462,59 @@ class RealismMiddleware:
         if kind == CONNECTION_RESET and transport is None:
             # Without the server's transport a connection can only be dropped once a response has started.
             kind = CONNECTION_CUT
-        if write:
-            # Writes are damaged before the app sees them, so a fault never hides a half-applied create.
-            response = _Response(200, [_JSON], WRITE_STAND_IN_BODY)
-        else:
-            response = await _run_to_buffer(self.app, scope, receive)
-            response.headers.extend(extra_headers)
+        if kind == CONNECTION_RESET and write:
+            # A load balancer resetting the connection: the write never reaches the site.
+            assert transport is not None
+            self.stats._count_fault(kind)
+            _reset(transport)
+            await _until_disconnected(receive)
+            return
+
+        # Everything else runs in the app first; for a write that means it is applied and only the answer is
+        # lost, exactly what a client of Atlassian's cloud must survive.
+        response = await _run_to_buffer(self.app, scope, receive)
+        response.headers.extend(extra_headers)
+        if len(response.body) < 2:
+            if not write:
+                # Nothing to cut or truncate (e.g. a 204): deliver it untouched rather than invent a body.
+                await _send_whole(send, response)
+                return
+            # An applied write must not look answered: with no body to damage, drop the connection instead.
+            kind = CONNECTION_CUT
 
         if kind == CONNECTION_RESET:
             assert transport is not None
             self.stats._count_fault(kind)
             _reset(transport)
             await _until_disconnected(receive)
-        elif len(response.body) < 2:
-            # Nothing to cut or truncate (e.g. a 204): deliver it untouched rather than invent a body.
-            await _send_whole(send, response)
         elif kind == CONNECTION_CUT:
             self.stats._count_fault(kind)
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": _with_length(response)}
-            )
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": response.body[: len(response.body) // 2],
-                    "more_body": True,
-                }
-            )
-            if transport is not None:
-                # Closing ourselves flushes the partial body first and spares the server's error log.
-                transport.close()
-                await _until_disconnected(receive)
-            # Otherwise returning with the response incomplete makes the server abort the connection.
+            await _cut(send, receive, transport, response)
         else:
             self.stats._count_fault(kind)
             response.body = response.body[: len(response.body) // 2]
             await _send_whole(send, response)
+
+
+async def _cut(
+    send: Send, receive: Receive, transport: asyncio.Transport | None, response: _Response
+) -> None:
+    """Drop the connection halfway through ``response``, or before it when it has no body to halve."""
+    if transport is not None and not response.body:
+        transport.close()
+        await _until_disconnected(receive)
+        return
+    # Announce the full length, deliver at most half: the client sees an incomplete read.
+    announced = response.body or b"{}"
+    headers = _with_length(_Response(response.status, response.headers, announced))
+    status = response.status if response.body else 200
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": announced[: len(announced) // 2], "more_body": True})
+    if transport is not None:
+        # Closing ourselves flushes the partial body first and spares the server's error log.
+        transport.close()
+        await _until_disconnected(receive)
+    # Otherwise returning with the response incomplete makes the server abort the connection.
 
 
 def _quota_headers(admission: _Admission) -> list[tuple[bytes, bytes]]:

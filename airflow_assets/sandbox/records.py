@@ -38,6 +38,16 @@ def not_found(message: str) -> SandboxError:
     return SandboxError(404, [message], {})
 
 
+def id_number(text: str) -> int | None:
+    """Return the number ``text`` spells in ASCII digits, or None ("²" and full-width digits are no id)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts: no such id either
+        return None
+
+
 # Attribute kinds (the `type` of an ObjectTypeAttribute).
 ATTR_DEFAULT = 0
 ATTR_REFERENCE = 1

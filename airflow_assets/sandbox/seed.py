@@ -9,6 +9,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from airflow_assets.sandbox.records import (
+    ATTR_GROUP,
+    ATTR_REFERENCE,
+    ATTR_STATUS,
+    ATTR_USER,
+    DEFAULT_BOOLEAN,
+    DEFAULT_DATE,
+    DEFAULT_DATETIME,
+    DEFAULT_DOUBLE,
+    DEFAULT_EMAIL,
+    DEFAULT_INTEGER,
+    DEFAULT_IP,
+    DEFAULT_SELECT,
+    DEFAULT_TEXT,
+    DEFAULT_TEXTAREA,
+    DEFAULT_TIME,
+    DEFAULT_URL,
+)
+
 if TYPE_CHECKING:
     from airflow_assets.sandbox.model import Site
 
@@ -28,11 +47,15 @@ EXTRA_CYCLES = 4
 # departments) has a fixed size.
 BULK_SHARES = {"Person": 0.36, "Contractor": 0.06, "Server": 0.12, "Application": 0.10, "Laptop": 0.36}
 
+# The attribute kinds the demo's definitions name, as the ids of records.py.
 _DEFAULT_TYPE_IDS = {
-    "text": 0, "integer": 1, "boolean": 2, "double": 3, "date": 4, "time": 5, "datetime": 6,
-    "url": 7, "email": 8, "textarea": 9, "select": 10, "ip": 11,
+    "text": DEFAULT_TEXT, "integer": DEFAULT_INTEGER, "boolean": DEFAULT_BOOLEAN, "double": DEFAULT_DOUBLE,
+    "date": DEFAULT_DATE, "time": DEFAULT_TIME, "datetime": DEFAULT_DATETIME, "url": DEFAULT_URL,
+    "email": DEFAULT_EMAIL, "textarea": DEFAULT_TEXTAREA, "select": DEFAULT_SELECT, "ip": DEFAULT_IP,
 }  # fmt: skip
-_ATTRIBUTE_TYPE_CODES = {"reference": 1, "user": 2, "group": 4, "status": 7}
+_ATTRIBUTE_TYPE_CODES = {
+    "reference": ATTR_REFERENCE, "user": ATTR_USER, "group": ATTR_GROUP, "status": ATTR_STATUS,
+}  # fmt: skip
 
 _FIRST_NAMES = (
     "Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "Edsger", "Radia",

@@ -47,6 +47,20 @@ def attribute_error(attribute_id: str, message: str) -> dict[str, str]:
     return {f"rlabs-insight-attribute-{attribute_id}": message}
 
 
+def _avatar_state(body: dict[str, Any], has_avatar: bool, avatar_uuid: str | None) -> tuple[bool, str | None]:
+    """Return ``(hasAvatar, avatarUUID)`` after an ObjectIn body, starting from the stored state.
+
+    A field the body leaves out keeps its stored value; ``avatarUUID`` alone also sets ``hasAvatar`` (to
+    whether it is empty); ``hasAvatar: false`` forgets the UUID. Create starts from no avatar.
+    """
+    if "avatarUUID" in body:
+        avatar_uuid = optional_text(body, "avatarUUID") or None
+        has_avatar = avatar_uuid is not None
+    if "hasAvatar" in body:
+        has_avatar = optional_bool(body, "hasAvatar", has_avatar)
+    return has_avatar, avatar_uuid if has_avatar else None
+
+
 class SiteObjects(SiteState):
     """The objects of a Site with their values, history, comments and connected tickets."""
 
@@ -71,6 +85,7 @@ class SiteObjects(SiteState):
         effective = self.effective_attributes(object_type.id)
         final = {attribute.id: written.get(attribute.id, ()) for attribute in effective if attribute.editable}
         self._check_values(effective, final, None)
+        has_avatar, avatar_uuid = _avatar_state(body, False, None)
         now = self._now(at)
         object_id = self._next_number("object")
         system_attribute_id = self._next_number("object_attribute")
@@ -82,8 +97,7 @@ class SiteObjects(SiteState):
         schema = self.schemas[object_type.schema_id]
         record = ObjectRecord(
             object_id, f"{schema.key}-{object_id}", "", object_type.id, schema.id, now, now,
-            system_attribute_id, values, optional_bool(body, "hasAvatar"),
-            optional_text(body, "avatarUUID") or None,
+            system_attribute_id, values, has_avatar, avatar_uuid,
         )  # fmt: skip
         record.label = self._label_text(record)
         self.objects[object_id] = record
@@ -129,7 +143,13 @@ class SiteObjects(SiteState):
                 continue
             values = parsed.setdefault(attribute_id, [])
             for item in raw_values:
-                raw = item.get("value") if isinstance(item, dict) else None
+                if not isinstance(item, dict) or "value" not in item:
+                    # Dropping it would erase the stored value on an update: refuse what cannot be read.
+                    errors |= attribute_error(
+                        attribute_id, 'Every item of objectAttributeValues must be an object {"value": ...}'
+                    )
+                    break
+                raw = item["value"]
                 if raw is None or raw == "":
                     continue
                 try:
@@ -284,10 +304,7 @@ class SiteObjects(SiteState):
         written = self._parse_attributes(object_type, body.get("attributes", []), record)
         effective = self.effective_attributes(object_type.id)
         self._check_values(effective, written, record)
-        avatar_uuid = (
-            (optional_text(body, "avatarUUID") or None) if "avatarUUID" in body else record.avatar_uuid
-        )
-        has_avatar = optional_bool(body, "hasAvatar", avatar_uuid is not None) and avatar_uuid is not None
+        has_avatar, avatar_uuid = _avatar_state(body, record.has_avatar, record.avatar_uuid)
         now = self._now(at)
         who = self._actor(actor)
         entries = self.history.setdefault(record.object_id, [])
@@ -416,7 +433,8 @@ class SiteObjects(SiteState):
     ) -> dict[str, Any]:  # fmt: skip
         """Add a comment ``{comment, objectId, role}`` to an object."""
         body = body_dict(body)
-        text = required_text(body, "comment", "Comment")
+        # The text is stored as written; only a blank one is refused.
+        text = required_text(body, "comment", "Comment", strip=False)
         object_id = required_id(body, "objectId")
         record = self._object(object_id)
         role = optional_int(body, "role", 0)

@@ -18,6 +18,7 @@ from airflow_assets.sandbox.records import (
     ObjectRecord,
     SandboxError,
     bad_request,
+    id_number,
 )
 from airflow_assets.sandbox.render import Renderer, display_value
 from airflow_assets.sandbox.site_state import SiteState, check_paging, locked
@@ -103,17 +104,27 @@ class SiteSearch(SiteState):
         self,
         ql_query: str,
         *,
+        object_schema_id: str | None = None,
         page: int = 1,
         result_per_page: int = 25,
         include_attributes: bool = True,
         base_url: str | None = None,
     ) -> dict[str, Any]:
-        """Answer the deprecated ``GET aql/objects`` and ``iql/objects`` (1-based; pageSize = page count)."""
+        """Answer the deprecated ``GET aql/objects`` and ``iql/objects`` (1-based; pageSize = page count).
+
+        ``object_schema_id`` narrows the matches to one schema; the query text itself is left as written.
+        """
         if page < 1:
             raise bad_request(page="page must be 1 or more")
         if result_per_page < 1:
             raise bad_request(resultPerPage="resultPerPage must be 1 or more")
         ids = self.search(ql_query)
+        if object_schema_id:
+            schema_number = id_number(object_schema_id.strip())
+            if schema_number is None:
+                raise bad_request(objectSchemaId="objectSchemaId must be a schema id")
+            schema_id = str(schema_number)
+            ids = tuple(object_id for object_id in ids if self.objects[object_id].schema_id == schema_id)
         start = (page - 1) * result_per_page
         records = [self.objects[object_id] for object_id in ids[start : start + result_per_page]]
         renderer = self._renderer(base_url)

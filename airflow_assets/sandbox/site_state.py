@@ -26,6 +26,7 @@ from airflow_assets.sandbox.records import (
     StatusTypeRecord,
     UserRecord,
     bad_request,
+    id_number,
     not_found,
 )
 from airflow_assets.sandbox.render import Renderer, plain_display
@@ -169,20 +170,20 @@ class SiteState:
         return attribute
 
     def _object(self, object_id: str | int) -> ObjectRecord:
-        record = None
-        text = str(object_id).strip()
-        if text.isdigit():
-            record = self.objects.get(int(text))
+        number = id_number(str(object_id).strip())
+        record = None if number is None else self.objects.get(number)
         if record is None:
             raise not_found(f"The object with id {object_id} was not found")
         return record
 
     def _object_by_key_or_id(self, text: str) -> ObjectRecord | None:
-        if text.isdigit():
-            return self.objects.get(int(text))
-        prefix, _, number = text.rpartition("-")
-        if prefix and number.isdigit():
-            record = self.objects.get(int(number))
+        number = id_number(text)
+        if number is not None:
+            return self.objects.get(number)
+        prefix, _, suffix = text.rpartition("-")
+        number = id_number(suffix)
+        if prefix and number is not None:
+            record = self.objects.get(number)
             if record is not None and record.key.upper() == text.upper():
                 return record
         return None

@@ -27,9 +27,12 @@ from airflow_assets.sandbox.records import (
 SCHEMA_KEY = re.compile(r"[A-Z][A-Z0-9]{1,9}")
 FORBIDDEN_NAME_CHARACTERS = frozenset('=;:?."')
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-INTEGER = re.compile(r"[+-]?\d+")
+# re.ASCII: \d must not accept "²", full-width or Arabic-Indic digits, which int() would then read.
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII)
+INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+# A plain decimal, optionally with an exponent: no "1_000", "nan" or "inf" that float() would take.
+DOUBLE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 INT32 = 2**31
 
 
@@ -40,14 +43,14 @@ def body_dict(body: object) -> dict[str, Any]:
     return body
 
 
-def required_text(body: dict[str, Any], field: str, label: str | None = None) -> str:
-    """Return a required, non-blank string field."""
+def required_text(body: dict[str, Any], field: str, label: str | None = None, *, strip: bool = True) -> str:
+    """Return a required, non-blank string field; ``strip=False`` keeps its surrounding whitespace."""
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise bad_request(**{field: f"{label or field} is required"})
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise bad_request(**{field: f"{label or field} must be a string"})
-    return str(value).strip()
+    return str(value).strip() if strip else str(value)
 
 
 def optional_text(body: dict[str, Any], field: str, default: str = "") -> str:
@@ -150,12 +153,11 @@ def parse_default_value(attribute: AttributeRecord, raw: object) -> Any:
             raise ValueError(f"Value ({text}) is out of range for an integer")
         return number
     if kind == DEFAULT_DOUBLE:
-        try:
-            double = float(text.strip())
-        except ValueError:
-            raise ValueError(f"Value ({text}) is not a valid double") from None
-        if not math.isfinite(double):
+        if not DOUBLE.fullmatch(text.strip()):
             raise ValueError(f"Value ({text}) is not a valid double")
+        double = float(text.strip())
+        if not math.isfinite(double):  # 1e999
+            raise ValueError(f"Value ({text}) is out of range for a double")
         return double
     if kind == DEFAULT_BOOLEAN:
         if text.strip().lower() not in ("true", "false"):

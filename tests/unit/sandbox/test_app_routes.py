@@ -263,6 +263,67 @@ def test_legacy_iql_paging_counts_pages(served: Served) -> None:
     assert aql["pageObjectSize"] == 3
 
 
+def test_legacy_routes_narrow_to_a_schema_whatever_the_query_quotes(served: Served) -> None:
+    name = "Rack order by size"
+    other = served.send("POST", "objectschema/create", {"name": "Storage", "objectSchemaKey": "STOR"}).json()
+    try:
+        shelf = served.send(
+            "POST", "objecttype/create", {"name": "Shelf", "iconId": "1", "objectSchemaId": other["id"]}
+        ).json()
+        shelf_name = next(a["id"] for a in served.get(f"objecttype/{shelf['id']}/attributes") if a["label"])
+        for type_id, attribute_id in (
+            (served.ids["Room"], served.ids["Room.Name"]),
+            (shelf["id"], shelf_name),
+        ):
+            body = {
+                "objectTypeId": type_id,
+                "attributes": [
+                    {"objectTypeAttributeId": attribute_id, "objectAttributeValues": [{"value": name}]}
+                ],
+            }
+            assert served.send("POST", "object/create", body).status_code == 201
+        query = f'Name = "{name}" order by Name desc'
+        assert served.get("iql/objects", iql=query)["totalFilterCount"] == 2
+        narrowed = served.get("iql/objects", iql=query, objectSchemaId=served.ids["schema"])
+        assert narrowed["totalFilterCount"] == 1 and narrowed["qlQuery"] == query
+        assert narrowed["objectEntries"][0]["objectType"]["id"] == served.ids["Room"]
+        rooms = served.get(
+            "aql/objects", qlQuery="objectType = Room order by Name desc", objectSchemaId=served.ids["schema"]
+        )
+        assert [entry["label"] for entry in rooms["objectEntries"]] == ["Server room", name]
+        assert_error_shape(served.send("GET", "iql/objects", iql="", objectSchemaId="\u00b2"), 400)
+    finally:
+        for object_id in served.site.search(f'Name = "{name}"'):
+            served.site.delete_object(str(object_id))
+        served.send("DELETE", f"objectschema/{other['id']}")
+    assert served.get("iql/objects", iql="")["totalFilterCount"] == HOSTS + 1
+
+
+@pytest.mark.parametrize("path", ["object/aql", "object/aql/totalcount"])
+def test_aql_bodies_name_the_query_ql_query_only(served: Served, path: str) -> None:
+    answer = assert_error_shape(served.send("POST", path, {"iql": "objectType = Host"}), 400)
+    assert "qlQuery" in answer["errors"]
+    assert served.send("POST", path, {"qlQuery": "objectType = Host"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("Created > now(99999999999d)", 400),
+        ("Created > startOfYear(9999y)", 400),
+        ('Created > "2024-01-31T10:00:00+99:99"', 400),
+        ("objectTypeId = \u00b2", 400),
+        ('Created > "9999-12-31T23:59"', 200),
+        ("Created < endOfYear(+7975y)", 200),  # the end of year 9999
+    ],
+)
+def test_aql_out_of_range_dates_and_odd_digits_are_never_a_500(
+    served: Served, query: str, status: int
+) -> None:
+    response = served.send("POST", "object/aql", {"qlQuery": query})
+    assert response.status_code == status, response.text
+
+
 # --- history, comments, tickets --------------------------------------------------------------------
 
 
@@ -327,10 +388,19 @@ def test_deleting_a_referenced_object_records_a_deleted_reference(served: Served
 
 
 def test_comments_and_connected_tickets(served: Served) -> None:
-    response = served.send("POST", "comment/create", {"comment": "Rebooted", "objectId": "3", "role": 1})
+    text = "  Rebooted\n\n  twice  \n"
+    response = served.send("POST", "comment/create", {"comment": text, "objectId": "3", "role": 1})
     assert response.status_code == 201, response.text
+    assert response.json()["comment"] == text
     comments = served.get("comment/object/3")
-    assert [(c["comment"], c["role"], c["objectId"]) for c in comments] == [("Rebooted", 1, "3")]
+    # Stored as written: a restore must find the very text it backed up.
+    assert [(c["comment"], c["role"], c["objectId"]) for c in comments] == [(text, 1, "3")]
+    assert (
+        "comment"
+        in assert_error_shape(
+            served.send("POST", "comment/create", {"comment": " \n ", "objectId": "3"}), 400
+        )["errors"]
+    )
     assert (
         "role"
         in assert_error_shape(

@@ -158,7 +158,16 @@ def test_a_duplicate_object_type_name_in_one_schema_is_refused(assets: Assets) -
     [
         ("Count", "12.5", "12"),
         ("Count", "twelve", "-3"),
+        ("Count", "\u0661\u0662", "12"),  # Arabic-Indic digits, which int() would read as 12
+        ("Count", "\uff11\uff12", "12"),  # full-width digits
+        ("Count", "\u00b2", "2"),
         ("Ratio", "fast", "0.75"),
+        ("Ratio", "1_000", "1000"),
+        ("Ratio", "nan", "-2.5e3"),
+        ("Ratio", "inf", ".5"),
+        ("Ratio", "Infinity", "1E-3"),
+        ("Ratio", "1e999", "1e99"),
+        ("Bought", "\uff12\uff10\uff12\uff14-01-31", "2024-01-31"),
         ("Enabled", "yes", "false"),
         ("Bought", "31/01/2024", "2024-01-31"),
         ("Bought", "2024-02-30", "2024-02-29"),
@@ -321,3 +330,66 @@ def test_malformed_json_bodies_are_refused_in_the_error_shape(assets: Assets) ->
     )
     assert response.status_code == 400
     assert set(response.json()) == {"errorMessages", "errors"}
+
+
+def history_types(assets: Assets, object_id: str) -> list[int]:
+    return [entry["type"] for entry in assets.ok("GET", f"object/{object_id}/history", asc="true")]
+
+
+@pytest.mark.parametrize("items", [["12"], [12], [None], [{"vaule": "12"}], [{"value": "7"}, "12"]])
+def test_value_items_that_are_not_value_objects_are_refused_on_create_and_update(
+    assets: Assets, items: list[Any]
+) -> None:
+    key = f"rlabs-insight-attribute-{assets.ids['Count']}"
+    malformed = {"objectTypeAttributeId": assets.ids["Count"], "objectAttributeValues": items}
+    create = assets.object_body("Host", {"Name": [f"items-{next(_names)}"]})
+    create["attributes"].append(malformed)
+    assert list(assets.refused("POST", "object/create", create)["errors"]) == [key]
+
+    created = assets.ok(
+        "POST", "object/create", assets.object_body("Host", {"Name": ["items"], "Count": ["5"]})
+    )
+    path = f"object/{created['id']}"
+    assert list(assets.refused("PUT", path, {"attributes": [malformed]})["errors"]) == [key]
+    # Refused means untouched: the value stays and no "Deleted value" entry appears.
+    count = next(
+        a for a in assets.ok("GET", path)["attributes"] if a["objectTypeAttributeId"] == assets.ids["Count"]
+    )
+    assert [v["value"] for v in count["objectAttributeValues"]] == ["5"]
+    assert history_types(assets, created["id"]) == [0]
+    # An empty list is still the way to clear a value.
+    cleared = assets.ok("PUT", path, {"attributes": [{**malformed, "objectAttributeValues": []}]})
+    assert assets.ids["Count"] not in [a["objectTypeAttributeId"] for a in cleared["attributes"]]
+    assert history_types(assets, created["id"]) == [0, 3]
+
+
+def test_create_and_update_follow_one_avatar_rule(assets: Assets) -> None:
+    name = {"objectTypeAttributeId": assets.ids["Name"], "objectAttributeValues": [{"value": "renamed"}]}
+    flagged = assets.ok(
+        "POST", "object/create", {**assets.object_body("Host", {"Name": ["avatar-flag"]}), "hasAvatar": True}
+    )
+    assert flagged["hasAvatar"] is True
+    # An update that does not mention the avatar keeps it, and records no avatar change.
+    assert assets.ok("PUT", f"object/{flagged['id']}", {"attributes": [name]})["hasAvatar"] is True
+    assert history_types(assets, flagged["id"]) == [0, 2]
+    assert assets.ok("PUT", f"object/{flagged['id']}", {"hasAvatar": False})["hasAvatar"] is False
+    assert history_types(assets, flagged["id"]) == [0, 2, 27]
+
+    uuid = "c0ffee00-0000-4000-8000-000000000000"
+    with_uuid = assets.ok(
+        "POST", "object/create", {**assets.object_body("Host", {"Name": ["avatar-uuid"]}), "avatarUUID": uuid}
+    )
+    assert with_uuid["hasAvatar"] is True and with_uuid["avatar"]["avatarUUID"] == uuid
+    kept = assets.ok("PUT", f"object/{with_uuid['id']}", {"attributes": [name]})
+    assert kept["hasAvatar"] is True and kept["avatar"]["avatarUUID"] == uuid
+    assert history_types(assets, with_uuid["id"]) == [0, 2]
+
+
+@pytest.mark.parametrize("number", ["\u00b2", "\uff11", "\u0661"])
+def test_ids_and_keys_in_non_ascii_digits_name_no_object(assets: Assets, number: str) -> None:
+    assert assets.call("GET", f"object/{number}").status_code == 404
+    reference = assets.object_body("Host", {"Name": ["ref-digits"], "Location": [f"IT-{number}"]})
+    assert (
+        f"rlabs-insight-attribute-{assets.ids['Location']}"
+        in assets.refused("POST", "object/create", reference)["errors"]
+    )

@@ -447,27 +447,76 @@ def test_drops_still_surface_when_the_server_transport_is_hidden(
     assert faults.get(CONNECTION_CUT, 0) > 0
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
-def test_writes_are_never_applied_behind_a_fault(kind: str, realism_server: ServerFactory) -> None:
+def write_attempts(base: str) -> list[tuple[str, str, str, dict[str, Any] | None]]:
+    """Return (call, method, url, body) for a create, an update and a delete (which answers 204, no body)."""
+    return [
+        ("create", "POST", base + "/object/create", {"objectTypeId": "1", "attributes": []}),
+        ("update", "PUT", base + "/object/88", {"objectTypeId": "1", "attributes": []}),
+        ("delete", "DELETE", base + "/object/88", None),
+    ]
+
+
+@pytest.mark.parametrize("kind", [SERVICE_UNAVAILABLE, BAD_GATEWAY_HTML, CONNECTION_RESET])
+def test_refused_writes_never_reach_the_site(kind: str, realism_server: ServerFactory) -> None:
     config, kinds = always_fault(kind)
     with realism_server(config, fault_kinds=kinds) as (base, middleware, calls):
-        attempts = [
-            ("POST", base + "/object/create", {"objectTypeId": "1", "attributes": []}),
-            ("PUT", base + "/object/88", {"objectTypeId": "1", "attributes": []}),
-            ("DELETE", base + "/object/88", None),
-        ]
-        for method, url, body in attempts:
+        for _, method, url, body in write_attempts(base):
+            if kind == CONNECTION_RESET:
+                with pytest.raises(requests.exceptions.ConnectionError):
+                    requests.request(method, url, json=body)
+            else:
+                assert requests.request(method, url, json=body).status_code in (502, 503)
+    assert calls == Counter()
+    assert middleware.stats.faults == {kind: 3}
+
+
+@pytest.mark.parametrize("kind", [CONNECTION_CUT, TRUNCATED_JSON])
+def test_damaged_answers_hide_writes_that_were_applied_once(kind: str, realism_server: ServerFactory) -> None:
+    config, kinds = always_fault(kind)
+    with realism_server(config, fault_kinds=kinds) as (base, middleware, calls):
+        for call, method, url, body in write_attempts(base):
+            # The client gets no answer it can read: an error, or a 2xx whose body does not parse.
             try:
                 response = requests.request(method, url, json=body)
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError):
-                continue
-            assert response.status_code in (200, 502, 503)
-            if response.status_code != 503:
-                # A 2xx a client cannot read: it must not conclude that the write happened.
+                pass
+            else:
+                assert kind == TRUNCATED_JSON
+                assert call != "delete"
+                assert response.status_code in (200, 201)
                 with pytest.raises(requests.exceptions.JSONDecodeError):
                     response.json()
-    assert calls == Counter()
-    assert middleware.stats.faults == {kind: 3}
+            # ...yet the site applied the write, exactly once.
+            assert calls[call] == 1
+    assert calls == Counter({"create": 1, "update": 1, "delete": 1})
+    # A delete has no body to truncate: its connection is cut instead.
+    expected = {kind: 3} if kind == CONNECTION_CUT else {TRUNCATED_JSON: 2, CONNECTION_CUT: 1}
+    assert middleware.stats.faults == expected
+
+
+def test_a_write_without_a_body_is_still_cut_when_the_server_transport_is_hidden(
+    switchboard: tuple[Switchboard, str],
+) -> None:
+    calls: Counter[str] = Counter()
+    config, kinds = always_fault(CONNECTION_RESET)
+    middleware = RealismMiddleware(assets_app(calls), config, fault_kinds=kinds)
+
+    async def hide_transport(scope: Any, receive: Any, send: Any) -> None:
+        async def wrapped_send(message: Any) -> None:
+            await send(message)
+
+        await middleware(scope, receive, wrapped_send)
+
+    board, url = switchboard
+    board.target = hide_transport
+    try:
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.delete(url + WORKSPACE + "/object/88")
+    finally:
+        board.target = None
+    # A reset needs the transport; the fallback cut comes after the app, so the delete was applied.
+    assert calls == Counter({"delete": 1})
+    assert middleware.stats.faults == {CONNECTION_CUT: 1}
 
 
 def test_fault_rate_is_a_seeded_fraction_and_stats_add_up(realism_server: ServerFactory) -> None:
