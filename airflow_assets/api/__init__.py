@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_assets.api.client import DEFAULT_API_BASE_URL, AssetsClient
-from airflow_assets.api.concurrency import map_ordered
+from airflow_assets.api.concurrency import map_as_completed, map_ordered
 from airflow_assets.api.endpoints import Endpoint
 from airflow_assets.api.pacing import DEFAULT_LIMITS, Pacer, PacerRegistry, RateLimits
 from airflow_assets.api.paging import Paginator, StartAtPaginator
@@ -22,6 +22,7 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "StartAtPaginator",
+    "map_as_completed",
     "map_ordered",
     "parse_retry_after",
 ]

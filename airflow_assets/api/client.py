@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from airflow_assets.api import endpoints as ep
 from airflow_assets.api import settings
-from airflow_assets.api.concurrency import map_ordered
+from airflow_assets.api.concurrency import map_as_completed, map_ordered
 from airflow_assets.api.endpoints import Endpoint
 from airflow_assets.api.pacing import DEFAULT_REGISTRY, Pacer, PacerRegistry, RateLimits
 from airflow_assets.api.paging import StartAtPaginator
@@ -434,6 +434,7 @@ class AssetsClient:
         max_workers: int | None = None,
         max_in_flight: int | None = None,
         return_exceptions: Literal[False] = False,
+        ordered: bool = True,
     ) -> Generator[tuple[T, R], None, None]: ...
 
     @overload
@@ -445,6 +446,7 @@ class AssetsClient:
         max_workers: int | None = None,
         max_in_flight: int | None = None,
         return_exceptions: Literal[True],
+        ordered: bool = True,
     ) -> Generator[tuple[T, R | Exception], None, None]: ...
 
     def map_concurrent(
@@ -455,26 +457,29 @@ class AssetsClient:
         max_workers: int | None = None,
         max_in_flight: int | None = None,
         return_exceptions: bool = False,
+        ordered: bool = True,
     ) -> Generator[tuple[T, R], None, None] | Generator[tuple[T, R | Exception], None, None]:
-        """Call ``fn`` (usually a method of this client) on each item concurrently; yield in input order.
+        """Call ``fn`` (usually a method of this client) on each item concurrently; yield the results.
 
-        Yields ``(item, result)``. A failed item raises its error once the items before it were yielded,
-        or, with ``return_exceptions=True``, is yielded as ``(item, exception)`` and the map goes on. At most
-        ``max_in_flight`` items (default twice the workers) are taken from ``items`` ahead of the consumer,
-        so a generator of millions of ids is fine. The pacers keep the requests within the budget.
+        Yields ``(item, result)`` in input order, or as each call finishes with ``ordered=False`` (then an
+        item stuck in a retry backoff never idles the workers: use it when order does not matter). A failed
+        item raises its error (in order: once the items before it were yielded), or, with
+        ``return_exceptions=True``, is yielded as ``(item, exception)`` and the map goes on. At most
+        ``max_in_flight`` items (default eight times the workers) are taken from ``items`` ahead of the
+        consumer, so a generator of millions of ids is fine. The pacers keep the requests within the budget.
 
         :param fn: the per-item call, e.g. ``client.get_object_history``.
         :param items: the items, e.g. object ids; consumed lazily.
         :param max_workers: threads (default: the client's ``max_workers``).
         :param max_in_flight: items taken but not yet yielded.
         :param return_exceptions: yield failures instead of raising the first one.
+        :param ordered: yield in input order (default) or as calls finish.
         """
         workers = self.max_workers if max_workers is None else max_workers
-        if return_exceptions:
-            return map_ordered(
-                fn, items, max_workers=workers, max_in_flight=max_in_flight, return_exceptions=True
-            )
-        return map_ordered(fn, items, max_workers=workers, max_in_flight=max_in_flight)
+        mapper = map_ordered if ordered else map_as_completed
+        return mapper(
+            fn, items, max_workers=workers, max_in_flight=max_in_flight, return_exceptions=return_exceptions
+        )
 
     # -- calls ----------------------------------------------------------------------------------------
 

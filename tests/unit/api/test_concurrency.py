@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_assets.api import AssetsClient, map_ordered
+from airflow_assets.api import AssetsClient, map_as_completed, map_ordered
 from airflow_assets.exceptions import AssetsConfigError, AssetsNotFoundError
 
 
@@ -124,3 +124,54 @@ def test_client_map_reports_per_item_errors(site: Any, client: AssetsClient) -> 
     results = dict(client.map_concurrent(client.get_object_history, ["1", "2", "3"], return_exceptions=True))
     assert isinstance(results["2"], AssetsNotFoundError)
     assert isinstance(results["1"], list) and isinstance(results["3"], list)
+
+
+def test_as_completed_keeps_working_past_a_slow_item() -> None:
+    release = threading.Event()
+
+    def stuck_on_zero(value: int) -> int:
+        if value == 0:
+            # An item in a long retry backoff: it only finishes once the others have come out.
+            assert release.wait(10), "the map stalled behind the slow item"
+        return value
+
+    seen: list[int] = []
+    mapped = map_as_completed(stuck_on_zero, range(100), max_workers=4, max_in_flight=8)
+    for item, result in mapped:
+        assert item == result
+        seen.append(item)
+        if len(seen) == 99:
+            release.set()
+
+    assert sorted(seen) == list(range(100))
+    assert seen[-1] == 0
+
+
+def test_as_completed_bounds_items_in_flight_and_raises_a_failure() -> None:
+    pulled = 0
+
+    def items() -> Iterator[int]:
+        nonlocal pulled
+        for i in range(1_000_000):
+            pulled += 1
+            yield i
+
+    def fail_on_fifty(value: int) -> int:
+        if value == 50:
+            raise AssetsNotFoundError(status=404, method="GET", endpoint=f"object/{value}")
+        return value
+
+    yielded = 0
+    with pytest.raises(AssetsNotFoundError):
+        for _ in map_as_completed(fail_on_fifty, items(), max_workers=3, max_in_flight=6):
+            yielded += 1
+            assert pulled - yielded <= 6
+    assert pulled < 1_000
+
+
+def test_client_map_yields_as_completed_when_order_does_not_matter() -> None:
+    client = AssetsClient(
+        site_url="https://example.atlassian.net", email="a@example.com", api_token="token-1"
+    )
+    results = dict(client.map_concurrent(slow_square, range(50), ordered=False))
+    assert results == {i: i * i for i in range(50)}
