@@ -22,7 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVER_COMMAND = "secantusd-py"
-_LISTENING = re.compile(r"secantus listening on (?P<host>[\w.\-]+):(?P<port>\d+)")
+_LISTENING = re.compile(r"secantus listening on (?P<host>\S+):(?P<port>\d+)")
+# Runs in the child before it becomes the server: on Linux, ask the kernel to stop the server when the
+# process that started it dies (kill -9, a cancelled CI job), so no orphan keeps the storage folder locked.
+_PARENT_DEATH_SHIM = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the process that started the embedded MongoDB is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 class EmbeddedMongoError(RuntimeError):
@@ -77,10 +89,19 @@ def embedded_mongo(
     :param port: TCP port; 0 lets the OS choose a free one.
     :param startup_timeout: seconds to wait for the server's "listening" log line.
     """
+    server_command = _find_server_command()
     temporary = storage_path is None
     path = Path(tempfile.mkdtemp(prefix="airflow-assets-mongo-")) if temporary else Path(storage_path)  # type: ignore[arg-type]
     path.mkdir(parents=True, exist_ok=True)
-    command = [_find_server_command(), "--host", host, "--port", str(port), "--storage-path", str(path)]
+    # An explicit empty config: the server must not pick up a secantusd.toml from the working directory or
+    # the home folder (one that raised the log level would hide the "listening" line we wait for).
+    config = path.with_name(path.name + ".secantusd.toml")
+    config.write_text("")
+    command = [
+        *(sys.executable, "-c", _PARENT_DEATH_SHIM, str(os.getpid()), server_command),
+        *("--config", str(config), "--log-level", "INFO"),
+        *("--host", host, "--port", str(port), "--storage-path", str(path)),
+    ]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -93,6 +114,7 @@ def embedded_mongo(
         yield server
     finally:
         _stop(process)
+        config.unlink(missing_ok=True)
         if temporary:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -121,10 +143,13 @@ def _wait_for_port(process: subprocess.Popen[str], timeout: float) -> int:
             break
         time.sleep(0.05)
     output = "\n".join(seen[-20:])
-    raise EmbeddedMongoError(
-        f"{SERVER_COMMAND} did not report its port within {timeout:.0f} s "
-        f"(exit code {process.poll()}); its output:\n{output}"
+    exit_code = process.poll()
+    what = (
+        f"exited with code {exit_code} before reporting its port"
+        if exit_code is not None
+        else f"did not report its port within {timeout:.0f} s"
     )
+    raise EmbeddedMongoError(f"{SERVER_COMMAND} {what}; its output:\n{output}")
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

@@ -11,6 +11,10 @@ from airflow.sdk import BaseHook
 from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
 from airflow_assets.exceptions import AssetsConfigError, JiraAssetsError
 
+# The UI's Test button waits for the answer: fail within seconds rather than after minutes of backoff.
+TEST_RETRY = RetryPolicy(max_attempts=2, initial_wait=1.0, max_wait=2.0, max_retry_after=2.0)
+TEST_TIMEOUT = (5.0, 15.0)
+
 
 class JiraAssetsHook(BaseHook):
     """Build an :class:`~airflow_assets.api.AssetsClient` from a ``jira_assets`` connection.
@@ -56,8 +60,14 @@ class JiraAssetsHook(BaseHook):
 
     @cached_property
     def _client(self) -> AssetsClient:
+        return self._build_client(retry=self.retry)
+
+    def _build_client(
+        self, *, retry: RetryPolicy | None, timeout: tuple[float, float] | None = None
+    ) -> AssetsClient:
         conn = self.get_connection(self.jira_assets_conn_id)
         extra = conn.extra_dejson
+        options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         return AssetsClient(
             site_url=_site_url(conn.host, conn.schema, conn.port, conn_id=self.jira_assets_conn_id),
             email=conn.login or "",
@@ -66,15 +76,19 @@ class JiraAssetsHook(BaseHook):
             api_base_url=_extra_field(extra, "api_base_url"),
             cloud_id=_extra_field(extra, "cloud_id"),
             budget_share=self.budget_share,
-            retry=self.retry,
+            retry=retry,
             limits=self.limits,
+            **options,
         )
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the credentials and the Assets workspace; the UI's Test button calls this."""
+        """Check the credentials and the Assets workspace; the UI's Test button calls this.
+
+        It answers within seconds: one quick retry and short timeouts, not the patient policy of a backup.
+        """
         try:
-            client = self.get_client()
-            summary = client.check_connection()
+            with self._build_client(retry=TEST_RETRY, timeout=TEST_TIMEOUT) as client:
+                summary = client.check_connection()
         except JiraAssetsError as error:
             return False, str(error)
         return True, summary

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import time
 from urllib.parse import quote
 
 import pytest
@@ -137,3 +139,28 @@ def test_hook_reads_a_uri_style_connection(
     ok, message = JiraAssetsHook(jira_assets_conn_id="assets_uri").test_connection()
 
     assert ok, message
+
+
+def test_test_connection_answers_quickly_when_the_site_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ASSETS_DOWN",
+        json.dumps(
+            {
+                "conn_type": "jira_assets",
+                "host": f"http://127.0.0.1:{port}",
+                "login": "a@b.c",
+                "password": "tok-1",
+            }
+        ),
+    )
+
+    started = time.monotonic()
+    ok, message = JiraAssetsHook(jira_assets_conn_id="assets_down").test_connection()
+
+    # The production policy would back off for about a minute; the Test button must not hang that long.
+    assert not ok
+    assert time.monotonic() - started < 10
+    assert "failed" in message or "refused" in message.lower()
