@@ -112,14 +112,20 @@ def bench_paging(sizes: list[int], latency_ms: float, page_size: int) -> None:
         print(f"   client process peak RSS: {peak:.0f} MiB")
 
 
-def bench_concurrent_map(limit_per_minute: int, seconds: float, latency_ms: float, workers: int) -> None:
+def bench_concurrent_map(
+    limit_per_minute: int, seconds: float, latency_ms: float, workers: int, fault_rate: float, ordered: bool
+) -> None:
     print(
-        f"== concurrent map: GET object/{{id}}/history, sandbox limit {limit_per_minute}/min per endpoint, "
-        f"{latency_ms:g} ms latency, {workers} workers, {seconds:g} s"
+        f"== concurrent map ({'in order' if ordered else 'as completed'}): GET object/{{id}}/history, "
+        f"sandbox limit {limit_per_minute}/min per endpoint, {latency_ms:g} ms latency, "
+        f"fault rate {fault_rate:g}, {workers} workers, {seconds:g} s"
     )
     counter = RetryCounter()
     logging.getLogger("airflow_assets").addHandler(counter)
-    flags = ("--rate-limit-per-minute", str(limit_per_minute), "--latency-ms", str(latency_ms))
+    flags = (
+        *("--rate-limit-per-minute", str(limit_per_minute), "--latency-ms", str(latency_ms)),
+        *("--fault-rate", str(fault_rate), "--random-seed", "1"),
+    )
     with sandbox_process(*flags) as site, client_for(site, max_workers=workers) as client:
         itam = next(s["id"] for s in client.iter_object_schemas() if s["objectSchemaKey"] == "ITAM")
         ids = [obj["id"] for obj in client.iter_objects(f"objectSchemaId = {itam}", page_size=500)]
@@ -132,7 +138,9 @@ def bench_concurrent_map(limit_per_minute: int, seconds: float, latency_ms: floa
                 yield object_id
 
         started = time.monotonic()
-        calls = sum(1 for _ in client.map_concurrent(client.get_object_history, until_deadline()))
+        calls = sum(
+            1 for _ in client.map_concurrent(client.get_object_history, until_deadline(), ordered=ordered)
+        )
         elapsed = time.monotonic() - started
     per_minute = calls / elapsed * 60
     share = per_minute / limit_per_minute
@@ -156,13 +164,17 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000, help="per-endpoint limit per minute for the map")
     parser.add_argument("--map-seconds", type=float, default=75.0, help="how long to run the map")
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="sandbox faults during the map")
+    parser.add_argument("--unordered", action="store_true", help="map as completed instead of in order")
     parser.add_argument("--skip-paging", action="store_true")
     parser.add_argument("--skip-map", action="store_true")
     args = parser.parse_args()
     if not args.skip_paging:
         bench_paging(args.objects, args.latency_ms, args.page_size)
     if not args.skip_map:
-        bench_concurrent_map(args.limit, args.map_seconds, args.latency_ms, args.workers)
+        bench_concurrent_map(
+            args.limit, args.map_seconds, args.latency_ms, args.workers, args.fault_rate, not args.unordered
+        )
 
 
 if __name__ == "__main__":

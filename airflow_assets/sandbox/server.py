@@ -34,6 +34,9 @@ def _uvicorn_server(app: Any, *, log_level: str = "warning") -> uvicorn.Server:
         # h11 lets the fault injection drop a connection mid-response; httptools would do as well,
         # but one implementation everywhere keeps behaviour identical between tests and the CLI.
         http="h11",
+        # The standard asyncio loop (not uvloop) in the CLI too: the fault injection drops connections
+        # through asyncio transports, and tests (which run the server in a thread) use that loop anyway.
+        loop="asyncio",
         timeout_keep_alive=30,
         limit_concurrency=None,
     )

@@ -62,3 +62,31 @@ def test_serve_rejects_an_invalid_realism_switch() -> None:
 
     assert process.returncode == 2
     assert "fault_rate" in err
+
+
+def test_served_faults_drop_connections_cleanly() -> None:
+    process = _start("--seed", "demo", "--fault-rate", "0.99", "--random-seed", "2")
+    try:
+        assert process.stdout is not None
+        match = LINE.match(process.stdout.readline().strip())
+        assert match
+        failures: set[str] = set()
+        for _ in range(12):
+            try:
+                requests.get(
+                    f"{match['url']}/jsm/assets/workspace/{match['ws']}/v1/object/1/history",
+                    auth=(match["email"], match["token"]),
+                    timeout=10,
+                ).json()
+            except (requests.RequestException, ValueError) as error:
+                failures.add(type(error).__name__)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    # Dropped connections reach the client as such, and the server itself logs no error for them.
+    assert {"ConnectionError", "ChunkedEncodingError"} <= failures
+    assert "returned without completing" not in err
