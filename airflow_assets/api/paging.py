@@ -49,12 +49,13 @@ class StartAtPaginator:
     def following(self, page: Mapping[str, Any]) -> dict[str, Any] | None:
         """Advance past ``page``; None when it was the last."""
         values = page.get(self.values_key) or []
-        if not values or _is_last(page):
+        if not values or is_last_page(page):
             return None
         self.start_at += len(values)
         return {"startAt": self.start_at, "maxResults": self.page_size}
 
 
-def _is_last(page: Mapping[str, Any]) -> bool:
+def is_last_page(page: Mapping[str, Any]) -> bool:
+    """Tell whether a page says it is the last one (``isLast``, or the older ``last``; bool or "true")."""
     flag = page.get("isLast", page.get("last"))
     return flag is True or (isinstance(flag, str) and flag.lower() == "true")

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_assets.api.paging import is_last_page
+
 
 @dataclass(frozen=True)
 class AqlPage:
@@ -31,7 +33,7 @@ class AqlPage:
         return cls(
             start_at=start_at,
             max_results=_int(page.get("maxResults"), default=len(values)),
-            is_last=page.get("isLast", page.get("last")) is True,
+            is_last=is_last_page(page),
             values=values,
             object_type_attributes=page.get("objectTypeAttributes") or [],
         )

@@ -141,6 +141,16 @@ class Transport:
             page = self.call(endpoint, *ids, params={**(params or {}), **query}, body=body)
             if not isinstance(page, dict):
                 raise wrong_shape(endpoint, endpoint.path(*ids), "a page object", page)
+            echoed = page.get("startAt")
+            if "startAt" in query and echoed is not None and str(echoed) != str(query["startAt"]):
+                # A server that ignores startAt would hand out the same page forever.
+                path = endpoint.path(*ids)
+                raise AssetsTransportError(
+                    f"{endpoint.method} {path}: asked for startAt={query['startAt']} but the answer is the "
+                    f"page at startAt={echoed}; stopping rather than repeating or skipping objects",
+                    method=endpoint.method,
+                    endpoint=path,
+                )
             yield query, page
             query = paginator.following(page)
 

@@ -77,6 +77,8 @@ class ScriptedSite:
         self.schemas: list[dict[str, Any]] = []
         self.page_cap: int | None = None
         self.omit_is_last = False
+        # A broken server or proxy that always answers the first page, whatever startAt asks.
+        self.ignore_start_at = False
         self.workspaces: list[dict[str, Any]] = [{"workspaceId": WORKSPACE_ID}]
         self.latency = 0.0
         self.calls: list[Call] = []
@@ -126,7 +128,7 @@ class ScriptedSite:
 
     def page(self, items: list[dict[str, Any]], query: dict[str, str], **extra: Any) -> dict[str, Any]:
         """Answer one startAt/maxResults page the way Assets does (short pages, a misleading total)."""
-        start = int(query.get("startAt", 0))
+        start = 0 if self.ignore_start_at else int(query.get("startAt", 0))
         asked = int(query.get("maxResults", 25))
         size = min(asked, self.page_cap) if self.page_cap else asked
         values = items[start : start + size]

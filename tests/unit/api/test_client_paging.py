@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_assets.api import AqlPage, AssetsClient, StartAtPaginator
-from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.exceptions import AssetsConfigError, AssetsTransportError
 
 
 def test_aql_pages_advance_by_values_received_and_stop_on_is_last(site: Any, client: AssetsClient) -> None:
@@ -32,6 +32,18 @@ def test_server_that_never_says_is_last_stops_on_an_empty_page(site: Any, client
     site.omit_is_last = True
     assert len(list(client.iter_objects("Key = X", page_size=4))) == 10
     assert [call.query["startAt"] for call in site.calls_to("POST", "object/aql")] == ["0", "4", "8", "10"]
+
+
+def test_server_that_ignores_start_at_is_stopped_not_looped(site: Any, client: AssetsClient) -> None:
+    site.add_objects(10)
+    site.omit_is_last = True
+    site.ignore_start_at = True
+
+    read: list[str] = []
+    with pytest.raises(AssetsTransportError, match="startAt=4"):
+        read.extend(obj["id"] for obj in client.iter_objects("Key = X", page_size=4))
+
+    assert read == ["1", "2", "3", "4"], "no object may be yielded twice"
 
 
 def test_aql_pages_are_records_with_attribute_definitions(site: Any, client: AssetsClient) -> None:
