@@ -22,6 +22,10 @@ class AssetsTransportError(JiraAssetsError):
         self.method = method
         self.endpoint = endpoint
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: rebuild from them, so the error survives pickling (process pools, XCom).
+        return (_rebuild, (type(self), (str(self),), {"method": self.method, "endpoint": self.endpoint}))
+
 
 class AssetsApiError(JiraAssetsError):
     """The Assets API answered with an error status.
@@ -52,6 +56,17 @@ class AssetsApiError(JiraAssetsError):
         self.hint = hint
         super().__init__(self._describe())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {
+            "status": self.status,
+            "method": self.method,
+            "endpoint": self.endpoint,
+            "error_messages": self.error_messages,
+            "errors": self.errors,
+            "hint": self.hint,
+        }
+        return (_rebuild, (type(self), (), fields))
+
     def _describe(self) -> str:
         parts = [f"{self.method} {self.endpoint} failed with HTTP {self.status}"]
         details = list(self.error_messages) + [f"{key}: {value}" for key, value in self.errors.items()]
@@ -80,3 +95,8 @@ class AssetsRateLimitError(AssetsApiError):
 
 class AssetsServerError(AssetsApiError):
     """HTTP 5xx persisted after every retry the budget allowed (or the call was not safe to retry)."""
+
+
+def _rebuild(cls: type[JiraAssetsError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> JiraAssetsError:
+    """Recreate an error from its constructor arguments (the pickling counterpart of ``__reduce__``)."""
+    return cls(*args, **kwargs)
