@@ -26,8 +26,13 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"airflow-assets sandbox serve: {error}", file=sys.stderr)
         return 2
-    site, _ = build_site(seed=args.seed, objects=args.objects)
-    sock = bind_socket(args.host, args.port)
+    try:
+        site, _ = build_site(seed=args.seed, objects=args.objects)
+        sock = bind_socket(args.host, args.port)
+    except (ValueError, OverflowError, OSError) as error:
+        # Bad --seed/--objects combinations, a port out of range or already taken: say so, no traceback.
+        print(f"airflow-assets sandbox serve: {error}", file=sys.stderr)
+        return 2
     host, port = sock.getsockname()[:2]
     print(
         f"sandbox listening on http://{host}:{port} workspace={site.workspace_id} "

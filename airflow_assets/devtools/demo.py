@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 
 def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
@@ -13,10 +15,15 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
     :param workdir: directory for the demo's Airflow home and MongoDB data (kept between runs).
     """
     root = Path(workdir).resolve()
-    # Airflow reads its configuration at import time: point it at the demo's home first.
-    os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow"))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # Airflow reads its configuration at import time: point it at the demo's own home first, and keep a
+    # developer's secrets backend out of it (it is asked before environment variables, and could hand the
+    # demo a real site's jira_assets_default instead of the sandbox).
+    os.environ["AIRFLOW_HOME"] = str(root / "airflow")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ.pop("AIRFLOW__SECRETS__BACKEND", None)
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    # A stop request unwinds the context managers below (sandbox, MongoDB) instead of killing the process.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
 
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
@@ -64,3 +71,7 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
             f"server version {version}, ping ok={reply['ok']}"
         )
     return 0
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

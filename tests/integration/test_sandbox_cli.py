@@ -90,3 +90,28 @@ def test_served_faults_drop_connections_cleanly() -> None:
     # Dropped connections reach the client as such, and the server itself logs no error for them.
     assert {"ConnectionError", "ChunkedEncodingError"} <= failures
     assert "returned without completing" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (("--seed", "empty", "--objects", "500"), "objects"),
+        (
+            (
+                "--objects",
+                "5",
+            ),
+            "150",
+        ),
+        (("--port", "70000"), "port"),
+    ],
+    ids=["objects-without-demo", "too-few-objects", "port-out-of-range"],
+)
+def test_serve_explains_bad_arguments_without_a_traceback(flags: tuple[str, ...], says: str) -> None:
+    process = _start(*flags)
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 2
+    assert err.startswith("airflow-assets sandbox serve:"), err
+    assert says in err
+    assert "Traceback" not in err
