@@ -318,11 +318,13 @@ class Transport:
         wait = retry_state.upcoming_sleep
         if isinstance(failure, RetryableFailure):
             state.ambiguous = state.ambiguous or failure.ambiguous
-            if failure.refused:
-                # Every thread of this endpoint class holds off, not just this one.
-                self.pacer(endpoint.rate_class).pause(wait)
             error = failure.error
-            cause = f"HTTP {error.status}" if isinstance(error, AssetsApiError) else str(error)
+            if failure.refused and (failure.server_wait is not None or _status(error) == 429):
+                # Over the limit, or the server asked everyone to hold: every thread of this endpoint class
+                # holds off, not just this one. A bare 503 is more often a passing fault than a quota, so
+                # only the call that met it backs off (pausing the class for it idled every worker).
+                self.pacer(endpoint.rate_class).pause(wait)
+            cause = f"HTTP {_status(error)}" if isinstance(error, AssetsApiError) else str(error)
         else:
             cause = repr(failure)
         log.warning(
@@ -417,3 +419,7 @@ def _query(params: Mapping[str, Any] | None) -> dict[str, str]:
 def _site_key(site_url: str) -> str:
     parts = urlsplit(site_url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _status(error: JiraAssetsError) -> int | None:
+    return error.status if isinstance(error, AssetsApiError) else None

@@ -161,3 +161,37 @@ def test_429_pauses_every_thread_of_that_class_only(
     assert all(at >= limited_at + pause - 0.01 for at in same_class[1:])
     (history,) = site.calls_to("GET", "object/2/history")
     assert history.at < limited_at + pause / 2
+
+
+@pytest.mark.parametrize(("headers", "class_paused"), [({}, False), ({"Retry-After": "5"}, True)])
+def test_a_503_pauses_the_class_only_when_the_server_asks_to_hold(
+    site: Any,
+    make_client: Callable[..., AssetsClient],
+    caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str],
+    class_paused: bool,
+) -> None:
+    hold = 0.4
+    client = make_client(
+        workspace_id="ws-0001", retry=RetryPolicy(initial_wait=hold, max_wait=hold, max_retry_after=hold)
+    )
+    site.script("GET", "object/1", {"status": 503, "headers": headers})
+    caplog.set_level(logging.WARNING, logger="airflow_assets")
+    first = threading.Thread(target=client.get_object, args=("1",))
+    first.start()
+    deadline = time.monotonic() + 2
+    while not any("HTTP 503" in record.getMessage() for record in caplog.records):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    failed_at = site.calls_to("GET", "object/1")[0].at
+    other = threading.Thread(target=client.get_object, args=("2",))
+    other.start()
+    for thread in (first, other):
+        thread.join()
+
+    (second,) = site.calls_to("GET", "object/2")
+    if class_paused:
+        assert second.at >= failed_at + hold * 0.7 - 0.01
+    else:
+        # Only the call that met the bare 503 backs off; its neighbours keep the budget busy.
+        assert second.at < failed_at + hold / 2
