@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal, TypeVar, overload
@@ -94,8 +93,13 @@ def map_as_completed(
         failure raises and the rest are cancelled.
     """
     window = _window(max_workers, max_in_flight)
-    return _map_as_completed(
-        fn, iter(items), max_workers=max_workers, window=window, return_exceptions=return_exceptions
+    return _map(
+        fn,
+        iter(items),
+        max_workers=max_workers,
+        window=window,
+        return_exceptions=return_exceptions,
+        ordered=False,
     )
 
 
@@ -110,42 +114,15 @@ def _window(max_workers: int, max_in_flight: int | None) -> int:
 
 
 def _map(
-    fn: Callable[[T], R], items: Iterator[T], *, max_workers: int, window: int, return_exceptions: bool
+    fn: Callable[[T], R],
+    items: Iterator[T],
+    *,
+    max_workers: int,
+    window: int,
+    return_exceptions: bool,
+    ordered: bool = True,
 ) -> Generator[tuple[T, R | Exception], None, None]:
-    pending: deque[tuple[T, Future[R]]] = deque()
-    executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="assets-map")
-    exhausted = False
-    try:
-        while True:
-            while not exhausted and len(pending) < window:
-                try:
-                    item = next(items)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending.append((item, executor.submit(fn, item)))
-            if not pending:
-                return
-            item, future = pending.popleft()
-            try:
-                result = future.result()
-            except Exception as error:
-                if not return_exceptions:
-                    raise
-                yield item, error
-            else:
-                yield item, result
-    finally:
-        # Also runs when the consumer stops early (generator closed): drop what has not started.
-        for _, future in pending:
-            future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _map_as_completed(
-    fn: Callable[[T], R], items: Iterator[T], *, max_workers: int, window: int, return_exceptions: bool
-) -> Generator[tuple[T, R | Exception], None, None]:
-    running: dict[Future[R], T] = {}
+    running: dict[Future[R], T] = {}  # in submission order
     executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="assets-map")
     exhausted = False
     try:
@@ -159,8 +136,11 @@ def _map_as_completed(
                 running[executor.submit(fn, item)] = item
             if not running:
                 return
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
+            if ordered:
+                ready: Iterable[Future[R]] = [next(iter(running))]
+            else:
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ready:
                 item = running.pop(future)
                 try:
                     result = future.result()
