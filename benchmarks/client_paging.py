@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--limit", type=int, default=1000, help="per-endpoint limit per minute for the map")
     parser.add_argument("--map-seconds", type=float, default=75.0, help="how long to run the map")
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=16, help="map threads (the client's default)")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="sandbox faults during the map")
     parser.add_argument("--unordered", action="store_true", help="map as completed instead of in order")
     parser.add_argument("--skip-paging", action="store_true")
