@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
+from airflow_assets.api import AssetsClient, PacerRegistry, RateLimits, RetryPolicy
 from airflow_assets.exceptions import (
     AssetsAuthError,
     AssetsBadRequestError,
@@ -192,4 +193,34 @@ def test_pacing_to_the_servers_limit_meets_no_429(expected_itam_ids: list[str]) 
         stats = sandbox.realism.stats
 
     assert [object_id for object_id, _ in histories] == ids
+    assert stats.rate_limited == 0, stats.rate_limited_by_class
+
+
+def test_tasks_sharing_a_site_stay_under_its_limit_together(expected_itam_ids: list[str]) -> None:
+    # Two tasks in a 2-slot Airflow pool: separate processes in production (own pacers), half a share each.
+    config = RealismConfig(rate_limits=True, rate_limit_per_minute=60, window_seconds=2.0)
+    limits = RateLimits(default_limit=60, limits={}, total_limit=None, window_seconds=2.0)
+    with run_sandbox(realism=config) as sandbox:
+        clients = [
+            make_client(sandbox, limits=limits, budget_share=0.5, pacers=PacerRegistry()) for _ in range(2)
+        ]
+        halves = [expected_itam_ids[:50], expected_itam_ids[50:100]]
+        results: list[list[str]] = [[], []]
+
+        def run(index: int) -> None:
+            client = clients[index]
+            results[index] = [
+                oid for oid, _ in client.map_concurrent(client.get_object_history, halves[index])
+            ]
+
+        threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for client in clients:
+            client.close()
+        stats = sandbox.realism.stats
+
+    assert results == halves
     assert stats.rate_limited == 0, stats.rate_limited_by_class
