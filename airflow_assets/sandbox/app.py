@@ -1,4 +1,7 @@
-"""The HTTP face of the sandbox: the Jira site routes and every Assets REST route, over one ``Site``."""
+"""The HTTP face of the sandbox: the Jira site routes and every Assets REST route, over one ``Site``.
+
+The Jira issue routes (fields, issues, JQL search) live in ``issue_routes``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from airflow_assets.sandbox.issue_routes import add_issue_routes
 from airflow_assets.sandbox.model import SandboxError, Site
 
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -130,6 +134,8 @@ def create_app(site: Site) -> FastAPI:
         return _json(
             site.find_groups(names=group_name, group_ids=group_id, start_at=start_at, max_results=max_results)
         )
+
+    add_issue_routes(app, site)
 
     def check_workspace(workspace_id: Annotated[str, Path(alias="workspaceId")]) -> None:
         if workspace_id != site.workspace_id:

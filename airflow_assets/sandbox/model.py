@@ -5,7 +5,7 @@ increases on every write so that callers can cache query results per revision.
 
 ``Site`` is composed of parts over the shared state in ``site_state``: the directory (``site_directory``),
 schemas and object types (``site_structure``), attributes (``site_attributes``), objects
-(``site_objects``) and AQL (``site_search``).
+(``site_objects``), AQL (``site_search``) and Jira issues with their Assets field (``site_issues``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from airflow_assets.sandbox.records import IconRecord, ReferenceTypeRecord, SandboxError, StatusTypeRecord
 from airflow_assets.sandbox.site_attributes import SiteAttributes
 from airflow_assets.sandbox.site_directory import SiteDirectory
+from airflow_assets.sandbox.site_issues import SiteIssues
 from airflow_assets.sandbox.site_objects import SiteObjects, attribute_error
 from airflow_assets.sandbox.site_search import SiteSearch
 from airflow_assets.sandbox.site_state import check_paging, locked
@@ -60,7 +61,7 @@ def display_name_for(email: str) -> str:
     return " ".join(part.capitalize() for part in re.split(r"[._-]+", email.split("@")[0]) if part) or email
 
 
-class Site(SiteDirectory, SiteStructure, SiteAttributes, SiteObjects, SiteSearch):
+class Site(SiteDirectory, SiteStructure, SiteAttributes, SiteObjects, SiteSearch, SiteIssues):
     """A Jira Cloud site with Assets, held in memory.
 
     :param workspace_id: the Assets workspace id (also the prefix of every ``globalId``).
@@ -88,6 +89,8 @@ class Site(SiteDirectory, SiteStructure, SiteAttributes, SiteObjects, SiteSearch
         self.objects = {}
         self.history = {}
         self.comments = {}
+        self.issues = {}
+        self._issue_ids = {}
         self.tickets = {}
         self.status_types = {}
         self.reference_types = {}

@@ -271,3 +271,29 @@ class IconRecord:
 
     id: str
     name: str
+
+
+@dataclass(slots=True)
+class IssueRecord:
+    """A Jira issue; ``assets`` holds the object ids of its Assets field in the order they were set."""
+
+    id: str
+    key: str
+    summary: str
+    status: str
+    status_colour: str
+    issue_type: str
+    priority: str
+    created: datetime
+    updated: datetime
+    assets: list[int] = field(default_factory=list)
+
+    @property
+    def project_key(self) -> str:
+        """Return the key of the issue's project (``ITSM`` for ``ITSM-101``)."""
+        return self.key.rpartition("-")[0]
+
+    @property
+    def number(self) -> int:
+        """Return the issue's number within its project (``101`` for ``ITSM-101``)."""
+        return int(self.key.rpartition("-")[2])

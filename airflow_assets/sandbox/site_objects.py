@@ -1,4 +1,4 @@
-"""The objects of a sandbox Assets site: their values, history, references, comments and connected tickets."""
+"""The objects of a sandbox Assets site: their values, history, references and comments."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _avatar_state(body: dict[str, Any], has_avatar: bool, avatar_uuid: str | Non
 
 
 class SiteObjects(SiteState):
-    """The objects of a Site with their values, history, comments and connected tickets."""
+    """The objects of a Site with their values, history and comments (connected tickets: ``site_issues``)."""
 
     @locked
     def create_object(
@@ -386,7 +386,7 @@ class SiteObjects(SiteState):
         self._type_counts[record.object_type_id] -= 1
         self.history.pop(record.object_id, None)
         self.comments.pop(record.object_id, None)
-        self.tickets.pop(record.object_id, None)
+        self._disconnect_object(record.object_id)
 
     @locked
     def object_history(
@@ -424,7 +424,7 @@ class SiteObjects(SiteState):
             for type_id, (count, reference_types) in per_type.items()
         ]
 
-    # --- comments and connected tickets --------------------------------------------------------
+    # --- comments ---------------------------------------------------------------------------
 
     @locked
     def add_comment(
@@ -454,18 +454,3 @@ class SiteObjects(SiteState):
         record = self._object(object_id)
         renderer = self._renderer(base_url)
         return [renderer.comment(comment) for comment in self.comments.get(record.object_id, [])]
-
-    @locked
-    def add_connected_ticket(self, object_id: str, ticket: dict[str, Any]) -> None:
-        """Connect a Jira issue to an object (Jira does this; the Assets API only reads it)."""
-        record = self._object(object_id)
-        self.tickets.setdefault(record.object_id, []).append(dict(ticket))
-        self._written()
-
-    @locked
-    def connected_tickets(self, object_id: str) -> dict[str, Any]:
-        """Answer ``GET objectconnectedtickets/{objectId}/tickets``."""
-        record = self._object(object_id)
-        tickets = [dict(ticket) for ticket in self.tickets.get(record.object_id, [])]
-        keys = ", ".join(str(ticket.get("key")) for ticket in tickets)
-        return {"tickets": tickets, "allTicketsQuery": f"issue in ({keys})" if tickets else ""}

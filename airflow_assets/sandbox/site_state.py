@@ -1,7 +1,8 @@
 """The state every part of a sandbox ``Site`` shares: its stores, its lock, bookkeeping and lookups.
 
 ``SiteState`` declares the stores ``Site.__init__`` fills in; the parts (``site_directory``,
-``site_structure``, ``site_attributes``, ``site_objects``, ``site_search``) are mixins over it.
+``site_structure``, ``site_attributes``, ``site_objects``, ``site_search``, ``site_issues``) are mixins
+over it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from airflow_assets.sandbox.records import (
     CommentRecord,
     HistoryRecord,
     IconRecord,
+    IssueRecord,
     ObjectRecord,
     ObjectTypeRecord,
     ReferenceTypeRecord,
@@ -81,7 +83,10 @@ class SiteState:
     objects: dict[int, ObjectRecord]
     history: dict[int, list[HistoryRecord]]
     comments: dict[int, list[CommentRecord]]
-    tickets: dict[int, list[dict[str, Any]]]
+    issues: dict[str, IssueRecord]  # issue key -> issue
+    _issue_ids: dict[str, str]  # issue id -> issue key
+    # object id -> keys of the issues whose Assets field holds it (an index of those fields)
+    tickets: dict[int, list[str]]
     status_types: dict[str, StatusTypeRecord]
     reference_types: dict[str, ReferenceTypeRecord]
     icons: dict[str, IconRecord]
@@ -99,10 +104,12 @@ class SiteState:
     _aql_cache: OrderedDict[tuple[str, int, str], tuple[int, ...]]
 
     if TYPE_CHECKING:
-        # Defined by the parts in site_objects.py and site_attributes.py, which call across each other.
+        # Defined by the parts in site_objects.py, site_attributes.py and site_issues.py, which call across
+        # each other.
         def _delete_object(self, record: ObjectRecord, actor: str, now: datetime) -> None: ...
         def _drop_attribute(self, attribute: AttributeRecord) -> None: ...
         def _unindex_references(self, source_id: int, targets: tuple[Any, ...]) -> None: ...
+        def _disconnect_object(self, object_id: int) -> None: ...
 
     @property
     def _site(self) -> Site:
