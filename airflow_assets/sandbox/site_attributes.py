@@ -18,6 +18,7 @@ from airflow_assets.sandbox.records import (
     DEFAULT_TYPE_NAMES,
     AttributeRecord,
     ObjectRecord,
+    ObjectTypeRecord,
     bad_request,
     not_found,
 )
@@ -279,10 +280,7 @@ class SiteAttributes(SiteState):
         self, object_type_id: str, attribute_id: str, body: dict[str, Any], *, base_url: str | None = None
     ) -> dict[str, Any]:
         """Update an attribute (``PUT objecttypeattribute/{objectTypeId}/{id}``)."""
-        object_type = self._object_type(object_type_id)
-        attribute = self._attribute(attribute_id)
-        if attribute.object_type_id != object_type.id:
-            raise not_found(f"The attribute {attribute_id} does not belong to object type {object_type_id}")
+        object_type, attribute = self._owned_attribute(object_type_id, attribute_id)
         body = body_dict(body)
         if attribute.system_role is not None:
             raise bad_request("System attributes cannot be changed")
@@ -297,6 +295,16 @@ class SiteAttributes(SiteState):
             self._make_label(attribute)
         self._structure_changed()
         return self._renderer(base_url).attribute(attribute)
+
+    def _owned_attribute(
+        self, object_type_id: str, attribute_id: str
+    ) -> tuple[ObjectTypeRecord, AttributeRecord]:
+        """Return the type and one of its own attributes; 404 when the attribute belongs to another type."""
+        object_type = self._object_type(object_type_id)
+        attribute = self._attribute(attribute_id)
+        if attribute.object_type_id != object_type.id:
+            raise not_found(f"The attribute {attribute_id} does not belong to object type {object_type_id}")
+        return object_type, attribute
 
     @locked
     def delete_attribute(self, attribute_id: str) -> None:
@@ -326,10 +334,7 @@ class SiteAttributes(SiteState):
         self, object_type_id: str, attribute_id: str, body: dict[str, Any], *, base_url: str | None = None
     ) -> dict[str, Any]:
         """Move an attribute to ``position`` (among the attributes of its type)."""
-        object_type = self._object_type(object_type_id)
-        attribute = self._attribute(attribute_id)
-        if attribute.object_type_id != object_type.id:
-            raise not_found(f"The attribute {attribute_id} does not belong to object type {object_type_id}")
+        object_type, attribute = self._owned_attribute(object_type_id, attribute_id)
         body = body_dict(body)
         if "position" not in body:
             raise bad_request(position="position is required")
