@@ -119,6 +119,18 @@ def realism_server(switchboard: tuple[Switchboard, str]) -> ServerFactory:
     return install
 
 
+def hiding_transport(middleware: RealismMiddleware) -> Callable[..., Any]:
+    """Wrap ``send`` the way another middleware would, so the server's transport cannot be reached."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        async def wrapped_send(message: Any) -> None:
+            await send(message)
+
+        await middleware(scope, receive, wrapped_send)
+
+    return app
+
+
 def always_fault(kind: str, **config: Any) -> tuple[RealismConfig, tuple[str, ...]]:
     """Return a config that faults (nearly) every request, drawing only ``kind``."""
     # fault_rate must stay below 1; with this seed the first draws all fall under it.
@@ -428,14 +440,8 @@ def test_drops_still_surface_when_the_server_transport_is_hidden(
     calls: Counter[str] = Counter()
     middleware = RealismMiddleware(assets_app(calls), RealismConfig(fault_rate=0.999, random_seed=3))
 
-    async def hide_transport(scope: Any, receive: Any, send: Any) -> None:
-        async def wrapped_send(message: Any) -> None:
-            await send(message)
-
-        await middleware(scope, receive, wrapped_send)
-
     board, url = switchboard
-    board.target = hide_transport
+    board.target = hiding_transport(middleware)
     try:
         for _ in range(10):
             with suppress(requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError):
@@ -501,14 +507,8 @@ def test_a_write_without_a_body_is_still_cut_when_the_server_transport_is_hidden
     config, kinds = always_fault(CONNECTION_RESET)
     middleware = RealismMiddleware(assets_app(calls), config, fault_kinds=kinds)
 
-    async def hide_transport(scope: Any, receive: Any, send: Any) -> None:
-        async def wrapped_send(message: Any) -> None:
-            await send(message)
-
-        await middleware(scope, receive, wrapped_send)
-
     board, url = switchboard
-    board.target = hide_transport
+    board.target = hiding_transport(middleware)
     try:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             requests.delete(url + WORKSPACE + "/object/88")
