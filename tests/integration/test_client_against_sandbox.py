@@ -183,10 +183,19 @@ def test_token_never_appears_in_logs_or_errors(
         assert faulty_sandbox.api_token not in text
 
 
+# These tests squeeze Atlassian's 60-second window into 2 seconds. At the default 95 % target the headroom
+# (5 % of the window) is 3 s in production but only 0.1 s here: less than the arrival bunching a loaded
+# 2-core CI machine causes when client threads and the in-process server share the GIL. 80 % leaves 0.4 s,
+# which that bunching stays well inside, and a client that did not pace would still meet 429s at once.
+COMPRESSED_TARGET = 0.8
+
+
 def test_pacing_to_the_servers_limit_meets_no_429(expected_itam_ids: list[str]) -> None:
     # The same budget on both sides, over a 2-second window so the test stays short.
     config = RealismConfig(rate_limits=True, rate_limit_per_minute=50, window_seconds=2.0)
-    limits = RateLimits(default_limit=50, limits={}, total_limit=None, window_seconds=2.0)
+    limits = RateLimits(
+        default_limit=50, limits={}, total_limit=None, window_seconds=2.0, target_fraction=COMPRESSED_TARGET
+    )
     with run_sandbox(realism=config) as sandbox, make_client(sandbox, limits=limits) as client:
         ids = expected_itam_ids[:90]
         histories = list(client.map_concurrent(client.get_object_history, ids))
@@ -199,7 +208,9 @@ def test_pacing_to_the_servers_limit_meets_no_429(expected_itam_ids: list[str]) 
 def test_tasks_sharing_a_site_stay_under_its_limit_together(expected_itam_ids: list[str]) -> None:
     # Two tasks in a 2-slot Airflow pool: separate processes in production (own pacers), half a share each.
     config = RealismConfig(rate_limits=True, rate_limit_per_minute=60, window_seconds=2.0)
-    limits = RateLimits(default_limit=60, limits={}, total_limit=None, window_seconds=2.0)
+    limits = RateLimits(
+        default_limit=60, limits={}, total_limit=None, window_seconds=2.0, target_fraction=COMPRESSED_TARGET
+    )
     with run_sandbox(realism=config) as sandbox:
         clients = [
             make_client(sandbox, limits=limits, budget_share=0.5, pacers=PacerRegistry()) for _ in range(2)
