@@ -221,15 +221,20 @@ def test_delete_of_a_missing_object_is_not_found(site: Any, client: AssetsClient
         client.delete_object("5")
 
 
-def test_unreachable_site_is_a_transport_error_after_retries() -> None:
-    client = AssetsClient(
+def unreachable_client(*, max_attempts: int) -> AssetsClient:
+    """A client of a site nobody listens on (port 9, discard), retrying almost without waiting."""
+    return AssetsClient(
         site_url="http://127.0.0.1:9",
         email="a@b.c",
         api_token="t",
         api_base_url="http://127.0.0.1:9/v1",
-        retry=RetryPolicy(max_attempts=2, initial_wait=0.001, max_wait=0.001),
+        retry=RetryPolicy(max_attempts=max_attempts, initial_wait=0.001, max_wait=0.001),
         timeout=0.5,
     )
+
+
+def test_unreachable_site_is_a_transport_error_after_retries() -> None:
+    client = unreachable_client(max_attempts=2)
     with pytest.raises(AssetsTransportError, match="gave up after 2 attempts") as caught:
         client.get_object_history("1")
     # Nothing chains back to requests' exceptions (they hold the request and its Authorization header).
@@ -239,14 +244,7 @@ def test_unreachable_site_is_a_transport_error_after_retries() -> None:
 
 
 def test_connection_refused_create_is_retried_because_it_was_never_sent() -> None:
-    client = AssetsClient(
-        site_url="http://127.0.0.1:9",
-        email="a@b.c",
-        api_token="t",
-        api_base_url="http://127.0.0.1:9/v1",
-        retry=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.001),
-        timeout=0.5,
-    )
+    client = unreachable_client(max_attempts=3)
     with pytest.raises(AssetsTransportError, match="gave up after 3 attempts"):
         client.create_object(CREATE_BODY)
     client.close()
