@@ -134,6 +134,19 @@ def test_endpoint_classes_have_separate_budgets(site: Any, make_client: Callable
     assert max_in_window(objects + histories, WINDOW) > LIMIT
 
 
+def start_until_logged(
+    call: Callable[[str], object], argument: str, *, message: str, caplog: pytest.LogCaptureFixture
+) -> threading.Thread:
+    """Start ``call(argument)`` in a thread and return once a log record contains ``message``."""
+    thread = threading.Thread(target=call, args=(argument,))
+    thread.start()
+    deadline = time.monotonic() + 2
+    while not any(message in record.getMessage() for record in caplog.records):
+        assert time.monotonic() < deadline, f"no log record said {message!r} within 2 s"
+        time.sleep(0.005)
+    return thread
+
+
 def test_429_pauses_every_thread_of_that_class_only(
     site: Any, make_client: Callable[..., AssetsClient], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -143,12 +156,7 @@ def test_429_pauses_every_thread_of_that_class_only(
     )
     site.script("GET", "object/1", {"status": 429, "headers": {"Retry-After": "5"}})
     caplog.set_level(logging.WARNING, logger="airflow_assets")
-    first = threading.Thread(target=client.get_object, args=("1",))
-    first.start()
-    deadline = time.monotonic() + 2
-    while not any("HTTP 429" in record.getMessage() for record in caplog.records):
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    first = start_until_logged(client.get_object, "1", message="HTTP 429", caplog=caplog)
     limited_at = site.calls_to("GET", "object/1")[0].at
     others = [threading.Thread(target=client.get_object, args=(str(i),)) for i in (2, 3, 4)]
     others.append(threading.Thread(target=client.get_object_history, args=("2",)))
@@ -177,12 +185,7 @@ def test_a_503_pauses_the_class_only_when_the_server_asks_to_hold(
     )
     site.script("GET", "object/1", {"status": 503, "headers": headers})
     caplog.set_level(logging.WARNING, logger="airflow_assets")
-    first = threading.Thread(target=client.get_object, args=("1",))
-    first.start()
-    deadline = time.monotonic() + 2
-    while not any("HTTP 503" in record.getMessage() for record in caplog.records):
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    first = start_until_logged(client.get_object, "1", message="HTTP 503", caplog=caplog)
     failed_at = site.calls_to("GET", "object/1")[0].at
     other = threading.Thread(target=client.get_object, args=("2",))
     other.start()
