@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
@@ -408,31 +409,35 @@ def _aql_routes(router: APIRouter, site: Site) -> None:
     def aql_total_count(body: JsonBody) -> JSONResponse:
         return _json(site.aql_total_count(_ql_query(body)))
 
-    def legacy(
-        request: Request,
-        ql_query: Annotated[str | None, Query(alias="qlQuery")] = None,
-        iql: Annotated[str | None, Query(alias="iql")] = None,
-        object_schema_id: Annotated[str | None, Query(alias="objectSchemaId")] = None,
-        page: Annotated[int, Query(alias="page")] = 1,
-        result_per_page: Annotated[int, Query(alias="resultPerPage")] = 25,
-        include_attributes: Annotated[bool, Query(alias="includeAttributes")] = True,
-    ) -> JSONResponse:
-        query = ql_query if ql_query is not None else iql
-        if query is None:
-            raise SandboxError(400, [], {"qlQuery": "qlQuery is required"})
-        return _json(
-            site.legacy_aql_page(
-                query,
-                object_schema_id=object_schema_id,
-                page=page,
-                result_per_page=result_per_page,
-                include_attributes=include_attributes,
-                base_url=_base_url(request),
+    def legacy_route(*, iql_route: bool) -> Callable[..., JSONResponse]:
+        def legacy(
+            request: Request,
+            ql_query: Annotated[str | None, Query(alias="qlQuery")] = None,
+            iql: Annotated[str | None, Query(alias="iql")] = None,
+            object_schema_id: Annotated[str | None, Query(alias="objectSchemaId")] = None,
+            page: Annotated[int, Query(alias="page")] = 1,
+            result_per_page: Annotated[int, Query(alias="resultPerPage")] = 25,
+            include_attributes: Annotated[bool, Query(alias="includeAttributes")] = True,
+        ) -> JSONResponse:
+            query = ql_query if ql_query is not None else iql
+            if query is None:
+                raise SandboxError(400, [], {"qlQuery": "qlQuery is required"})
+            return _json(
+                site.legacy_aql_page(
+                    query,
+                    object_schema_id=object_schema_id,
+                    page=page,
+                    result_per_page=result_per_page,
+                    include_attributes=include_attributes,
+                    base_url=_base_url(request),
+                    iql=iql_route,
+                )
             )
-        )
 
-    router.add_api_route("/aql/objects", legacy, methods=["GET"])
-    router.add_api_route("/iql/objects", legacy, methods=["GET"])
+        return legacy
+
+    router.add_api_route("/aql/objects", legacy_route(iql_route=False), methods=["GET"])
+    router.add_api_route("/iql/objects", legacy_route(iql_route=True), methods=["GET"])
 
 
 def _config_routes(router: APIRouter, site: Site) -> None:

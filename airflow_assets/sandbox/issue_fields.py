@@ -221,12 +221,15 @@ class IssueRenderer:
         }  # fmt: skip
 
     @staticmethod
-    def ticket(issue: IssueRecord) -> dict[str, Any]:
+    def ticket(issue: IssueRecord, workspace_id: str) -> dict[str, Any]:
         """Render an issue as ``objectconnectedtickets`` lists it."""
         return {
+            "workspaceId": workspace_id,
+            "globalId": f"{workspace_id}:{issue.id}",
             "key": issue.key,
             "id": issue.id,
             "title": issue.summary,
+            "reporter": issue.reporter,
             "status": {"name": issue.status, "colorName": issue.status_colour},
             "type": {"name": issue.issue_type},
             "priority": {"name": issue.priority},

@@ -286,6 +286,7 @@ class IssueRecord:
     priority: str
     created: datetime
     updated: datetime
+    reporter: str  # account id
     assets: list[int] = field(default_factory=list)
 
     @property

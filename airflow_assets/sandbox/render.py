@@ -86,7 +86,8 @@ class Renderer:
     def __init__(self, site: Site, base_url: str, *, cache_objects: bool = True) -> None:
         self.site = site
         self.workspace_id = site.workspace_id
-        self.api_base = f"{base_url.rstrip('/')}/jsm/assets/workspace/{site.workspace_id}/v1"
+        self.site_base = base_url.rstrip("/")
+        self.api_base = f"{self.site_base}/jsm/assets/workspace/{site.workspace_id}/v1"
         self._object_types: dict[str, dict[str, Any]] = {}
         self._attributes: dict[str, dict[str, Any]] = {}
         self._summaries: dict[int, dict[str, Any]] = {}
@@ -261,14 +262,17 @@ class Renderer:
 
     def avatar(self, record: ObjectRecord) -> dict[str, Any]:
         """Render an object's avatar: URLs carry a fresh token on every read."""
-        base = f"{self.api_base}/object/{record.object_id}/avatar.png"
+        object_id = str(record.object_id)
+        base = f"{self.api_base}/object/{object_id}/avatar.png"
         avatar: dict[str, Any] = {
             "workspaceId": self.workspace_id,
-            **{f"url{size}": f"{base}?size={size}&jwt={self.jwt()}" for size in AVATAR_SIZES},
-            "objectId": str(record.object_id),
+            "globalId": self._global_id(object_id),
         }
         if record.has_avatar and record.avatar_uuid:
-            avatar["avatarUUID"] = record.avatar_uuid
+            # Only an uploaded avatar has an id and a media UUID; the default one is the type's icon.
+            avatar |= {"id": object_id, "avatarUUID": record.avatar_uuid}
+        avatar |= {f"url{size}": f"{base}?size={size}&jwt={self.jwt()}" for size in AVATAR_SIZES}
+        avatar["objectId"] = object_id
         return avatar
 
     def object_summary(self, record: ObjectRecord) -> dict[str, Any]:
@@ -379,7 +383,11 @@ class Renderer:
             }
         if attribute.kind == ATTR_GROUP:
             return {
-                "group": {"name": value, "groupId": site.group_id(value)},
+                "group": {
+                    "name": value,
+                    "groupId": site.group_id(value),
+                    "avatarUrl": f"{self.site_base}/images/icons/avatars/group.png",
+                },
                 "displayValue": value,
                 "searchValue": value,
                 "referencedType": False,

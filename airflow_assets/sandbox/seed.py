@@ -730,6 +730,7 @@ class _Seeder:
                         "priority": {"name": priority},
                         "created": _iso(created),
                         "updated": _iso(created + timedelta(hours=number % 48)),
+                        "reporter": self.users[number % len(self.users)],
                     },
                 )
                 self.tickets[target.id] += 1

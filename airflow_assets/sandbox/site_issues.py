@@ -61,8 +61,8 @@ class SiteIssues(SiteState):
         """Connect a Jira issue to an object: create the issue if needed, add the object to its Assets field.
 
         :param ticket: the issue as ``objectconnectedtickets`` shows it (``key``, ``id``, ``title``,
-            ``status``, ``type``, ``priority``, ``created``, ``updated``); only ``key`` is required. An
-            existing issue keeps its fields.
+            ``status``, ``type``, ``priority``, ``created``, ``updated``, ``reporter`` (an account id, the
+            site's own account when left out)); only ``key`` is required. An existing issue keeps its fields.
         """
         record = self._object(object_id)
         key = str(ticket["key"]).strip().upper()
@@ -83,6 +83,7 @@ class SiteIssues(SiteState):
                 _named(status, "Open"), str(status.get("colorName") or "blue-gray"),
                 _named(ticket.get("type"), "Service Request"), _named(ticket.get("priority"), "Medium"),
                 created, _issue_time(ticket.get("updated"), created),
+                str(ticket.get("reporter") or self.account_id),
             )  # fmt: skip
             self.issues[key] = issue
             self._issue_ids[issue_id] = key
@@ -99,7 +100,7 @@ class SiteIssues(SiteState):
         record = self._object(object_id)
         keys = self.tickets.get(record.object_id, [])
         return {
-            "tickets": [IssueRenderer.ticket(self.issues[key]) for key in keys],
+            "tickets": [IssueRenderer.ticket(self.issues[key], self.workspace_id) for key in keys],
             "allTicketsQuery": f"issue in ({', '.join(keys)})" if keys else "",
         }
 

@@ -115,7 +115,11 @@ class SiteObjects(SiteState):
     def _parse_attributes(
         self, object_type: ObjectTypeRecord, entries: object, record: ObjectRecord | None
     ) -> dict[str, tuple[Any, ...]]:
-        """Parse the ``attributes`` of an ObjectIn body into typed values per attribute id."""
+        """Parse the ``attributes`` of an ObjectIn body into typed values per attribute id.
+
+        Values for the read-only system attributes (Key, Created, Updated) are left out: Cloud ignores
+        them.
+        """
         if not isinstance(entries, list):
             raise bad_request(attributes="attributes must be a list")
         allowed = {attribute.id: attribute for attribute in self.effective_attributes(object_type.id)}
@@ -135,7 +139,8 @@ class SiteObjects(SiteState):
                 )
                 continue
             if not attribute.editable:
-                errors |= attribute_error(attribute_id, f"The attribute {attribute.name} is not editable")
+                # Key, Created and Updated belong to the server: Cloud ignores values sent for them and
+                # applies the rest (older restore scripts send them with every object).
                 continue
             raw_values = entry.get("objectAttributeValues", [])
             if not isinstance(raw_values, list):
@@ -405,8 +410,13 @@ class SiteObjects(SiteState):
         record = self._object(object_id)
         renderer = self._renderer(base_url)
         per_type: dict[str, tuple[int, dict[str, ReferenceTypeRecord]]] = {}
+        # Whether any referring object of the type has a connected Jira issue.
+        open_issues: dict[str, bool] = {}
         for source_id in sorted(self._referrers.get(record.object_id, {})):
             source = self.objects[source_id]
+            open_issues[source.object_type_id] = open_issues.get(source.object_type_id, False) or bool(
+                self.tickets.get(source_id)
+            )
             count, reference_types = per_type.get(source.object_type_id, (0, {}))
             for attribute in self.effective_attributes(source.object_type_id):
                 stored = source.values.get(attribute.id)
@@ -420,6 +430,7 @@ class SiteObjects(SiteState):
                 "objectType": renderer.object_type(self.object_types[type_id]),
                 "numberOfReferencedObjects": count,
                 "referenceTypes": [renderer.reference_type(r) for r in reference_types.values()],
+                "openIssuesExists": open_issues[type_id],
             }
             for type_id, (count, reference_types) in per_type.items()
         ]

@@ -109,10 +109,13 @@ class SiteSearch(SiteState):
         result_per_page: int = 25,
         include_attributes: bool = True,
         base_url: str | None = None,
+        iql: bool = False,
     ) -> dict[str, Any]:
         """Answer the deprecated ``GET aql/objects`` and ``iql/objects`` (1-based; pageSize = page count).
 
         ``object_schema_id`` narrows the matches to one schema; the query text itself is left as written.
+        ``iql`` answers as ``iql/objects`` does (``iql`` and ``iqlSearchResult``); otherwise as
+        ``aql/objects`` (``qlQuery`` and ``qlQuerySearchResult``).
         """
         if page < 1:
             raise bad_request(page="page must be 1 or more")
@@ -149,11 +152,14 @@ class SiteSearch(SiteState):
             "pageObjectSize": len(records),
             "pageNumber": page,
             "orderWay": "asc",
-            "qlQuery": ql_query,
-            "iql": ql_query,
             "conversionPossible": False,
             "pageSize": -(-len(ids) // result_per_page),
         }
+        # Older public scripts page iql/objects only while iqlSearchResult is true.
+        if iql:
+            answer |= {"iql": ql_query, "iqlSearchResult": True}
+        else:
+            answer |= {"qlQuery": ql_query, "qlQuerySearchResult": True}
         return answer
 
     # --- AqlCatalog ----------------------------------------------------------------------------

@@ -285,7 +285,7 @@ def test_legacy_routes_narrow_to_a_schema_whatever_the_query_quotes(served: Serv
         query = f'Name = "{name}" order by Name desc'
         assert served.get("iql/objects", iql=query)["totalFilterCount"] == 2
         narrowed = served.get("iql/objects", iql=query, objectSchemaId=served.ids["schema"])
-        assert narrowed["totalFilterCount"] == 1 and narrowed["qlQuery"] == query
+        assert narrowed["totalFilterCount"] == 1 and narrowed["iql"] == query
         assert narrowed["objectEntries"][0]["objectType"]["id"] == served.ids["Room"]
         rooms = served.get(
             "aql/objects", qlQuery="objectType = Room order by Name desc", objectSchemaId=served.ids["schema"]
@@ -297,6 +297,16 @@ def test_legacy_routes_narrow_to_a_schema_whatever_the_query_quotes(served: Serv
             served.site.delete_object(str(object_id))
         served.send("DELETE", f"objectschema/{other['id']}")
     assert served.get("iql/objects", iql="")["totalFilterCount"] == HOSTS + 1
+
+
+def test_legacy_routes_mark_their_answers_as_search_results(served: Served) -> None:
+    # Older public scripts page iql/objects only while iqlSearchResult is true.
+    iql = served.get("iql/objects", iql="objectType = Room")
+    assert iql["iqlSearchResult"] is True and iql["iql"] == "objectType = Room"
+    assert "qlQuery" not in iql and "qlQuerySearchResult" not in iql
+    aql = served.get("aql/objects", qlQuery="objectType = Room")
+    assert aql["qlQuerySearchResult"] is True and aql["qlQuery"] == "objectType = Room"
+    assert "iql" not in aql and "iqlSearchResult" not in aql
 
 
 @pytest.mark.parametrize("path", ["object/aql", "object/aql/totalcount"])
@@ -448,3 +458,99 @@ def test_jira_user_and_group_directory(served: Served) -> None:
     groups = jira("group/bulk", groupName="hr")
     assert [g["name"] for g in groups["values"]] == ["hr"] and groups["isLast"] is True
     assert_error_shape(served.session.get(f"{served.url}/rest/api/3/user/search", timeout=10), 400)
+
+
+# --- what the server owns, and the smaller shapes of the OpenAPI description ----------------------
+
+
+def test_values_for_key_created_and_updated_are_ignored_not_refused(served: Served) -> None:
+    system = {a["name"]: a["id"] for a in served.get(f"objecttype/{served.ids['Host']}/attributes")[:4]}
+    sent = {"Key": "FAKE-999", "Created": "2001-01-01T00:00:00.000Z", "Updated": "2002-02-02T00:00:00.000Z"}
+
+    def body(name: str) -> dict[str, Any]:
+        written = served.values("Host", {"Name": [name]})
+        written["attributes"] += [
+            {"objectTypeAttributeId": system[attribute], "objectAttributeValues": [{"value": value}]}
+            for attribute, value in sent.items()
+        ]
+        return written
+
+    response = served.send("POST", "object/create", body("restored"))
+    assert response.status_code == 201, response.text
+    created = response.json()
+    path = f"object/{created['id']}"
+    try:
+        assert created["label"] == "restored" and created["objectKey"] == f"COMP-{created['id']}"
+        assert not created["created"].startswith("2001") and not created["updated"].startswith("2002")
+        response = served.send("PUT", path, body("restored again"))
+        assert response.status_code == 200, response.text
+        updated = response.json()
+        assert updated["label"] == "restored again" and updated["objectKey"] == created["objectKey"]
+        assert updated["created"] == created["created"] and updated["updated"] > created["updated"]
+        values = {
+            a["objectTypeAttributeId"]: a["objectAttributeValues"][0]["value"] for a in updated["attributes"]
+        }
+        assert values[system["Key"]] == created["objectKey"]
+        assert not set(sent.values()) & set(values.values())
+        affected = {entry.get("affectedAttribute") for entry in served.get(f"{path}/history")}
+        assert affected == {None, "Name"}
+    finally:
+        served.send("DELETE", path)
+
+
+def test_object_avatars_carry_their_global_id_and_uploaded_ones_their_ids(served: Served) -> None:
+    created = served.send("POST", "object/create", served.values("Host", {"Name": ["pictured"]})).json()
+    path = f"object/{created['id']}"
+    try:
+        avatar = created["avatar"]
+        assert avatar["workspaceId"] == WORKSPACE and avatar["globalId"] == f"{WORKSPACE}:{created['id']}"
+        assert "id" not in avatar and "avatarUUID" not in avatar
+        uuid = "4f1c3a5e-2b7d-4e8a-9c0f-1a2b3c4d5e6f"
+        pictured = served.send("PUT", path, {"avatarUUID": uuid}).json()
+        assert pictured["hasAvatar"] is True
+        assert pictured["avatar"]["avatarUUID"] == uuid and pictured["avatar"]["id"] == created["id"]
+        assert pictured["avatar"]["globalId"] == avatar["globalId"]
+    finally:
+        served.send("DELETE", path)
+
+
+def test_group_values_carry_an_avatar_url(served: Served) -> None:
+    created = served.send(
+        "POST", "object/create", served.values("Host", {"Name": ["grouped"], "Team": ["it-ops"]})
+    ).json()
+    try:
+        (team,) = [a for a in created["attributes"] if a["objectTypeAttributeId"] == served.ids["Team"]]
+        group = team["objectAttributeValues"][0]["group"]
+        assert group["name"] == "it-ops" and group["avatarUrl"].startswith(served.url)
+    finally:
+        served.send("DELETE", f"object/{created['id']}")
+
+
+def test_reference_info_says_whether_referring_objects_have_open_issues(served: Served) -> None:
+    room = served.send("POST", "object/create", served.values("Room", {"Room.Name": ["Lab"]})).json()
+    host = served.send(
+        "POST", "object/create", served.values("Host", {"Name": ["in-lab"], "Location": [room["objectKey"]]})
+    ).json()
+    try:
+        (info,) = served.get(f"object/{room['id']}/referenceinfo")
+        assert info["numberOfReferencedObjects"] == 1 and info["openIssuesExists"] is False
+        served.site.add_connected_ticket(host["id"], {"key": "ITSM-77", "title": "Lab host down"})
+        (info,) = served.get(f"object/{room['id']}/referenceinfo")
+        assert info["openIssuesExists"] is True
+    finally:
+        served.send("DELETE", f"object/{host['id']}")
+        served.send("DELETE", f"object/{room['id']}")
+
+
+def test_connected_tickets_carry_workspace_global_id_and_reporter(served: Served) -> None:
+    host = served.send("POST", "object/create", served.values("Host", {"Name": ["ticketed"]})).json()
+    try:
+        served.site.add_connected_ticket(host["id"], {"key": "ITSM-88", "id": "10088", "reporter": "acc-bob"})
+        served.site.add_connected_ticket(host["id"], {"key": "ITSM-89", "id": "10089"})
+        tickets = served.get(f"objectconnectedtickets/{host['id']}/tickets")["tickets"]
+        assert [(t["workspaceId"], t["globalId"], t["reporter"]) for t in tickets] == [
+            (WORKSPACE, f"{WORKSPACE}:10088", "acc-bob"),
+            (WORKSPACE, f"{WORKSPACE}:10089", served.site.account_id),
+        ]
+    finally:
+        served.send("DELETE", f"object/{host['id']}")
