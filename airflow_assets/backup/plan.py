@@ -1,0 +1,334 @@
+"""Turn the backup configuration into DAG specs: plain dataclasses, no Airflow import, network or database.
+
+The DAG factory instantiates what :func:`plan_backup_dags` returns. A broken part of the configuration
+never vanishes and never takes the valid parts down: it becomes a :class:`BrokenDagSpec` (a placeholder
+DAG that shows the error) with the id the DAG would have had, while its valid neighbours still get their
+specs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airflow_assets.backup.config import (
+    BackupConfigError,
+    ConfigParts,
+    IncludeSettings,
+    MongoSettings,
+    RetentionPolicy,
+    SchemaEntry,
+    SchemaSettings,
+    SitePart,
+    config_path,
+    read_config_text,
+    read_yaml,
+    validate_parts,
+)
+
+DAG_ID_PREFIX = "jira_assets_backup"
+CONFIG_ERROR_DAG_ID = f"{DAG_ID_PREFIX}_config_error"
+RETENTION_DAG_ID = "jira_assets_retention"
+RETENTION_SCHEDULE = "30 4 * * *"
+RETENTION_TIMEZONE = "UTC"
+RESTORE_DAG_ID = "jira_assets_restore"
+BASE_TAGS = ("jira-assets",)
+_UNSAFE_ID_CHARS = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class BackupDagSpec:
+    """One backup DAG: one object schema of one site, on its own schedule.
+
+    :param dag_id: ``jira_assets_backup_<site>_<key>``, lowercase.
+    :param site: the site's name in the configuration.
+    :param schema_key: the Assets object schema key.
+    :param jira_conn_id: the ``jira_assets`` connection of the site.
+    :param mongo_conn_id: the ``mongo`` connection backups go to.
+    :param mongo_database: the database in it.
+    :param schedule: a cron expression (or an Airflow preset such as ``@daily``).
+    :param timezone: the IANA time zone the schedule is read in.
+    :param include: what besides objects the backup fetches.
+    :param full_sweep_every: every Nth run fetches history and comments of all objects, not only changed ones.
+    :param pool: the Airflow pool of the site, ``jira_assets_<site>``; its tasks share the site's API budget.
+    :param budget_share: the fraction of each per-endpoint rate limit one task may use (1 / parallel_schemas).
+    :param tags: DAG tags.
+    :param doc_md: the DAG's documentation: what, where, when, how to restore, and the config entry.
+    :param source: the configuration file the spec came from.
+    """
+
+    dag_id: str
+    site: str
+    schema_key: str
+    jira_conn_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    schedule: str
+    timezone: str
+    include: IncludeSettings
+    full_sweep_every: int
+    pool: str
+    budget_share: float
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BrokenDagSpec:
+    """A placeholder for a DAG that a broken config entry would have made; its run fails with the error.
+
+    :param dag_id: the id the DAG would have had (or a ``..._config_error`` id for a broken site or file).
+    :param error: every problem, one per line, each starting with its field path.
+    :param source: the configuration file.
+    :param tags: DAG tags.
+    """
+
+    dag_id: str
+    error: str
+    source: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RetentionDagSpec:
+    """The retention DAG: forgets snapshots the policy does not keep, for every site.
+
+    :param dag_id: ``jira_assets_retention``.
+    :param mongo_conn_id: the ``mongo`` connection backups are stored in.
+    :param mongo_database: the database in it.
+    :param policy: what to keep (never empty).
+    :param schedule: a cron expression, daily at 04:30 by default.
+    :param timezone: the time zone of the schedule.
+    :param sites: the names of the configured sites.
+    :param tags: DAG tags.
+    :param doc_md: the DAG's documentation.
+    :param source: the configuration file.
+    """
+
+    dag_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    policy: RetentionPolicy
+    schedule: str
+    timezone: str
+    sites: tuple[str, ...]
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+
+
+DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec
+
+
+def backup_dag_id(site: str, schema_key: str) -> str:
+    """Return the DAG id of a schema's backup: ``jira_assets_backup_<site>_<key>``, lowercase."""
+    return f"{DAG_ID_PREFIX}_{site}_{schema_key}".lower()
+
+
+def site_error_dag_id(site: str) -> str:
+    """Return the DAG id that reports a broken site: ``jira_assets_backup_<site>_config_error``."""
+    return f"{DAG_ID_PREFIX}_{_id_part(site)}_config_error"
+
+
+def pool_name(site: str) -> str:
+    """Return the Airflow pool of a site: ``jira_assets_<site>``."""
+    return f"jira_assets_{site}"
+
+
+def plan_backup_dags(text: str, *, source: str) -> list[DagSpec]:
+    """Plan every DAG a configuration asks for; broken parts become :class:`BrokenDagSpec` placeholders.
+
+    :param text: the YAML configuration.
+    :param source: the file it came from, for messages and documentation.
+    """
+    try:
+        data = read_yaml(text, source=source)
+    except BackupConfigError as error:
+        return [_broken(CONFIG_ERROR_DAG_ID, error.problems, source)]
+    parts = validate_parts(data)
+    if parts.problems or parts.mongo is None:
+        return [_broken(CONFIG_ERROR_DAG_ID, parts.problems, source)]
+    specs: list[DagSpec] = []
+    # Valid DAGs keep their ids; a placeholder whose id is taken falls back to a numbered one.
+    taken: set[str] = {CONFIG_ERROR_DAG_ID, RETENTION_DAG_ID}
+    for site in parts.sites:
+        if not site.problems and site.defaults is not None:
+            taken.update(
+                backup_dag_id(site.name, schema.entry.key)
+                for schema in site.schemas
+                if schema.entry is not None
+            )
+    for site in parts.sites:
+        specs += _plan_site(site, parts.mongo, source, taken)
+    specs.append(_plan_retention(parts, source))
+    return specs
+
+
+def plan_from_file(path: str | os.PathLike[str] | None = None, *, missing_ok: bool = False) -> list[DagSpec]:
+    """Plan every DAG of the configuration file; an unreadable file becomes one :class:`BrokenDagSpec`.
+
+    :param path: the file; default ``$JIRA_ASSETS_CONFIG``, else ``dags/jira_assets.yaml``.
+    :param missing_ok: return an empty plan, not a placeholder, when the file does not exist.
+    """
+    file = Path(path) if path is not None else config_path()
+    if missing_ok and not file.exists():
+        return []
+    try:
+        text, source = read_config_text(file)
+    except BackupConfigError as error:
+        return [_broken(CONFIG_ERROR_DAG_ID, error.problems, str(file))]
+    return plan_backup_dags(text, source=source)
+
+
+def _plan_site(site: SitePart, mongo: MongoSettings, source: str, taken: set[str]) -> list[DagSpec]:
+    if site.problems or site.defaults is None:
+        # The site's own settings are unknown, so none of its schemas can be planned: report them together.
+        problems = [*site.problems]
+        for schema in site.schemas:
+            problems += schema.problems
+        dag_id = _unique(site_error_dag_id(site.name), taken)
+        return [_broken(dag_id, problems, source, site=site.name)]
+    specs: list[DagSpec] = []
+    for schema in site.schemas:
+        if schema.entry is None:
+            by_index = f"{DAG_ID_PREFIX}_{_id_part(site.name)}_schema_{schema.index}"
+            # The id the entry would have had, when its key can be part of one (and no valid DAG holds it).
+            readable = schema.key is not None and re.fullmatch(r"[A-Za-z0-9]+", schema.key) is not None
+            by_key = backup_dag_id(site.name, schema.key) if readable and schema.key else by_index
+            dag_id = by_key if by_key not in taken else _unique(by_index, taken)
+            taken.add(dag_id)
+            specs.append(_broken(dag_id, schema.problems, source, site=site.name))
+            continue
+        settings = site.defaults.resolve(site.name, schema.entry)
+        specs.append(_backup_spec(settings, mongo, _entry_yaml(site, schema.entry), source))
+    return specs
+
+
+def _backup_spec(
+    settings: SchemaSettings, mongo: MongoSettings, entry_yaml: str, source: str
+) -> BackupDagSpec:
+    site, key = settings.site, settings.key
+    return BackupDagSpec(
+        dag_id=backup_dag_id(site, key),
+        site=site,
+        schema_key=key,
+        jira_conn_id=settings.conn_id,
+        mongo_conn_id=mongo.conn_id,
+        mongo_database=mongo.database,
+        schedule=settings.schedule,
+        timezone=settings.timezone,
+        include=settings.include,
+        full_sweep_every=settings.full_sweep_every,
+        pool=pool_name(site),
+        budget_share=1 / settings.parallel_schemas,
+        tags=(*BASE_TAGS, "backup", f"site:{site}", f"schema:{key}"),
+        doc_md=_backup_doc(settings, mongo, entry_yaml, source),
+        source=source,
+    )
+
+
+def _backup_doc(settings: SchemaSettings, mongo: MongoSettings, entry_yaml: str, source: str) -> str:
+    chosen = settings.include.model_dump()
+    extras = [name.replace("_", " ") for name, wanted in chosen.items() if wanted]
+    left_out = [name.replace("_", " ") for name, wanted in chosen.items() if not wanted]
+    key = settings.key
+    return f"""\
+# Back up Jira Assets schema `{key}` of site `{settings.site}`
+
+**What:** the object schema `{key}` (its object types, attributes, objects and references) read through the
+Airflow connection `{settings.conn_id}`; also: {", ".join(extras) or "nothing else"}
+(left out: {", ".join(left_out) or "nothing"}). One run in {settings.full_sweep_every} fetches history
+and comments of all objects, the others only of objects changed since the last snapshot.
+
+**Where:** MongoDB connection `{mongo.conn_id}`, database `{mongo.database}`.
+
+**When:** `{settings.schedule}` ({settings.timezone}).
+
+**Pool:** `{pool_name(settings.site)}` (create it with `airflow-assets pools create`; the scheduler never runs
+tasks of a missing pool). {settings.parallel_schemas} schema(s) of this site may back up at the same time.
+
+## Restore
+
+Trigger the `{RESTORE_DAG_ID}` DAG with this configuration (use another `new_key` to restore into a copy):
+
+```json
+{{"schema_mappings": [{{"old_key": "{key}", "new_key": "{key}"}}], "snapshot": "latest"}}
+```
+
+## Configuration
+
+Generated from `{source}` by this entry:
+
+```yaml
+{entry_yaml.rstrip()}
+```
+"""
+
+
+def _entry_yaml(site: SitePart, entry: SchemaEntry) -> str:
+    written: dict[str, Any] = {**site.raw, "schemas": [entry.model_dump(mode="json", exclude_unset=True)]}
+    return yaml.safe_dump({"sites": {site.name: written}}, sort_keys=False, default_flow_style=False)
+
+
+def _plan_retention(parts: ConfigParts, source: str) -> RetentionDagSpec | BrokenDagSpec:
+    if parts.retention is None:
+        return _broken(RETENTION_DAG_ID, parts.retention_problems, source, kind="retention")
+    if parts.retention.is_empty():
+        return _broken(
+            RETENTION_DAG_ID,
+            [
+                "retention: the policy keeps nothing, which would forget every snapshot; set at least one of "
+                "keep_last, keep_daily, keep_weekly, keep_monthly above 0"
+            ],
+            source,
+            kind="retention",
+        )
+    assert parts.mongo is not None  # the caller returned a single placeholder otherwise
+    sites = tuple(site.name for site in parts.sites)
+    policy = parts.retention
+    return RetentionDagSpec(
+        dag_id=RETENTION_DAG_ID,
+        mongo_conn_id=parts.mongo.conn_id,
+        mongo_database=parts.mongo.database,
+        policy=policy,
+        schedule=RETENTION_SCHEDULE,
+        timezone=RETENTION_TIMEZONE,
+        sites=sites,
+        tags=(*BASE_TAGS, "retention"),
+        doc_md=f"""\
+# Forget old Jira Assets snapshots
+
+Keeps the last {policy.keep_last} snapshots and the newest one of each of the last {policy.keep_daily} days,
+{policy.keep_weekly} weeks and {policy.keep_monthly} months, per schema, in MongoDB connection
+`{parts.mongo.conn_id}`, database `{parts.mongo.database}` (sites: {", ".join(sites)}).
+
+**When:** `{RETENTION_SCHEDULE}` ({RETENTION_TIMEZONE}). Generated from `{source}`.
+""",
+        source=source,
+    )
+
+
+def _broken(
+    dag_id: str, problems: Any, source: str, *, site: str | None = None, kind: str = "backup"
+) -> BrokenDagSpec:
+    lines = list(problems) or ["invalid configuration"]
+    tags = (*BASE_TAGS, kind, "config-error") + ((f"site:{site}",) if site is not None else ())
+    return BrokenDagSpec(dag_id=dag_id, error="\n".join(lines), source=source, tags=tags)
+
+
+def _id_part(name: str) -> str:
+    return _UNSAFE_ID_CHARS.sub("_", name.lower()).strip("_") or "unnamed"
+
+
+def _unique(dag_id: str, taken: set[str]) -> str:
+    candidate, number = dag_id, 2
+    while candidate in taken:
+        candidate, number = f"{dag_id}_{number}", number + 1
+    taken.add(candidate)
+    return candidate
