@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from urllib.parse import urlsplit
 
 from airflow_assets.api.pacing import RateLimits
@@ -28,11 +29,31 @@ def check_url(field: str, value: object) -> str:
 
 
 def check_text(field: str, value: object, *, secret: bool = False) -> str:
-    """Return ``value`` stripped; a ``secret`` is never repeated in the error."""
+    """Return ``value`` stripped; it must fit in an HTTP header. A ``secret`` is never repeated in an error.
+
+    The email and token travel in the ``Authorization`` header, which carries latin-1 only: a pasted
+    zero-width space or a line break inside would otherwise fail deep in requests, with an error that
+    holds the whole token.
+    """
     if not isinstance(value, str) or not value.strip():
         shown = "" if secret else f", got {value!r}"
         raise AssetsConfigError(f"{field} must be a non-empty string{shown}")
-    return value.strip()
+    text = value.strip()
+    unsendable = next((char for char in text if not _header_safe(char)), None)
+    if unsendable is not None:
+        # Name the character, never the value: the character itself cannot be part of a real token.
+        name = unicodedata.name(unsendable, "a control character")
+        raise AssetsConfigError(
+            f"{field} contains U+{ord(unsendable):04X} ({name}), which an HTTP header cannot carry; "
+            "copy it again without invisible characters or line breaks"
+        )
+    return text
+
+
+def _header_safe(char: str) -> bool:
+    """Tell whether ``char`` may appear in a header value: latin-1 and not a control character."""
+    code = ord(char)
+    return code < 256 and not (code < 32 or 127 <= code < 160)
 
 
 def check_id(field: str, value: object) -> str | None:

@@ -59,6 +59,30 @@ def test_empty_token_message_does_not_echo_the_value() -> None:
     assert "got" not in str(caught.value)
 
 
+@pytest.mark.parametrize("field", ["api_token", "email"])
+@pytest.mark.parametrize(
+    "unsendable",
+    ["\u200b", "\n", "\r\n", "\x00", "\x7f", "\u2028", "\u20ac"],
+    ids=["zero-width-space", "newline", "crlf", "nul", "del", "line-separator", "euro"],
+)
+def test_text_an_http_header_cannot_carry_is_refused_without_the_value(field: str, unsendable: str) -> None:
+    value = f"ATATT3xFfGF0-pasted{unsendable}Tail-9f8e7d"
+    with pytest.raises(AssetsConfigError, match=field) as caught:
+        AssetsClient(**{**GOOD, field: value})
+    error = caught.value
+    assert f"U+{ord(unsendable[0]):04X}" in str(error)
+    assert error.__cause__ is None and error.__context__ is None
+    for text in (str(error), repr(error), repr(error.args)):
+        for part in ("ATATT3xFfGF0", "pasted", "Tail-9f8e7d", GOOD["api_token"]):
+            assert part not in text
+
+
+def test_latin1_text_and_surrounding_whitespace_are_accepted() -> None:
+    # A line break pasted after the token is stripped like any surrounding whitespace.
+    client = AssetsClient(**{**GOOD, "email": "jos\u00e9@example.com", "api_token": " tok\n"})
+    assert client.email == "jos\u00e9@example.com"
+
+
 @pytest.mark.parametrize(
     ("factory", "field"),
     [
