@@ -12,7 +12,7 @@ from airflow_assets.api import settings
 from airflow_assets.api.concurrency import map_as_completed, map_ordered
 from airflow_assets.api.endpoints import Endpoint
 from airflow_assets.api.pacing import DEFAULT_REGISTRY, Pacer, PacerRegistry, RateLimits
-from airflow_assets.api.paging import StartAtPaginator
+from airflow_assets.api.paging import StartAtPaginator, says_more_pages
 from airflow_assets.api.records import AqlPage
 from airflow_assets.api.redaction import MASK, Redactor
 from airflow_assets.api.retry import RetryPolicy
@@ -333,6 +333,25 @@ class AssetsClient:
         for query, page in pages:
             yield AqlPage.from_json(page, start_at=query["startAt"])
 
+    def aql_page(
+        self, ql_query: str, *, start_at: int = 0, max_results: int = 100, include_attributes: bool = True
+    ) -> AqlPage:
+        """Return one page of an AQL search; safe to call from several threads at once.
+
+        The server may return fewer than ``max_results`` values: the next page starts at
+        ``start_at + len(page.values)``, and ``page.is_last`` says when there is none.
+
+        :param ql_query: the AQL, e.g. ``objectSchemaId = 3``.
+        :param start_at: index of the first object of the page.
+        :param max_results: ``maxResults`` to ask for.
+        :param include_attributes: include attribute values in the objects.
+        """
+        query = StartAtPaginator(page_size=max_results, start_at=start_at).first()
+        page = self._transport.page(
+            ep.AQL, query, params={"includeAttributes": include_attributes}, body={"qlQuery": ql_query}
+        )
+        return AqlPage.from_json(page, start_at=start_at)
+
     def iter_objects(
         self, ql_query: str, *, page_size: int = 100, include_attributes: bool = True
     ) -> Generator[JsonDict, None, None]:
@@ -522,10 +541,42 @@ class AssetsClient:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> list[JsonDict]:
-        """Call an endpoint that answers a JSON list (or a page of ``values``)."""
+        """Call an endpoint that answers a JSON list, or a page of ``values`` (then fetch every page).
+
+        These lists are small (definitions, history, configuration), so the pages are gathered in one list.
+        """
         answer = self._call(endpoint, *ids, params=params, body=body)
         if isinstance(answer, list):
             return answer
-        if isinstance(answer, dict) and isinstance(answer.get("values"), list):
-            return list(answer["values"])
-        raise wrong_shape(endpoint, endpoint.path(*ids), "a JSON list", answer)
+        if not isinstance(answer, dict) or not isinstance(answer.get("values"), list):
+            raise wrong_shape(endpoint, endpoint.path(*ids), "a JSON list", answer)
+        values = list(answer["values"])
+        if values and says_more_pages(answer):
+            # A page that says more follow: returning it alone would silently truncate the list.
+            paginator = StartAtPaginator(
+                page_size=_page_size(params, answer, default=len(values)),
+                start_at=_count(answer.get("startAt"), default=0) + len(values),
+            )
+            for _, page in self._transport.pages(endpoint, paginator, *ids, params=params, body=body):
+                values.extend(page.get("values") or [])
+        return values
+
+
+def _count(value: Any, *, default: int) -> int:
+    """Return ``value`` as an integer >= 0 (numbers may arrive as strings), else ``default``."""
+    if isinstance(value, bool):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= 0 else default
+
+
+def _page_size(params: Mapping[str, Any] | None, page: Mapping[str, Any], *, default: int) -> int:
+    """Return the page size to go on with: the caller's ``maxResults``, else the one the server used."""
+    for value in ((params or {}).get("maxResults"), page.get("maxResults")):
+        size = _count(value, default=0)
+        if size > 0:
+            return size
+    return max(default, 1)

@@ -57,5 +57,21 @@ class StartAtPaginator:
 
 def is_last_page(page: Mapping[str, Any]) -> bool:
     """Tell whether a page says it is the last one (``isLast``, or the older ``last``; bool or "true")."""
+    return _last_flag(page) is True
+
+
+def says_more_pages(page: Mapping[str, Any]) -> bool:
+    """Tell whether a page says pages follow it (``isLast``/``last`` false, bool or "false").
+
+    A page that says nothing either way is not taken to have more.
+    """
+    return _last_flag(page) is False
+
+
+def _last_flag(page: Mapping[str, Any]) -> bool | None:
+    """Return the page's ``isLast`` (or ``last``) as a bool; None when absent or unreadable."""
     flag = page.get("isLast", page.get("last"))
-    return flag is True or (isinstance(flag, str) and flag.lower() == "true")
+    if isinstance(flag, str):
+        # The OpenAPI examples send the flag as a string.
+        flag = {"true": True, "false": False}.get(flag.strip().lower())
+    return flag if isinstance(flag, bool) else None

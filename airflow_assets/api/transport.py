@@ -138,21 +138,33 @@ class Transport:
         """Yield (paging parameters, page) until the paginator says stop."""
         query: dict[str, Any] | None = paginator.first()
         while query is not None:
-            page = self.call(endpoint, *ids, params={**(params or {}), **query}, body=body)
-            if not isinstance(page, dict):
-                raise wrong_shape(endpoint, endpoint.path(*ids), "a page object", page)
-            echoed = page.get("startAt")
-            if "startAt" in query and echoed is not None and str(echoed) != str(query["startAt"]):
-                # A server that ignores startAt would hand out the same page forever.
-                path = endpoint.path(*ids)
-                raise AssetsTransportError(
-                    f"{endpoint.method} {path}: asked for startAt={query['startAt']} but the answer is the "
-                    f"page at startAt={echoed}; stopping rather than repeating or skipping objects",
-                    method=endpoint.method,
-                    endpoint=path,
-                )
+            page = self.page(endpoint, query, *ids, params=params, body=body)
             yield query, page
             query = paginator.following(page)
+
+    def page(
+        self,
+        endpoint: Endpoint,
+        query: Mapping[str, Any],
+        *ids: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> JsonDict:
+        """Fetch the one page that the paging parameters ``query`` name; check it is that page."""
+        page = self.call(endpoint, *ids, params={**(params or {}), **query}, body=body)
+        if not isinstance(page, dict):
+            raise wrong_shape(endpoint, endpoint.path(*ids), "a page object", page)
+        echoed = page.get("startAt")
+        if "startAt" in query and echoed is not None and str(echoed) != str(query["startAt"]):
+            # A server that ignores startAt would hand out the same page forever.
+            path = endpoint.path(*ids)
+            raise AssetsTransportError(
+                f"{endpoint.method} {path}: asked for startAt={query['startAt']} but the answer is the "
+                f"page at startAt={echoed}; stopping rather than repeating or skipping objects",
+                method=endpoint.method,
+                endpoint=path,
+            )
+        return page
 
     def pacer(self, rate_class: str) -> Pacer:
         """Return the shared pacer of ``rate_class`` on this site."""

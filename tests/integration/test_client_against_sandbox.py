@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from airflow_assets.api import AssetsClient, PacerRegistry, RateLimits, RetryPolicy
+from airflow_assets.api import AqlPage, AssetsClient, PacerRegistry, RateLimits, RetryPolicy
+from airflow_assets.api import endpoints as ep
 from airflow_assets.exceptions import (
     AssetsAuthError,
     AssetsBadRequestError,
@@ -69,6 +70,46 @@ def test_paging_beyond_the_page_cap_reads_every_object_once(
     assert all(len(page.values) <= 25 for page in pages)
     assert len(pages) == -(-len(expected_itam_ids) // 25)
     assert sorted(ids) == expected_itam_ids
+
+
+def test_aql_pages_fetched_concurrently_read_every_object_once(
+    expected_itam_ids: list[str], demo_sandbox: RunningSandbox
+) -> None:
+    with make_client(demo_sandbox) as client:
+        query = f"objectSchemaId = {demo_sandbox.seed.schema_ids['ITAM']}"  # type: ignore[union-attr]
+        starts = range(0, len(expected_itam_ids), 20)
+
+        def page_at(start: int) -> AqlPage:
+            return client.aql_page(query, start_at=start, max_results=20, include_attributes=False)
+
+        pages = [page for _, page in client.map_concurrent(page_at, starts, max_workers=8)]
+
+    assert [page.start_at for page in pages] == list(starts)
+    assert [page.is_last for page in pages] == [False] * (len(pages) - 1) + [True]
+    assert all(page.max_results == 20 and page.object_type_attributes for page in pages)
+    assert all(obj["attributes"] == [] for page in pages for obj in page.values)
+    assert sorted(obj["id"] for page in pages for obj in page.values) == expected_itam_ids
+
+
+def test_one_aql_page_holds_attribute_values_by_default(demo_sandbox: RunningSandbox) -> None:
+    with make_client(demo_sandbox) as client:
+        page = client.aql_page("objectType = Server", start_at=2, max_results=3)
+    assert page.start_at == 2 and len(page.values) == 3 and not page.is_last
+    assert all(obj["attributes"] for obj in page.values)
+
+
+def test_a_paged_list_answer_is_read_to_its_last_page(demo_sandbox: RunningSandbox) -> None:
+    with make_client(demo_sandbox) as client:
+        expected = [schema["id"] for schema in client.iter_object_schemas()]
+    assert len(expected) > 2
+    capped = run_sandbox(realism=RealismConfig(page_size_cap=1))
+    with capped as sandbox, make_client(sandbox, workspace_id=sandbox.workspace_id) as client:
+        before = sandbox.realism.stats.requests
+        schemas = client._items(ep.SCHEMA_LIST, params={"maxResults": 50})
+        requests_sent = sandbox.realism.stats.requests - before
+
+    assert [schema["id"] for schema in schemas] == expected
+    assert requests_sent == len(expected), "one capped page per schema, nothing fetched twice"
 
 
 def test_count_matches_what_paging_reads(expected_itam_ids: list[str], demo_sandbox: RunningSandbox) -> None:

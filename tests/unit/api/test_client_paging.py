@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_assets.api import AqlPage, AssetsClient, StartAtPaginator
+from airflow_assets.api.paging import is_last_page, says_more_pages
 from airflow_assets.exceptions import AssetsConfigError, AssetsTransportError
 
 
@@ -103,3 +104,76 @@ def test_paginator_stops(page: dict[str, Any]) -> None:
 def test_paginator_rejects_bad_page_size() -> None:
     with pytest.raises(AssetsConfigError, match="page_size"):
         StartAtPaginator(page_size=0)
+
+
+def test_aql_page_fetches_one_page_with_paging_in_the_query_string(site: Any, client: AssetsClient) -> None:
+    site.add_objects(10)
+    page = client.aql_page("objectSchemaId = 3", start_at=4, max_results=3, include_attributes=False)
+    assert [obj["id"] for obj in page.values] == ["5", "6", "7"]
+    assert (page.start_at, page.max_results, page.is_last) == (4, 3, False)
+    (call,) = site.calls_to("POST", "object/aql")
+    assert call.query == {"startAt": "4", "maxResults": "3", "includeAttributes": "false"}
+    assert call.body == {"qlQuery": "objectSchemaId = 3"}
+
+
+def test_aql_page_refuses_a_bad_start(client: AssetsClient) -> None:
+    with pytest.raises(AssetsConfigError, match="start_at"):
+        client.aql_page("objectSchemaId = 3", start_at=-1)
+
+
+def test_a_list_answered_in_pages_is_read_to_the_last_page(site: Any, client: AssetsClient) -> None:
+    path = "objecttype/7/attributes"
+    site.script(
+        "GET",
+        path,
+        # The OpenAPI examples send isLast as a string.
+        {"body": {"startAt": 0, "maxResults": 2, "values": [{"id": "1"}, {"id": "2"}], "isLast": "false"}},
+        {"body": {"startAt": "2", "maxResults": 2, "values": [{"id": "3"}], "isLast": False, "last": False}},
+        {"body": {"startAt": 3, "maxResults": 2, "values": [{"id": "4"}], "isLast": "true"}},
+    )
+    assert [a["id"] for a in client.get_object_type_attributes("7", order_by_name=True)] == [
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+    calls = site.calls_to("GET", path)
+    assert [call.query.get("startAt") for call in calls] == [None, "2", "3"]
+    assert [call.query.get("maxResults") for call in calls] == [None, "2", "2"]
+    assert all(call.query["orderByName"] == "true" for call in calls), "the caller's parameters are kept"
+
+
+def test_a_page_that_does_not_say_more_follow_is_the_whole_list(site: Any, client: AssetsClient) -> None:
+    site.script("GET", "config/statustype", {"body": {"values": [{"id": "1"}], "total": 40}})
+    assert client.get_status_types() == [{"id": "1"}]
+    assert len(site.calls_to("GET", "config/statustype")) == 1
+
+
+@pytest.mark.parametrize(
+    ("page", "last", "more"),
+    [
+        ({"isLast": True}, True, False),
+        ({"isLast": "true"}, True, False),
+        ({"isLast": " TRUE "}, True, False),
+        ({"last": "true"}, True, False),
+        ({"isLast": False}, False, True),
+        ({"isLast": "false"}, False, True),
+        ({"last": "False"}, False, True),
+        ({}, False, False),
+        ({"isLast": "maybe"}, False, False),
+    ],
+)
+def test_is_last_is_read_as_a_bool_or_a_string(page: dict[str, Any], last: bool, more: bool) -> None:
+    assert is_last_page(page) is last
+    assert says_more_pages(page) is more
+
+
+def test_numeric_parent_object_type_ids_pass_through(site: Any, client: AssetsClient) -> None:
+    # The OpenAPI types parentObjectTypeId as a number in responses.
+    types = [{"id": "2", "name": "Root"}, {"id": "3", "name": "Child", "parentObjectTypeId": 2}]
+    site.script("GET", "objectschema/1/objecttypes/flat", {"body": types})
+    assert client.get_object_types("1") == types
+    site.script(
+        "GET", "objectschema/1/objecttypes/flat", {"body": {"values": types, "isLast": True, "startAt": 0}}
+    )
+    assert client.get_object_types("1") == types
