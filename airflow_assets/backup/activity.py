@@ -1,0 +1,209 @@
+"""Per-object steps of a backup run: history, comments and connected tickets, one call per object.
+
+Each kind is its own endpoint with its own rate limit, so each runs as its own task, side by side with
+the others, at its endpoint's limit (``map_concurrent``). A full sweep asks for every object of the
+snapshot; an incremental run only for the objects created or changed in this run. Objects are taken in
+id order and the results consumed in that order, so a checkpoint (the highest object id done) lets a
+retried task continue where the failed try stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pymongo.database import Database
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.backup import normalize as norm
+from airflow_assets.backup.run import ProgressLog
+from airflow_assets.exceptions import AssetsNotFoundError
+from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
+from airflow_assets.store.layout import PROGRESS
+from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 100  # objects per store write and checkpoint
+ID_CHUNK = 1000  # object ids read from the store at a time
+
+
+@dataclass(frozen=True)
+class ActivityKind:
+    """One per-object export: the stored kind, the include flag that enables it, and how to read it."""
+
+    kind: str
+    include_flag: str
+    step: str
+    fetch: Callable[[AssetsClient, str], Sequence[Mapping[str, Any]]]
+    normalize: Callable[[Mapping[str, Any], str], dict[str, Any]]
+
+
+def _tickets(client: AssetsClient, object_id: str) -> Sequence[Mapping[str, Any]]:
+    answer = client.get_connected_tickets(object_id)
+    tickets = answer.get("tickets")
+    return list(tickets) if isinstance(tickets, list) else []
+
+
+ACTIVITY_KINDS = {
+    "history": ActivityKind(
+        "history", "history", "export_history",
+        lambda client, object_id: client.get_object_history(object_id), norm.normalize_history_entry,
+    ),
+    "comments": ActivityKind(
+        "comment", "comments", "export_comments",
+        lambda client, object_id: client.get_object_comments(object_id), norm.normalize_comment,
+    ),
+    "tickets": ActivityKind("ticket", "connected_tickets", "export_tickets", _tickets, norm.normalize_ticket),
+}  # fmt: skip
+
+
+@dataclass
+class ActivitySummary:
+    """What one per-object step did (the task's XCom)."""
+
+    snapshot_id: str
+    step: str
+    objects: int = 0
+    resumed_after: int = 0
+    items: int = 0
+    new_versions: int = 0
+    vanished_objects: int = 0
+    calls_per_minute: float = 0.0
+    seconds: float = 0.0
+    skipped: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-compatible values."""
+        return asdict(self)
+
+
+def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: str) -> ActivitySummary:
+    """Store the history, comments or connected tickets (``what``) of the snapshot's objects."""
+    activity = ACTIVITY_KINDS[what]
+    snapshots = SnapshotStore(db)
+    snapshot = snapshots.for_write(snapshot_id)
+    summary = ActivitySummary(snapshot_id=snapshot_id, step=activity.step)
+    if snapshot.status == COMPLETE:
+        summary.skipped = "snapshot already complete"
+        return summary
+    if not snapshot.include.get(activity.include_flag):
+        summary.skipped = f"{activity.include_flag} not included for this schema"
+        return summary
+    versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
+    checkpoint = _Checkpoint(db, snapshot_id, activity.step)
+    start_after = checkpoint.load()
+    summary.resumed_after = max(start_after, 0)
+    scope = _scope(snapshot)
+    total = versions.count_open("object", {**scope, "n": {"$gt": start_after}})
+    if start_after >= 0:
+        log.info("%s: resuming after object id %s (%s objects left)", activity.step, start_after, total)
+    progress = ProgressLog(log, f"{activity.step} calls", total)
+    with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600):
+        pending: list[tuple[str, int, Sequence[Mapping[str, Any]] | None]] = []
+
+        def fetch(object_ref: tuple[str, int]) -> Sequence[Mapping[str, Any]] | None:
+            try:
+                return activity.fetch(client, object_ref[0])
+            except AssetsNotFoundError:
+                return None  # deleted since the objects were listed: keep what is stored
+
+        try:
+            for (object_id, number), answer in client.map_concurrent(
+                fetch, _object_refs(versions, scope, start_after), ordered=True
+            ):
+                pending.append((object_id, number, answer))
+                progress.add()
+                if len(pending) >= FLUSH_EVERY:
+                    _flush(versions, snapshot, activity, pending, checkpoint, summary)
+        finally:
+            # What was fetched before a failure is kept, so a retry starts after it.
+            _flush(versions, snapshot, activity, pending, checkpoint, summary)
+    summary.seconds = round(progress.elapsed, 3)
+    summary.calls_per_minute = round(summary.objects / progress.elapsed * 60, 1) if progress.elapsed else 0.0
+    log.info("%s", progress.line())
+    log.info(
+        "%s: %s objects, %s %s entries, %s new versions, %s objects gone meanwhile",
+        activity.step, summary.objects, summary.items, activity.kind, summary.new_versions,
+        summary.vanished_objects,
+    )  # fmt: skip
+    snapshots.record_step(snapshot_id, activity.step, summary.as_dict())
+    return summary
+
+
+def _scope(snapshot: Snapshot) -> dict[str, Any]:
+    """A full sweep covers every object; an incremental run the ones with a new version in this run."""
+    return {} if snapshot.kind == FULL else {"from_seq": snapshot.seq}
+
+
+def _object_refs(
+    versions: VersionStore, scope: Mapping[str, Any], start_after: int
+) -> Iterator[tuple[str, int]]:
+    """Yield (object id, number) of the objects to visit in id order, a chunk of the store at a time."""
+    last = start_after
+    while True:
+        query = {**scope, "n": {"$gt": last}}
+        chunk = list(
+            versions.open_spans("object", query, projection=["item_id", "n"], sort="n", limit=ID_CHUNK)
+        )
+        if not chunk:
+            return
+        for span in chunk:
+            yield span["item_id"], int(span["n"])
+        last = int(chunk[-1]["n"])
+
+
+def _flush(
+    versions: VersionStore,
+    snapshot: Snapshot,
+    activity: ActivityKind,
+    pending: list[tuple[str, int, Sequence[Mapping[str, Any]] | None]],
+    checkpoint: _Checkpoint,
+    summary: ActivitySummary,
+) -> None:
+    if not pending:
+        return
+    items: list[Item] = []
+    answered: list[str] = []
+    for object_id, _, answer in pending:
+        if answer is None:
+            summary.vanished_objects += 1
+            continue
+        answered.append(object_id)
+        for raw in answer:
+            data = activity.normalize(raw, object_id)
+            items.append(Item(data["id"], data, parent_id=object_id))
+    counts = versions.record(activity.kind, _unique(items), snapshot.seq)
+    versions.close_absent(
+        activity.kind, snapshot.seq, {"parent_id": {"$in": answered}}, [item.item_id for item in items]
+    )
+    summary.objects += len(pending)
+    summary.items += len(items)
+    summary.new_versions += counts.new_versions
+    checkpoint.save(pending[-1][1])
+    pending.clear()
+
+
+def _unique(items: Sequence[Item]) -> list[Item]:
+    """Keep one item per id (an API that repeats an entry must not make two spans)."""
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.item_id, item)
+    return list(seen.values())
+
+
+class _Checkpoint:
+    """The highest object id (as a number) whose results are stored, per snapshot and step."""
+
+    def __init__(self, db: Database, snapshot_id: str, step: str) -> None:
+        self._progress = db[PROGRESS]
+        self._id = f"{snapshot_id}|{step}"
+
+    def load(self) -> int:
+        document = self._progress.find_one({"_id": self._id})
+        return int(document["done_through"]) if document else -1
+
+    def save(self, done_through: int) -> None:
+        self._progress.update_one({"_id": self._id}, {"$max": {"done_through": done_through}}, upsert=True)

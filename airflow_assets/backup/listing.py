@@ -1,0 +1,140 @@
+"""Walk the objects of an object type in ``objectId`` windows that a change on the site cannot shift.
+
+``startAt`` paging skips objects when the site changes during the walk: deleting one object already read
+moves every later one a place forward, and the next page starts one too far. Here every request asks for
+a window ``objectId > low AND objectId <= high`` that fits in one page (``isLast``), so what one answer
+holds does not depend on what happened before it. A window that comes back full is asked again smaller;
+sparse windows grow, so a type whose ids are spread across a large workspace costs few calls. The walk ends
+when nothing exists above the last window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from airflow_assets.api.records import AqlPage
+from airflow_assets.backup.normalize import UnexpectedAnswerError, ids_of, object_number
+
+# Windows never grow past this width (ids are 64-bit at most; this keeps the arithmetic plain).
+MAX_WIDTH = 1 << 40
+# Aim for windows this full, so a little growth between listing and reading does not overflow them.
+TARGET_FILL = 0.7
+
+
+class AqlPager(Protocol):
+    """The one client call the walk needs (``AssetsClient.aql_page``)."""
+
+    def aql_page(
+        self, ql_query: str, *, start_at: int = 0, max_results: int = 100, include_attributes: bool = True
+    ) -> AqlPage: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """Every object of one type with ``low < objectId <= high`` (``high`` None: no upper bound).
+
+    :param type_id: the object type.
+    :param low: exclusive lower bound.
+    :param high: inclusive upper bound, or None for the last window.
+    :param objects: the objects, as the API answered them.
+    """
+
+    type_id: str
+    low: int
+    high: int | None
+    objects: Sequence[Mapping[str, Any]]
+
+    def span_query(self) -> dict[str, Any]:
+        """Return the store query selecting this window's objects."""
+        bounds: dict[str, int] = {"$gt": self.low}
+        if self.high is not None:
+            bounds["$lte"] = self.high
+        return {"type_id": self.type_id, "n": bounds}
+
+
+@dataclass
+class WalkStats:
+    """AQL requests a walk made."""
+
+    requests: int = 0
+    refetched: int = 0
+
+
+def walk_type(
+    client: AqlPager,
+    type_id: str,
+    *,
+    page_size: int,
+    include_attributes: bool,
+    expected: int | None = None,
+    stats: WalkStats | None = None,
+) -> Iterator[Window]:
+    """Yield the windows that together hold every object of ``type_id`` (not of its child types).
+
+    :param client: the Assets client.
+    :param type_id: the object type.
+    :param page_size: objects per request (a server that caps it lower is followed).
+    :param include_attributes: fetch attribute values too.
+    :param expected: how many objects the type has, if known: a small type is read in one request.
+    :param stats: counts requests into this when given.
+    """
+    stats = stats if stats is not None else WalkStats()
+    base = f"objectTypeId = {type_id}"
+
+    def ask(query: str, size: int, attributes: bool) -> AqlPage:
+        stats.requests += 1
+        return client.aql_page(query, max_results=size, include_attributes=attributes)
+
+    if expected is not None and expected <= page_size * TARGET_FILL:
+        page = ask(base, page_size, include_attributes)
+        if page.is_last:
+            yield Window(type_id, 0, None, page.values)
+            return
+        stats.refetched += 1
+    low, width, highest_seen = 0, page_size, 0
+    while True:
+        high = low + width
+        page = ask(f"{base} AND objectId > {low} AND objectId <= {high}", page_size, include_attributes)
+        if not page.is_last:
+            if 0 < len(page.values) < page_size:
+                # The server caps the page size: follow it, or every window would look full.
+                page_size = len(page.values)
+            if width <= page_size:
+                raise UnexpectedAnswerError(
+                    f"AQL window objectId > {low} AND objectId <= {high} of type {type_id} holds more than "
+                    f"{width} objects and a page of {page_size}: ids are not unique numbers?"
+                )
+            stats.refetched += 1
+            width = max(page_size, int(width * TARGET_FILL * page_size / max(len(page.values), page_size)))
+            continue
+        yield Window(type_id, low, high, page.values)
+        numbers = [object_number(object_id) for object_id in ids_of(page.values)]
+        highest_seen = max([highest_seen, *numbers])
+        low = high
+        # Size the next window from this one's density, within a factor of four either way.
+        target = page_size * TARGET_FILL
+        scaled = width * target / max(len(numbers), 1)
+        width = int(min(MAX_WIDTH, max(page_size, min(scaled, width * 4), width / 4)))
+        if low >= highest_seen:
+            probe = ask(f"{base} AND objectId > {low}", 1, False)
+            if not probe.values:
+                yield Window(type_id, low, None, [])
+                return
+            highest_seen = max(highest_seen, *(object_number(i) for i in ids_of(probe.values)))
+
+
+def fetch_by_ids(
+    client: AqlPager, type_id: str, object_ids: Sequence[str], *, stats: WalkStats | None = None
+) -> list[Mapping[str, Any]]:
+    """Return the objects (with attributes) of ``object_ids`` that still exist, in one request."""
+    if not object_ids:
+        return []
+    stats = stats if stats is not None else WalkStats()
+    stats.requests += 1
+    query = f"objectTypeId = {type_id} AND objectId in ({', '.join(object_ids)})"
+    page = client.aql_page(query, max_results=len(object_ids), include_attributes=True)
+    if not page.is_last:
+        raise UnexpectedAnswerError(f"AQL for {len(object_ids)} ids of type {type_id} answered more objects")
+    return list(page.values)

@@ -1,0 +1,120 @@
+"""What a backup step knows of the Airflow run it belongs to, and the rule for runs of past dates."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+import pendulum
+from croniter import croniter
+
+from airflow_assets.exceptions import JiraAssetsError
+
+BACKFILL = "backfill"
+
+
+class PastRunSkipped(JiraAssetsError):
+    """A run for a past date: backing up today's state under that date would mislabel it."""
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    """The DAG run a backup step belongs to (plain values: no Airflow import here).
+
+    :param dag_id: the DAG.
+    :param run_id: the DAG run id (part of the snapshot id).
+    :param run_type: Airflow's run type (``scheduled``, ``manual``, ``backfill``...).
+    :param logical_date: the run's logical date.
+    :param data_interval_start: start of the run's data interval.
+    :param data_interval_end: end of the run's data interval.
+    :param started_at: when the run's first step started.
+    """
+
+    dag_id: str
+    run_id: str
+    run_type: str
+    logical_date: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    started_at: datetime
+
+    def check_not_past(self, *, schedule: str, timezone: str, now: datetime | None = None) -> None:
+        """Refuse a backfill run, or any run whose data interval ended more than one period ago.
+
+        :raises PastRunSkipped: with a message saying why and what to do instead.
+        """
+        if self.run_type == BACKFILL:
+            raise PastRunSkipped(
+                f"run {self.run_id} is a backfill: a backup can only record the schema as it is now, and "
+                "labelling today's state with a past date would be wrong. Point-in-time reconstruction of "
+                "past dates is not available yet; nothing was written."
+            )
+        end = self.data_interval_end or self.logical_date
+        if end is None:
+            return
+        current = now or datetime.now(UTC)
+        following = croniter(schedule, end.astimezone(_zone(timezone))).get_next(datetime)
+        if following < current:
+            raise PastRunSkipped(
+                f"run {self.run_id} is for {end.isoformat()}, more than one schedule period ({schedule!r}) "
+                "ago: a backup records the schema as it is now and would mislabel it with that date. "
+                "Nothing was written; trigger a run without a logical date to back up now."
+            )
+
+
+def _zone(name: str) -> tzinfo:
+    return pendulum.timezone(name)
+
+
+class ProgressLog:
+    """Log ``done / total``, rate and ETA at most every ``interval`` seconds.
+
+    :param log: where to log.
+    :param what: what is counted ("objects", "history calls"...).
+    :param total: how many are expected (None when unknown).
+    :param interval: seconds between lines.
+    """
+
+    def __init__(self, log: logging.Logger, what: str, total: int | None, *, interval: float = 15.0) -> None:
+        self.log = log
+        self.what = what
+        self.total = total
+        self.interval = interval
+        self.done = 0
+        self._started = time.monotonic()
+        self._last = self._started
+
+    def add(self, count: int = 1) -> None:
+        """Count ``count`` more done; log when the interval has passed."""
+        self.done += count
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.log.info("%s", self.line())
+
+    def line(self) -> str:
+        """Return the progress as one line."""
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = self.done / elapsed * 60
+        if self.total:
+            left = max(self.total - self.done, 0)
+            eta = f", ETA {_duration(left / rate * 60)}" if rate > 0 else ""
+            share = f" ({self.done / self.total:.0%})"
+            return f"{self.what}: {self.done}/{self.total}{share}, {rate:,.0f}/min{eta}"
+        return f"{self.what}: {self.done}, {rate:,.0f}/min"
+
+    @property
+    def elapsed(self) -> float:
+        """Return seconds since the start."""
+        return time.monotonic() - self._started
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"

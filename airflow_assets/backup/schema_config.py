@@ -1,0 +1,239 @@
+"""First step of a backup run: find the schema, open the run's snapshot, store the schema's configuration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pymongo.database import Database
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.backup import normalize as norm
+from airflow_assets.backup.run import BackupRun
+from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
+from airflow_assets.store.snapshots import COMPLETE, FULL, INCREMENTAL, Snapshot, snapshot_id_for
+
+log = logging.getLogger(__name__)
+
+INCLUDE_KEYS = ("history", "comments", "connected_tickets")
+# Configuration kinds stored per snapshot, in the order a restore needs them.
+CONFIG_KINDS = (
+    "schema",
+    "schema_properties",
+    "object_type",
+    "attribute",
+    "status_type",
+    "reference_type",
+    "global_status_type",
+    "global_reference_type",
+)
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Which schema a backup DAG protects, and how.
+
+    :param site: the config's site name.
+    :param schema_key: the schema key as configured (the schema is stored under its id).
+    :param include: what besides config and objects is backed up (``history``, ``comments``,
+        ``connected_tickets``).
+    :param full_sweep_every: every Nth run is a full sweep.
+    :param schedule: the DAG's cron schedule (runs of past dates are refused by it).
+    :param timezone: the schedule's time zone.
+    """
+
+    site: str
+    schema_key: str
+    include: Mapping[str, bool]
+    full_sweep_every: int
+    schedule: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """What export_config did (the task's XCom)."""
+
+    snapshot_id: str
+    schema_id: str
+    schema_key: str
+    seq: int
+    kind: str
+    reason: str
+    already_complete: bool
+    object_types: int
+    attributes: int
+    new_versions: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-compatible values."""
+        return asdict(self)
+
+
+def find_schema(client: AssetsClient, key: str) -> dict[str, Any]:
+    """Return the object schema with ``key``.
+
+    :raises AssetsConfigError: no schema has that key (the message lists the keys that exist).
+    """
+    keys = []
+    for schema in client.iter_object_schemas():
+        if schema.get("objectSchemaKey") == key:
+            return schema
+        keys.append(str(schema.get("objectSchemaKey")))
+    raise AssetsConfigError(
+        f"schema key {key!r} does not exist on {client.site_url} "
+        f"(keys there: {', '.join(sorted(keys)) or 'none'}); fix the key in the backup config, "
+        "or run `airflow-assets schemas list` to see them"
+    )
+
+
+def choose_kind(
+    snapshots: SnapshotStore, workspace_id: str, schema_id: str, target: BackupTarget
+) -> tuple[str, int | None, str]:
+    """Decide whether the next run is a full sweep or incremental; return (kind, base seq, reason)."""
+    since_full = 0
+    base: Snapshot | None = None
+    for snapshot in snapshots.complete_before(workspace_id, schema_id, 1 << 62):
+        base = base or snapshot
+        if snapshot.kind == FULL:
+            break
+        since_full += 1
+    else:
+        if base is None:
+            return FULL, None, "first snapshot of this schema"
+        return FULL, base.seq, "no complete full sweep yet"
+    assert base is not None
+    newly = [name for name in INCLUDE_KEYS if target.include.get(name) and not base.include.get(name)]
+    if newly:
+        return FULL, base.seq, f"newly included since the last snapshot: {', '.join(newly)}"
+    if since_full + 1 >= target.full_sweep_every:
+        return FULL, base.seq, f"every {target.full_sweep_every}th run is a full sweep"
+    return INCREMENTAL, base.seq, f"changes since snapshot seq {base.seq}"
+
+
+def export_config(client: AssetsClient, db: Database, target: BackupTarget, run: BackupRun) -> ConfigSummary:
+    """Open the run's snapshot and store the schema's configuration into it.
+
+    Runs of past dates are refused (:class:`~airflow_assets.backup.run.PastRunSkipped`) before anything
+    is written. A retry finds the manifest the first try created; a run whose snapshot is complete already
+    writes nothing.
+    """
+    run.check_not_past(schedule=target.schedule, timezone=target.timezone)
+    ensure_indexes(db)
+    schema = find_schema(client, target.schema_key)
+    workspace_id = client.workspace_id
+    schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
+    snapshots = SnapshotStore(db)
+    snapshot_id = snapshot_id_for(workspace_id, schema_id, run.run_id)
+    kind, base_seq, reason = choose_kind(snapshots, workspace_id, schema_id, target)
+    snapshot, created = snapshots.begin(
+        {
+            "_id": snapshot_id,
+            "workspace_id": workspace_id,
+            "schema_id": schema_id,
+            "schema_key": target.schema_key,
+            "schema_name": schema.get("name"),
+            "site": target.site,
+            "site_url": client.site_url,
+            "dag_id": run.dag_id,
+            "run_id": run.run_id,
+            "run_type": run.run_type,
+            "logical_date": run.logical_date,
+            "data_interval_start": run.data_interval_start,
+            "data_interval_end": run.data_interval_end,
+            "started_at": run.started_at,
+            "kind": kind,
+            "kind_reason": reason,
+            "base_seq": base_seq,
+            "include": {name: bool(target.include.get(name)) for name in INCLUDE_KEYS},
+        }
+    )
+    if not created:
+        log.info(
+            "snapshot %s exists (seq %s, %s): resuming it",
+            snapshot.snapshot_id,
+            snapshot.seq,
+            snapshot.status,
+        )
+    if snapshot.status == COMPLETE:
+        return _summary(snapshot, already_complete=True, types=0, attributes=0, new_versions=0)
+    snapshot = snapshots.for_write(snapshot_id)
+    with SchemaLease(db, workspace_id, schema_id, snapshot_id, wait=600):
+        versions = VersionStore(db, workspace_id, schema_id)
+        types, attributes, new_versions = _store_config(client, versions, schema, snapshot.seq)
+    summary = _summary(
+        snapshot, already_complete=False, types=types, attributes=attributes, new_versions=new_versions
+    )
+    snapshots.record_step(snapshot_id, "export_config", summary.as_dict())
+    log.info(
+        "schema %s (id %s): snapshot %s seq %s, %s run (%s); %s object types, %s attributes, %s new versions",
+        target.schema_key, schema_id, snapshot_id, snapshot.seq, snapshot.kind,
+        snapshot.document.get("kind_reason"), types, attributes, new_versions,
+    )  # fmt: skip
+    return summary
+
+
+def _summary(
+    snapshot: Snapshot, *, already_complete: bool, types: int, attributes: int, new_versions: int
+) -> ConfigSummary:
+    return ConfigSummary(
+        snapshot_id=snapshot.snapshot_id,
+        schema_id=snapshot.schema_id,
+        schema_key=snapshot.schema_key,
+        seq=snapshot.seq,
+        kind=snapshot.kind,
+        reason=str(snapshot.document.get("kind_reason", "")),
+        already_complete=already_complete,
+        object_types=types,
+        attributes=attributes,
+        new_versions=new_versions,
+    )
+
+
+def _store_config(
+    client: AssetsClient, versions: VersionStore, schema: Mapping[str, Any], seq: int
+) -> tuple[int, int, int]:
+    schema_id = str(schema["id"])
+    object_types = client.get_object_types(schema_id)
+    attributes: dict[str, dict[str, Any]] = {}
+    type_ids = [norm.as_id(t.get("id"), what="an object type's id") for t in object_types]
+    # Per type, as the UI shows them: inherited attributes come with their owner's type id and are kept once.
+    for _, type_attributes in client.map_concurrent(client.get_object_type_attributes, type_ids):
+        for raw in type_attributes:
+            attribute = norm.normalize_attribute(raw)
+            attributes.setdefault(attribute["id"], attribute)
+    items: dict[str, Sequence[Item]] = {
+        "schema": [Item(schema_id, norm.normalize_config_item(schema, what="the schema"))],
+        "schema_properties": [Item(schema_id, norm.strip_volatile(client.get_schema_properties(schema_id)))],
+        "object_type": [
+            Item(type_id, norm.normalize_object_type(raw))
+            for type_id, raw in zip(type_ids, object_types, strict=True)
+        ],
+        "attribute": [
+            Item(attribute_id, attribute, parent_id=attribute.get("objectTypeId"))
+            for attribute_id, attribute in attributes.items()
+        ],
+        "status_type": _config_items(client.get_status_types(object_schema_id=schema_id), "a status type"),
+        "reference_type": _config_items(
+            client.get_reference_types(object_schema_id=schema_id), "a reference type"
+        ),
+        "global_status_type": _config_items(client.get_status_types(), "a global status type"),
+        "global_reference_type": _config_items(client.get_reference_types(), "a global reference type"),
+    }
+    new_versions = 0
+    for kind in CONFIG_KINDS:
+        kind_items = items[kind]
+        new_versions += versions.record(kind, kind_items, seq).new_versions
+        versions.close_absent(kind, seq, {}, [item.item_id for item in kind_items])
+    return len(object_types), len(attributes), new_versions
+
+
+def _config_items(raws: Sequence[Mapping[str, Any]], what: str) -> list[Item]:
+    items = []
+    for raw in raws:
+        data = norm.normalize_config_item(raw, what=what)
+        items.append(Item(data["id"], data))
+    return items

@@ -1,0 +1,70 @@
+"""Collection names and indexes; creating them is safe to repeat (every task does it on first use)."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.database import Database
+
+SNAPSHOTS = "snapshots"
+VERSIONS = "versions"
+SPANS = "spans"
+COUNTERS = "counters"
+LEASES = "leases"
+PROGRESS = "progress"
+
+_INDEXES: dict[str, list[IndexModel]] = {
+    SNAPSHOTS: [
+        IndexModel(
+            [("workspace_id", ASCENDING), ("schema_id", ASCENDING), ("seq", DESCENDING)],
+            name="schema_seq",
+            unique=True,
+        ),
+        IndexModel([("dag_id", ASCENDING), ("run_id", ASCENDING)], name="dag_run"),
+        IndexModel([("schema_key", ASCENDING), ("status", ASCENDING)], name="key_status"),
+    ],
+    SPANS: [
+        # Current state of a schema: open spans by item, by type and id window, by parent object.
+        IndexModel(
+            [
+                ("ws", ASCENDING),
+                ("schema_id", ASCENDING),
+                ("kind", ASCENDING),
+                ("item_id", ASCENDING),
+                ("to_seq", ASCENDING),
+            ],
+            name="item",
+        ),
+        IndexModel(
+            [
+                ("ws", ASCENDING),
+                ("schema_id", ASCENDING),
+                ("kind", ASCENDING),
+                ("to_seq", ASCENDING),
+                ("type_id", ASCENDING),
+                ("n", ASCENDING),
+            ],
+            name="window",
+        ),
+        IndexModel(
+            [
+                ("ws", ASCENDING),
+                ("schema_id", ASCENDING),
+                ("kind", ASCENDING),
+                ("parent_id", ASCENDING),
+                ("to_seq", ASCENDING),
+            ],
+            name="parent",
+        ),
+        IndexModel(
+            [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("from_seq", ASCENDING)],
+            name="from_seq",
+        ),
+        IndexModel([("hash", ASCENDING)], name="hash"),
+    ],
+}
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create the collections' indexes (a no-op when they exist)."""
+    for collection, indexes in _INDEXES.items():
+        db[collection].create_indexes(indexes)

@@ -1,0 +1,198 @@
+"""Snapshot manifests: one document per backup run of one schema, ``running`` until finalize completes it.
+
+A manifest is keyed by (workspace id, schema id, DAG run id) and carries the schema's sequence number:
+the versions a snapshot holds are the spans valid at that number (see :mod:`airflow_assets.store.versions`).
+Only ``complete`` snapshots are ever offered for restore. A complete manifest is never edited again; a
+``failed`` one is reopened only when its run is retried and no newer run of the schema has started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.store.layout import COUNTERS, SNAPSHOTS
+
+RUNNING = "running"
+COMPLETE = "complete"
+FAILED = "failed"
+FULL = "full"
+INCREMENTAL = "incremental"
+
+
+class SnapshotStateError(JiraAssetsError):
+    """A snapshot cannot be written in its current state (e.g. a newer run of its schema has started)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot manifest as stored (see the README for every field)."""
+
+    snapshot_id: str
+    workspace_id: str
+    schema_id: str
+    schema_key: str
+    seq: int
+    status: str
+    kind: str
+    base_seq: int | None
+    document: Mapping[str, Any]
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Snapshot:
+        """Build from a ``snapshots`` document."""
+        return cls(
+            snapshot_id=document["_id"],
+            workspace_id=document["workspace_id"],
+            schema_id=document["schema_id"],
+            schema_key=document["schema_key"],
+            seq=int(document["seq"]),
+            status=document["status"],
+            kind=document["kind"],
+            base_seq=document.get("base_seq"),
+            document=document,
+        )
+
+    @property
+    def include(self) -> dict[str, bool]:
+        """Return what this run backs up besides config and objects (history, comments, tickets)."""
+        return dict(self.document.get("include") or {})
+
+
+def snapshot_id_for(workspace_id: str, schema_id: str, run_id: str) -> str:
+    """Return the id of the snapshot a DAG run writes for one schema."""
+    return f"{workspace_id}:{schema_id}:{run_id}"
+
+
+class SnapshotStore:
+    """Create, find and change the state of snapshot manifests."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._snapshots = db[SNAPSHOTS]
+        self._counters = db[COUNTERS]
+
+    def get(self, snapshot_id: str) -> Snapshot | None:
+        """Return a snapshot by id, or None."""
+        document = self._snapshots.find_one({"_id": snapshot_id})
+        return Snapshot.from_document(document) if document else None
+
+    def find_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:
+        """Return the snapshot a DAG run writes (None before its first task created it)."""
+        document = self._snapshots.find_one({"dag_id": dag_id, "run_id": run_id}, sort=[("seq", DESCENDING)])
+        return Snapshot.from_document(document) if document else None
+
+    def latest(self, workspace_id: str, schema_id: str, *, status: str | None = None) -> Snapshot | None:
+        """Return the schema's newest snapshot (with ``status`` when given)."""
+        query: dict[str, Any] = {"workspace_id": workspace_id, "schema_id": schema_id}
+        if status is not None:
+            query["status"] = status
+        document = self._snapshots.find_one(query, sort=[("seq", DESCENDING)])
+        return Snapshot.from_document(document) if document else None
+
+    def complete_before(self, workspace_id: str, schema_id: str, seq: int) -> Iterator[Snapshot]:
+        """Yield the schema's complete snapshots older than ``seq``, newest first."""
+        query = {
+            "workspace_id": workspace_id,
+            "schema_id": schema_id,
+            "status": COMPLETE,
+            "seq": {"$lt": seq},
+        }
+        for document in self._snapshots.find(query, sort=[("seq", DESCENDING)]):
+            yield Snapshot.from_document(document)
+
+    def begin(self, document: Mapping[str, Any]) -> tuple[Snapshot, bool]:
+        """Create the manifest of a run as ``running``, or return the one an earlier try created.
+
+        :param document: the manifest's fields but ``seq`` and ``status`` (see the README); ``_id`` from
+            :func:`snapshot_id_for`.
+        :returns: the snapshot and whether this call created it.
+        """
+        existing = self.get(document["_id"])
+        if existing is not None:
+            return existing, False
+        seq = self._next_seq(document["workspace_id"], document["schema_id"])
+        try:
+            self._snapshots.insert_one({**document, "seq": seq, "status": RUNNING})
+        except DuplicateKeyError:
+            # Another try of the same run got there first: use its manifest.
+            existing = self.get(document["_id"])
+            if existing is None:
+                raise
+            return existing, False
+        created = self.get(document["_id"])
+        assert created is not None
+        return created, True
+
+    def _next_seq(self, workspace_id: str, schema_id: str) -> int:
+        counter = self._counters.find_one_and_update(
+            {"_id": f"{workspace_id}:{schema_id}"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert counter is not None  # an upsert that returns the document after the update
+        return int(counter["seq"])
+
+    def for_write(self, snapshot_id: str) -> Snapshot:
+        """Return a snapshot that a task may write into, reopening a failed one when that is safe.
+
+        :raises SnapshotStateError: the snapshot does not exist, or it failed and a newer run of its
+            schema has started since (its sequence number is no longer the newest; retrying it could
+            change what the newer snapshot reads back).
+        """
+        snapshot = self.get(snapshot_id)
+        if snapshot is None:
+            raise SnapshotStateError(f"snapshot {snapshot_id} does not exist: export_config creates it")
+        if snapshot.status != FAILED:
+            return snapshot
+        newest = self.latest(snapshot.workspace_id, snapshot.schema_id)
+        if newest is not None and newest.seq > snapshot.seq:
+            raise SnapshotStateError(
+                f"snapshot {snapshot_id} failed and a newer backup of schema {snapshot.schema_key} "
+                f"({newest.snapshot_id}) has started since; it cannot be resumed: trigger a new run instead"
+            )
+        self._snapshots.update_one({"_id": snapshot_id, "status": FAILED}, {"$set": {"status": RUNNING}})
+        reopened = self.get(snapshot_id)
+        assert reopened is not None
+        return reopened
+
+    def record_step(self, snapshot_id: str, step: str, summary: Mapping[str, Any]) -> None:
+        """Keep a step's summary on a running manifest (a complete one is never edited)."""
+        self._snapshots.update_one(
+            {"_id": snapshot_id, "status": RUNNING}, {"$set": {f"steps.{step}": dict(summary)}}
+        )
+
+    def complete(self, snapshot_id: str, fields: Mapping[str, Any], *, finished_at: datetime) -> bool:
+        """Mark a running snapshot complete with its final counts; return False if it was not running."""
+        result = self._snapshots.update_one(
+            {"_id": snapshot_id, "status": RUNNING},
+            {"$set": {**fields, "status": COMPLETE, "finished_at": finished_at}},
+        )
+        return bool(result.modified_count)
+
+    def fail(self, snapshot_id: str, reason: str, *, finished_at: datetime) -> bool:
+        """Mark a running snapshot failed; return False if it was not running (complete stays complete)."""
+        result = self._snapshots.update_one(
+            {"_id": snapshot_id, "status": RUNNING},
+            {"$set": {"status": FAILED, "failure": reason, "finished_at": finished_at}},
+        )
+        return bool(result.modified_count)
+
+    def list(
+        self, *, workspace_id: str | None = None, schema_id: str | None = None, status: str | None = None
+    ) -> Iterator[Snapshot]:
+        """Yield manifests, newest first per schema."""
+        query: dict[str, Any] = {}
+        for name, value in (("workspace_id", workspace_id), ("schema_id", schema_id), ("status", status)):
+            if value is not None:
+                query[name] = value
+        for document in self._snapshots.find(query, sort=[("schema_id", 1), ("seq", DESCENDING)]):
+            yield Snapshot.from_document(document)
