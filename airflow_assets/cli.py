@@ -1,10 +1,12 @@
-"""The ``airflow-assets`` command: run the local sandbox, and the end-to-end demo."""
+"""The ``airflow-assets`` command: a site's schemas, the backup pools, the local sandbox and the demo."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
@@ -49,10 +51,165 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(workdir=args.workdir)
 
 
+def _schemas_list(args: argparse.Namespace) -> int:
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+
+    from airflow_assets.api import RetryPolicy
+    from airflow_assets.exceptions import JiraAssetsError
+    from airflow_assets.hooks import JiraAssetsHook
+
+    # Someone is waiting at the terminal: retry briefly, not with a backup's patience.
+    retry = RetryPolicy(max_attempts=3, initial_wait=1.0, max_wait=5.0, max_retry_after=10.0)
+    rows: list[dict[str, Any]] = []
+    try:
+        with JiraAssetsHook(args.conn_id, retry=retry).get_client() as client:
+            for schema in client.iter_object_schemas(include_counts=True):
+                schema_id = str(schema["id"])
+                rows.append(
+                    {
+                        "key": schema.get("objectSchemaKey", ""),
+                        "name": schema.get("name", ""),
+                        "id": schema_id,
+                        "object_types": len(client.get_object_types(schema_id)),
+                        "objects": client.count_objects(f"objectSchemaId = {schema_id}"),
+                    }
+                )
+    except AirflowNotFoundException:
+        print(
+            f"airflow-assets schemas list: connection {args.conn_id!r} is not defined "
+            f"(add it in the UI or as AIRFLOW_CONN_{args.conn_id.upper()})",
+            file=sys.stderr,
+        )
+        return 2
+    except JiraAssetsError as error:
+        # The client's errors name the call and Atlassian's message, never the token.
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"airflow-assets schemas list: connection {args.conn_id!r}: {first_line}", file=sys.stderr)
+        return 2
+    except AirflowException as error:
+        # e.g. a connection whose JSON or URI cannot be read; Airflow masks its secrets in the message.
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"airflow-assets schemas list: connection {args.conn_id!r}: {first_line}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = {"key": "key", "name": "name", "id": "id", "object_types": "object types", "objects": "objects"}
+    key_width = max(len(str(row["key"])) for row in [header, *rows])
+    name_width = max(len(str(row["name"])) for row in [header, *rows])
+    for row in [header, *rows]:
+        print(
+            f"{row['key']!s:<{key_width}}  {row['name']!s:<{name_width}}  {row['id']!s:>4}  "
+            f"{row['object_types']!s:>12}  {row['objects']!s:>8}"
+        )
+    if not rows:
+        print(f"(no object schemas visible to connection {args.conn_id!r})")
+    return 0
+
+
+def _load_pool_specs(args: argparse.Namespace, command: str) -> list[Any] | None:
+    from airflow_assets.backup.config import BackupConfigError, load_config
+    from airflow_assets.pools import pool_specs
+
+    if args.slots is not None and args.slots < 1:
+        print(f"airflow-assets pools {command}: --slots must be at least 1", file=sys.stderr)
+        return None
+    try:
+        config = load_config(args.config)
+    except BackupConfigError as error:
+        source = f" {error.source}" if error.source else ""
+        print(f"airflow-assets pools {command}: invalid backup configuration{source}:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+    return pool_specs(config, slots=args.slots)
+
+
+def _pools_create(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from airflow_assets.pools import apply_pools
+
+    specs = _load_pool_specs(args, "create")
+    if specs is None:
+        return 2
+    try:
+        stored = apply_pools(specs)
+    except SQLAlchemyError as error:
+        print(f"airflow-assets pools create: {_database_problem(error)}", file=sys.stderr)
+        return 2
+    for pool in stored:
+        print(f"pool {pool.name}: {pool.slots} slots ({pool.description})")
+    return 0
+
+
+def _pools_check(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from airflow_assets.pools import missing_pools
+
+    args.slots = None
+    specs = _load_pool_specs(args, "check")
+    if specs is None:
+        return 2
+    try:
+        missing = missing_pools(specs)
+    except SQLAlchemyError as error:
+        print(f"airflow-assets pools check: {_database_problem(error)}", file=sys.stderr)
+        return 2
+    if missing:
+        print(
+            "missing pools (the scheduler never runs tasks of a missing pool; "
+            "create them with `airflow-assets pools create`):",
+            file=sys.stderr,
+        )
+        for pool in missing:
+            print(f"  {pool.name} ({pool.description})", file=sys.stderr)
+        return 1
+    print(f"all {len(specs)} pools exist: {', '.join(spec.name for spec in specs)}")
+    return 0
+
+
+def _database_problem(error: Exception) -> str:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"cannot use Airflow's metadata database ({reason}); run `airflow db migrate` first"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``airflow-assets`` command."""
     parser = argparse.ArgumentParser(prog="airflow-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    schemas = commands.add_parser("schemas", help="the object schemas of a Jira site")
+    schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)
+    schemas_list = schemas_commands.add_parser(
+        "list",
+        help="list a site's object schemas: key, name, id, object types, objects",
+        description="List the object schemas of a Jira site, to fill in the backup configuration.",
+    )
+    schemas_list.add_argument(
+        "--conn-id", default="jira_assets_default", help="the jira_assets connection (default: %(default)s)"
+    )
+    schemas_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    schemas_list.set_defaults(handler=_schemas_list)
+
+    pools = commands.add_parser("pools", help="the Airflow pools the backups run in, one per site")
+    pools_commands = pools.add_subparsers(dest="pools_command", required=True)
+    config_help = "the backup configuration (default: $JIRA_ASSETS_CONFIG, else dags/jira_assets.yaml)"
+    pools_create = pools_commands.add_parser(
+        "create",
+        help="create or update the pool jira_assets_<site> of every configured site",
+        description="Create or update the pool jira_assets_<site> of every site in the backup configuration, "
+        "with 2 x parallel_schemas slots unless --slots is given.",
+    )
+    pools_create.add_argument("--config", default=None, help=config_help)
+    pools_create.add_argument("--slots", type=int, default=None, help="slots of every pool")
+    pools_create.set_defaults(handler=_pools_create)
+    pools_check = pools_commands.add_parser(
+        "check", help="exit 1 listing the pools the configuration needs that do not exist"
+    )
+    pools_check.add_argument("--config", default=None, help=config_help)
+    pools_check.set_defaults(handler=_pools_check)
 
     sandbox = commands.add_parser("sandbox", help="the local stand-in for a Jira Cloud site with Assets")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
