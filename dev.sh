@@ -1,16 +1,43 @@
 #!/usr/bin/env bash
-# One entry point for a fresh machine (Python 3.11 + pip): set up, run the demo, run the tests.
+# One entry point for a fresh machine (Python 3.11 or newer + pip): set up, run the demo, run the tests.
 #   ./dev.sh demo   - install everything, start the sandbox + embedded MongoDB, list the demo schemas
 #   ./dev.sh test   - install everything, lint and type-check, run the whole test suite (starts its own services)
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PYTHON=${PYTHON:-python3.11}
 VENV=.venv
+
+# Succeed when "$1" runs and is Python 3.11 or newer (a pyenv shim of an uninstalled version does not run).
+supported_python() {
+    "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
+}
+
+# The Python to build the venv with: $PYTHON if set, else the first supported one on the PATH.
+find_python() {
+    if [ -n "${PYTHON:-}" ]; then
+        if ! supported_python "$PYTHON"; then
+            echo "PYTHON=$PYTHON is not a runnable Python 3.11 or newer" >&2
+            exit 1
+        fi
+        echo "$PYTHON"
+        return
+    fi
+    for candidate in python3.11 python3.12 python3.13 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && supported_python "$candidate"; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "no supported Python found: none of python3.11, python3.12, python3.13 runs, and python3 is missing" \
+        "or older than 3.11. Install Python 3.11-3.13, or point PYTHON at one:" \
+        "PYTHON=/path/to/python3.12 ./dev.sh test" >&2
+    exit 1
+}
 
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
-        "$PYTHON" -m venv "$VENV"
+        python=$(find_python)
+        "$python" -m venv "$VENV"
     fi
     # A venv made by uv has no pip of its own.
     "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip --upgrade >/dev/null
