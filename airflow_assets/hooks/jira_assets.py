@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,9 @@ class JiraAssetsHook(BaseHook):
     """Build an :class:`~airflow_assets.api.AssetsClient` from a ``jira_assets`` connection.
 
     The connection holds the Jira site URL (host), the account email (login) and the API token (password);
-    extras ``workspace_id`` (discovered when empty), ``api_base_url`` and ``cloud_id`` are optional.
+    extras ``workspace_id`` (discovered when empty), ``api_base_url`` and ``cloud_id`` are optional, and
+    ``rate_limit_scale`` multiplies the documented rate limits the client paces to (a site with raised
+    limits, or the local sandbox).
     Nothing is read or sent until :meth:`get_client` or :meth:`test_connection` is called.
 
     :param jira_assets_conn_id: the Airflow connection id.
@@ -68,6 +71,7 @@ class JiraAssetsHook(BaseHook):
         conn = self.get_connection(self.jira_assets_conn_id)
         extra = conn.extra_dejson
         options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        scale = _rate_limit_scale(extra, conn_id=self.jira_assets_conn_id)
         return AssetsClient(
             site_url=_site_url(conn.host, conn.schema, conn.port, conn_id=self.jira_assets_conn_id),
             email=conn.login or "",
@@ -77,7 +81,7 @@ class JiraAssetsHook(BaseHook):
             cloud_id=_extra_field(extra, "cloud_id"),
             budget_share=self.budget_share,
             retry=retry,
-            limits=self.limits,
+            limits=_scaled(self.limits or RateLimits(), scale),
             **options,
         )
 
@@ -101,6 +105,34 @@ def _extra_field(extra: dict[str, Any], name: str) -> str | None:
         value = extra.get(f"extra__{JiraAssetsHook.conn_type}__{name}")
     text = str(value).strip() if value is not None else ""
     return text or None
+
+
+def _rate_limit_scale(extra: dict[str, Any], *, conn_id: str) -> float:
+    """Read the ``rate_limit_scale`` extra: a site with raised limits (or the sandbox) may pace faster."""
+    raw = _extra_field(extra, "rate_limit_scale")
+    if raw is None:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale <= 1000:
+        raise AssetsConfigError(
+            f"connection {conn_id!r}: extra rate_limit_scale must be a number in (0, 1000], got {raw!r}"
+        )
+    return scale
+
+
+def _scaled(limits: RateLimits, scale: float) -> RateLimits:
+    """Multiply every per-minute budget by ``scale``."""
+    if scale == 1.0:
+        return limits
+    return dataclasses.replace(
+        limits,
+        limits={name: max(1, round(limit * scale)) for name, limit in limits.limits.items()},
+        default_limit=max(1, round(limits.default_limit * scale)),
+        total_limit=None if limits.total_limit is None else max(1, round(limits.total_limit * scale)),
+    )
 
 
 def _site_url(host: str | None, schema: str | None, port: int | None, *, conn_id: str) -> str:

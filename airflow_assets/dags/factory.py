@@ -1,0 +1,205 @@
+"""Turn the backup plan (pure DAG specs, :mod:`airflow_assets.backup.plan`) into Airflow DAGs.
+
+Parsing a DAG file must stay cheap and must never raise: an exception drops every DAG of the file. So
+the config is read and planned without any network or database call, each spec is built on its own,
+and a spec that cannot be built becomes a placeholder DAG whose single task fails with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, Param
+
+from airflow_assets.backup.plan import (
+    BackupDagSpec,
+    BrokenDagSpec,
+    DagSpec,
+    RetentionDagSpec,
+    plan_from_file,
+)
+from airflow_assets.operators.backup import (
+    ConfigErrorOperator,
+    ExportActivityOperator,
+    ExportConfigOperator,
+    ExportObjectsOperator,
+    FinalizeSnapshotOperator,
+    MarkSnapshotFailedOperator,
+)
+
+log = logging.getLogger(__name__)
+
+# A fixed date in the past: with catchup off, the scheduler starts from the latest slot.
+START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
+PLACEHOLDER_SCHEDULE = "0 2 * * *"
+# A run that cannot finish within a day (e.g. its tasks wait for a pool that does not exist) fails
+# instead of blocking the next day's run forever (max_active_runs=1).
+RUN_TIMEOUT = timedelta(hours=23)
+DEFAULT_ARGS = {
+    "owner": "jira-assets",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+}
+ACTIVITY_TASKS = (("history", "history"), ("comments", "comments"), ("connected_tickets", "tickets"))
+
+
+def build_backup_dag(spec: BackupDagSpec) -> DAG:
+    """Build the backup DAG of one schema: config -> objects -> history | comments | tickets -> finalize."""
+    include = spec.include.model_dump()
+    connections: dict[str, Any] = {
+        "jira_assets_conn_id": spec.jira_conn_id,
+        "mongo_conn_id": spec.mongo_conn_id,
+        "mongo_database": spec.mongo_database,
+        "budget_share": spec.budget_share,
+        "pool": spec.pool,
+    }
+    with DAG(
+        dag_id=spec.dag_id,
+        schedule=CronTriggerTimetable(spec.schedule, timezone=spec.timezone),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=RUN_TIMEOUT,
+        tags=list(spec.tags),
+        doc_md=spec.doc_md,
+        default_args=DEFAULT_ARGS,
+    ) as dag:
+        config = ExportConfigOperator(
+            task_id="export_config",
+            site=spec.site,
+            schema_key=spec.schema_key,
+            include=include,
+            full_sweep_every=spec.full_sweep_every,
+            schedule=spec.schedule,
+            timezone=spec.timezone,
+            **connections,
+        )
+        objects = ExportObjectsOperator(task_id="export_objects", **connections)
+        activities = [
+            ExportActivityOperator(task_id=f"export_{what}", what=what, **connections)
+            for flag, what in ACTIVITY_TASKS
+            if include.get(flag)
+        ]
+        final = FinalizeSnapshotOperator(task_id="finalize", **connections)
+        teardown = MarkSnapshotFailedOperator(
+            task_id="mark_failed_if_incomplete",
+            jira_assets_conn_id=spec.jira_conn_id,
+            mongo_conn_id=spec.mongo_conn_id,
+            mongo_database=spec.mongo_database,
+            retries=5,
+        )
+        config >> objects
+        if activities:
+            objects >> activities >> final
+        else:
+            objects >> final
+        final >> teardown.as_teardown(setups=config)
+    _check_built(dag, spec)
+    return dag
+
+
+def build_broken_dag(spec: BrokenDagSpec) -> DAG:
+    """Build the placeholder of a broken config entry: it runs daily; its one task fails with the error."""
+    with DAG(
+        dag_id=spec.dag_id,
+        schedule=CronTriggerTimetable(PLACEHOLDER_SCHEDULE, timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(spec.tags),
+        doc_md=f"# Broken backup configuration\n\n`{spec.source}`:\n\n```\n{spec.error}\n```\n",
+    ) as dag:
+        ConfigErrorOperator(task_id="config_error", message=spec.error, source=spec.source, retries=0)
+    return dag
+
+
+def build_retention_dag(spec: RetentionDagSpec) -> DAG:
+    """Build the retention DAG: forget snapshots the policy does not keep, then prune unused versions."""
+    from airflow_assets.operators.retention import RetentionOperator
+
+    with DAG(
+        dag_id=spec.dag_id,
+        schedule=CronTriggerTimetable(spec.schedule, timezone=spec.timezone),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(spec.tags),
+        doc_md=spec.doc_md,
+        default_args=DEFAULT_ARGS,
+        params={
+            "dry_run": Param(
+                False,
+                type="boolean",
+                title="Dry run",
+                description="Report what would be forgotten and pruned; delete nothing.",
+            )
+        },
+    ) as dag:
+        RetentionOperator(
+            task_id="forget_and_prune",
+            mongo_conn_id=spec.mongo_conn_id,
+            mongo_database=spec.mongo_database,
+            policy=spec.policy.model_dump(),
+            dry_run="{{ params.dry_run }}",
+        )
+    return dag
+
+
+def build_dags(specs: Sequence[DagSpec]) -> dict[str, DAG]:
+    """Build a DAG per spec; a spec that fails to build becomes a placeholder that says why."""
+    dags: dict[str, DAG] = {}
+    for spec in specs:
+        try:
+            dags[spec.dag_id] = _build(spec)
+        except Exception as error:  # one broken entry never takes the others down
+            log.exception("could not build DAG %s from %s", spec.dag_id, spec.source)
+            broken = BrokenDagSpec(
+                dag_id=spec.dag_id,
+                error=f"{spec.dag_id}: {type(error).__name__}: {error}",
+                source=spec.source,
+                tags=("jira-assets", "config-error"),
+            )
+            dags[spec.dag_id] = build_broken_dag(broken)
+    return dags
+
+
+def build_from_config(path: str | os.PathLike[str] | None = None) -> dict[str, DAG]:
+    """Read the backup config (``JIRA_ASSETS_CONFIG``, default ``dags/jira_assets.yaml``); build its DAGs."""
+    try:
+        specs = plan_from_file(path)
+    except Exception as error:  # the DAG file must never raise
+        log.exception("could not plan the Jira Assets backup DAGs")
+        specs = [
+            BrokenDagSpec(
+                dag_id="jira_assets_backup_config_error",
+                error=f"{type(error).__name__}: {error}",
+                source=str(path or os.environ.get("JIRA_ASSETS_CONFIG", "dags/jira_assets.yaml")),
+                tags=("jira-assets", "config-error"),
+            )
+        ]
+    return build_dags(specs)
+
+
+def _build(spec: DagSpec) -> DAG:
+    if isinstance(spec, BackupDagSpec):
+        return build_backup_dag(spec)
+    if isinstance(spec, RetentionDagSpec):
+        return build_retention_dag(spec)
+    return build_broken_dag(spec)
+
+
+def _check_built(dag: DAG, spec: BackupDagSpec) -> None:
+    """Check what was built against the spec: every API task in the site's pool, one run at a time."""
+    api_tasks = [task for task in dag.tasks if task.task_id != "mark_failed_if_incomplete"]
+    outside = [task.task_id for task in api_tasks if task.pool != spec.pool]
+    if outside:
+        raise ValueError(f"{spec.dag_id}: tasks {outside} are not in pool {spec.pool}")
+    if dag.max_active_runs != 1 or dag.catchup:
+        raise ValueError(f"{spec.dag_id}: must run one at a time, without catchup")

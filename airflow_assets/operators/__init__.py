@@ -1,0 +1,1 @@
+"""Airflow operators: thin layers over the plain-Python backup and restore steps."""

@@ -1,0 +1,200 @@
+"""Operators of a backup DAG: each one a thin layer over one step of :mod:`airflow_assets.backup`.
+
+Connections are resolved when a task runs, never when the DAG file is parsed. Each task returns a small
+JSON summary (counts, ids) to XCom; payloads stay in MongoDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from airflow.providers.mongo.hooks.mongo import MongoHook
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from pymongo.database import Database
+
+from airflow_assets.backup.activity import ACTIVITY_KINDS, export_activity
+from airflow_assets.backup.finalize import finalize, mark_failed, snapshot_for_run
+from airflow_assets.backup.objects import export_objects
+from airflow_assets.backup.run import BackupRun, PastRunSkipped
+from airflow_assets.backup.schema_config import BackupTarget, export_config
+from airflow_assets.hooks import JiraAssetsHook
+
+
+class _BackupStepOperator(BaseOperator):
+    """What every backup step shares: the Jira Assets and MongoDB connections.
+
+    :param jira_assets_conn_id: the ``jira_assets`` connection of the site.
+    :param mongo_conn_id: the ``mongo`` connection of the backup store.
+    :param mongo_database: the database backups are kept in.
+    :param budget_share: the fraction of each per-endpoint rate limit this task may use.
+    """
+
+    template_fields: Sequence[str] = ("jira_assets_conn_id", "mongo_conn_id", "mongo_database")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        jira_assets_conn_id: str = JiraAssetsHook.default_conn_name,
+        mongo_conn_id: str = "jira_assets_backup",
+        mongo_database: str = "jira_assets",
+        budget_share: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.jira_assets_conn_id = jira_assets_conn_id
+        self.mongo_conn_id = mongo_conn_id
+        self.mongo_database = mongo_database
+        self.budget_share = budget_share
+
+    @cached_property
+    def hook(self) -> JiraAssetsHook:
+        """Return the Jira Assets hook (built when the task runs)."""
+        return JiraAssetsHook(self.jira_assets_conn_id, budget_share=self.budget_share)
+
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        """Open the backup database for the length of the block."""
+        hook = MongoHook(mongo_conn_id=self.mongo_conn_id)
+        client = hook.get_conn()
+        try:
+            yield client[self.mongo_database]
+        finally:
+            client.close()
+
+    def snapshot_id(self, db: Database, context: Context) -> str:
+        """Return the id of the snapshot this DAG run writes."""
+        dag_run = context["dag_run"]
+        return snapshot_for_run(db, dag_run.dag_id, dag_run.run_id)
+
+
+class ExportConfigOperator(_BackupStepOperator):
+    """Open the run's snapshot and store the schema's configuration (the first step of a backup run).
+
+    :param site: the site's name in the backup configuration.
+    :param schema_key: the object schema key.
+    :param include: ``{history, comments, connected_tickets}`` flags.
+    :param full_sweep_every: every Nth run is a full sweep.
+    :param schedule: the DAG's cron schedule (runs of past dates are skipped).
+    :param timezone: the schedule's time zone.
+    """
+
+    template_fields: Sequence[str] = (*_BackupStepOperator.template_fields, "schema_key")
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        schema_key: str,
+        include: Mapping[str, bool],
+        full_sweep_every: int,
+        schedule: str,
+        timezone: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.site = site
+        self.schema_key = schema_key
+        self.include = dict(include)
+        self.full_sweep_every = full_sweep_every
+        self.schedule = schedule
+        self.timezone = timezone
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dag_run = context["dag_run"]
+        run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
+        run = BackupRun(
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            run_type=str(run_type),
+            logical_date=dag_run.logical_date,
+            data_interval_start=dag_run.data_interval_start,
+            data_interval_end=dag_run.data_interval_end,
+            started_at=datetime.now(UTC),
+        )
+        target = BackupTarget(
+            site=self.site,
+            schema_key=self.schema_key,
+            include=self.include,
+            full_sweep_every=self.full_sweep_every,
+            schedule=self.schedule,
+            timezone=self.timezone,
+        )
+        try:
+            with self.database() as db:
+                return export_config(self.hook.get_client(), db, target, run).as_dict()
+        except PastRunSkipped as skipped:
+            raise AirflowSkipException(str(skipped)) from None
+
+
+class ExportObjectsOperator(_BackupStepOperator):
+    """Store a version of every object of the schema that changed since the previous snapshot."""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.database() as db:
+            return export_objects(self.hook.get_client(), db, self.snapshot_id(db, context)).as_dict()
+
+
+class ExportActivityOperator(_BackupStepOperator):
+    """Store the history, comments or connected tickets of the snapshot's objects.
+
+    :param what: ``history``, ``comments`` or ``tickets``.
+    """
+
+    def __init__(self, *, what: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if what not in ACTIVITY_KINDS:
+            raise ValueError(f"what must be one of {', '.join(ACTIVITY_KINDS)}, got {what!r}")
+        self.what = what
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.database() as db:
+            client = self.hook.get_client()
+            return export_activity(client, db, self.snapshot_id(db, context), self.what).as_dict()
+
+
+class FinalizeSnapshotOperator(_BackupStepOperator):
+    """Check the snapshot, record its counts and mark it complete: only then can it be restored."""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.database() as db:
+            return finalize(self.hook.get_client(), db, self.snapshot_id(db, context)).as_dict()
+
+
+class MarkSnapshotFailedOperator(_BackupStepOperator):
+    """Teardown: mark the run's snapshot failed unless finalize completed it, and free the schema's lease."""
+
+    ui_color = "#fde8e8"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dag_run = context["dag_run"]
+        with self.database() as db:
+            status = mark_failed(db, dag_run.dag_id, dag_run.run_id)
+        return {"snapshot_status": status}
+
+
+class ConfigErrorOperator(BaseOperator):
+    """Fail with the validation message of a broken backup config entry (the task of a placeholder DAG).
+
+    :param message: every problem, one per line, each naming its field.
+    :param source: the configuration file.
+    """
+
+    template_fields: Sequence[str] = ()
+    ui_color = "#fde8e8"
+
+    def __init__(self, *, message: str, source: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+        self.source = source
+
+    def execute(self, context: Context) -> None:
+        raise AirflowFailException(
+            f"the backup configuration {self.source} is invalid; this DAG stands in for the broken entry:\n"
+            f"{self.message}"
+        )

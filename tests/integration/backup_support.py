@@ -1,0 +1,121 @@
+"""Helpers of the backup tests: connections to a sandbox and the embedded MongoDB, the expected state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pymongo
+import pytest
+from pymongo.database import Database
+
+from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
+from airflow_assets.backup import normalize as norm
+from airflow_assets.backup.activity import export_activity
+from airflow_assets.backup.finalize import finalize
+from airflow_assets.backup.objects import export_objects
+from airflow_assets.backup.run import BackupRun
+from airflow_assets.backup.schema_config import BackupTarget, ConfigSummary, export_config
+from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
+from airflow_assets.sandbox.launch import RunningSandbox
+from airflow_assets.store import SnapshotStore, VersionStore
+
+# The sandbox enforces no limit unless asked: pace at 100x the documented ones so tests stay fast.
+FAST_LIMITS = RateLimits(default_limit=100_000, limits={}, total_limit=None)
+FAST_RETRY = RetryPolicy(max_attempts=8, initial_wait=0.01, max_wait=0.05, max_retry_after=0.05)
+ALL_INCLUDED = {"history": True, "comments": True, "connected_tickets": True}
+
+
+def client_for(sandbox: RunningSandbox, **options: Any) -> AssetsClient:
+    """Return a client of ``sandbox`` that paces fast and retries quickly."""
+    return AssetsClient(
+        site_url=sandbox.url,
+        email=sandbox.email,
+        api_token=sandbox.api_token,
+        api_base_url=sandbox.api_base_url,
+        limits=options.pop("limits", FAST_LIMITS),
+        retry=options.pop("retry", FAST_RETRY),
+        **options,
+    )
+
+
+def set_connections(
+    monkeypatch: pytest.MonkeyPatch, sandbox: RunningSandbox, mongo: EmbeddedMongo, db: str
+) -> None:
+    """Point ``jira_assets_default`` at the sandbox and ``jira_assets_backup`` at the embedded MongoDB."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_JIRA_ASSETS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "jira_assets",
+                "host": sandbox.url,
+                "login": sandbox.email,
+                "password": sandbox.api_token,
+                "extra": {
+                    "api_base_url": sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1",
+                    "rate_limit_scale": 100,
+                },
+            }
+        ),
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", mongo.airflow_conn_uri(db))
+
+
+def target(key: str, *, include: dict[str, bool] | None = None, full_sweep_every: int = 7) -> BackupTarget:
+    """Return the backup target of schema ``key`` of the site ``test``."""
+    return BackupTarget(
+        site="test",
+        schema_key=key,
+        include=include if include is not None else ALL_INCLUDED,
+        full_sweep_every=full_sweep_every,
+        schedule="0 2 * * *",
+        timezone="UTC",
+    )
+
+
+def run_info(run_id: str, *, run_type: str = "manual") -> BackupRun:
+    """Return a run happening now."""
+    now = datetime.now(UTC)
+    return BackupRun("jira_assets_backup_test", run_id, run_type, now, now, now, now)
+
+
+def back_up(
+    client: AssetsClient, db: Database, key: str, run_id: str, **target_options: Any
+) -> ConfigSummary:
+    """Run every step of a backup of ``key`` in plain Python, as the DAG does; return the config summary."""
+    config = export_config(client, db, target(key, **target_options), run_info(run_id))
+    export_objects(client, db, config.snapshot_id)
+    for what in ("history", "comments", "tickets"):
+        export_activity(client, db, config.snapshot_id, what)
+    finalize(client, db, config.snapshot_id)
+    return config
+
+
+def live_objects(client: AssetsClient, schema_id: str) -> dict[str, dict[str, Any]]:
+    """Return every object of a schema, normalised, read one by one (another path than the backup's)."""
+    objects = {}
+    for listed in client.iter_objects(
+        f"objectSchemaId = {schema_id}", page_size=1000, include_attributes=False
+    ):
+        raw = client.get_object(str(listed["id"]))
+        objects[str(raw["id"])] = norm.normalize_object(raw)
+    return objects
+
+
+def stored(db: Database, snapshot_id: str, kind: str) -> Iterator[dict[str, Any]]:
+    """Yield the content of every item of ``kind`` a snapshot holds."""
+    snapshot = SnapshotStore(db).get(snapshot_id)
+    assert snapshot is not None
+    yield from VersionStore(db, snapshot.workspace_id, snapshot.schema_id).read(kind, snapshot.seq)
+
+
+def collection_counts(db: Database) -> dict[str, int]:
+    """Return the number of documents of every collection."""
+    return {name: db[name].count_documents({}) for name in sorted(db.list_collection_names())}
+
+
+def mongo_database(mongo: EmbeddedMongo, name: str) -> Database:
+    """Return a database of the embedded server."""
+    return pymongo.MongoClient(mongo.uri)[name]

@@ -1,0 +1,166 @@
+"""The generated backup DAGs run in real Airflow (``dag.test()``) against the sandbox and embedded MongoDB."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from airflow.sdk import DAG
+from pymongo.database import Database
+
+from airflow_assets.dags import build_from_config
+from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
+from airflow_assets.sandbox.launch import RunningSandbox
+from airflow_assets.store import SnapshotStore
+from tests.integration.backup_support import (
+    client_for,
+    collection_counts,
+    live_objects,
+    set_connections,
+    stored,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> Iterator[None]:
+    """Create the Airflow metadata DB of the test session's Airflow home once."""
+    from airflow.utils.db import initdb
+
+    initdb()
+    yield
+
+
+def _dags(db: Database, *schemas: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, DAG]:
+    """Write a backup config for ``schemas``; point the repository's DAG file at it (dag.test() parses it)."""
+    config = tmp_path / "jira_assets.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            mongo: {{conn_id: jira_assets_backup, database: {db.name}}}
+            sites:
+              test:
+                conn_id: jira_assets_default
+                schemas: [{", ".join(schemas)}]
+                include: {{history: true, comments: true, connected_tickets: true}}
+            retention: {{keep_last: 3}}
+            """
+        )
+    )
+    monkeypatch.setenv("JIRA_ASSETS_CONFIG", str(config))
+    return build_from_config(config)
+
+
+def _task_states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def test_a_backup_run_stores_what_the_site_holds(
+    airflow_db: None,
+    sandbox: RunningSandbox,
+    mongo_server: EmbeddedMongo,
+    mongo_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
+    dag = _dags(mongo_db, "ITAM", tmp_path=tmp_path, monkeypatch=monkeypatch)["jira_assets_backup_test_itam"]
+
+    dag_run = dag.test()
+
+    assert str(dag_run.state) == "success", _task_states(dag_run)
+    snapshot = SnapshotStore(mongo_db).find_for_run(dag.dag_id, dag_run.run_id)
+    assert snapshot is not None and snapshot.status == "complete"
+    client = client_for(sandbox)
+    schema_id = sandbox.seed.schema_ids["ITAM"]
+    # Every object, with every attribute value, exactly as the site answers it one by one.
+    expected = live_objects(client, schema_id)
+    assert {item["id"]: item for item in stored(mongo_db, snapshot.snapshot_id, "object")} == expected
+    counts = snapshot.document["counts"]
+    for type_name in ("Laptop", "Server", "Application"):
+        type_id = sandbox.seed.type_ids[type_name]
+        assert counts["per_type"][type_id] == sandbox.seed.type_counts[type_name]
+    # Every attribute definition of every type, every history entry, comment and connected ticket.
+    attributes = {
+        str(attribute["id"])
+        for object_type in client.get_object_types(schema_id)
+        for attribute in client.get_object_type_attributes(str(object_type["id"]))
+    }
+    assert {item["id"] for item in stored(mongo_db, snapshot.snapshot_id, "attribute")} == attributes
+    history = sum(len(client.get_object_history(object_id)) for object_id in expected)
+    comments = sum(len(client.get_object_comments(object_id)) for object_id in expected)
+    tickets = sum(len(client.get_connected_tickets(object_id)["tickets"]) for object_id in expected)
+    assert (counts["history_entries"], counts["comments"], counts["tickets"]) == (history, comments, tickets)
+    assert history and comments and tickets
+    # Each task leaves a small summary in XCom.
+    summary = dag_run.get_task_instance("export_objects").xcom_pull(task_ids="export_objects")
+    assert summary["listed"] == len(expected)
+
+
+def test_a_run_with_nothing_changed_writes_no_versions_and_a_repeated_run_no_duplicates(
+    airflow_db: None,
+    sandbox: RunningSandbox,
+    mongo_server: EmbeddedMongo,
+    mongo_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
+    dag = _dags(mongo_db, "LOC", tmp_path=tmp_path, monkeypatch=monkeypatch)["jira_assets_backup_test_loc"]
+    first = dag.test()
+    after_first = collection_counts(mongo_db)
+
+    second = dag.test()
+
+    assert str(first.state) == str(second.state) == "success"
+    after_second = collection_counts(mongo_db)
+    assert after_second["versions"] == after_first["versions"]
+    assert after_second["spans"] == after_first["spans"]
+    assert after_second["snapshots"] == after_first["snapshots"] + 1
+    snapshots = SnapshotStore(mongo_db)
+    older = snapshots.find_for_run(dag.dag_id, first.run_id)
+    newer = snapshots.find_for_run(dag.dag_id, second.run_id)
+    assert older is not None and newer is not None
+    assert newer.kind == "incremental" and newer.document["steps"]["export_objects"]["new_versions"] == 0
+    # Both snapshots read back the same schema.
+    assert list(stored(mongo_db, older.snapshot_id, "object")) == list(
+        stored(mongo_db, newer.snapshot_id, "object")
+    )
+
+
+def test_a_run_for_a_past_date_is_skipped_and_writes_nothing(
+    airflow_db: None,
+    sandbox: RunningSandbox,
+    mongo_server: EmbeddedMongo,
+    mongo_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
+    dag = _dags(mongo_db, "LOC", tmp_path=tmp_path, monkeypatch=monkeypatch)["jira_assets_backup_test_loc"]
+
+    dag_run = dag.test(logical_date=datetime.now(UTC) - timedelta(days=3))
+
+    states = _task_states(dag_run)
+    assert states["export_config"] == "skipped", states
+    assert all(state == "skipped" for state in states.values()), states
+    assert "snapshots" not in collection_counts(mongo_db)
+
+
+def test_a_broken_entry_becomes_a_placeholder_that_fails_naming_the_field(
+    airflow_db: None, mongo_db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dags = _dags(
+        mongo_db, "ITAM", "{key: ITAM2, schedule: every day}", tmp_path=tmp_path, monkeypatch=monkeypatch
+    )
+
+    assert "jira_assets_backup_test_itam" in dags
+    placeholder = dags["jira_assets_backup_test_itam2"]
+    assert [task.task_id for task in placeholder.tasks] == ["config_error"]
+    assert "sites.test.schemas[1].schedule" in (placeholder.doc_md or "")
+    dag_run = placeholder.test()
+    assert str(dag_run.state) == "failed"
