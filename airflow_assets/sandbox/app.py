@@ -364,8 +364,8 @@ def _object_routes(router: APIRouter, site: Site) -> None:
         return _json(site.object_reference_info(object_id, base_url=_base_url(request)))
 
     @router.get("/objectconnectedtickets/{object_id}/tickets")
-    def connected_tickets(object_id: str) -> JSONResponse:
-        return _json(site.connected_tickets(object_id))
+    def connected_tickets(request: Request, object_id: str) -> JSONResponse:
+        return _json(site.connected_tickets(object_id, base_url=_base_url(request)))
 
     @router.get("/comment/object/{object_id}")
     def object_comments(request: Request, object_id: str) -> JSONResponse:

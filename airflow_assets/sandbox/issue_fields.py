@@ -220,19 +220,26 @@ class IssueRenderer:
             "avatarUrls": {size: f"{avatar}?size={name}" for size, name in _AVATAR_SIZES},
         }  # fmt: skip
 
-    @staticmethod
-    def ticket(issue: IssueRecord, workspace_id: str) -> dict[str, Any]:
+    def ticket(self, issue: IssueRecord) -> dict[str, Any]:
         """Render an issue as ``objectconnectedtickets`` lists it."""
+        base = self.base_url
         return {
-            "workspaceId": workspace_id,
-            "globalId": f"{workspace_id}:{issue.id}",
+            "workspaceId": self.workspace_id,
+            "globalId": f"{self.workspace_id}:{issue.id}",
             "key": issue.key,
             "id": issue.id,
             "title": issue.summary,
             "reporter": issue.reporter,
-            "status": {"name": issue.status, "colorName": issue.status_colour},
-            "type": {"name": issue.issue_type},
-            "priority": {"name": issue.priority},
+            "status": {"name": issue.status, "description": "", "colorName": issue.status_colour},
+            "type": {
+                "name": issue.issue_type,
+                "description": "",
+                "iconUrl": f"{base}/rest/api/2/universal_avatar/view/type/issuetype/avatar/10300?size=medium",
+            },
+            "priority": {
+                "name": issue.priority,
+                "iconUrl": f"{base}/images/icons/priorities/{issue.priority.lower()}.svg",
+            },
             "created": iso_ms(issue.created),
             "updated": iso_ms(issue.updated),
         }

@@ -95,12 +95,13 @@ class SiteIssues(SiteState):
         return str(max((int(issue_id) for issue_id in self._issue_ids), default=10000) + 1)
 
     @locked
-    def connected_tickets(self, object_id: str) -> dict[str, Any]:
+    def connected_tickets(self, object_id: str, *, base_url: str | None = None) -> dict[str, Any]:
         """Answer ``GET objectconnectedtickets/{objectId}/tickets``: issues whose Assets field holds it."""
         record = self._object(object_id)
         keys = self.tickets.get(record.object_id, [])
+        renderer = IssueRenderer(self.workspace_id, base_url or DEFAULT_BASE_URL)
         return {
-            "tickets": [IssueRenderer.ticket(self.issues[key], self.workspace_id) for key in keys],
+            "tickets": [renderer.ticket(self.issues[key]) for key in keys],
             "allTicketsQuery": f"issue in ({', '.join(keys)})" if keys else "",
         }
 

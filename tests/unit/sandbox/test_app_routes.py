@@ -542,7 +542,7 @@ def test_reference_info_says_whether_referring_objects_have_open_issues(served: 
         served.send("DELETE", f"object/{room['id']}")
 
 
-def test_connected_tickets_carry_workspace_global_id_and_reporter(served: Served) -> None:
+def test_connected_tickets_have_the_openapi_fields(served: Served) -> None:
     host = served.send("POST", "object/create", served.values("Host", {"Name": ["ticketed"]})).json()
     try:
         served.site.add_connected_ticket(host["id"], {"key": "ITSM-88", "id": "10088", "reporter": "acc-bob"})
@@ -552,5 +552,9 @@ def test_connected_tickets_carry_workspace_global_id_and_reporter(served: Served
             (WORKSPACE, f"{WORKSPACE}:10088", "acc-bob"),
             (WORKSPACE, f"{WORKSPACE}:10089", served.site.account_id),
         ]
+        assert set(tickets[0]["status"]) == {"name", "description", "colorName"}
+        assert set(tickets[0]["type"]) == {"name", "description", "iconUrl"}
+        assert set(tickets[0]["priority"]) == {"name", "iconUrl"}
+        assert tickets[0]["type"]["iconUrl"].startswith(served.url)
     finally:
         served.send("DELETE", f"object/{host['id']}")
