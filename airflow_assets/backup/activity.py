@@ -10,6 +10,7 @@ retried task continue where the failed try stopped.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,7 +27,8 @@ from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY = 100  # objects per store write and checkpoint
+FLUSH_EVERY = 100  # objects per store write and checkpoint...
+FLUSH_SECONDS = 5.0  # ...or this often, so a killed task loses at most a few seconds of calls
 ID_CHUNK = 1000  # object ids read from the store at a time
 
 
@@ -110,14 +112,16 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
             except AssetsNotFoundError:
                 return None  # deleted since the objects were listed: keep what is stored
 
+        flushed_at = time.monotonic()
         try:
             for (object_id, number), answer in client.map_concurrent(
                 fetch, _object_refs(versions, scope, start_after), ordered=True
             ):
                 pending.append((object_id, number, answer))
                 progress.add()
-                if len(pending) >= FLUSH_EVERY:
+                if len(pending) >= FLUSH_EVERY or time.monotonic() - flushed_at >= FLUSH_SECONDS:
                     _flush(versions, snapshot, activity, pending, checkpoint, summary)
+                    flushed_at = time.monotonic()
         finally:
             # What was fetched before a failure is kept, so a retry starts after it.
             _flush(versions, snapshot, activity, pending, checkpoint, summary)
