@@ -127,6 +127,17 @@ class SnapshotStore:
             if existing is None:
                 raise
             return existing, False
+        # An older run of the schema still marked running ended without its teardown (a killed scheduler,
+        # a deleted run): it can never complete now that a newer sequence number exists.
+        self._snapshots.update_many(
+            {
+                "workspace_id": document["workspace_id"],
+                "schema_id": document["schema_id"],
+                "status": RUNNING,
+                "seq": {"$lt": seq},
+            },
+            {"$set": {"status": FAILED, "failure": f"superseded by {document['_id']} before it completed"}},
+        )
         created = self.get(document["_id"])
         assert created is not None
         return created, True

@@ -14,11 +14,12 @@ MODULES = sorted(
 )
 
 
-def _imports(first: str) -> dict[str, list[str]]:
-    """Import ``first``, then every module, in a fresh interpreter; report what each step pulled in."""
+def _imports(first: str, *also: str) -> dict[str, list[str]]:
+    """Import ``first`` and ``also``, then every module, in a fresh interpreter; report what came in."""
     code = f"""
 import importlib, json, sys
-importlib.import_module({first!r})
+for name in {[first, *also]!r}:
+    importlib.import_module(name)
 after_first = sorted(m for m in sys.modules if m.partition(".")[0] == "airflow")
 for name in {MODULES!r}:
     importlib.import_module(name)
@@ -44,3 +45,12 @@ def test_modules_import_cleanly_and_the_client_needs_no_airflow() -> None:
     assert seen["airflow_after_first"] == []
     # SecantusDB is GPL: tests and the demo run it as a subprocess, package code never imports it.
     assert seen["secantus"] == []
+
+
+def test_backup_and_store_logic_run_without_airflow() -> None:
+    # The layer rule: backup and store are plain Python over the client, testable without Airflow.
+    logic = [name for name in MODULES if name.startswith(("airflow_assets.backup", "airflow_assets.store"))]
+    seen = _imports("airflow_assets.api", *logic)
+
+    assert len(logic) >= 10
+    assert seen["airflow_after_first"] == []

@@ -1,0 +1,32 @@
+"""Every DAG in dags/ imports without errors, cheaply, with no network or database call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def test_every_dag_in_the_dags_folder_imports_without_errors() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+
+    assert bag.import_errors == {}
+    assert {
+        "jira_assets_backup_demo_people",
+        "jira_assets_backup_demo_loc",
+        "jira_assets_backup_demo_itam",
+    } <= set(bag.dags)
+    assert bag.dags["jira_assets_retention"].task_ids == ["forget_and_prune"]
+    for dag_id in ("jira_assets_backup_demo_people", "jira_assets_backup_demo_itam"):
+        dag = bag.dags[dag_id]
+        assert dag.max_active_runs == 1 and not dag.catchup
+        assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+        assert "jira_assets_restore" in (dag.doc_md or "")
+        assert {task.pool for task in dag.tasks if task.task_id != "mark_failed_if_incomplete"} == {
+            "jira_assets_demo"
+        }
+    # Connected tickets are enabled for ITAM only, in the shipped demo config.
+    assert "export_tickets" in bag.dags["jira_assets_backup_demo_itam"].task_ids
+    assert "export_tickets" not in bag.dags["jira_assets_backup_demo_people"].task_ids

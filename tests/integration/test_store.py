@@ -1,0 +1,115 @@
+"""The MongoDB store on a real MongoDB-wire server: versions and spans, manifests, the schema lease."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.database import Database
+
+from airflow_assets.store import (
+    Item,
+    LeaseHeldError,
+    SchemaLease,
+    SnapshotStateError,
+    SnapshotStore,
+    VersionStore,
+)
+from airflow_assets.store.snapshots import snapshot_id_for
+
+
+def _item(item_id: str, text: str) -> Item:
+    return Item(item_id, {"id": item_id, "text": text}, type_id="9", n=int(item_id))
+
+
+def _texts(store: VersionStore, seq: int) -> dict[str, str]:
+    return {data["id"]: data["text"] for data in store.read("object", seq)}
+
+
+def test_each_snapshot_reads_back_its_own_state_and_unchanged_items_cost_nothing(mongo_db: Database) -> None:
+    store = VersionStore(mongo_db, "ws", "1")
+
+    store.record("object", [_item("1", "a"), _item("2", "b")], 1)
+    unchanged = store.record("object", [_item("1", "a"), _item("2", "b")], 2)
+    store.record("object", [_item("1", "A")], 3)
+    store.close_absent("object", 3, {"type_id": "9"}, ["1"])  # item 2 deleted at seq 3
+    store.record("object", [_item("1", "a")], 4)  # back to the first content
+
+    assert (unchanged.new_versions, unchanged.unchanged) == (0, 2)
+    assert _texts(store, 1) == _texts(store, 2) == {"1": "a", "2": "b"}
+    assert _texts(store, 3) == {"1": "A"}
+    assert _texts(store, 4) == {"1": "a"}
+    # Three distinct contents, stored once each; the return to "a" reuses its version.
+    assert mongo_db["versions"].count_documents({}) == 3
+    assert store.count_open("object") == 1
+
+
+def test_a_retried_write_within_one_run_updates_its_own_span(mongo_db: Database) -> None:
+    store = VersionStore(mongo_db, "ws", "1")
+    store.record("object", [_item("1", "a")], 1)
+
+    store.record("object", [_item("1", "b")], 2)
+    store.record("object", [_item("1", "c")], 2)  # the item changed again before the retry
+    store.record("object", [_item("1", "c")], 2)
+
+    assert _texts(store, 1) == {"1": "a"} and _texts(store, 2) == {"1": "c"}
+    assert mongo_db["spans"].count_documents({}) == 2
+
+
+def _manifest(run_id: str) -> dict:
+    return {
+        "_id": snapshot_id_for("ws", "1", run_id),
+        "workspace_id": "ws",
+        "schema_id": "1",
+        "schema_key": "ITAM",
+        "dag_id": "d",
+        "run_id": run_id,
+        "kind": "full",
+        "include": {},
+    }
+
+
+def test_manifests_begin_once_and_only_the_newest_failed_run_can_resume(mongo_db: Database) -> None:
+    snapshots = SnapshotStore(mongo_db)
+    first, created = snapshots.begin(_manifest("r1"))
+    again, created_again = snapshots.begin(_manifest("r1"))
+    assert created and not created_again and again.seq == first.seq == 1
+
+    snapshots.fail(first.snapshot_id, "boom", finished_at=datetime.now(UTC))
+    assert snapshots.for_write(first.snapshot_id).status == "running"  # a retry of the newest run resumes it
+    snapshots.fail(first.snapshot_id, "boom again", finished_at=datetime.now(UTC))
+    second, _ = snapshots.begin(_manifest("r2"))
+    with pytest.raises(SnapshotStateError, match="newer backup"):
+        snapshots.for_write(first.snapshot_id)
+
+    snapshots.complete(second.snapshot_id, {"counts": {}}, finished_at=datetime.now(UTC))
+    assert not snapshots.fail(second.snapshot_id, "late teardown", finished_at=datetime.now(UTC))
+    assert snapshots.get(second.snapshot_id).status == "complete"
+
+
+def test_a_run_left_running_is_marked_failed_when_a_newer_one_begins(mongo_db: Database) -> None:
+    snapshots = SnapshotStore(mongo_db)
+    stale, _ = snapshots.begin(_manifest("r1"))
+
+    snapshots.begin(_manifest("r2"))
+
+    assert snapshots.get(stale.snapshot_id).status == "failed"
+
+
+def test_the_lease_keeps_a_second_holder_out_until_released_or_expired(mongo_db: Database) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    backup = SchemaLease(mongo_db, "ws", "1", "snapshot-a", ttl=timedelta(minutes=10), clock=lambda: now[0])
+    prune = SchemaLease(mongo_db, "ws", "1", "prune:x", ttl=timedelta(minutes=10), clock=lambda: now[0])
+
+    backup.acquire()
+    assert backup.try_acquire()  # the tasks of one run share it
+    with pytest.raises(LeaseHeldError, match="held by snapshot-a"):
+        prune.acquire()
+    prune.release()  # not the holder: changes nothing
+    assert not prune.try_acquire()
+
+    now[0] += timedelta(minutes=11)  # the backup's task was killed and never renewed it
+    assert prune.try_acquire()
+    assert not backup.try_acquire()
+    prune.release()
+    assert backup.try_acquire()
