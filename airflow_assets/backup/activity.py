@@ -24,6 +24,7 @@ from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.layout import PROGRESS
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
+from airflow_assets.store.versions import OBJECT_BUCKET, group_bucket
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,12 @@ class ActivityKind:
     step: str
     fetch: Callable[[AssetsClient, str], Sequence[Mapping[str, Any]]]
     normalize: Callable[[Mapping[str, Any], str], dict[str, Any]]
+    # A Jira issue can be connected to several objects: its id is unique only with the object's.
+    per_object_ids: bool = False
+
+    def item_id(self, object_id: str, data: Mapping[str, Any]) -> str:
+        """Return the stored id of one entry of an object."""
+        return f"{object_id}:{data['id']}" if self.per_object_ids else str(data["id"])
 
 
 def _tickets(client: AssetsClient, object_id: str) -> Sequence[Mapping[str, Any]]:
@@ -58,7 +65,9 @@ ACTIVITY_KINDS = {
         "comment", "comments", "export_comments",
         lambda client, object_id: client.get_object_comments(object_id), norm.normalize_comment,
     ),
-    "tickets": ActivityKind("ticket", "connected_tickets", "export_tickets", _tickets, norm.normalize_ticket),
+    "tickets": ActivityKind(
+        "ticket", "connected_tickets", "export_tickets", _tickets, norm.normalize_ticket, per_object_ids=True,
+    ),
 }  # fmt: skip
 
 
@@ -98,8 +107,7 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
     checkpoint = _Checkpoint(db, snapshot_id, activity.step)
     start_after = checkpoint.load()
     summary.resumed_after = max(start_after, 0)
-    scope = _scope(snapshot)
-    total = versions.count_open("object", {**scope, "n": {"$gt": start_after}})
+    total = sum(1 for _ in _object_refs(versions, snapshot, start_after))
     if start_after >= 0:
         log.info("%s: resuming after object id %s (%s objects left)", activity.step, start_after, total)
     progress = ProgressLog(log, f"{activity.step} calls", total)
@@ -115,7 +123,7 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
         flushed_at = time.monotonic()
         try:
             for (object_id, number), answer in client.map_concurrent(
-                fetch, _object_refs(versions, scope, start_after), ordered=True
+                fetch, _object_refs(versions, snapshot, start_after), ordered=True
             ):
                 pending.append((object_id, number, answer))
                 progress.add()
@@ -137,26 +145,26 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
     return summary
 
 
-def _scope(snapshot: Snapshot) -> dict[str, Any]:
-    """A full sweep covers every object; an incremental run the ones with a new version in this run."""
-    return {} if snapshot.kind == FULL else {"from_seq": snapshot.seq}
+def _object_refs(versions: VersionStore, snapshot: Snapshot, start_after: int) -> Iterator[tuple[str, int]]:
+    """Yield (object id, number) of the objects to visit, in id order, one id bucket at a time.
 
-
-def _object_refs(
-    versions: VersionStore, scope: Mapping[str, Any], start_after: int
-) -> Iterator[tuple[str, int]]:
-    """Yield (object id, number) of the objects to visit in id order, a chunk of the store at a time."""
-    last = start_after
-    while True:
-        query = {**scope, "n": {"$gt": last}}
-        chunk = list(
-            versions.open_spans("object", query, projection=["item_id", "n"], sort="n", limit=ID_CHUNK)
+    A full sweep visits every object of the snapshot; an incremental run the ones with a new version in it.
+    """
+    buckets: dict[int, list[str]] = {}
+    for group in versions.groups("object"):
+        buckets.setdefault(group_bucket(group), []).append(group)
+    for bucket in sorted(buckets):
+        if (bucket + 1) * OBJECT_BUCKET <= start_after + 1:
+            continue
+        members = versions.members("object", buckets[bucket])
+        chosen = sorted(
+            (int(object_id), object_id)
+            for items in members.values()
+            for object_id, from_seq in items.items()
+            if (snapshot.kind == FULL or from_seq == snapshot.seq) and int(object_id) > start_after
         )
-        if not chunk:
-            return
-        for span in chunk:
-            yield span["item_id"], int(span["n"])
-        last = int(chunk[-1]["n"])
+        for number, object_id in chosen:
+            yield object_id, number
 
 
 def _flush(
@@ -178,11 +186,11 @@ def _flush(
         answered.append(object_id)
         for raw in answer:
             data = activity.normalize(raw, object_id)
-            items.append(Item(data["id"], data, parent_id=object_id))
-    counts = versions.record(activity.kind, _unique(items), snapshot.seq)
-    versions.close_absent(
-        activity.kind, snapshot.seq, {"parent_id": {"$in": answered}}, [item.item_id for item in items]
-    )
+            items.append(Item(activity.item_id(object_id, data), data, group=object_id, parent_id=object_id))
+    current = versions.current(activity.kind, answered)
+    counts = versions.record(activity.kind, _unique(items), snapshot.seq, current=current)
+    present = {item.item_id for item in items}
+    versions.close(activity.kind, snapshot.seq, {i: span for i, span in current.items() if i not in present})
     summary.objects += len(pending)
     summary.items += len(items)
     summary.new_versions += counts.new_versions

@@ -72,20 +72,20 @@ def finalize(client: AssetsClient, db: Database, snapshot_id: str) -> FinalSumma
     versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
     seq = snapshot.seq
     summary = FinalSummary(snapshot_id=snapshot_id, status=COMPLETE, kind=snapshot.kind)
-    summary.objects = versions.count_visible("object", seq)
+    tally = versions.tally_visible(seq)
+    for (kind, type_id), counted in tally.items():
+        if kind == "object" and type_id is not None:
+            summary.per_type[type_id] = counted["items"]
+            summary.objects += counted["items"]
+            summary.objects_with_attachments += counted["attachments"]
+    summary.history_entries = tally.get(("history", None), {}).get("items", 0)
+    summary.comments = tally.get(("comment", None), {}).get("items", 0)
+    summary.tickets = tally.get(("ticket", None), {}).get("items", 0)
     if summary.objects != objects_step["listed"]:
         raise IncompleteSnapshotError(
             f"snapshot {snapshot_id}: {objects_step['listed']} objects were listed but {summary.objects} are "
             "stored; it is not marked complete (retry export_objects)"
         )
-    for span in versions.visible_spans("object_type", seq):
-        count = versions.count_visible("object", seq, {"type_id": span["item_id"]})
-        if count:
-            summary.per_type[span["item_id"]] = count
-    summary.history_entries = versions.count_visible("history", seq)
-    summary.comments = versions.count_visible("comment", seq)
-    summary.tickets = versions.count_visible("ticket", seq)
-    summary.objects_with_attachments = versions.count_visible("object", seq, {"attachments": True})
     for step, flag in STEP_FLAGS.items():
         if snapshot.include.get(flag) and not steps.get(step):
             raise IncompleteSnapshotError(f"snapshot {snapshot_id}: {step} has not completed")

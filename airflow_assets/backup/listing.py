@@ -10,13 +10,17 @@ when nothing exists above the last window.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from queue import Empty, Queue
+from typing import Any, Protocol, TypeVar
 
 from airflow_assets.api.records import AqlPage
 from airflow_assets.backup.normalize import UnexpectedAnswerError, ids_of, object_number
 
+T = TypeVar("T")
 # Windows never grow past this width (ids are 64-bit at most; this keeps the arithmetic plain).
 MAX_WIDTH = 1 << 40
 # Aim for windows this full, so a little growth between listing and reading does not overflow them.
@@ -138,3 +142,40 @@ def fetch_by_ids(
     if not page.is_last:
         raise UnexpectedAnswerError(f"AQL for {len(object_ids)} ids of type {type_id} answered more objects")
     return list(page.values)
+
+
+def prefetch(items: Iterator[T]) -> Iterator[T]:
+    """Yield from ``items``, producing the next one in a thread while the caller handles the current one.
+
+    An error raised while producing is raised to the caller in order; closing the result stops the producer.
+    """
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                queue.put((True, item))
+        except BaseException as error:
+            queue.put((False, error))
+            return
+        queue.put((False, None))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, value = queue.get()
+            if not ok:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            # Unblock a producer waiting to hand over an item nobody will take.
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)

@@ -19,10 +19,11 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
-from airflow_assets.backup.listing import WalkStats, Window, fetch_by_ids, walk_type
+from airflow_assets.backup.listing import WalkStats, Window, fetch_by_ids, prefetch, walk_type
 from airflow_assets.backup.run import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
+from airflow_assets.store.versions import OBJECT_BUCKET, group_bucket, object_group, object_groups
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +115,17 @@ def export_objects(client: AssetsClient, db: Database, snapshot_id: str) -> Obje
 
 
 def _close_removed_types(versions: VersionStore, snapshot: Snapshot, type_ids: set[str]) -> list[str]:
-    gone = [
-        span["item_id"]
-        for span in versions.open_spans(
-            "object", {"type_id": {"$nin": sorted(type_ids)}}, projection=["item_id"]
-        )
-    ]
-    if gone:
-        versions.close("object", snapshot.seq, {"type_id": {"$nin": sorted(type_ids)}})
-    return gone
+    """The objects of a type that no longer exists are gone too."""
+    orphaned = [group for group in versions.groups("object") if group.partition("|")[0] not in type_ids]
+    gone = versions.current("object", orphaned)
+    versions.drop_groups("object", snapshot.seq, orphaned)
+    return list(gone)
 
 
 def _close_children(versions: VersionStore, seq: int, object_ids: Sequence[str]) -> None:
     """A deleted object's history, comments and tickets end with it."""
-    for start in range(0, len(object_ids), 500):
-        chunk = list(object_ids[start : start + 500])
-        for kind in CHILD_KINDS:
-            versions.close(kind, seq, {"parent_id": {"$in": chunk}})
+    for kind in CHILD_KINDS:
+        versions.drop_groups(kind, seq, object_ids)
 
 
 class _TypeWalker:
@@ -156,32 +151,44 @@ class _TypeWalker:
     def __call__(self, type_id: str) -> None:
         page_size = READ_PAGE_SIZE if self.full else LIST_PAGE_SIZE
         expected = self.expected.get(type_id)
-        for window in walk_type(
+        windows = walk_type(
             self.client,
             type_id,
             page_size=page_size,
             include_attributes=self.full,
             expected=expected,
             stats=self.stats,
-        ):
+        )
+        # The next window is fetched while this one is written to the store.
+        for window in prefetch(windows):
             self._reconcile(window)
+
+    def _stored(self, window: Window) -> dict[str, dict[str, Any]]:
+        """Return the open span of every stored object of the window's type inside the window."""
+        if window.high is None:
+            first = (window.low + 1) // OBJECT_BUCKET
+            parent = self.versions.groups("object", parent=window.type_id)
+            groups = [group for group in parent if group_bucket(group) >= first]
+        else:
+            groups = object_groups(window.type_id, window.low, window.high)
+        return {
+            object_id: span
+            for object_id, span in self.versions.current("object", groups).items()
+            if window.low < span["n"] and (window.high is None or span["n"] <= window.high)
+        }
 
     def _reconcile(self, window: Window) -> None:
         seq = self.snapshot.seq
         listed = norm.ids_of(window.objects)
+        current = self._stored(window)
         if self.full:
             objects: Sequence[Mapping[str, Any]] = window.objects
             present = listed
         else:
-            query = window.span_query()
-            stored = {
-                span["item_id"]: span.get("updated")
-                for span in self.versions.open_spans("object", query, projection=["item_id", "updated"])
-            }
             wanted = [
                 object_id
                 for object_id, raw in zip(listed, window.objects, strict=True)
-                if object_id not in stored or stored[object_id] != raw.get("updated")
+                if object_id not in current or current[object_id].get("updated") != raw.get("updated")
             ]
             objects = []
             for start in range(0, len(wanted), READ_BATCH):
@@ -191,8 +198,9 @@ class _TypeWalker:
             vanished = set(wanted) - set(norm.ids_of(objects))
             present = [object_id for object_id in listed if object_id not in vanished]
         items = [_object_item(raw) for raw in objects]
-        counts = self.versions.record("object", items, seq)
-        gone = self.versions.close_absent("object", seq, window.span_query(), present)
+        counts = self.versions.record("object", items, seq, current=current)
+        kept = set(present)
+        gone = self.versions.close("object", seq, {i: span for i, span in current.items() if i not in kept})
         _close_children(self.versions, seq, gone)
         self.totals.add(
             window.type_id,
@@ -206,11 +214,13 @@ class _TypeWalker:
 
 def _object_item(raw: Mapping[str, Any]) -> Item:
     data = norm.normalize_object(raw)
+    number = norm.object_number(data["id"])
     return Item(
         data["id"],
         data,
+        group=object_group(data["objectTypeId"], number),
         type_id=data["objectTypeId"],
-        n=norm.object_number(data["id"]),
+        n=number,
         fields={"updated": data.get("updated"), "attachments": bool(data.get("attachmentsExists"))},
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -15,6 +16,7 @@ from airflow_assets.backup.run import BackupRun
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
 from airflow_assets.store.snapshots import COMPLETE, FULL, INCREMENTAL, Snapshot, snapshot_id_for
+from airflow_assets.store.versions import CONFIG_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class ConfigSummary:
     object_types: int
     attributes: int
     new_versions: int
+    removed_object_types: list[str] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-compatible values."""
@@ -163,10 +166,11 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
     snapshot = snapshots.for_write(snapshot_id)
     with SchemaLease(db, workspace_id, schema_id, snapshot_id, wait=600):
         versions = VersionStore(db, workspace_id, schema_id)
-        types, attributes, new_versions = _store_config(client, versions, schema, snapshot.seq)
+        types, attributes, new_versions, removed = _store_config(client, versions, schema, snapshot.seq)
     summary = _summary(
         snapshot, already_complete=False, types=types, attributes=attributes, new_versions=new_versions
     )
+    summary = dataclasses.replace(summary, removed_object_types=removed)
     snapshots.record_step(snapshot_id, "export_config", summary.as_dict())
     log.info(
         "schema %s (id %s): snapshot %s seq %s, %s run (%s); %s object types, %s attributes, %s new versions",
@@ -195,7 +199,7 @@ def _summary(
 
 def _store_config(
     client: AssetsClient, versions: VersionStore, schema: Mapping[str, Any], seq: int
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, list[str]]:
     schema_id = str(schema["id"])
     object_types = client.get_object_types(schema_id)
     attributes: dict[str, dict[str, Any]] = {}
@@ -224,11 +228,14 @@ def _store_config(
         "global_reference_type": _config_items(client.get_reference_types(), "a global reference type"),
     }
     new_versions = 0
+    removed_types: list[str] = []
     for kind in CONFIG_KINDS:
         kind_items = items[kind]
         new_versions += versions.record(kind, kind_items, seq).new_versions
-        versions.close_absent(kind, seq, {}, [item.item_id for item in kind_items])
-    return len(object_types), len(attributes), new_versions
+        gone = versions.close_absent(kind, seq, [CONFIG_GROUP], [item.item_id for item in kind_items])
+        if kind == "object_type":
+            removed_types = gone
+    return len(object_types), len(attributes), new_versions, removed_types
 
 
 def _config_items(raws: Sequence[Mapping[str, Any]], what: str) -> list[Item]:

@@ -10,6 +10,7 @@ VERSIONS = "versions"
 SPANS = "spans"
 COUNTERS = "counters"
 LEASES = "leases"
+HEADS = "heads"
 PROGRESS = "progress"
 
 _INDEXES: dict[str, list[IndexModel]] = {
@@ -23,43 +24,19 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("schema_key", ASCENDING), ("status", ASCENDING)], name="key_status"),
     ],
     SPANS: [
-        # Current state of a schema: open spans by item, by type and id window, by parent object.
-        IndexModel(
-            [
-                ("ws", ASCENDING),
-                ("schema_id", ASCENDING),
-                ("kind", ASCENDING),
-                ("item_id", ASCENDING),
-                ("to_seq", ASCENDING),
-            ],
-            name="item",
-        ),
-        IndexModel(
-            [
-                ("ws", ASCENDING),
-                ("schema_id", ASCENDING),
-                ("kind", ASCENDING),
-                ("to_seq", ASCENDING),
-                ("type_id", ASCENDING),
-                ("n", ASCENDING),
-            ],
-            name="window",
-        ),
-        IndexModel(
-            [
-                ("ws", ASCENDING),
-                ("schema_id", ASCENDING),
-                ("kind", ASCENDING),
-                ("parent_id", ASCENDING),
-                ("to_seq", ASCENDING),
-            ],
-            name="parent",
-        ),
+        # What a snapshot reads back: from_seq <= seq < to_seq. The current state is found through heads.
         IndexModel(
             [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("from_seq", ASCENDING)],
             name="from_seq",
         ),
+        # Pruning: which spans still name a version.
         IndexModel([("hash", ASCENDING)], name="hash"),
+    ],
+    HEADS: [
+        IndexModel(
+            [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("parent", ASCENDING)],
+            name="kind_parent",
+        ),
     ],
 }
 

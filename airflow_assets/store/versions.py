@@ -1,4 +1,4 @@
-"""Versions and spans: each distinct content stored once, and the run sequence numbers during which it held.
+"""Versions, spans and heads: each distinct content stored once, and the runs during which it held.
 
 A *version* (collection ``versions``) is an item's normalised content under the hash of its canonical JSON:
 an object, a history entry, a comment, a connected ticket, an object type, an attribute... written once.
@@ -8,10 +8,16 @@ reads back every span with ``from_seq <= s < to_seq``, so a run that changes not
 and a failed run (whose sequence number no complete snapshot shares) never changes what an earlier
 snapshot reads back.
 
-Write order within one item: the version, then the old span is closed, then the new span is opened. A
-crash in between leaves the item without an open span, which the next try sees as new and writes again;
-never two open spans. Every write is an idempotent upsert or a conditional update, so a retried task
-writes the same documents again, never duplicates.
+A *head* (collection ``heads``) lists the current items of one group, each with the ``from_seq`` of its
+open span, so the current state is found by ``_id`` lookups alone (every MongoDB-compatible server, down
+to the embedded one, answers those from its primary index). Groups: the object id for its history entries,
+comments and tickets; the object type and a bucket of 1,000 object ids for objects (``<typeId>|<bucket>``);
+``all`` for configuration.
+
+Write order for every changed item: its version; its old span closed; its head entry pointed at the new
+span; the new span. So an item's only open span, if any, is the one its head entry names: a crash at any
+point leaves at most an item without an open span, which the next try sees as new and writes again, never
+two open spans. Every write is an idempotent upsert or a conditional update; no transaction is needed.
 """
 
 from __future__ import annotations
@@ -24,12 +30,31 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from airflow_assets.store.hashing import content_hash
-from airflow_assets.store.layout import SPANS, VERSIONS
+from airflow_assets.store.layout import HEADS, SPANS, VERSIONS
 
 # The to_seq of a span that is still current: larger than any sequence number a schema will reach.
 OPEN = 2**62
 # Items per $in query and per bulk write: well under any server's limits, a few hundred KB per batch.
 BATCH = 500
+# Object ids per head group of objects.
+OBJECT_BUCKET = 1000
+CONFIG_GROUP = "all"
+
+
+def object_group(type_id: str, number: int) -> str:
+    """Return the head group of an object: its type and its id's bucket (zero-padded: groups sort by id)."""
+    return f"{type_id}|{number // OBJECT_BUCKET:012d}"
+
+
+def object_groups(type_id: str, low: int, high: int) -> list[str]:
+    """Return the head groups that hold the objects of ``type_id`` with ``low < id <= high``."""
+    first, last = (low + 1) // OBJECT_BUCKET, high // OBJECT_BUCKET
+    return [f"{type_id}|{bucket:012d}" for bucket in range(first, last + 1)]
+
+
+def group_bucket(group: str) -> int:
+    """Return the id bucket of an object group."""
+    return int(group.rpartition("|")[2])
 
 
 @dataclass(frozen=True)
@@ -38,15 +63,17 @@ class Item:
 
     :param item_id: the item's id within its kind (object id, history entry id, comment id...).
     :param data: the normalised content (JSON-compatible; hashed and stored as is).
+    :param group: the head group (see the module docstring).
     :param parent_id: the object a history entry, comment or ticket belongs to; the owning object type
         of an attribute.
     :param type_id: the object type of an object.
-    :param n: a numeric sort key (the object id as a number), for id windows and resumable walks.
+    :param n: a numeric sort key (the object id as a number).
     :param fields: small extra fields kept on the span for queries (``updated``, ``attachments``).
     """
 
     item_id: str
     data: Mapping[str, Any]
+    group: str = CONFIG_GROUP
     parent_id: str | None = None
     type_id: str | None = None
     n: int | None = None
@@ -67,7 +94,7 @@ class WriteCounts:
 
 
 class VersionStore:
-    """The versions and spans of one schema of one workspace.
+    """The versions, spans and heads of one schema of one workspace.
 
     :param db: the backup database.
     :param workspace_id: the Assets workspace id.
@@ -80,92 +107,114 @@ class VersionStore:
         self.schema_id = schema_id
         self._spans = db[SPANS]
         self._versions = db[VERSIONS]
+        self._heads = db[HEADS]
 
     def _scope(self, kind: str) -> dict[str, Any]:
         return {"ws": self.workspace_id, "schema_id": self.schema_id, "kind": kind}
 
-    # -- reading the current state ------------------------------------------------------------------
+    def _head_id(self, kind: str, group: str) -> str:
+        return f"{self.workspace_id}|{self.schema_id}|{kind}|{group}"
 
-    def open_spans(
-        self,
-        kind: str,
-        query: Mapping[str, Any] | None = None,
-        *,
-        projection: Sequence[str] | None = None,
-        sort: str | None = None,
-        limit: int = 0,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield the open spans of ``kind`` matching ``query`` (e.g. ``{"type_id": "9"}``)."""
-        spec = {**self._scope(kind), "to_seq": OPEN, **(query or {})}
-        fields = dict.fromkeys(projection, 1) if projection is not None else None
-        cursor = self._spans.find(spec, fields, limit=limit)
-        if sort is not None:
-            cursor = cursor.sort(sort, 1)
-        yield from cursor
+    def span_id(self, kind: str, item_id: str, from_seq: int) -> str:
+        """Return the id of the span of ``item_id`` that starts at ``from_seq``."""
+        return f"{self.workspace_id}|{self.schema_id}|{kind}|{item_id}|{from_seq}"
 
-    def count_open(self, kind: str, query: Mapping[str, Any] | None = None) -> int:
-        """Count the open spans of ``kind`` matching ``query``."""
-        return int(self._spans.count_documents({**self._scope(kind), "to_seq": OPEN, **(query or {})}))
+    # -- the current state --------------------------------------------------------------------------
 
-    def open_by_item(self, kind: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Return the open span of each item that has one, by item id."""
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(item_ids), BATCH):
-            chunk = list(item_ids[start : start + BATCH])
-            for span in self.open_spans(kind, {"item_id": {"$in": chunk}}):
-                found[span["item_id"]] = span
+    def members(self, kind: str, groups: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Return, per group, its current items with the ``from_seq`` of their open span."""
+        wanted = sorted(set(groups))
+        found: dict[str, dict[str, int]] = {group: {} for group in wanted}
+        for start in range(0, len(wanted), BATCH):
+            ids = [self._head_id(kind, group) for group in wanted[start : start + BATCH]]
+            for head in self._heads.find({"_id": {"$in": ids}}):
+                found[head["group"]] = {
+                    _decode(key): int(seq) for key, seq in (head.get("members") or {}).items()
+                }
         return found
+
+    def groups(self, kind: str, parent: str | None = None) -> list[str]:
+        """Return the groups of ``kind`` (under ``parent``: the object groups of one type), sorted."""
+        query = {**self._scope(kind)} if parent is None else {**self._scope(kind), "parent": parent}
+        return sorted(head["group"] for head in self._heads.find(query, {"group": 1}))
+
+    def open_spans(self, kind: str, members: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+        """Return the open span of each item of ``members`` (item id -> from_seq) that has one."""
+        ids = [self.span_id(kind, item_id, seq) for item_id, seq in members.items()]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            for span in self._spans.find({"_id": {"$in": ids[start : start + BATCH]}}):
+                if span["to_seq"] == OPEN:
+                    found[span["item_id"]] = span
+        return found
+
+    def current(self, kind: str, groups: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return the open span of every current item of ``groups``, by item id (with its ``group``)."""
+        spans: dict[str, dict[str, Any]] = {}
+        for group, items in self.members(kind, groups).items():
+            for item_id, span in self.open_spans(kind, items).items():
+                spans[item_id] = {**span, "group": group}
+        return spans
 
     # -- writing ------------------------------------------------------------------------------------
 
-    def record(self, kind: str, items: Sequence[Item], seq: int) -> WriteCounts:
+    def record(
+        self,
+        kind: str,
+        items: Sequence[Item],
+        seq: int,
+        *,
+        current: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> WriteCounts:
         """Store the current content of ``items`` as of snapshot ``seq``; unchanged items cost no write.
 
         :param kind: the item kind (``object``, ``history``, ``comment``, ``ticket``, ``object_type``...).
         :param items: at most one entry per item id.
         :param seq: the sequence number of the snapshot being written.
+        :param current: the items' open spans from :meth:`current`, when the caller already has them.
         """
         counts = WriteCounts()
         for start in range(0, len(items), BATCH):
-            counts.add(self._record_batch(kind, items[start : start + BATCH], seq))
+            batch = items[start : start + BATCH]
+            known = current if current is not None else self.current(kind, {item.group for item in batch})
+            counts.add(self._record_batch(kind, batch, seq, known))
         return counts
 
-    def _record_batch(self, kind: str, items: Sequence[Item], seq: int) -> WriteCounts:
-        current = self.open_by_item(kind, [item.item_id for item in items])
-        version_writes: list[UpdateOne] = []
-        span_writes: list[UpdateOne] = []
+    def _record_batch(
+        self, kind: str, items: Sequence[Item], seq: int, current: Mapping[str, Mapping[str, Any]]
+    ) -> WriteCounts:
+        versions: list[UpdateOne] = []
+        closes: list[UpdateOne] = []
+        pointers: dict[str, dict[str, int]] = {}
+        opens: list[UpdateOne] = []
         counts = WriteCounts()
         for item in items:
             digest = content_hash(
-                kind=kind,
-                workspace_id=self.workspace_id,
-                schema_id=self.schema_id,
-                item_id=item.item_id,
+                kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item.item_id,
                 data=item.data,
-            )
+            )  # fmt: skip
             span = current.get(item.item_id)
             if span is not None and span["hash"] == digest:
                 counts.unchanged += 1
                 continue
             counts.new_versions += 1
-            version_writes.append(
+            versions.append(
                 UpdateOne(
                     {"_id": digest},
                     {"$setOnInsert": {**self._scope(kind), "item_id": item.item_id, "data": item.data}},
                     upsert=True,
                 )
             )
+            if span is not None and span["from_seq"] != seq:
+                closes.append(UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}}))
+            if span is not None and span.get("group", item.group) != item.group:
+                pointers.setdefault(span["group"], {})[item.item_id] = -1  # moved: drop the old entry
+            pointers.setdefault(item.group, {})[item.item_id] = seq
             described = {"hash": digest, "parent_id": item.parent_id, "type_id": item.type_id, "n": item.n}
             described.update(item.fields)
-            if span is not None and span["from_seq"] == seq:
-                # Our own span from an earlier try of this run: the item changed again since; update it.
-                span_writes.append(UpdateOne({"_id": span["_id"]}, {"$set": described}))
-                continue
-            if span is not None:
-                span_writes.append(UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}}))
-            span_writes.append(
+            opens.append(
                 UpdateOne(
-                    {"_id": self._span_id(kind, item.item_id, seq)},
+                    {"_id": self.span_id(kind, item.item_id, seq)},
                     {
                         "$set": {**described, "to_seq": OPEN},
                         "$setOnInsert": {**self._scope(kind), "item_id": item.item_id, "from_seq": seq},
@@ -173,37 +222,63 @@ class VersionStore:
                     upsert=True,
                 )
             )
-        # Versions first: a span never names a version that is not stored.
-        if version_writes:
-            self._versions.bulk_write(version_writes, ordered=False)
-        if span_writes:
-            self._spans.bulk_write(span_writes, ordered=True)
+        # The order every crash analysis in the module docstring relies on.
+        if versions:
+            self._versions.bulk_write(versions, ordered=False)
+        if closes:
+            self._spans.bulk_write(closes, ordered=False)
+        self._point(kind, pointers)
+        if opens:
+            self._spans.bulk_write(opens, ordered=False)
         return counts
 
-    def close(self, kind: str, seq: int, query: Mapping[str, Any]) -> int:
-        """End, as of snapshot ``seq``, every open span of ``kind`` matching ``query``; return how many."""
-        result = self._spans.update_many(
-            {**self._scope(kind), "to_seq": OPEN, **query}, {"$set": {"to_seq": seq}}
-        )
-        return int(result.modified_count)
+    def close(self, kind: str, seq: int, current: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """End, as of snapshot ``seq``, the open spans ``current`` names (items deleted); return their ids.
 
-    def close_absent(
-        self, kind: str, seq: int, query: Mapping[str, Any], present: Iterable[str]
-    ) -> list[str]:
-        """End the open spans matching ``query`` whose item is not in ``present``; return those items."""
-        keep = set(present)
-        gone = [
-            span["item_id"]
-            for span in self.open_spans(kind, query, projection=["item_id"])
-            if span["item_id"] not in keep
+        :param current: item id -> open span with its ``group``, as :meth:`current` returns them.
+        """
+        closes = [
+            UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}})
+            for span in current.values()
         ]
-        for start in range(0, len(gone), BATCH):
-            self.close(kind, seq, {"item_id": {"$in": gone[start : start + BATCH]}})
-        return gone
+        for start in range(0, len(closes), BATCH):
+            self._spans.bulk_write(closes[start : start + BATCH], ordered=False)
+        pointers: dict[str, dict[str, int]] = {}
+        for item_id, span in current.items():
+            pointers.setdefault(span["group"], {})[item_id] = -1
+        self._point(kind, pointers)
+        return list(current)
 
-    @staticmethod
-    def _span_id(kind: str, item_id: str, seq: int) -> str:
-        return f"{kind}|{item_id}|{seq}"
+    def close_absent(self, kind: str, seq: int, groups: Iterable[str], present: Iterable[str]) -> list[str]:
+        """End the open spans of the items of ``groups`` that are not in ``present``; return those items."""
+        keep = set(present)
+        gone = {item_id: span for item_id, span in self.current(kind, groups).items() if item_id not in keep}
+        return self.close(kind, seq, gone)
+
+    def drop_groups(self, kind: str, seq: int, groups: Sequence[str]) -> int:
+        """End every open span of ``groups`` and forget them (a deleted object's history, comments...)."""
+        gone = self.current(kind, groups)
+        self.close(kind, seq, gone)
+        for start in range(0, len(groups), BATCH):
+            ids = [self._head_id(kind, group) for group in groups[start : start + BATCH]]
+            self._heads.delete_many({"_id": {"$in": ids}, "members": {}})
+        return len(gone)
+
+    def _point(self, kind: str, pointers: Mapping[str, Mapping[str, int]]) -> None:
+        """Point each group's head entries at their new span (``-1``: remove the entry)."""
+        writes = []
+        for group, entries in pointers.items():
+            parent = group.partition("|")[0] if "|" in group else None
+            update: dict[str, Any] = {"$setOnInsert": {**self._scope(kind), "group": group, "parent": parent}}
+            sets = {f"members.{_encode(item)}": seq for item, seq in entries.items() if seq >= 0}
+            unsets = {f"members.{_encode(item)}": "" for item, seq in entries.items() if seq < 0}
+            if sets:
+                update["$set"] = sets
+            if unsets:
+                update["$unset"] = unsets
+            writes.append(UpdateOne({"_id": self._head_id(kind, group)}, update, upsert=True))
+        for start in range(0, len(writes), BATCH):
+            self._heads.bulk_write(writes[start : start + BATCH], ordered=False)
 
     # -- reading a snapshot -------------------------------------------------------------------------
 
@@ -211,16 +286,44 @@ class VersionStore:
         self, kind: str, seq: int, query: Mapping[str, Any] | None = None, *, sort: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """Yield the spans of ``kind`` that snapshot ``seq`` holds."""
-        spec = {**self._scope(kind), "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}, **(query or {})}
-        cursor = self._spans.find(spec)
+        cursor = self._spans.find(self._visible(kind, seq, query))
         if sort is not None:
             cursor = cursor.sort(sort, 1)
         yield from cursor
 
     def count_visible(self, kind: str, seq: int, query: Mapping[str, Any] | None = None) -> int:
         """Count the items of ``kind`` that snapshot ``seq`` holds."""
-        spec = {**self._scope(kind), "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}, **(query or {})}
-        return int(self._spans.count_documents(spec))
+        return int(self._spans.count_documents(self._visible(kind, seq, query)))
+
+    def tally_visible(self, seq: int) -> dict[tuple[str, str | None], dict[str, int]]:
+        """Count what snapshot ``seq`` holds in one pass: items, and with attachments, per kind and type."""
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "ws": self.workspace_id,
+                    "schema_id": self.schema_id,
+                    "from_seq": {"$lte": seq},
+                    "to_seq": {"$gt": seq},
+                }
+            },
+            {
+                "$group": {
+                    "_id": {"kind": "$kind", "type_id": "$type_id"},
+                    "items": {"$sum": 1},
+                    "attachments": {"$sum": {"$cond": [{"$eq": ["$attachments", True]}, 1, 0]}},
+                }
+            },
+        ]
+        return {
+            (row["_id"]["kind"], row["_id"].get("type_id")): {
+                "items": row["items"],
+                "attachments": row["attachments"],
+            }
+            for row in self._spans.aggregate(pipeline)
+        }
+
+    def _visible(self, kind: str, seq: int, query: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**self._scope(kind), "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}, **(query or {})}
 
     def read(
         self, kind: str, seq: int, query: Mapping[str, Any] | None = None, *, sort: str | None = None
@@ -246,3 +349,12 @@ class VersionStore:
                     f"{self._versions.full_name}: the backup store is damaged"
                 )
             yield data
+
+
+def _encode(item_id: str) -> str:
+    """Make an item id safe as a document field name (no ``.``, no leading ``$``)."""
+    return item_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def _decode(key: str) -> str:
+    return key.replace("%24", "$").replace("%2E", ".").replace("%25", "%")

@@ -16,10 +16,14 @@ from airflow_assets.store import (
     VersionStore,
 )
 from airflow_assets.store.snapshots import snapshot_id_for
+from airflow_assets.store.versions import object_group
 
 
 def _item(item_id: str, text: str) -> Item:
-    return Item(item_id, {"id": item_id, "text": text}, type_id="9", n=int(item_id))
+    number = int(item_id)
+    return Item(
+        item_id, {"id": item_id, "text": text}, group=object_group("9", number), type_id="9", n=number
+    )
 
 
 def _texts(store: VersionStore, seq: int) -> dict[str, str]:
@@ -32,7 +36,7 @@ def test_each_snapshot_reads_back_its_own_state_and_unchanged_items_cost_nothing
     store.record("object", [_item("1", "a"), _item("2", "b")], 1)
     unchanged = store.record("object", [_item("1", "a"), _item("2", "b")], 2)
     store.record("object", [_item("1", "A")], 3)
-    store.close_absent("object", 3, {"type_id": "9"}, ["1"])  # item 2 deleted at seq 3
+    store.close_absent("object", 3, [object_group("9", 1)], ["1"])  # item 2 deleted at seq 3
     store.record("object", [_item("1", "a")], 4)  # back to the first content
 
     assert (unchanged.new_versions, unchanged.unchanged) == (0, 2)
@@ -41,7 +45,7 @@ def test_each_snapshot_reads_back_its_own_state_and_unchanged_items_cost_nothing
     assert _texts(store, 4) == {"1": "a"}
     # Three distinct contents, stored once each; the return to "a" reuses its version.
     assert mongo_db["versions"].count_documents({}) == 3
-    assert store.count_open("object") == 1
+    assert list(store.current("object", [object_group("9", 1)])) == ["1"]
 
 
 def test_a_retried_write_within_one_run_updates_its_own_span(mongo_db: Database) -> None:
