@@ -22,12 +22,14 @@ two open spans. Every write is an idempotent upsert or a conditional update; no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.layout import HEADS, SPANS, VERSIONS
@@ -39,6 +41,7 @@ BATCH = 500
 # Object ids per head group of objects.
 OBJECT_BUCKET = 1000
 CONFIG_GROUP = "all"
+DUPLICATE_KEY = 11000
 
 
 def object_group(type_id: str, number: int) -> str:
@@ -183,10 +186,11 @@ class VersionStore:
     def _record_batch(
         self, kind: str, items: Sequence[Item], seq: int, current: Mapping[str, Mapping[str, Any]]
     ) -> WriteCounts:
-        versions: list[UpdateOne] = []
+        versions: dict[str, dict[str, Any]] = {}
         closes: list[UpdateOne] = []
         pointers: dict[str, dict[str, int]] = {}
-        opens: list[UpdateOne] = []
+        opens: list[dict[str, Any]] = []
+        reopens: list[UpdateOne] = []
         counts = WriteCounts()
         for item in items:
             digest = content_hash(
@@ -198,38 +202,41 @@ class VersionStore:
                 counts.unchanged += 1
                 continue
             counts.new_versions += 1
-            versions.append(
-                UpdateOne(
-                    {"_id": digest},
-                    {"$setOnInsert": {**self._scope(kind), "item_id": item.item_id, "data": item.data}},
-                    upsert=True,
-                )
-            )
-            if span is not None and span["from_seq"] != seq:
-                closes.append(UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}}))
-            if span is not None and span.get("group", item.group) != item.group:
-                pointers.setdefault(span["group"], {})[item.item_id] = -1  # moved: drop the old entry
-            pointers.setdefault(item.group, {})[item.item_id] = seq
+            versions[digest] = {
+                "_id": digest,
+                **self._scope(kind),
+                "item_id": item.item_id,
+                "data": item.data,
+            }
             described = {"hash": digest, "parent_id": item.parent_id, "type_id": item.type_id, "n": item.n}
             described.update(item.fields)
+            pointers.setdefault(item.group, {})[item.item_id] = seq
+            if span is not None and span["from_seq"] == seq:
+                # Our own span from an earlier try of this run: the item changed again since; update it.
+                reopens.append(UpdateOne({"_id": span["_id"]}, {"$set": {**described, "to_seq": OPEN}}))
+                continue
+            if span is not None:
+                closes.append(UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}}))
+                if span.get("group", item.group) != item.group:
+                    pointers.setdefault(span["group"], {})[item.item_id] = -1  # moved: drop the old entry
             opens.append(
-                UpdateOne(
-                    {"_id": self.span_id(kind, item.item_id, seq)},
-                    {
-                        "$set": {**described, "to_seq": OPEN},
-                        "$setOnInsert": {**self._scope(kind), "item_id": item.item_id, "from_seq": seq},
-                    },
-                    upsert=True,
-                )
+                {
+                    "_id": self.span_id(kind, item.item_id, seq),
+                    **self._scope(kind),
+                    "item_id": item.item_id,
+                    "from_seq": seq,
+                    "to_seq": OPEN,
+                    **described,
+                }
             )
         # The order every crash analysis in the module docstring relies on.
-        if versions:
-            self._versions.bulk_write(versions, ordered=False)
+        _insert_new(self._versions, list(versions.values()), redo=None)
         if closes:
             self._spans.bulk_write(closes, ordered=False)
         self._point(kind, pointers)
-        if opens:
-            self._spans.bulk_write(opens, ordered=False)
+        _insert_new(self._spans, opens, redo=_reopen)
+        if reopens:
+            self._spans.bulk_write(reopens, ordered=False)
         return counts
 
     def close(self, kind: str, seq: int, current: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -349,6 +356,36 @@ class VersionStore:
                     f"{self._versions.full_name}: the backup store is damaged"
                 )
             yield data
+
+
+def _insert_new(
+    collection: Collection,
+    documents: Sequence[dict[str, Any]],
+    *,
+    redo: Callable[[dict[str, Any]], UpdateOne] | None,
+) -> None:
+    """Insert documents that are new as far as the caller knows (inserts cost a fraction of upserts).
+
+    A document whose ``_id`` exists already (a retried write, content seen before) is left as it is, or
+    rewritten with ``redo``.
+    """
+    if not documents:
+        return
+    try:
+        collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if any(entry.get("code") != DUPLICATE_KEY for entry in errors):
+            raise
+        if redo is not None:
+            collection.bulk_write([redo(documents[entry["index"]]) for entry in errors], ordered=False)
+
+
+def _reopen(span: dict[str, Any]) -> UpdateOne:
+    """Rewrite an existing span of this run with the content it should now have."""
+    return UpdateOne(
+        {"_id": span["_id"]}, {"$set": {key: value for key, value in span.items() if key != "_id"}}
+    )
 
 
 def _encode(item_id: str) -> str:

@@ -385,7 +385,7 @@ def test_pruning_during_a_backup_loses_nothing(backups: Backups, mongo_db: Datab
 class _PruneAtFirstVersionWrite(monitoring.CommandListener):
     """Prune at the moment a backup has stored its new versions and not yet the spans naming them.
 
-    That is the window the lease closes: a re-used version is stored (the backup's upsert found it), and
+    That is the window the lease closes: a re-used version is stored (the backup's write found it), and
     only a forgotten snapshot's span names it until the backup's own span is written.
     """
 
@@ -397,7 +397,7 @@ class _PruneAtFirstVersionWrite(monitoring.CommandListener):
         self._lock = threading.Lock()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "update" and event.command.get("update") == VERSIONS:
+        if event.command_name in ("insert", "update") and event.command.get(event.command_name) == VERSIONS:
             self._versions_writes.add(event.request_id)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
