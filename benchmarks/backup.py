@@ -135,7 +135,9 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _launch(step: str, site: Site, mongo: str, db: str, run_id: str, scale: float, sweep: int) -> subprocess.Popen[str]:
+def _launch(
+    step: str, site: Site, mongo: str, db: str, run_id: str, scale: float, sweep: int
+) -> subprocess.Popen[str]:
     command = [
         sys.executable, __file__, "--step", step, "--site", json.dumps(site.__dict__), "--mongo", mongo,
         "--db", db, "--run-id", run_id, "--scale", str(scale), "--full-sweep-every", str(sweep),
@@ -158,7 +160,9 @@ class RunFigures:
     results: dict[str, dict[str, Any]]
 
 
-def backup_run(site: Site, stats: Connection, mongo: str, db: str, run_id: str, scale: float, sweep: int) -> RunFigures:
+def backup_run(
+    site: Site, stats: Connection, mongo: str, db: str, run_id: str, scale: float, sweep: int
+) -> RunFigures:
     """Run every step of one backup, phase by phase; return timings, calls per phase and step results."""
     phases = [*((step,) for step in STEPS_ALONE), STEPS_SIDE_BY_SIDE, ("finalize",)]
     figures = RunFigures(0.0, [], {})
@@ -183,7 +187,9 @@ def bound_seconds(figures: RunFigures, scale: float) -> float:
     limits = RateLimits()
     total = 0.0
     for _, _, calls in figures.phases:
-        per_class = [count / (limits.limit_for(klass) * scale / 60) for klass, count in calls.items() if count > 0]
+        per_class = [
+            count / (limits.limit_for(klass) * scale / 60) for klass, count in calls.items() if count > 0
+        ]
         total += max(per_class, default=0.0)
     return total
 
@@ -197,10 +203,14 @@ def edit_objects(site: Site, scale: float, share: float) -> int:
     with client_for(site, scale) as client:
         schema = next(s for s in client.iter_object_schemas() if s["objectSchemaKey"] == SCHEMA_KEY)
         laptop = next(t for t in client.get_object_types(schema["id"]) if t["name"] == "Laptop")
-        serial = next(a for a in client.get_object_type_attributes(laptop["id"]) if a["name"] == "Serial number")
+        serial = next(
+            a for a in client.get_object_type_attributes(laptop["id"]) if a["name"] == "Serial number"
+        )
         total = client.count_objects(f"objectSchemaId = {schema['id']}")
         wanted = max(1, round(total * share))
-        ids = [o["id"] for o in client.iter_objects(f"objectTypeId = {laptop['id']}", page_size=1000)][:wanted]
+        ids = [o["id"] for o in client.iter_objects(f"objectTypeId = {laptop['id']}", page_size=1000)][
+            :wanted
+        ]
         for object_id in ids:
             value = [{"value": f"EDITED-{object_id}"}]
             body = {"attributes": [{"objectTypeAttributeId": serial["id"], "objectAttributeValues": value}]}
@@ -215,7 +225,9 @@ def print_phases(figures: RunFigures) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--objects", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--scale", type=float, default=4.0, help="multiply every documented rate limit")
@@ -233,8 +245,9 @@ def main() -> None:
         return
     n, scale = args.objects, args.scale
     print(
-        f"== backup of a {n}-object sandbox ({SCHEMA_KEY} holds its IT assets), {args.latency_ms:g} ms latency, "
-        f"documented rate limits x {scale:g} (sliding window {60 / scale:g} s), history and comments included"
+        f"== backup of a {n}-object sandbox ({SCHEMA_KEY} holds its IT assets), "
+        f"{args.latency_ms:g} ms latency, documented rate limits x {scale:g} "
+        f"(sliding window {60 / scale:g} s), history and comments included"
     )
     with tempfile.TemporaryDirectory() as storage, embedded_mongo(storage) as mongo:
         peaks: dict[int, dict[str, float]] = {}
@@ -243,8 +256,10 @@ def main() -> None:
             full = backup_run(site, stats, mongo.uri, "bench", "full", scale, 7)
             objects = full.results["export_objects"]["result"]["listed"]
             bound = bound_seconds(full, scale)
-            print(f"   full backup: {objects} objects in {full.seconds:.1f} s = {objects / full.seconds * 60:,.0f} objects/min")
-            print(f"   bound set by the rate limits: {bound:.1f} s; ratio {bound / full.seconds:.2f} (target >= 0.9)")
+            rate = objects / full.seconds * 60
+            print(f"   full backup: {objects} objects in {full.seconds:.1f} s = {rate:,.0f} objects/min")
+            ratio = bound / full.seconds
+            print(f"   bound set by the rate limits: {bound:.1f} s; ratio {ratio:.2f} (target >= 0.9)")
             print_phases(full)
             calls = sum(sum(c.values()) for _, _, c in full.phases)
             print(f"   API calls per object (full): {calls / objects:.2f} ({calls} calls)")
@@ -256,8 +271,9 @@ def main() -> None:
             calls = sum(sum(c.values()) for _, _, c in incremental.phases)
             ratio = incremental.seconds / full.seconds
             print(
-                f"   incremental after editing {edited} objects ({args.changed:.0%}): {incremental.seconds:.1f} s = "
-                f"{ratio:.3f} of the full run (target <= 0.1); {calls} API calls = {calls / objects:.3f} per object"
+                f"   incremental after editing {edited} objects ({args.changed:.0%}): "
+                f"{incremental.seconds:.1f} s = {ratio:.3f} of the full run (target <= 0.1); "
+                f"{calls} API calls = {calls / objects:.3f} per object"
             )
             print_phases(incremental)
             before_unchanged = stored_bytes(db)
@@ -273,7 +289,8 @@ def main() -> None:
             with sandbox(big, 0.0, 1000.0) as (site, stats):
                 bigger = backup_run(site, stats, mongo.uri, "bench_big", "full", 1000.0, 7)
                 peaks[big] = {step: r["peak_rss_mib"] for step, r in bigger.results.items()}
-                print(f"   ({big}-object run for memory only: no latency, limits x 1000, {bigger.seconds:.0f} s)")
+                seconds = bigger.seconds
+                print(f"   ({big}-object run for memory only: no latency, limits x 1000, {seconds:.0f} s)")
         print("   peak RSS of each step's process (MiB):")
         sizes = sorted(peaks)
         print(f"     {'step':<18}" + "".join(f"{size:>12,}" for size in sizes))
