@@ -58,12 +58,61 @@ class Window:
         return {"type_id": self.type_id, "n": bounds}
 
 
-@dataclass
 class WalkStats:
-    """AQL requests a walk made."""
+    """AQL requests walks made (shared by the threads walking lanes side by side)."""
 
-    requests: int = 0
-    refetched: int = 0
+    def __init__(self) -> None:
+        self.requests = 0
+        self.refetched = 0
+        self._lock = threading.Lock()
+
+    def count(self, *, requests: int = 0, refetched: int = 0) -> None:
+        """Add to the counts."""
+        with self._lock:
+            self.requests += requests
+            self.refetched += refetched
+
+
+@dataclass(frozen=True)
+class Lane:
+    """The objects of a type with ``low < objectId <= high`` (``high`` None: no upper bound), walked in order.
+
+    :param type_id: the object type.
+    :param low: exclusive lower bound.
+    :param high: inclusive upper bound, or None for the last lane.
+    """
+
+    type_id: str
+    low: int = 0
+    high: int | None = None
+
+
+def plan_lanes(
+    client: AqlPager, type_id: str, *, expected: int, lane_objects: int, max_lanes: int, stats: WalkStats
+) -> list[Lane]:
+    """Split a large type into id ranges of about ``lane_objects`` objects each, to walk side by side.
+
+    The oldest and the newest object (by ``Created``, which follows id order as ids are handed out at
+    creation) bound the ids; the lanes cut that range evenly. The first lane starts at 0 and the last has
+    no upper bound, so the lanes cover every id whatever the order turns out to be: a wrong guess only
+    costs balance, never an object.
+    """
+    whole = [Lane(type_id)]
+    if expected <= lane_objects or max_lanes <= 1:
+        return whole
+    base = f"objectTypeId = {type_id}"
+    stats.count(requests=2)
+    first = client.aql_page(f"{base} order by Created asc", max_results=1, include_attributes=False)
+    last = client.aql_page(f"{base} order by Created desc", max_results=1, include_attributes=False)
+    if not first.values or not last.values:
+        return whole
+    low, high = object_number(ids_of(first.values)[0]), object_number(ids_of(last.values)[0])
+    count = min(max_lanes, -(-expected // lane_objects))
+    if high - low < count:
+        return whole
+    cuts = [low - 1 + (high - low + 1) * k // count for k in range(1, count)]
+    bounds = [0, *cuts, None]
+    return [Lane(type_id, bounds[k] or 0, bounds[k + 1]) for k in range(count)]
 
 
 def walk_type(
@@ -84,44 +133,70 @@ def walk_type(
     :param expected: how many objects the type has, if known: a small type is read in one request.
     :param stats: counts requests into this when given.
     """
+    lane = Lane(type_id)
+    yield from walk_lane(
+        client,
+        lane,
+        page_size=page_size,
+        include_attributes=include_attributes,
+        expected=expected,
+        stats=stats,
+    )
+
+
+def walk_lane(
+    client: AqlPager,
+    lane: Lane,
+    *,
+    page_size: int,
+    include_attributes: bool,
+    expected: int | None = None,
+    stats: WalkStats | None = None,
+) -> Iterator[Window]:
+    """Yield the windows that together hold every object of a lane, in id order (see :func:`walk_type`)."""
     stats = stats if stats is not None else WalkStats()
+    type_id = lane.type_id
     base = f"objectTypeId = {type_id}"
 
     def ask(query: str, size: int, attributes: bool) -> AqlPage:
-        stats.requests += 1
+        stats.count(requests=1)
         return client.aql_page(query, max_results=size, include_attributes=attributes)
 
-    if expected is not None and expected <= page_size * TARGET_FILL:
+    whole_type = lane.low == 0 and lane.high is None
+    if whole_type and expected is not None and expected <= page_size * TARGET_FILL:
         page = ask(base, page_size, include_attributes)
         if page.is_last:
             yield Window(type_id, 0, None, page.values)
             return
-        stats.refetched += 1
-    low, width, highest_seen = 0, page_size, 0
+        stats.count(refetched=1)
+    low, width, highest_seen = lane.low, page_size, lane.low
     while True:
-        high = low + width
+        high = low + width if lane.high is None else min(low + width, lane.high)
         page = ask(f"{base} AND objectId > {low} AND objectId <= {high}", page_size, include_attributes)
         if not page.is_last:
             if 0 < len(page.values) < page_size:
                 # The server caps the page size: follow it, or every window would look full.
                 page_size = len(page.values)
-            if width <= page_size:
+            if high - low <= page_size:
                 raise UnexpectedAnswerError(
                     f"AQL window objectId > {low} AND objectId <= {high} of type {type_id} holds more than "
-                    f"{width} objects and a page of {page_size}: ids are not unique numbers?"
+                    f"{high - low} objects and a page of {page_size}: ids are not unique numbers?"
                 )
-            stats.refetched += 1
-            width = max(page_size, int(width * TARGET_FILL * page_size / max(len(page.values), page_size)))
+            stats.count(refetched=1)
+            shrunk = (high - low) * TARGET_FILL * page_size / max(len(page.values), page_size)
+            width = max(page_size, int(shrunk))
             continue
         yield Window(type_id, low, high, page.values)
         numbers = [object_number(object_id) for object_id in ids_of(page.values)]
         highest_seen = max([highest_seen, *numbers])
         low = high
+        if lane.high is not None and low >= lane.high:
+            return
         # Size the next window from this one's density, within a factor of four either way.
         target = page_size * TARGET_FILL
         scaled = width * target / max(len(numbers), 1)
         width = int(min(MAX_WIDTH, max(page_size, min(scaled, width * 4), width / 4)))
-        if low >= highest_seen:
+        if lane.high is None and low >= highest_seen:
             probe = ask(f"{base} AND objectId > {low}", 1, False)
             if not probe.values:
                 yield Window(type_id, low, None, [])
@@ -136,7 +211,7 @@ def fetch_by_ids(
     if not object_ids:
         return []
     stats = stats if stats is not None else WalkStats()
-    stats.requests += 1
+    stats.count(requests=1)
     query = f"objectTypeId = {type_id} AND objectId in ({', '.join(object_ids)})"
     page = client.aql_page(query, max_results=len(object_ids), include_attributes=True)
     if not page.is_last:

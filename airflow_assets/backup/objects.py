@@ -19,7 +19,15 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
-from airflow_assets.backup.listing import WalkStats, Window, fetch_by_ids, prefetch, walk_type
+from airflow_assets.backup.listing import (
+    Lane,
+    WalkStats,
+    Window,
+    fetch_by_ids,
+    plan_lanes,
+    prefetch,
+    walk_lane,
+)
 from airflow_assets.backup.run import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
@@ -28,10 +36,12 @@ from airflow_assets.store.versions import OBJECT_BUCKET, group_bucket, object_gr
 log = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 1000  # ids only: small objects
-READ_PAGE_SIZE = 500  # with attributes: every reference embeds its target, ~17 KB an object
+READ_PAGE_SIZE = 250  # with attributes: every reference embeds its target, ~17 KB an object
 READ_BATCH = 100  # changed objects read by id per request
 CHILD_KINDS = ("history", "comment", "ticket")
-TYPE_WORKERS = 4  # object types walked side by side
+LANE_WORKERS = 6  # id ranges walked side by side...
+LANE_OBJECTS = 2000  # ...of about this many objects each...
+MAX_LANES = 6  # ...and at most this many per object type
 
 
 @dataclass
@@ -92,10 +102,17 @@ def export_objects(client: AssetsClient, db: Database, snapshot_id: str) -> Obje
     totals = _Totals(summary, progress)
     stats = WalkStats()
     with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600):
-        walker = _TypeWalker(client, versions, snapshot, totals, stats, expected)
-        # Largest types first, side by side; each type walks its windows in order.
-        largest_first = sorted(expected, key=lambda type_id: -expected[type_id])
-        for _ in client.map_concurrent(walker, largest_first, ordered=False, max_workers=TYPE_WORKERS):
+        walker = _LaneWalker(client, versions, snapshot, totals, stats, expected)
+        # Largest types first, large ones split into id ranges; lanes side by side, each in id order.
+        lanes = [
+            lane
+            for type_id in sorted(expected, key=lambda type_id: -expected[type_id])
+            for lane in plan_lanes(
+                client, type_id, expected=expected[type_id], lane_objects=LANE_OBJECTS, max_lanes=MAX_LANES,
+                stats=stats,
+            )
+        ]  # fmt: skip
+        for _ in client.map_concurrent(walker, lanes, ordered=False, max_workers=LANE_WORKERS):
             pass
         # Objects of types that no longer exist are gone too.
         gone = _close_removed_types(versions, snapshot, set(expected))
@@ -128,8 +145,8 @@ def _close_children(versions: VersionStore, seq: int, object_ids: Sequence[str])
         versions.drop_groups(kind, seq, object_ids)
 
 
-class _TypeWalker:
-    """Walk one object type and reconcile each window with the store (called in worker threads)."""
+class _LaneWalker:
+    """Walk one lane of an object type and reconcile each window with the store (in worker threads)."""
 
     def __init__(
         self,
@@ -148,12 +165,12 @@ class _TypeWalker:
         self.stats = stats
         self.full = snapshot.kind == FULL
 
-    def __call__(self, type_id: str) -> None:
+    def __call__(self, lane: Lane) -> None:
         page_size = READ_PAGE_SIZE if self.full else LIST_PAGE_SIZE
-        expected = self.expected.get(type_id)
-        windows = walk_type(
+        expected = self.expected.get(lane.type_id)
+        windows = walk_lane(
             self.client,
-            type_id,
+            lane,
             page_size=page_size,
             include_attributes=self.full,
             expected=expected,

@@ -16,7 +16,7 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RetryPolicy
 from airflow_assets.backup.activity import export_activity
-from airflow_assets.backup.finalize import finalize
+from airflow_assets.backup.finalize import finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.schema_config import export_config
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
@@ -252,3 +252,21 @@ def test_no_secret_reaches_the_store(sandbox: RunningSandbox, mongo_db: Database
             text = json.dumps(document, default=str)
             assert sandbox.api_token not in text, name
             assert "jwt=" not in text, name  # per-read avatar and icon tokens are never stored
+
+
+def test_the_teardown_marks_an_unfinished_run_failed_and_frees_the_schema(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    client = client_for(sandbox)
+    done = back_up(client, mongo_db, "LOC", "run-1")
+    unfinished = export_config(client, mongo_db, target("LOC"), run_info("run-2"))
+    export_objects(client, mongo_db, unfinished.snapshot_id)
+
+    assert mark_failed(mongo_db, "jira_assets_backup_test", "run-2") == "failed"
+    assert mark_failed(mongo_db, "jira_assets_backup_test", "run-1") == "complete"  # a complete run stays so
+
+    assert SnapshotStore(mongo_db).get(done.snapshot_id).status == "complete"
+    assert mongo_db["leases"].count_documents({}) == 0
+    # The next run resumes nothing of the failed one and takes the schema's lease at once.
+    third = back_up(client, mongo_db, "LOC", "run-3")
+    assert third.kind == "incremental" and SnapshotStore(mongo_db).get(third.snapshot_id).status == "complete"

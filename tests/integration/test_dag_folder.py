@@ -27,6 +27,9 @@ def test_every_dag_in_the_dags_folder_imports_without_errors() -> None:
         assert {task.pool for task in dag.tasks if task.task_id != "mark_failed_if_incomplete"} == {
             "jira_assets_demo"
         }
+        teardown = dag.get_task("mark_failed_if_incomplete")
+        assert teardown.is_teardown and "export_config" in teardown.upstream_task_ids
+        assert dag.get_task("finalize").upstream_task_ids >= {"export_history", "export_comments"}
     # Connected tickets are enabled for ITAM only, in the shipped demo config.
     assert "export_tickets" in bag.dags["jira_assets_backup_demo_itam"].task_ids
     assert "export_tickets" not in bag.dags["jira_assets_backup_demo_people"].task_ids

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup.listing import WalkStats, walk_type
+from airflow_assets.backup.listing import WalkStats, plan_lanes, walk_lane, walk_type
 from airflow_assets.backup.normalize import ids_of
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
 from airflow_assets.sandbox.realism import RealismConfig
@@ -74,3 +76,21 @@ def test_a_server_that_caps_the_page_size_is_followed(cap: int) -> None:
             for object_id in ids_of(window.objects)
         ]
         assert sorted(listed, key=int) == sorted(_laptops(client, laptop), key=int)
+
+
+def test_lanes_of_a_large_type_together_hold_every_object_once(sandbox: RunningSandbox) -> None:
+    client = client_for(sandbox)
+    laptop = sandbox.seed.type_ids["Laptop"]
+    stats = WalkStats()
+    lanes = plan_lanes(client, laptop, expected=93, lane_objects=20, max_lanes=4, stats=stats)
+
+    listed = [
+        object_id
+        for lane in lanes
+        for window in walk_lane(client, lane, page_size=10, include_attributes=False, stats=stats)
+        for object_id in ids_of(window.objects)
+    ]
+
+    assert len(lanes) == 4 and lanes[0].low == 0 and lanes[-1].high is None
+    assert all(a.high == b.low for a, b in pairwise(lanes))
+    assert sorted(listed, key=int) == sorted(_laptops(client, laptop), key=int)
