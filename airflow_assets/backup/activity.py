@@ -156,12 +156,11 @@ def _object_refs(versions: VersionStore, snapshot: Snapshot, start_after: int) -
     for bucket in sorted(buckets):
         if (bucket + 1) * OBJECT_BUCKET <= start_after + 1:
             continue
-        members = versions.members("object", buckets[bucket])
+        members = versions.members("object", buckets[bucket], lambda object_id: int(object_id) > start_after)
         chosen = sorted(
             (int(object_id), object_id)
-            for items in members.values()
-            for object_id, from_seq in items.items()
-            if (snapshot.kind == FULL or from_seq == snapshot.seq) and int(object_id) > start_after
+            for object_id, member in members.items()
+            if snapshot.kind == FULL or member.from_seq == snapshot.seq
         )
         for number, object_id in chosen:
             yield object_id, number
@@ -187,7 +186,7 @@ def _flush(
         for raw in answer:
             data = activity.normalize(raw, object_id)
             items.append(Item(activity.item_id(object_id, data), data, group=object_id, parent_id=object_id))
-    current = versions.current(activity.kind, answered)
+    current = versions.members(activity.kind, answered)
     counts = versions.record(activity.kind, _unique(items), snapshot.seq, current=current)
     present = {item.item_id for item in items}
     versions.close(activity.kind, snapshot.seq, {i: span for i, span in current.items() if i not in present})

@@ -31,7 +31,13 @@ from airflow_assets.backup.listing import (
 from airflow_assets.backup.run import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
-from airflow_assets.store.versions import OBJECT_BUCKET, group_bucket, object_group, object_groups
+from airflow_assets.store.versions import (
+    OBJECT_BUCKET,
+    Member,
+    group_bucket,
+    object_group,
+    object_groups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +140,9 @@ def export_objects(client: AssetsClient, db: Database, snapshot_id: str) -> Obje
 def _close_removed_types(versions: VersionStore, snapshot: Snapshot, type_ids: set[str]) -> list[str]:
     """The objects of a type that no longer exists are gone too."""
     orphaned = [group for group in versions.groups("object") if group.partition("|")[0] not in type_ids]
-    gone = versions.current("object", orphaned)
+    gone = list(versions.members("object", orphaned))
     versions.drop_groups("object", snapshot.seq, orphaned)
-    return list(gone)
+    return gone
 
 
 def _close_children(versions: VersionStore, seq: int, object_ids: Sequence[str]) -> None:
@@ -180,19 +186,21 @@ class _LaneWalker:
         for window in prefetch(windows):
             self._reconcile(window)
 
-    def _stored(self, window: Window) -> dict[str, dict[str, Any]]:
-        """Return the open span of every stored object of the window's type inside the window."""
+    def _stored(self, window: Window) -> dict[str, Member]:
+        """Return the head entry of every stored object of the window's type inside the window."""
         if window.high is None:
             first = (window.low + 1) // OBJECT_BUCKET
             parent = self.versions.groups("object", parent=window.type_id)
             groups = [group for group in parent if group_bucket(group) >= first]
         else:
             groups = object_groups(window.type_id, window.low, window.high)
-        return {
-            object_id: span
-            for object_id, span in self.versions.current("object", groups).items()
-            if window.low < span["n"] and (window.high is None or span["n"] <= window.high)
-        }
+        high = window.high
+
+        def inside(object_id: str) -> bool:
+            number = int(object_id)
+            return window.low < number and (high is None or number <= high)
+
+        return self.versions.members("object", groups, inside)
 
     def _reconcile(self, window: Window) -> None:
         seq = self.snapshot.seq
@@ -205,7 +213,7 @@ class _LaneWalker:
             wanted = [
                 object_id
                 for object_id, raw in zip(listed, window.objects, strict=True)
-                if object_id not in current or current[object_id].get("updated") != raw.get("updated")
+                if object_id not in current or _changed(current[object_id], raw)
             ]
             objects = []
             for start in range(0, len(wanted), READ_BATCH):
@@ -239,7 +247,13 @@ def _object_item(raw: Mapping[str, Any]) -> Item:
         type_id=data["objectTypeId"],
         n=number,
         fields={"updated": data.get("updated"), "attachments": bool(data.get("attachmentsExists"))},
+        stamp=data.get("updated"),
     )
+
+
+def _changed(member: Member, listed: Mapping[str, Any]) -> bool:
+    """Tell whether a listed object needs reading: its stored entry is unconfirmed or its stamp differs."""
+    return member.hash is None or member.stamp != listed.get("updated")
 
 
 def _count(value: Any) -> int:

@@ -8,16 +8,19 @@ reads back every span with ``from_seq <= s < to_seq``, so a run that changes not
 and a failed run (whose sequence number no complete snapshot shares) never changes what an earlier
 snapshot reads back.
 
-A *head* (collection ``heads``) lists the current items of one group, each with the ``from_seq`` of its
-open span, so the current state is found by ``_id`` lookups alone (every MongoDB-compatible server, down
-to the embedded one, answers those from its primary index). Groups: the object id for its history entries,
-comments and tickets; the object type and a bucket of 1,000 object ids for objects (``<typeId>|<bucket>``);
-``all`` for configuration.
+A *head* (collection ``heads``) holds the current items of one group: for each, the ``from_seq`` of its open
+span and, once that span is written, the version's hash and a change stamp (an object's ``updated``). So a
+run compares what it reads with what is stored, and finds the spans to close, by ``_id`` lookups of heads
+alone (which every MongoDB-compatible server answers from its primary index, down to the embedded one);
+it never reads spans. Groups: the object id for its history entries, comments and tickets; the object type
+and a bucket of 1,000 object ids for objects (``<typeId>|<bucket>``); ``all`` for configuration.
 
-Write order for every changed item: its version; its old span closed; its head entry pointed at the new
-span; the new span. So an item's only open span, if any, is the one its head entry names: a crash at any
-point leaves at most an item without an open span, which the next try sees as new and writes again, never
-two open spans. Every write is an idempotent upsert or a conditional update; no transaction is needed.
+A changed item is written in this order: its head entry is marked unconfirmed and lists the spans it will
+close; its version; those spans closed; its new span; its head entry confirmed with the new hash. A deleted
+item: unconfirmed, span closed, entry removed. A crash at any point leaves an unconfirmed entry, which the
+next try treats as changed: it closes every span the entry names and writes the item again. So an item
+never has two open spans, and a confirmed entry always names an open span with that hash. Every write is
+an idempotent insert, upsert or conditional update; no transaction is needed.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class Item:
     :param type_id: the object type of an object.
     :param n: a numeric sort key (the object id as a number).
     :param fields: small extra fields kept on the span for queries (``updated``, ``attachments``).
+    :param stamp: a change marker kept in the head (an object's ``updated``): a listing that shows the same
+        stamp needs no reading.
     """
 
     item_id: str
@@ -81,6 +86,35 @@ class Item:
     type_id: str | None = None
     n: int | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    stamp: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """An item's head entry: where its open span starts and, once confirmed, its hash and stamp.
+
+    :param group: the head group.
+    :param from_seq: the ``from_seq`` of the item's open span.
+    :param hash: the version of that span; None while unconfirmed (a write was interrupted).
+    :param stamp: the change stamp given with the item (an object's ``updated``); None if unconfirmed.
+    :param pending: spans an interrupted write still has to close.
+    """
+
+    group: str
+    from_seq: int
+    hash: str | None = None
+    stamp: str | None = None
+    pending: tuple[int, ...] = ()
+
+    @classmethod
+    def from_entry(cls, group: str, entry: Sequence[Any]) -> Member:
+        """Read a stored entry ``[from_seq, hash, stamp, pending?]``."""
+        pending = tuple(int(seq) for seq in entry[3]) if len(entry) > 3 and entry[3] else ()
+        return cls(group, int(entry[0]), entry[1], entry[2], pending)
+
+    def spans(self) -> list[int]:
+        """Return the ``from_seq`` of every span this entry may still have open."""
+        return sorted({self.from_seq, *self.pending})
 
 
 @dataclass
@@ -124,40 +158,25 @@ class VersionStore:
 
     # -- the current state --------------------------------------------------------------------------
 
-    def members(self, kind: str, groups: Iterable[str]) -> dict[str, dict[str, int]]:
-        """Return, per group, its current items with the ``from_seq`` of their open span."""
+    def members(
+        self, kind: str, groups: Iterable[str], select: Callable[[str], bool] | None = None
+    ) -> dict[str, Member]:
+        """Return the current items of ``groups`` (those ``select`` accepts), by item id."""
         wanted = sorted(set(groups))
-        found: dict[str, dict[str, int]] = {group: {} for group in wanted}
+        found: dict[str, Member] = {}
         for start in range(0, len(wanted), BATCH):
             ids = [self._head_id(kind, group) for group in wanted[start : start + BATCH]]
             for head in self._heads.find({"_id": {"$in": ids}}):
-                found[head["group"]] = {
-                    _decode(key): int(seq) for key, seq in (head.get("members") or {}).items()
-                }
+                for key, entry in (head.get("members") or {}).items():
+                    item_id = _decode(key)
+                    if select is None or select(item_id):
+                        found[item_id] = Member.from_entry(head["group"], entry)
         return found
 
     def groups(self, kind: str, parent: str | None = None) -> list[str]:
         """Return the groups of ``kind`` (under ``parent``: the object groups of one type), sorted."""
         query = {**self._scope(kind)} if parent is None else {**self._scope(kind), "parent": parent}
         return sorted(head["group"] for head in self._heads.find(query, {"group": 1}))
-
-    def open_spans(self, kind: str, members: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-        """Return the open span of each item of ``members`` (item id -> from_seq) that has one."""
-        ids = [self.span_id(kind, item_id, seq) for item_id, seq in members.items()]
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), BATCH):
-            for span in self._spans.find({"_id": {"$in": ids[start : start + BATCH]}}):
-                if span["to_seq"] == OPEN:
-                    found[span["item_id"]] = span
-        return found
-
-    def current(self, kind: str, groups: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Return the open span of every current item of ``groups``, by item id (with its ``group``)."""
-        spans: dict[str, dict[str, Any]] = {}
-        for group, items in self.members(kind, groups).items():
-            for item_id, span in self.open_spans(kind, items).items():
-                spans[item_id] = {**span, "group": group}
-        return spans
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -167,59 +186,53 @@ class VersionStore:
         items: Sequence[Item],
         seq: int,
         *,
-        current: Mapping[str, Mapping[str, Any]] | None = None,
+        current: Mapping[str, Member] | None = None,
     ) -> WriteCounts:
         """Store the current content of ``items`` as of snapshot ``seq``; unchanged items cost no write.
 
         :param kind: the item kind (``object``, ``history``, ``comment``, ``ticket``, ``object_type``...).
         :param items: at most one entry per item id.
         :param seq: the sequence number of the snapshot being written.
-        :param current: the items' open spans from :meth:`current`, when the caller already has them.
+        :param current: the items' head entries from :meth:`members`, when the caller already has them.
         """
         counts = WriteCounts()
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
-            known = current if current is not None else self.current(kind, {item.group for item in batch})
+            known = current if current is not None else self.members(kind, {item.group for item in batch})
             counts.add(self._record_batch(kind, batch, seq, known))
         return counts
 
     def _record_batch(
-        self, kind: str, items: Sequence[Item], seq: int, current: Mapping[str, Mapping[str, Any]]
+        self, kind: str, items: Sequence[Item], seq: int, current: Mapping[str, Member]
     ) -> WriteCounts:
-        versions: dict[str, dict[str, Any]] = {}
-        closes: list[UpdateOne] = []
-        pointers: dict[str, dict[str, int]] = {}
-        opens: list[dict[str, Any]] = []
-        reopens: list[UpdateOne] = []
+        changed: list[tuple[Item, str, list[int]]] = []
         counts = WriteCounts()
         for item in items:
             digest = content_hash(
                 kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item.item_id,
                 data=item.data,
             )  # fmt: skip
-            span = current.get(item.item_id)
-            if span is not None and span["hash"] == digest:
+            member = current.get(item.item_id)
+            if member is not None and member.hash == digest:
                 counts.unchanged += 1
                 continue
             counts.new_versions += 1
-            versions[digest] = {
-                "_id": digest,
-                **self._scope(kind),
-                "item_id": item.item_id,
-                "data": item.data,
-            }
+            to_close = [] if member is None else [old for old in member.spans() if old != seq]
+            changed.append((item, digest, to_close))
+        if not changed:
+            return counts
+        # The order the crash analysis in the module docstring relies on.
+        self._entries(kind, {(i.group, i.item_id): [seq, None, None, olds] for i, _, olds in changed})
+        versions = {
+            digest: {"_id": digest, **self._scope(kind), "item_id": item.item_id, "data": item.data}
+            for item, digest, _ in changed
+        }
+        _insert_new(self._versions, list(versions.values()), redo=None)
+        self._close_spans(kind, seq, [(item.item_id, old) for item, _, olds in changed for old in olds])
+        spans = []
+        for item, digest, _ in changed:
             described = {"hash": digest, "parent_id": item.parent_id, "type_id": item.type_id, "n": item.n}
-            described.update(item.fields)
-            pointers.setdefault(item.group, {})[item.item_id] = seq
-            if span is not None and span["from_seq"] == seq:
-                # Our own span from an earlier try of this run: the item changed again since; update it.
-                reopens.append(UpdateOne({"_id": span["_id"]}, {"$set": {**described, "to_seq": OPEN}}))
-                continue
-            if span is not None:
-                closes.append(UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}}))
-                if span.get("group", item.group) != item.group:
-                    pointers.setdefault(span["group"], {})[item.item_id] = -1  # moved: drop the old entry
-            opens.append(
+            spans.append(
                 {
                     "_id": self.span_id(kind, item.item_id, seq),
                     **self._scope(kind),
@@ -227,58 +240,62 @@ class VersionStore:
                     "from_seq": seq,
                     "to_seq": OPEN,
                     **described,
+                    **item.fields,
                 }
             )
-        # The order every crash analysis in the module docstring relies on.
-        _insert_new(self._versions, list(versions.values()), redo=None)
-        if closes:
-            self._spans.bulk_write(closes, ordered=False)
-        self._point(kind, pointers)
-        _insert_new(self._spans, opens, redo=_reopen)
-        if reopens:
-            self._spans.bulk_write(reopens, ordered=False)
+        _insert_new(self._spans, spans, redo=_reopen)
+        self._entries(kind, {(i.group, i.item_id): [seq, digest, i.stamp] for i, digest, _ in changed})
         return counts
 
-    def close(self, kind: str, seq: int, current: Mapping[str, Mapping[str, Any]]) -> list[str]:
-        """End, as of snapshot ``seq``, the open spans ``current`` names (items deleted); return their ids.
+    def close(self, kind: str, seq: int, gone: Mapping[str, Member]) -> list[str]:
+        """End, as of snapshot ``seq``, every span of the items ``gone`` (deleted); return their ids.
 
-        :param current: item id -> open span with its ``group``, as :meth:`current` returns them.
+        :param gone: item id -> head entry, as :meth:`members` returns them.
         """
-        closes = [
-            UpdateOne({"_id": span["_id"], "to_seq": OPEN}, {"$set": {"to_seq": seq}})
-            for span in current.values()
-        ]
-        for start in range(0, len(closes), BATCH):
-            self._spans.bulk_write(closes[start : start + BATCH], ordered=False)
-        pointers: dict[str, dict[str, int]] = {}
-        for item_id, span in current.items():
-            pointers.setdefault(span["group"], {})[item_id] = -1
-        self._point(kind, pointers)
-        return list(current)
+        if not gone:
+            return []
+        self._entries(
+            kind, {(m.group, item_id): [m.from_seq, None, None, m.spans()] for item_id, m in gone.items()}
+        )
+        self._close_spans(kind, seq, [(item_id, old) for item_id, m in gone.items() for old in m.spans()])
+        self._entries(kind, {(m.group, item_id): None for item_id, m in gone.items()})
+        return list(gone)
 
     def close_absent(self, kind: str, seq: int, groups: Iterable[str], present: Iterable[str]) -> list[str]:
-        """End the open spans of the items of ``groups`` that are not in ``present``; return those items."""
+        """End the items of ``groups`` that are not in ``present``; return those items."""
         keep = set(present)
-        gone = {item_id: span for item_id, span in self.current(kind, groups).items() if item_id not in keep}
-        return self.close(kind, seq, gone)
+        return self.close(kind, seq, self.members(kind, groups, lambda item_id: item_id not in keep))
 
     def drop_groups(self, kind: str, seq: int, groups: Sequence[str]) -> int:
-        """End every open span of ``groups`` and forget them (a deleted object's history, comments...)."""
-        gone = self.current(kind, groups)
-        self.close(kind, seq, gone)
+        """End every item of ``groups`` and forget the groups (a deleted object's history, comments...)."""
+        gone = self.close(kind, seq, self.members(kind, groups))
         for start in range(0, len(groups), BATCH):
             ids = [self._head_id(kind, group) for group in groups[start : start + BATCH]]
             self._heads.delete_many({"_id": {"$in": ids}, "members": {}})
         return len(gone)
 
-    def _point(self, kind: str, pointers: Mapping[str, Mapping[str, int]]) -> None:
-        """Point each group's head entries at their new span (``-1``: remove the entry)."""
+    def _close_spans(self, kind: str, seq: int, spans: Sequence[tuple[str, int]]) -> None:
+        """End the spans (item id, from_seq) that are still open; a missing or closed one is left alone."""
+        closes = [
+            UpdateOne(
+                {"_id": self.span_id(kind, item_id, from_seq), "to_seq": OPEN}, {"$set": {"to_seq": seq}}
+            )
+            for item_id, from_seq in spans
+        ]
+        for start in range(0, len(closes), BATCH):
+            self._spans.bulk_write(closes[start : start + BATCH], ordered=False)
+
+    def _entries(self, kind: str, entries: Mapping[tuple[str, str], list[Any] | None]) -> None:
+        """Write head entries ((group, item id) -> entry; None removes the entry), one update per group."""
+        by_group: dict[str, dict[str, list[Any] | None]] = {}
+        for (group, item_id), entry in entries.items():
+            by_group.setdefault(group, {})[item_id] = entry
         writes = []
-        for group, entries in pointers.items():
+        for group, group_entries in by_group.items():
             parent = group.partition("|")[0] if "|" in group else None
             update: dict[str, Any] = {"$setOnInsert": {**self._scope(kind), "group": group, "parent": parent}}
-            sets = {f"members.{_encode(item)}": seq for item, seq in entries.items() if seq >= 0}
-            unsets = {f"members.{_encode(item)}": "" for item, seq in entries.items() if seq < 0}
+            sets = {f"members.{_encode(i)}": e for i, e in group_entries.items() if e is not None}
+            unsets = {f"members.{_encode(i)}": "" for i, e in group_entries.items() if e is None}
             if sets:
                 update["$set"] = sets
             if unsets:

@@ -16,7 +16,7 @@ from airflow_assets.store import (
     VersionStore,
 )
 from airflow_assets.store.snapshots import snapshot_id_for
-from airflow_assets.store.versions import object_group
+from airflow_assets.store.versions import OPEN, object_group
 
 
 def _item(item_id: str, text: str) -> Item:
@@ -45,7 +45,7 @@ def test_each_snapshot_reads_back_its_own_state_and_unchanged_items_cost_nothing
     assert _texts(store, 4) == {"1": "a"}
     # Three distinct contents, stored once each; the return to "a" reuses its version.
     assert mongo_db["versions"].count_documents({}) == 3
-    assert list(store.current("object", [object_group("9", 1)])) == ["1"]
+    assert list(store.members("object", [object_group("9", 1)])) == ["1"]
 
 
 def test_a_retried_write_within_one_run_updates_its_own_span(mongo_db: Database) -> None:
@@ -58,6 +58,30 @@ def test_a_retried_write_within_one_run_updates_its_own_span(mongo_db: Database)
 
     assert _texts(store, 1) == {"1": "a"} and _texts(store, 2) == {"1": "c"}
     assert mongo_db["spans"].count_documents({}) == 2
+
+
+def _open_spans(db: Database) -> list[tuple[str, int]]:
+    return sorted((span["item_id"], span["from_seq"]) for span in db["spans"].find({"to_seq": OPEN}))
+
+
+def test_a_write_interrupted_at_any_step_is_completed_by_the_next_one(mongo_db: Database) -> None:
+    store = VersionStore(mongo_db, "ws", "1")
+    group = object_group("9", 1)
+    store.record("object", [_item("1", "a")], 1)
+    # Run 2 changed the item and died after marking its head entry and closing the old span, before the
+    # new span existed (the first steps of a write, done by hand here).
+    store._entries("object", {(group, "1"): [2, None, None, [1]]})
+    store._close_spans("object", 2, [("1", 1)])
+    assert _open_spans(mongo_db) == []
+
+    # Run 3 finds the unconfirmed entry and writes the item again, though its content equals run 2's.
+    counts = store.record("object", [_item("1", "b")], 3)
+
+    assert counts.new_versions == 1
+    assert _open_spans(mongo_db) == [("1", 3)]
+    assert _texts(store, 1) == {"1": "a"} and _texts(store, 3) == {"1": "b"}
+    member = store.members("object", [group])["1"]
+    assert (member.from_seq, member.pending) == (3, ())
 
 
 def _manifest(run_id: str) -> dict:
