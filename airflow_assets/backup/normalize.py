@@ -129,20 +129,21 @@ def normalize_object(raw: Mapping[str, Any]) -> JsonDict:
 
 def normalize_history_entry(raw: Mapping[str, Any], object_id: str) -> JsonDict:
     """Return the stored content of one history entry."""
-    entry = strip_volatile(raw)
-    entry["id"] = as_id(raw.get("id"), what=f"a history entry id of object {object_id}")
-    entry["objectId"] = object_id
-    entry["actor"] = _person(raw.get("actor"))
-    return entry
+    return _object_entry(raw, object_id, "a history entry")
 
 
 def normalize_comment(raw: Mapping[str, Any], object_id: str) -> JsonDict:
     """Return the stored content of one comment."""
-    comment = strip_volatile(raw)
-    comment["id"] = as_id(raw.get("id"), what=f"a comment id of object {object_id}")
-    comment["objectId"] = object_id
-    comment["actor"] = _person(raw.get("actor"))
-    return comment
+    return _object_entry(raw, object_id, "a comment")
+
+
+def _object_entry(raw: Mapping[str, Any], object_id: str, what: str) -> JsonDict:
+    """Keep an entry of an object as it came, less per-read noise; its author by account id, name, email."""
+    entry = strip_volatile(raw)
+    entry["id"] = as_id(raw.get("id"), what=f"{what} id of object {object_id}")
+    entry["objectId"] = object_id
+    entry["actor"] = _person(raw.get("actor"))
+    return entry
 
 
 def normalize_ticket(raw: Mapping[str, Any], object_id: str) -> JsonDict:

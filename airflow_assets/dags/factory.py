@@ -60,16 +60,8 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
         "budget_share": spec.budget_share,
         "pool": spec.pool,
     }
-    with DAG(
-        dag_id=spec.dag_id,
-        schedule=CronTriggerTimetable(spec.schedule, timezone=spec.timezone),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        dagrun_timeout=RUN_TIMEOUT,
-        tags=list(spec.tags),
-        doc_md=spec.doc_md,
-        default_args=DEFAULT_ARGS,
+    with _scheduled_dag(
+        spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT
     ) as dag:
         config = ExportConfigOperator(
             task_id="export_config",
@@ -124,15 +116,13 @@ def build_retention_dag(spec: RetentionDagSpec) -> DAG:
     """Build the retention DAG: forget snapshots the policy does not keep, then prune unused versions."""
     from airflow_assets.operators.retention import RetentionOperator
 
-    with DAG(
-        dag_id=spec.dag_id,
-        schedule=CronTriggerTimetable(spec.schedule, timezone=spec.timezone),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        tags=list(spec.tags),
-        doc_md=spec.doc_md,
-        default_args=DEFAULT_ARGS,
+    with _scheduled_dag(
+        spec.dag_id,
+        spec.schedule,
+        spec.timezone,
+        spec.tags,
+        spec.doc_md,
+        None,
         params={
             "dry_run": Param(
                 False,
@@ -185,6 +175,30 @@ def build_from_config(path: str | os.PathLike[str] | None = None) -> dict[str, D
             )
         ]
     return build_dags(specs)
+
+
+def _scheduled_dag(
+    dag_id: str,
+    schedule: str,
+    timezone: str,
+    tags: Sequence[str],
+    doc_md: str,
+    timeout: timedelta | None,
+    **options: Any,
+) -> DAG:
+    """Return a DAG on an explicit cron timetable (the same in tests and production), one run at a time."""
+    return DAG(
+        dag_id=dag_id,
+        schedule=CronTriggerTimetable(schedule, timezone=timezone),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timeout,
+        tags=list(tags),
+        doc_md=doc_md,
+        default_args=DEFAULT_ARGS,
+        **options,
+    )
 
 
 def _build(spec: DagSpec) -> DAG:
