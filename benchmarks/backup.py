@@ -8,7 +8,8 @@ shrinks to 60/scale seconds, the client paces to the same window) so that a run 
   per phase, the busiest endpoint class's calls divided by its limit; phases run one after the other;
 - the incremental run's time after ``--changed`` (1 %) of the objects were edited (target <= 1/10 of full);
 - API calls per object;
-- peak RSS of each step's process at N and at ``--rss-factor`` x N objects (target: flat);
+- peak RSS of each step's process at N and at ``--rss-factor`` x N objects, both without latency and with the
+  limits x 1000 so that the larger run takes minutes too (target: flat);
 - bytes stored after the full run and after an unchanged run.
 
 Usage: python benchmarks/backup.py [--objects 20000] [--latency-ms 100] [--scale 4] [--rss-factor 4]
@@ -263,7 +264,6 @@ def main() -> None:
             print_phases(full)
             calls = sum(sum(c.values()) for _, _, c in full.phases)
             print(f"   API calls per object (full): {calls / objects:.2f} ({calls} calls)")
-            peaks[n] = {step: r["peak_rss_mib"] for step, r in full.results.items()}
             after_full = stored_bytes(db)
 
             edited = edit_objects(site, scale, args.changed)
@@ -284,13 +284,15 @@ def main() -> None:
                 f"   bytes stored: {after_full:,} after the full run; an unchanged run added {grown:,} "
                 f"({grown / after_full:.3%} of the full snapshot; target < 1%)"
             )
-        if args.rss_factor > 1:
-            big = n * args.rss_factor
-            with sandbox(big, 0.0, 1000.0) as (site, stats):
-                bigger = backup_run(site, stats, mongo.uri, "bench_big", "full", 1000.0, 7)
-                peaks[big] = {step: r["peak_rss_mib"] for step, r in bigger.results.items()}
-                seconds = bigger.seconds
-                print(f"   ({big}-object run for memory only: no latency, limits x 1000, {seconds:.0f} s)")
+        # Memory at N and at rss_factor x N under the same conditions (no latency, limits x 1000, so the
+        # larger run takes minutes too): flat means the same peaks.
+        for size in sorted({n, n * args.rss_factor}):
+            with sandbox(size, 0.0, 1000.0) as (site, stats):
+                run = backup_run(site, stats, mongo.uri, f"memory_{size}", "full", 1000.0, 7)
+                peaks[size] = {step: r["peak_rss_mib"] for step, r in run.results.items()}
+                print(
+                    f"   ({size}-object full run for memory: no latency, limits x 1000, {run.seconds:.0f} s)"
+                )
         print("   peak RSS of each step's process (MiB):")
         sizes = sorted(peaks)
         print(f"     {'step':<18}" + "".join(f"{size:>12,}" for size in sizes))
