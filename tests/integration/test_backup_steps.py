@@ -235,7 +235,7 @@ def test_429_storms_and_faults_change_nothing_in_the_content(
     storm_db = mongo_db.client[f"{mongo_db.name}_storm"]
     try:
         with run_sandbox(seed="demo", realism=hostile) as site:
-            client = client_for(site, retry=RetryPolicy(max_attempts=40, initial_wait=0.05, max_wait=0.4))
+            client = client_for(site, retry=RetryPolicy(max_attempts=100, initial_wait=0.05, max_wait=0.5))
             stormy = back_up(client, storm_db, "ITAM", "storm")
             assert site.realism.stats.rate_limited > 0  # the storm happened
             assert sum(site.realism.stats.faults.values()) > 0
