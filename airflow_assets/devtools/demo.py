@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -58,6 +57,7 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
 
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
+    from airflow_assets.devtools.connections import sandbox_connection
     from airflow_assets.devtools.embedded_mongo import embedded_mongo
     from airflow_assets.hooks import JiraAssetsHook
     from airflow_assets.sandbox.launch import run_sandbox
@@ -66,19 +66,8 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
         print(f"sandbox (a local Jira Cloud site with Assets): {sandbox.url}")
         print(f"embedded MongoDB (SecantusDB):                 {mongo.uri}")
         # The same connections a deployment defines in the UI or in its secrets backend.
-        os.environ["AIRFLOW_CONN_JIRA_ASSETS_DEFAULT"] = json.dumps(
-            {
-                "conn_type": "jira_assets",
-                "host": sandbox.url,
-                "login": sandbox.email,
-                "password": sandbox.api_token,
-                # The sandbox enforces no limit: pace at 20x the documented ones so the demo takes seconds.
-                "extra": {
-                    "api_base_url": sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1",
-                    "rate_limit_scale": 20,
-                },
-            }
-        )
+        # The sandbox enforces no limit: pace at 20x the documented ones so the demo takes seconds.
+        os.environ["AIRFLOW_CONN_JIRA_ASSETS_DEFAULT"] = sandbox_connection(sandbox, rate_limit_scale=20)
         os.environ["AIRFLOW_CONN_JIRA_ASSETS_BACKUP"] = mongo.airflow_conn_uri("jira_assets_backup")
 
         hook = JiraAssetsHook()

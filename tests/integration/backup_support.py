@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from airflow_assets.backup.finalize import finalize
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import BackupTarget, ConfigSummary, export_config
+from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore, VersionStore
@@ -45,21 +45,7 @@ def set_connections(
     monkeypatch: pytest.MonkeyPatch, sandbox: RunningSandbox, mongo: EmbeddedMongo, db: str
 ) -> None:
     """Point ``jira_assets_default`` at the sandbox and ``jira_assets_backup`` at the embedded MongoDB."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_JIRA_ASSETS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "jira_assets",
-                "host": sandbox.url,
-                "login": sandbox.email,
-                "password": sandbox.api_token,
-                "extra": {
-                    "api_base_url": sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1",
-                    "rate_limit_scale": 100,
-                },
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_DEFAULT", sandbox_connection(sandbox, rate_limit_scale=100))
     monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", mongo.airflow_conn_uri(db))
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from airflow_assets.cli import main
+from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.sandbox.launch import RunningSandbox
 
 
@@ -14,16 +15,7 @@ def _connect(
     monkeypatch: pytest.MonkeyPatch, conn_id: str, sandbox: RunningSandbox, *, token: str = ""
 ) -> None:
     monkeypatch.setenv(
-        f"AIRFLOW_CONN_{conn_id.upper()}",
-        json.dumps(
-            {
-                "conn_type": "jira_assets",
-                "host": sandbox.url,
-                "login": sandbox.email,
-                "password": token or sandbox.api_token,
-                "extra": {"api_base_url": sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1"},
-            }
-        ),
+        f"AIRFLOW_CONN_{conn_id.upper()}", sandbox_connection(sandbox, api_token=token or None)
     )
 
 

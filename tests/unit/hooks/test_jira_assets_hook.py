@@ -10,21 +10,14 @@ from urllib.parse import quote
 
 import pytest
 
+from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.sandbox.launch import RunningSandbox
 
 
 def _conn_json(sandbox: RunningSandbox, *, token: str | None = None, **extra: str) -> str:
-    return json.dumps(
-        {
-            "conn_type": "jira_assets",
-            "host": sandbox.url,
-            "login": sandbox.email,
-            "password": sandbox.api_token if token is None else token,
-            "extra": {"api_base_url": sandbox.url + "/jsm/assets/workspace/{workspaceId}/v1", **extra},
-        }
-    )
+    return sandbox_connection(sandbox, api_token=token, **extra)
 
 
 def test_hook_reads_connection_from_environment_variable(
