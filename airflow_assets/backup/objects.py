@@ -1,6 +1,7 @@
 """Second step of a backup run: store a version of every object of the schema that changed.
 
-A full sweep reads every object with its attributes, in id windows per object type (types side by side).
+A full sweep reads every object with its attributes, in id windows per object type; types, and id lanes
+of large types, are walked side by side.
 An incremental run lists the ids of every object without attributes (small pages), which finds created
 and deleted objects, and reads with attributes only the objects that are new or whose ``updated`` differs
 from the stored version's. Either way each window is reconciled with the store as it arrives: new
