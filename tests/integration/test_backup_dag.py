@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,24 +35,43 @@ def airflow_db() -> Iterator[None]:
     yield
 
 
-def _dags(db: Database, *schemas: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, DAG]:
-    """Write a backup config for ``schemas``; point the repository's DAG file at it (dag.test() parses it)."""
-    config = tmp_path / "jira_assets.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            mongo: {{conn_id: jira_assets_backup, database: {db.name}}}
-            sites:
-              test:
-                conn_id: jira_assets_default
-                schemas: [{", ".join(schemas)}]
-                include: {{history: true, comments: true, connected_tickets: true}}
-            retention: {{keep_last: 3}}
-            """
+BackupDags = Callable[..., dict[str, DAG]]
+
+
+@pytest.fixture
+def backup_dags(
+    airflow_db: None,
+    sandbox: RunningSandbox,
+    mongo_server: EmbeddedMongo,
+    mongo_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> BackupDags:
+    """Connect to the sandbox and the test's database; return a builder of the DAGs of a config for schemas.
+
+    The config is written to a file and the repository's DAG file is pointed at it: dag.test() parses it.
+    """
+    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
+
+    def build(*schemas: str) -> dict[str, DAG]:
+        config = tmp_path / "jira_assets.yaml"
+        config.write_text(
+            textwrap.dedent(
+                f"""
+                mongo: {{conn_id: jira_assets_backup, database: {mongo_db.name}}}
+                sites:
+                  test:
+                    conn_id: jira_assets_default
+                    schemas: [{", ".join(schemas)}]
+                    include: {{history: true, comments: true, connected_tickets: true}}
+                retention: {{keep_last: 3}}
+                """
+            )
         )
-    )
-    monkeypatch.setenv("JIRA_ASSETS_CONFIG", str(config))
-    return build_from_config(config)
+        monkeypatch.setenv("JIRA_ASSETS_CONFIG", str(config))
+        return build_from_config(config)
+
+    return build
 
 
 def _task_states(dag_run) -> dict[str, str]:
@@ -60,15 +79,9 @@ def _task_states(dag_run) -> dict[str, str]:
 
 
 def test_a_backup_run_stores_what_the_site_holds(
-    airflow_db: None,
-    sandbox: RunningSandbox,
-    mongo_server: EmbeddedMongo,
-    mongo_db: Database,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
 ) -> None:
-    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
-    dag = _dags(mongo_db, "ITAM", tmp_path=tmp_path, monkeypatch=monkeypatch)["jira_assets_backup_test_itam"]
+    dag = backup_dags("ITAM")["jira_assets_backup_test_itam"]
 
     dag_run = dag.test()
 
@@ -102,15 +115,9 @@ def test_a_backup_run_stores_what_the_site_holds(
 
 
 def test_a_run_with_nothing_changed_writes_no_versions_and_a_repeated_run_no_duplicates(
-    airflow_db: None,
-    sandbox: RunningSandbox,
-    mongo_server: EmbeddedMongo,
-    mongo_db: Database,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
 ) -> None:
-    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
-    dag = _dags(mongo_db, "LOC", tmp_path=tmp_path, monkeypatch=monkeypatch)["jira_assets_backup_test_loc"]
+    dag = backup_dags("LOC")["jira_assets_backup_test_loc"]
     first = dag.test()
     after_first = collection_counts(mongo_db)
 
@@ -133,15 +140,9 @@ def test_a_run_with_nothing_changed_writes_no_versions_and_a_repeated_run_no_dup
 
 
 def test_a_run_for_a_past_date_is_skipped_and_writes_nothing(
-    airflow_db: None,
-    sandbox: RunningSandbox,
-    mongo_server: EmbeddedMongo,
-    mongo_db: Database,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
 ) -> None:
-    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
-    dag = _dags(mongo_db, "LOC", tmp_path=tmp_path, monkeypatch=monkeypatch)["jira_assets_backup_test_loc"]
+    dag = backup_dags("LOC")["jira_assets_backup_test_loc"]
 
     dag_run = dag.test(logical_date=datetime.now(UTC) - timedelta(days=3))
 
@@ -151,12 +152,8 @@ def test_a_run_for_a_past_date_is_skipped_and_writes_nothing(
     assert "snapshots" not in collection_counts(mongo_db)
 
 
-def test_a_broken_entry_becomes_a_placeholder_that_fails_naming_the_field(
-    airflow_db: None, mongo_db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    dags = _dags(
-        mongo_db, "ITAM", "{key: ITAM2, schedule: every day}", tmp_path=tmp_path, monkeypatch=monkeypatch
-    )
+def test_a_broken_entry_becomes_a_placeholder_that_fails_naming_the_field(backup_dags: BackupDags) -> None:
+    dags = backup_dags("ITAM", "{key: ITAM2, schedule: every day}")
 
     assert "jira_assets_backup_test_itam" in dags
     placeholder = dags["jira_assets_backup_test_itam2"]
