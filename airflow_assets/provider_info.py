@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_assets import __version__
-
-DEFAULT_API_BASE_URL = "https://api.atlassian.com/jsm/assets/workspace/{workspaceId}/v1"
+from airflow_assets.api.client import DEFAULT_API_BASE_URL
 
 
 def get_provider_info() -> dict[str, Any]:
