@@ -161,3 +161,29 @@ def test_a_broken_entry_becomes_a_placeholder_that_fails_naming_the_field(backup
     assert "sites.test.schemas[1].schedule" in (placeholder.doc_md or "")
     dag_run = placeholder.test()
     assert str(dag_run.state) == "failed"
+
+
+def test_the_retention_dag_forgets_beyond_the_policy_and_its_dry_run_changes_nothing(
+    backup_dags: BackupDags, mongo_db: Database
+) -> None:
+    dags = backup_dags("LOC")  # the config keeps the last 3 snapshots of each schema
+    backup, retention = dags["jira_assets_backup_test_loc"], dags["jira_assets_retention"]
+    for _ in range(4):
+        assert str(backup.test().state) == "success"
+    before = collection_counts(mongo_db)
+
+    dry = retention.test(run_conf={"dry_run": True})
+
+    assert str(dry.state) == "success"
+    assert collection_counts(mongo_db) == before
+    report = dry.get_task_instance("forget_and_prune").xcom_pull(task_ids="forget_and_prune")
+    assert report["dry_run"] is True
+
+    assert str(retention.test(run_conf={"dry_run": False}).state) == "success"
+    kept = list(SnapshotStore(mongo_db).list(status="complete"))
+    assert len(kept) == 3
+    for snapshot in kept:  # every kept snapshot still reads back whole
+        assert (
+            len(list(stored(mongo_db, snapshot.snapshot_id, "object")))
+            == snapshot.document["counts"]["objects"]
+        )
