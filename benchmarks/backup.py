@@ -101,10 +101,11 @@ def client_for(site: Site, scale: float) -> AssetsClient:
 def run_step(args: argparse.Namespace) -> None:
     """Run one backup step (a child process of the benchmark); print its summary and peak RSS as JSON."""
     from airflow_assets.backup.activity import export_activity
-    from airflow_assets.backup.finalize import finalize, snapshot_for_run
+    from airflow_assets.backup.finalize import finalize
     from airflow_assets.backup.objects import export_objects
     from airflow_assets.backup.run import BackupRun
     from airflow_assets.backup.schema_config import BackupTarget, export_config
+    from airflow_assets.store import SnapshotStore
 
     site = Site(**json.loads(args.site))
     client = client_for(site, args.scale)
@@ -116,7 +117,7 @@ def run_step(args: argparse.Namespace) -> None:
         target = BackupTarget("bench", SCHEMA_KEY, INCLUDE, args.full_sweep_every, "0 2 * * *", "UTC")
         result: Any = export_config(client, db, target, run).as_dict()
     else:
-        snapshot_id = snapshot_for_run(db, dag_id, args.run_id)
+        snapshot_id = SnapshotStore(db).id_for_run(dag_id, args.run_id)
         if args.step == "export_objects":
             result = export_objects(client, db, snapshot_id).as_dict()
         elif args.step == "finalize":

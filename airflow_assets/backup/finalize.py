@@ -141,14 +141,3 @@ def mark_failed(db: Database, dag_id: str, run_id: str) -> str:
     SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot.snapshot_id).release()
     current = snapshots.get(snapshot.snapshot_id)
     return current.status if current else "none"
-
-
-def snapshot_for_run(db: Database, dag_id: str, run_id: str) -> str:
-    """Return the id of the snapshot a DAG run writes.
-
-    :raises JiraAssetsError: export_config has not created it.
-    """
-    snapshot = SnapshotStore(db).find_for_run(dag_id, run_id)
-    if snapshot is None:
-        raise JiraAssetsError(f"run {run_id} of {dag_id} has no snapshot: export_config creates it first")
-    return snapshot.snapshot_id

@@ -18,11 +18,12 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from pymongo.database import Database
 
 from airflow_assets.backup.activity import ACTIVITY_KINDS, export_activity
-from airflow_assets.backup.finalize import finalize, mark_failed, snapshot_for_run
+from airflow_assets.backup.finalize import finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.backup.schema_config import BackupTarget, export_config
 from airflow_assets.hooks import JiraAssetsHook
+from airflow_assets.store import SnapshotStore
 
 
 class _BackupStepOperator(BaseOperator):
@@ -70,7 +71,7 @@ class _BackupStepOperator(BaseOperator):
     def snapshot_id(self, db: Database, context: Context) -> str:
         """Return the id of the snapshot this DAG run writes."""
         dag_run = context["dag_run"]
-        return snapshot_for_run(db, dag_run.dag_id, dag_run.run_id)
+        return SnapshotStore(db).id_for_run(dag_run.dag_id, dag_run.run_id)
 
 
 class ExportConfigOperator(_BackupStepOperator):

@@ -89,6 +89,18 @@ class SnapshotStore:
         document = self._snapshots.find_one({"dag_id": dag_id, "run_id": run_id}, sort=[("seq", DESCENDING)])
         return Snapshot.from_document(document) if document else None
 
+    def id_for_run(self, dag_id: str, run_id: str) -> str:
+        """Return the id of the snapshot a DAG run writes.
+
+        :raises SnapshotStateError: export_config has not created it.
+        """
+        snapshot = self.find_for_run(dag_id, run_id)
+        if snapshot is None:
+            raise SnapshotStateError(
+                f"run {run_id} of {dag_id} has no snapshot: export_config creates it first"
+            )
+        return snapshot.snapshot_id
+
     def latest(self, workspace_id: str, schema_id: str, *, status: str | None = None) -> Snapshot | None:
         """Return the schema's newest snapshot (with ``status`` when given)."""
         query: dict[str, Any] = {"workspace_id": workspace_id, "schema_id": schema_id}
