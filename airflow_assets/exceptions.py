@@ -15,16 +15,25 @@ class AssetsConfigError(JiraAssetsError, ValueError):
 
 
 class AssetsTransportError(JiraAssetsError):
-    """The Assets API could not be reached, or its answer could not be read, after all retries."""
+    """The Assets API could not be reached, or its answer could not be read, after all retries.
 
-    def __init__(self, message: str, *, method: str, endpoint: str) -> None:
+    :param message: what went wrong (no credentials).
+    :param method: HTTP method of the request.
+    :param endpoint: endpoint path relative to the API base.
+    :param maybe_applied: the call writes and the server may have processed it although no usable
+        answer came back: check before repeating it (a repeated create makes a duplicate).
+    """
+
+    def __init__(self, message: str, *, method: str, endpoint: str, maybe_applied: bool = False) -> None:
         super().__init__(message)
         self.method = method
         self.endpoint = endpoint
+        self.maybe_applied = maybe_applied
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments: rebuild from them, so the error survives pickling (process pools, XCom).
-        return (_rebuild, (type(self), (str(self),), {"method": self.method, "endpoint": self.endpoint}))
+        fields = {"method": self.method, "endpoint": self.endpoint, "maybe_applied": self.maybe_applied}
+        return (_rebuild, (type(self), (str(self),), fields))
 
 
 class AssetsApiError(JiraAssetsError):
@@ -36,6 +45,9 @@ class AssetsApiError(JiraAssetsError):
     :param error_messages: Atlassian's ``errorMessages`` list.
     :param errors: Atlassian's ``errors`` mapping (per-field errors such as ``rlabs-insight-attribute-<id>``).
     :param hint: what the operator can do about it.
+    :param maybe_applied: the call writes and the server may have processed it (a 5xx to a create, or an
+        earlier attempt whose answer was lost): check before repeating it. False for reads and for
+        refusals (429/503) of a call no earlier attempt may have applied.
     """
 
     def __init__(
@@ -47,6 +59,7 @@ class AssetsApiError(JiraAssetsError):
         error_messages: Sequence[str] = (),
         errors: Mapping[str, Any] | None = None,
         hint: str = "",
+        maybe_applied: bool = False,
     ) -> None:
         self.status = status
         self.method = method
@@ -54,6 +67,7 @@ class AssetsApiError(JiraAssetsError):
         self.error_messages = list(error_messages)
         self.errors = dict(errors or {})
         self.hint = hint
+        self.maybe_applied = maybe_applied
         super().__init__(self._describe())
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -64,6 +78,7 @@ class AssetsApiError(JiraAssetsError):
             "error_messages": self.error_messages,
             "errors": self.errors,
             "hint": self.hint,
+            "maybe_applied": self.maybe_applied,
         }
         return (_rebuild, (type(self), (), fields))
 

@@ -423,6 +423,14 @@ class AssetsClient:
         """Create a status type from ``{name, category, description?, objectSchemaId?}``."""
         return self._object(ep.STATUS_TYPE_CREATE, body=body)
 
+    def update_status_type(self, status_type_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Update a status type with ``{name?, category?, description?, objectSchemaId?}``."""
+        return self._object(ep.STATUS_TYPE_UPDATE, status_type_id, body=body)
+
+    def delete_status_type(self, status_type_id: str) -> Any:
+        """Delete a status type; return the server's answer (may be None)."""
+        return self._call(ep.STATUS_TYPE_DELETE, status_type_id)
+
     def get_reference_types(
         self, *, object_schema_id: str | None = None, include_all: bool = False
     ) -> list[JsonDict]:
@@ -433,6 +441,14 @@ class AssetsClient:
     def create_reference_type(self, body: Mapping[str, Any]) -> JsonDict:
         """Create a reference type from ``{name, description?, color?, objectSchemaId?}``."""
         return self._object(ep.REFERENCE_TYPE_CREATE, body=body)
+
+    def update_reference_type(self, reference_type_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Update a reference type with ``{name?, description?, color?, objectSchemaId?}``."""
+        return self._object(ep.REFERENCE_TYPE_UPDATE, reference_type_id, body=body)
+
+    def delete_reference_type(self, reference_type_id: str) -> Any:
+        """Delete a reference type; return the server's answer (may be None)."""
+        return self._call(ep.REFERENCE_TYPE_DELETE, reference_type_id)
 
     def get_global_icons(self) -> list[JsonDict]:
         """Return the global icons (``{id, name, url16, url48}``)."""

@@ -19,12 +19,20 @@ class Endpoint:
         non-idempotent call (a create) is retried only when the server refused it (429/503) or it was
         never sent.
     :param site: the path is relative to the Jira site (``/rest/...``) rather than to the Assets API base.
+    :param read_only: the call changes nothing on the server (a GET, or a POST that only searches), so a
+        failure of it never leaves a write that may have been applied.
     """
 
     method: str
     template: str
     idempotent: bool
     site: bool = False
+    read_only: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """Tell whether the call may change the server's state."""
+        return not self.read_only
 
     @property
     def rate_class(self) -> str:
@@ -46,7 +54,7 @@ class Endpoint:
 
 
 def _get(template: str, *, site: bool = False) -> Endpoint:
-    return Endpoint("GET", template, idempotent=True, site=site)
+    return Endpoint("GET", template, idempotent=True, site=site, read_only=True)
 
 
 def _create(template: str) -> Endpoint:
@@ -85,8 +93,8 @@ ATTRIBUTE_DELETE = Endpoint("DELETE", "objecttypeattribute/{}", idempotent=True)
 ATTRIBUTE_POSITION = Endpoint("POST", "objecttypeattribute/{}/{}/position", idempotent=True)
 
 # AQL: POSTs that only read.
-AQL = Endpoint("POST", "object/aql", idempotent=True)
-AQL_TOTAL_COUNT = Endpoint("POST", "object/aql/totalcount", idempotent=True)
+AQL = Endpoint("POST", "object/aql", idempotent=True, read_only=True)
+AQL_TOTAL_COUNT = Endpoint("POST", "object/aql/totalcount", idempotent=True, read_only=True)
 
 # Objects.
 OBJECT = _get("object/{}")
@@ -105,7 +113,11 @@ COMMENT_CREATE = _create("comment/create")
 # Configuration.
 STATUS_TYPES = _get("config/statustype")
 STATUS_TYPE_CREATE = _create("config/statustype")
+STATUS_TYPE_UPDATE = Endpoint("PUT", "config/statustype/{}", idempotent=True)
+STATUS_TYPE_DELETE = Endpoint("DELETE", "config/statustype/{}", idempotent=True)
 REFERENCE_TYPES = _get("config/referencetype")
 REFERENCE_TYPE_CREATE = _create("config/referencetype")
+REFERENCE_TYPE_UPDATE = Endpoint("PUT", "config/referencetype/{}", idempotent=True)
+REFERENCE_TYPE_DELETE = Endpoint("DELETE", "config/referencetype/{}", idempotent=True)
 GLOBAL_ICONS = _get("icon/global")
 ICON = _get("icon/{}")

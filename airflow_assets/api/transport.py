@@ -120,10 +120,18 @@ class Transport:
             before_sleep=lambda retry_state: self._before_sleep(endpoint, path, retry_state, state),
             reraise=True,
         )
+        # A write one of whose attempts may have been processed: whatever the last attempt met (a 400
+        # because the first attempt's change already holds, a 429), the write may have been applied.
         try:
             return retrying(self._attempt, endpoint, path, url, query, body, state)
         except RetryableFailure as failure:
-            final = _gave_up(failure.error, state.attempts)
+            final = _gave_up(
+                failure.error, state.attempts, earlier_applied=endpoint.writes and state.ambiguous
+            )
+        except JiraAssetsError as error:
+            if not (endpoint.writes and state.ambiguous):
+                raise
+            final = _restated(error, note=EARLIER_ATTEMPT_NOTE, maybe_applied=True)
         # Raised outside the handler: no exception context, so nothing links back to a request object.
         raise final
 
@@ -242,8 +250,14 @@ class Transport:
             raise RetryableFailure(error, server_wait=self.retry.server_wait(response.headers), refused=True)
         if status >= 500:
             if endpoint.idempotent:
-                raise RetryableFailure(AssetsServerError(**details), ambiguous=True)
-            raise AssetsServerError(**details, hint="not retried: the request may have been processed")
+                raise RetryableFailure(
+                    AssetsServerError(**details, maybe_applied=endpoint.writes), ambiguous=True
+                )
+            raise AssetsServerError(
+                **details,
+                hint="not retried: the request may have been processed",
+                maybe_applied=endpoint.writes,
+            )
         if status == 404 and endpoint.method == "DELETE" and state.ambiguous:
             # An earlier attempt whose answer was lost did the deletion.
             log.info("%s %s: already deleted by an earlier attempt", endpoint.method, path)
@@ -304,9 +318,14 @@ class Transport:
                 method=endpoint.method,
                 endpoint=path,
             )
+        # Once sent, a write may have been processed although its answer was lost.
+        maybe_applied = endpoint.writes and not never_sent
         if never_sent or endpoint.idempotent:
             transport = AssetsTransportError(
-                f"{endpoint.method} {path} failed: {description}", method=endpoint.method, endpoint=path
+                f"{endpoint.method} {path} failed: {description}",
+                method=endpoint.method,
+                endpoint=path,
+                maybe_applied=maybe_applied,
             )
             return RetryableFailure(transport, ambiguous=not never_sent)
         return AssetsTransportError(
@@ -314,6 +333,7 @@ class Transport:
             f"{description}",
             method=endpoint.method,
             endpoint=path,
+            maybe_applied=maybe_applied,
         )
 
     def _wait(self, retry_state: RetryCallState) -> float:
@@ -356,11 +376,15 @@ class Transport:
 
 
 def wrong_shape(endpoint: Endpoint, path: str, expected: str, answer: Any) -> AssetsTransportError:
-    """Return the error for a well-formed answer of the wrong shape (``expected`` says what was wanted)."""
+    """Return the error for a well-formed answer of the wrong shape (``expected`` says what was wanted).
+
+    The server answered with success: a write it answered may well have been applied.
+    """
     return AssetsTransportError(
         f"{endpoint.method} {path}: expected {expected}, got {type(answer).__name__}",
         method=endpoint.method,
         endpoint=path,
+        maybe_applied=endpoint.writes,
     )
 
 
@@ -379,21 +403,41 @@ def _new_session(email: str, api_token: str, max_workers: int) -> requests.Sessi
 
 def _unreadable(endpoint: Endpoint, path: str, reason: str) -> Exception:
     """Return the error for an answer that cannot be read (wrapped as retryable for idempotent calls)."""
+    # The answer was a success: a write may have been applied whatever the body said.
     if endpoint.idempotent:
         error = AssetsTransportError(
-            f"{endpoint.method} {path}: {reason}", method=endpoint.method, endpoint=path
+            f"{endpoint.method} {path}: {reason}",
+            method=endpoint.method,
+            endpoint=path,
+            maybe_applied=endpoint.writes,
         )
         return RetryableFailure(error, ambiguous=True)
     return AssetsTransportError(
         f"{endpoint.method} {path}: {reason}; not retried (the request may have been processed)",
         method=endpoint.method,
         endpoint=path,
+        maybe_applied=endpoint.writes,
     )
 
 
-def _gave_up(error: JiraAssetsError, attempts: int) -> JiraAssetsError:
-    """Return ``error`` restated to say how many attempts were made."""
+EARLIER_ATTEMPT_NOTE = "an earlier attempt, whose answer was lost, may have been processed"
+
+
+def _gave_up(error: JiraAssetsError, attempts: int, *, earlier_applied: bool) -> JiraAssetsError:
+    """Return ``error`` restated to say how many attempts were made.
+
+    :param earlier_applied: an earlier attempt of this write may have been processed, so the final
+        error is ``maybe_applied`` whatever the last attempt met.
+    """
     note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
+    maybe_applied = bool(getattr(error, "maybe_applied", False))
+    if earlier_applied and not maybe_applied:
+        note = f"{note}; {EARLIER_ATTEMPT_NOTE}"
+    return _restated(error, note=note, maybe_applied=maybe_applied or earlier_applied)
+
+
+def _restated(error: JiraAssetsError, *, note: str, maybe_applied: bool) -> JiraAssetsError:
+    """Return a copy of ``error`` with ``note`` added to its message and the given ``maybe_applied``."""
     if isinstance(error, AssetsApiError):
         return type(error)(
             status=error.status,
@@ -402,9 +446,12 @@ def _gave_up(error: JiraAssetsError, attempts: int) -> JiraAssetsError:
             error_messages=error.error_messages,
             errors=error.errors,
             hint=f"{error.hint}; {note}" if error.hint else note,
+            maybe_applied=maybe_applied,
         )
     if isinstance(error, AssetsTransportError):
-        return type(error)(f"{error} ({note})", method=error.method, endpoint=error.endpoint)
+        return type(error)(
+            f"{error} ({note})", method=error.method, endpoint=error.endpoint, maybe_applied=maybe_applied
+        )
     return error
 
 

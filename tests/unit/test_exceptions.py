@@ -11,6 +11,7 @@ from airflow_assets.exceptions import (
     AssetsApiError,
     AssetsBadRequestError,
     AssetsNotFoundError,
+    AssetsServerError,
     AssetsTransportError,
     JiraAssetsError,
 )
@@ -28,14 +29,19 @@ from airflow_assets.exceptions import (
             hint="check the group",
         ),
         AssetsTransportError("GET object/1 failed: reset", method="GET", endpoint="object/1"),
+        AssetsServerError(status=500, method="POST", endpoint="object/create", hint="x", maybe_applied=True),
+        AssetsTransportError(
+            "PUT object/1 failed: reset", method="PUT", endpoint="object/1", maybe_applied=True
+        ),
     ],
-    ids=["not-found", "bad-request", "transport"],
+    ids=["not-found", "bad-request", "transport", "server-maybe-applied", "transport-maybe-applied"],
 )
 def test_errors_survive_pickling_and_copying(error: JiraAssetsError) -> None:
     for clone in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
         assert type(clone) is type(error)
         assert str(clone) == str(error)
         assert clone.__dict__ == error.__dict__
+        assert getattr(clone, "maybe_applied", None) == getattr(error, "maybe_applied", None)
 
 
 def test_api_error_message_names_the_call_and_the_servers_words() -> None:

@@ -141,6 +141,14 @@ CASES: list[Case] = [
         {"name": "Active", "category": 1},
     ),
     (
+        lambda c: c.update_status_type("12", {"name": "Live", "category": 1}),
+        "PUT",
+        "config/statustype/12",
+        {},
+        {"name": "Live", "category": 1},
+    ),
+    (lambda c: c.delete_status_type("12"), "DELETE", "config/statustype/12", {}, None),
+    (
         lambda c: c.get_reference_types(object_schema_id="39", include_all=True),
         "GET",
         "config/referencetype",
@@ -154,6 +162,14 @@ CASES: list[Case] = [
         {},
         {"name": "Uses"},
     ),
+    (
+        lambda c: c.update_reference_type("8", {"name": "Runs on", "color": "ff0000"}),
+        "PUT",
+        "config/referencetype/8",
+        {},
+        {"name": "Runs on", "color": "ff0000"},
+    ),
+    (lambda c: c.delete_reference_type("8"), "DELETE", "config/referencetype/8", {}, None),
     (lambda c: c.get_global_icons(), "GET", "icon/global", {}, None),
     (lambda c: c.get_icon("8c1e-uuid"), "GET", "icon/8c1e-uuid", {}, None),
     (
