@@ -451,6 +451,15 @@ def _config_routes(router: APIRouter, site: Site) -> None:
     def create_status_type(request: Request, body: JsonBody) -> JSONResponse:
         return _json(site.create_status_type(body, base_url=_base_url(request)), 201)
 
+    @router.put("/config/statustype/{status_id}")
+    def update_status_type(request: Request, status_id: str, body: JsonBody) -> JSONResponse:
+        return _json(site.update_status_type(status_id, body, base_url=_base_url(request)))
+
+    @router.delete("/config/statustype/{status_id}")
+    def delete_status_type(status_id: str) -> Response:
+        site.delete_status_type(status_id)
+        return Response(status_code=204)
+
     @router.get("/config/referencetype")
     def list_reference_types(
         request: Request,
@@ -464,6 +473,15 @@ def _config_routes(router: APIRouter, site: Site) -> None:
     @router.post("/config/referencetype")
     def create_reference_type(request: Request, body: JsonBody) -> JSONResponse:
         return _json(site.create_reference_type(body, base_url=_base_url(request)), 201)
+
+    @router.put("/config/referencetype/{reference_id}")
+    def update_reference_type(request: Request, reference_id: str, body: JsonBody) -> JSONResponse:
+        return _json(site.update_reference_type(reference_id, body, base_url=_base_url(request)))
+
+    @router.delete("/config/referencetype/{reference_id}")
+    def delete_reference_type(reference_id: str) -> Response:
+        site.delete_reference_type(reference_id)
+        return Response(status_code=204)
 
     @router.get("/icon/global")
     def list_icons(request: Request) -> JSONResponse:

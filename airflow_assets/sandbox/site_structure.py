@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from airflow_assets.sandbox.records import (
     ATTR_DEFAULT,
+    ATTR_REFERENCE,
+    ATTR_STATUS,
     DEFAULT_DATETIME,
     DEFAULT_TEXT,
     AttributeRecord,
@@ -40,6 +43,9 @@ SCHEMA_PROPERTY_DEFAULTS = {
     "allowOtherObjectSchema": False,
     "createObjectsCustomField": False,
 }
+STATUS_CATEGORIES = (0, 1, 2)
+# Names the sandbox lists when it refuses to delete a configuration type that is in use.
+IN_USE_SHOWN = 3
 SYSTEM_ATTRIBUTES = (("Key", "key"), ("Name", None), ("Created", "created"), ("Updated", "updated"))
 SYSTEM_DESCRIPTIONS = {
     "key": "The object key",
@@ -253,17 +259,68 @@ class SiteStructure(SiteState):
         name = required_text(body, "name", "Name")
         if "category" not in body:
             raise bad_request(category="category is required (0 inactive, 1 active, 2 pending)")
-        category = optional_int(body, "category", 0)
-        if category not in (0, 1, 2):
-            raise bad_request(category="category must be 0 (inactive), 1 (active) or 2 (pending)")
+        category = _status_category(body, 0)
         schema_id = optional_id(body, "objectSchemaId")
         if schema_id is not None and schema_id not in self.schemas:
             raise bad_request(objectSchemaId=f"The object schema with id {schema_id} was not found")
+        _check_config_name_unique(self.status_types.values(), name, schema_id, None)
         status_id = self._next_id("status")
         status = StatusTypeRecord(status_id, name, optional_text(body, "description"), category, schema_id)
         self.status_types[status_id] = status
         self._written()
         return self._renderer(base_url).status_type(status)
+
+    def _status_type(self, status_id: str) -> StatusTypeRecord:
+        status = self.status_types.get(str(status_id))
+        if status is None:
+            raise not_found(f"The status type with id {status_id} was not found")
+        return status
+
+    @locked
+    def update_status_type(
+        self, status_id: str, body: dict[str, Any], *, base_url: str | None = None
+    ) -> dict[str, Any]:
+        """Update ``{name?, category?, description?, objectSchemaId?}`` of a status type (its scope stays)."""
+        status = self._status_type(status_id)
+        body = body_dict(body)
+        _check_same_scope(body, status.schema_id, "status type")
+        name = required_text(body, "name", "Name") if "name" in body else status.name
+        category = _status_category(body, status.category)
+        _check_config_name_unique(self.status_types.values(), name, status.schema_id, status.id)
+        status.name, status.category = name, category
+        status.description = optional_text(body, "description", status.description)
+        # Rendered values and AQL results show the status: every cache keyed on the structure goes.
+        self._structure_changed()
+        return self._renderer(base_url).status_type(status)
+
+    @locked
+    def delete_status_type(self, status_id: str) -> None:
+        """Delete a status type that no status attribute allows and no object holds."""
+        status = self._status_type(status_id)
+        status_attributes = [a for a in self.attributes.values() if a.kind == ATTR_STATUS]
+        allowing = [a for a in status_attributes if status.id in a.type_value_multi]
+        if allowing:
+            raise bad_request(
+                f"The status type {status.name} is allowed by the attribute(s) "
+                f"{self._describe_attributes(allowing)}: remove it from them first"
+            )
+        holders = sorted(
+            record.key
+            for record in self.objects.values()
+            if any(status.id in record.values.get(a.id, ())[1:] for a in status_attributes)
+        )
+        if holders:
+            shown = ", ".join(holders[:IN_USE_SHOWN]) + (", ..." if len(holders) > IN_USE_SHOWN else "")
+            raise bad_request(
+                f"The status type {status.name} is the status of {len(holders)} object(s) ({shown}): "
+                "give them another status first"
+            )
+        del self.status_types[status.id]
+        self._structure_changed()
+
+    def _describe_attributes(self, attributes: list[AttributeRecord]) -> str:
+        named = [f"{a.name} of {self.object_types[a.object_type_id].name}" for a in attributes[:IN_USE_SHOWN]]
+        return ", ".join(named) + (", ..." if len(attributes) > IN_USE_SHOWN else "")
 
     @locked
     def list_reference_types(
@@ -284,19 +341,62 @@ class SiteStructure(SiteState):
         """Create a reference type from ``{name, description?, color?, objectSchemaId?}``."""
         body = body_dict(body)
         name = required_text(body, "name", "Name")
-        color = optional_text(body, "color", "49a6ed").lstrip("#")
-        if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
-            raise bad_request(color="color must be six hexadecimal digits")
+        color = _reference_color(body, "49a6ed")
         schema_id = optional_id(body, "objectSchemaId")
         if schema_id is not None and schema_id not in self.schemas:
             raise bad_request(objectSchemaId=f"The object schema with id {schema_id} was not found")
+        _check_config_name_unique(self.reference_types.values(), name, schema_id, None)
         reference_id = self._next_id("reference_type")
         reference_type = ReferenceTypeRecord(
-            reference_id, name, optional_text(body, "description"), color.lower(), schema_id
+            reference_id, name, optional_text(body, "description"), color, schema_id
         )
         self.reference_types[reference_id] = reference_type
         self._written()
         return self._renderer(base_url).reference_type(reference_type)
+
+    def _reference_type(self, reference_id: str) -> ReferenceTypeRecord:
+        reference_type = self.reference_types.get(str(reference_id))
+        if reference_type is None:
+            raise not_found(f"The reference type with id {reference_id} was not found")
+        return reference_type
+
+    @locked
+    def update_reference_type(
+        self, reference_id: str, body: dict[str, Any], *, base_url: str | None = None
+    ) -> dict[str, Any]:
+        """Update ``{name?, description?, color?, objectSchemaId?}`` of a reference type (its scope stays)."""
+        reference_type = self._reference_type(reference_id)
+        body = body_dict(body)
+        _check_same_scope(body, reference_type.schema_id, "reference type")
+        name = required_text(body, "name", "Name") if "name" in body else reference_type.name
+        color = _reference_color(body, reference_type.color)
+        _check_config_name_unique(
+            self.reference_types.values(), name, reference_type.schema_id, reference_type.id
+        )
+        reference_type.name, reference_type.color = name, color
+        reference_type.description = optional_text(body, "description", reference_type.description)
+        # Attribute definitions embed their reference type: the cached renderings go.
+        self._structure_changed()
+        return self._renderer(base_url).reference_type(reference_type)
+
+    @locked
+    def delete_reference_type(self, reference_id: str) -> None:
+        """Delete a reference type that is not built in and that no reference attribute uses."""
+        reference_type = self._reference_type(reference_id)
+        if not reference_type.removable:
+            raise bad_request(f"The reference type {reference_type.name} is built in and cannot be deleted")
+        using = [
+            a
+            for a in self.attributes.values()
+            if a.kind == ATTR_REFERENCE and a.reference_type_id == reference_type.id
+        ]
+        if using:
+            raise bad_request(
+                f"The reference type {reference_type.name} is used by the attribute(s) "
+                f"{self._describe_attributes(using)}: give them another reference type first"
+            )
+        del self.reference_types[reference_type.id]
+        self._structure_changed()
 
     # --- icons ---------------------------------------------------------------------------------
 
@@ -469,3 +569,39 @@ class SiteStructure(SiteState):
         self._renumber(siblings)
         self._structure_changed()
         return self._renderer(base_url).object_type(object_type, counts=True)
+
+
+def _status_category(body: dict[str, Any], default: int) -> int:
+    category = optional_int(body, "category", default)
+    if category not in STATUS_CATEGORIES:
+        raise bad_request(category="category must be 0 (inactive), 1 (active) or 2 (pending)")
+    return category
+
+
+def _reference_color(body: dict[str, Any], default: str) -> str:
+    color = optional_text(body, "color", default).lstrip("#")
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
+        raise bad_request(color="color must be six hexadecimal digits")
+    return color.lower()
+
+
+def _check_config_name_unique(
+    records: Iterable[StatusTypeRecord | ReferenceTypeRecord],
+    name: str,
+    schema_id: str | None,
+    own_id: str | None,
+) -> None:
+    """Refuse a status or reference type name already used in the same scope (a schema, or global)."""
+    for other in records:
+        if other.id != own_id and other.schema_id == schema_id and other.name.lower() == name.lower():
+            raise bad_request(name="Name has to be unique")
+
+
+def _check_same_scope(body: dict[str, Any], schema_id: str | None, kind: str) -> None:
+    """Refuse an ``objectSchemaId`` that would move a status or reference type to another scope."""
+    if "objectSchemaId" not in body:
+        return
+    asked = optional_id(body, "objectSchemaId")
+    if asked != schema_id:
+        where = f"object schema {schema_id}" if schema_id else "global scope"
+        raise bad_request(objectSchemaId=f"A {kind} stays in its {where}: create a new one instead")
