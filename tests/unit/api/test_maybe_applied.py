@@ -21,7 +21,7 @@ from airflow_assets.exceptions import (
 )
 
 CREATE_BODY = {"objectTypeId": "23", "attributes": []}
-UPDATE_BODY = {"attributes": []}
+UPDATE_BODY: dict[str, list[object]] = {"attributes": []}
 DROPPED = {"drop": True, "body": {"id": "2"}}
 UNIQUE_NAME = {"status": 400, "body": {"errorMessages": [], "errors": {"name": "Name has to be unique"}}}
 
