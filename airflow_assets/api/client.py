@@ -185,6 +185,33 @@ class AssetsClient:
         """Return the Jira user the credentials belong to (``GET {site}/rest/api/3/myself``)."""
         return self._object(ep.MYSELF)
 
+    def iter_users(self, *, page_size: int = 1000) -> Generator[JsonDict, None, None]:
+        """Yield every user of the site (``GET {site}/rest/api/3/users/search``, a bare list per page).
+
+        Jira may answer fewer users than asked before the end, so only an empty page ends the walk.
+
+        :param page_size: ``maxResults`` per page (Jira's maximum is 1000).
+        """
+        start = 0
+        while True:
+            answer = self._call(ep.USERS, params={"startAt": start, "maxResults": page_size})
+            if isinstance(answer, dict):
+                answer = answer.get("values")
+            if not isinstance(answer, list):
+                raise wrong_shape(ep.USERS, ep.USERS.path(), "a JSON list of users", answer)
+            if not answer:
+                return
+            yield from answer
+            start += len(answer)
+
+    def iter_group_names(self, *, page_size: int = 50) -> Generator[str, None, None]:
+        """Yield the name of every group of the site (``GET {site}/rest/api/3/group/bulk``)."""
+        paginator = StartAtPaginator(page_size=page_size)
+        for _, page in self._transport.pages(ep.GROUPS, paginator):
+            for group in page.get("values") or []:
+                if isinstance(group, Mapping) and group.get("name"):
+                    yield str(group["name"])
+
     def check_connection(self) -> str:
         """Prove the credentials and the workspace with two cheap reads; return a one-line summary."""
         workspace = self.workspace_id

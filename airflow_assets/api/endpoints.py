@@ -64,6 +64,8 @@ def _create(template: str) -> Endpoint:
 # Site (Jira platform) routes.
 WORKSPACE = _get("rest/servicedeskapi/assets/workspace", site=True)
 MYSELF = _get("rest/api/3/myself", site=True)
+USERS = _get("rest/api/3/users/search", site=True)
+GROUPS = _get("rest/api/3/group/bulk", site=True)
 
 # Object schemas.
 SCHEMA_LIST = _get("objectschema/list")

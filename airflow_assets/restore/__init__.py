@@ -1,0 +1,18 @@
+"""Restore and migrate object schemas from snapshots: plain Python over the client and the store.
+
+A run walks one way: the DAG's params -> :func:`parse_request` -> :class:`RestoreSession` (snapshots,
+target, ledger) -> its steps: plan, structure, objects, comments, restrictions, verify, report.
+"""
+
+from airflow_assets.restore.request import RestoreParamError, RestoreRequest, SchemaMapping, parse_request
+from airflow_assets.restore.session import RestoreSession, RestoreVerifyError, SessionSettings
+
+__all__ = [
+    "RestoreParamError",
+    "RestoreRequest",
+    "RestoreSession",
+    "RestoreVerifyError",
+    "SchemaMapping",
+    "SessionSettings",
+    "parse_request",
+]

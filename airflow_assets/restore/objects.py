@@ -1,0 +1,465 @@
+"""Create the objects of a restore: each once, with all its values, after everything it references.
+
+The object reference graph decides the order: an object is sent as soon as every object it references
+exists (a dependency count per object, not waves, so a long chain of managers never idles the workers).
+Only objects on a reference cycle (a strongly connected component, or an object referencing itself)
+are created without the references inside their cycle and completed by a second call. Every create is
+preceded by an intent in the ledger; an intent left open by a crash is reconciled against the target
+before anything is created again, so a killed or retried task never creates duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.backup import normalize as norm
+from airflow_assets.exceptions import (
+    AssetsApiError,
+    AssetsBadRequestError,
+    AssetsNotFoundError,
+    AssetsTransportError,
+)
+from airflow_assets.restore.graph import strongly_connected
+from airflow_assets.restore.ledger import Created, Intent, Ledger
+from airflow_assets.restore.schema_source import SchemaSource
+from airflow_assets.restore.scope import ObjectSet, object_refs
+from airflow_assets.restore.structure import StructureMaps, maybe_applied
+from airflow_assets.restore.values import ObjectBody, ValueMaps, object_body
+
+log = logging.getLogger(__name__)
+JsonDict = dict[str, Any]
+
+OBJECT = "object"
+OBJECT_LINKS = "object_links"
+INBOUND = "inbound"
+ATTRIBUTE_ERROR_PREFIX = "rlabs-insight-attribute-"
+# The target's clock may run behind ours: look back this far for an object an open intent may have made.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass
+class ObjectsSummary:
+    """What the objects step did."""
+
+    selected: int = 0
+    created: int = 0
+    already_done: int = 0
+    reconciled: int = 0
+    cyclic: int = 0
+    create_calls: int = 0
+    update_calls: int = 0
+    inbound_updates: int = 0
+    lookup_reads: int = 0
+    dropped_values: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-compatible values (warnings counted, not listed)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "warnings"}
+        values["warnings"] = len(self.warnings)
+        return values
+
+
+class ObjectRestorer:
+    """Create the selected objects on the target.
+
+    :param on_created: called with the old id right after the server answered a create and before the
+        intent is completed (the window a crash test aims at).
+    """
+
+    def __init__(
+        self,
+        client: AssetsClient,
+        ledger: Ledger,
+        sources: Sequence[SchemaSource],
+        selection: ObjectSet,
+        maps: StructureMaps,
+        value_maps: Callable[[Callable[[str], str | None]], ValueMaps],
+        *,
+        same_site: bool,
+        live: Mapping[str, Collection[str]] | None = None,
+        max_workers: int | None = None,
+        on_created: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.sources = sources
+        self.selection = selection
+        self.maps = maps
+        self.same_site = same_site
+        self.live = live
+        self.max_workers = max_workers or client.max_workers
+        self.on_created = on_created
+        self.summary = ObjectsSummary(selected=len(selection.objects))
+        self._lock = threading.Lock()
+        self._done: dict[str, Created] = {}
+        self._lookups: dict[str, str | None] = {}
+        self.value_maps = value_maps(self.reference)
+
+    # -- references ---------------------------------------------------------------------------------
+
+    def reference(self, old_id: str) -> str | None:
+        """Return what a reference to ``old_id`` is written as on the target (its key), or None."""
+        created = self._done.get(old_id)
+        if created is not None:
+            return created.new_key or created.new_id
+        if not self.same_site:
+            return None
+        key = self.selection.keys.get(old_id)
+        if key is not None and self.live is not None:
+            owner = self.selection.key_schema.get(old_id)
+            return key if owner is not None and old_id in self.live.get(owner, ()) else None
+        with self._lock:
+            if old_id in self._lookups:
+                return self._lookups[old_id]
+        try:
+            answer: str | None = str(self.client.get_object(old_id).get("objectKey") or old_id)
+        except AssetsNotFoundError:
+            answer = None
+        with self._lock:
+            self.summary.lookup_reads += 1
+            self._lookups[old_id] = answer
+        return answer
+
+    # -- the run ------------------------------------------------------------------------------------
+
+    def run(self) -> ObjectsSummary:
+        """Create every selected object not created yet; complete the cycles; return what was done."""
+        started = time.monotonic()
+        self._done = self.ledger.created(OBJECT)
+        self.reconcile_open_intents()
+        objects = self.selection.objects
+        edges = {old_id: [r for r in object_refs(obj) if r in objects] for old_id, obj in objects.items()}
+        component_of: dict[str, int] = {}
+        for number, component in enumerate(strongly_connected(sorted(objects, key=_id_order), edges)):
+            for member in component:
+                component_of[member] = number
+        cyclic = {
+            old_id
+            for old_id, targets in edges.items()
+            if any(component_of[t] == component_of[old_id] for t in targets)
+        }
+        self.summary.cyclic = len(cyclic)
+        self.summary.already_done = sum(1 for old_id in objects if old_id in self._done)
+        self._create_all(objects, edges, component_of)
+        self._link_cycles(sorted(cyclic, key=_id_order), component_of)
+        self.summary.seconds = round(time.monotonic() - started, 3)
+        return self.summary
+
+    def _create_all(
+        self, objects: Mapping[str, JsonDict], edges: Mapping[str, list[str]], component_of: Mapping[str, int]
+    ) -> None:
+        waiting: dict[str, int] = {}
+        dependents: dict[str, list[str]] = {}
+        ready: deque[str] = deque()
+        for old_id in sorted(objects, key=_id_order):
+            if old_id in self._done:
+                continue
+            outside = [
+                t for t in edges[old_id] if component_of[t] != component_of[old_id] and t not in self._done
+            ]
+            waiting[old_id] = len(outside)
+            for target in outside:
+                dependents.setdefault(target, []).append(old_id)
+            if not outside:
+                ready.append(old_id)
+        in_flight: dict[Future[tuple[Created, ObjectBody]], str] = {}
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="restore") as pool:
+            while (ready and failure is None) or in_flight:
+                while ready and failure is None and len(in_flight) < 2 * self.max_workers:
+                    old_id = ready.popleft()
+                    in_flight[pool.submit(self._create_one, old_id, component_of)] = old_id
+                finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    old_id = in_flight.pop(future)
+                    try:
+                        created, body = future.result()
+                    except BaseException as error:  # noqa: BLE001 - re-raised once the workers are idle
+                        failure = failure or error
+                        continue
+                    with self._lock:
+                        self._done[old_id] = created
+                    self.summary.created += 1
+                    self.summary.dropped_values += len(body.dropped)
+                    self.summary.warnings.extend(body.dropped)
+                    for dependent in dependents.get(old_id, []):
+                        waiting[dependent] -= 1
+                        if waiting[dependent] == 0:
+                            ready.append(dependent)
+        if failure is not None:
+            raise failure
+        stuck = [old_id for old_id, count in waiting.items() if count and old_id not in self._done]
+        if stuck:
+            raise RuntimeError(
+                f"{len(stuck)} objects wait for references that were never created: {stuck[:10]}"
+            )
+
+    def _create_one(self, old_id: str, component_of: Mapping[str, int]) -> tuple[Created, ObjectBody]:
+        obj = self.selection.objects[old_id]
+        type_id = self.maps.object_types[str(obj["objectTypeId"])]
+        same_cycle = {
+            t for t in object_refs(obj) if t in component_of and component_of[t] == component_of[old_id]
+        }
+        body = object_body(obj, type_id, self.value_maps, omit_refs=same_cycle - set(self._done))
+        self.ledger.open(OBJECT, old_id, {"type_id": type_id, "label": obj.get("label")})
+        answer = self._send_create(old_id, obj, body)
+        if self.on_created is not None:
+            self.on_created(old_id)
+        created = Created(
+            norm.as_id(answer.get("id"), what="the new object's id"),
+            str(answer.get("objectKey") or "") or None,
+        )
+        self.ledger.complete(OBJECT, old_id, created)
+        return created, body
+
+    def _send_create(self, old_id: str, obj: JsonDict, body: ObjectBody) -> JsonDict:
+        for attempt in range(2):
+            try:
+                with self._lock:
+                    self.summary.create_calls += 1
+                return self.client.create_object(body.body)
+            except AssetsBadRequestError as error:
+                refused = _refused_attributes(error)
+                if attempt or not refused:
+                    self.ledger.drop(OBJECT, old_id)
+                    raise
+                # One bad value never fails the object: leave the refused attributes out and say so.
+                names = {v: k for k, v in self.maps.attributes.items()}
+                body.body["attributes"] = [
+                    a for a in body.body["attributes"] if str(a["objectTypeAttributeId"]) not in refused
+                ]
+                for attribute_id, message in refused.items():
+                    defn = self.value_maps.attribute_defs.get(names.get(attribute_id, ""), {})
+                    body.dropped.append(
+                        f"{obj.get('objectKey')}.{defn.get('name', attribute_id)}: the target refused the value "
+                        f"({message})"
+                    )
+            except (AssetsApiError, AssetsTransportError) as error:
+                if maybe_applied(error):
+                    found = self._find_made(obj, body, self.ledger_intent(old_id))
+                    if found is not None:
+                        return found
+                else:
+                    self.ledger.drop(OBJECT, old_id)
+                raise
+        raise AssertionError("unreachable")
+
+    def ledger_intent(self, old_id: str) -> Intent | None:
+        """Return the open intent of an object."""
+        return next((i for i in self.ledger.open_intents(OBJECT) if i.old_id == old_id), None)
+
+    # -- reconciling ----------------------------------------------------------------------------------
+
+    def reconcile_open_intents(self) -> None:
+        """Settle every intent a crash left open: adopt the object it made, or forget it."""
+        for intent in list(self.ledger.open_intents(OBJECT)):
+            obj = self.selection.objects.get(intent.old_id)
+            if obj is None:
+                self.ledger.drop(OBJECT, intent.old_id)
+                continue
+            type_id = self.maps.object_types[str(obj["objectTypeId"])]
+            body = object_body(
+                obj, type_id, self.value_maps, omit_refs=set(self.selection.objects) - set(self._done)
+            )
+            found = self._find_made(obj, body, intent)
+            if found is None:
+                self.ledger.drop(OBJECT, intent.old_id)
+                continue
+            created = Created(str(found["id"]), str(found.get("objectKey") or "") or None)
+            self.ledger.complete(OBJECT, intent.old_id, created)
+            self._done[intent.old_id] = created
+            self.summary.reconciled += 1
+            log.info(
+                "object %s: adopted %s, created before the last try stopped",
+                obj.get("objectKey"),
+                created.new_key,
+            )
+
+    def _find_made(self, obj: JsonDict, body: ObjectBody, intent: Intent | None) -> JsonDict | None:
+        """Look for the object an interrupted create made: same type and label, made after the intent,
+        the same plain values, and not already mapped to another object of the snapshot."""
+        label = str(obj.get("label") or "")
+        type_id = body.body["objectTypeId"]
+        escaped = label.replace("\\", "\\\\").replace('"', '\\"')
+        taken = {created.new_id for created in self._done.values()}
+        since = (intent.opened_at - CLOCK_SKEW) if intent is not None else None
+        matches = []
+        for page in self.client.iter_aql_pages(
+            f'objectTypeId = {type_id} AND Label = "{escaped}"', page_size=50
+        ):
+            for candidate in page.values:
+                candidate_id = str(candidate.get("id"))
+                if candidate_id in taken or str(candidate.get("label") or "") != label:
+                    continue
+                created_at = _parse_time(candidate.get("created"))
+                if since is not None and created_at is not None and created_at < since:
+                    continue
+                if _plain_values_match(body.body, candidate):
+                    matches.append(dict(candidate))
+        if len(matches) > 1:
+            self.summary.warnings.append(
+                f"{obj.get('objectKey')}: {len(matches)} objects on the target look like it; adopted the first "
+                f"({matches[0].get('objectKey')}), check the others: "
+                + ", ".join(str(m.get("objectKey")) for m in matches[1:])
+            )
+        return matches[0] if matches else None
+
+    # -- cycles ---------------------------------------------------------------------------------------
+
+    def _link_cycles(self, cyclic: Sequence[str], component_of: Mapping[str, int]) -> None:
+        """Write the references inside cycles, which could not be sent with the creates."""
+        linked = self.ledger.created(OBJECT_LINKS)
+        pending = [old_id for old_id in cyclic if old_id not in linked]
+
+        def link(old_id: str) -> str:
+            obj = self.selection.objects[old_id]
+            members = {t for t in object_refs(obj) if component_of.get(t) == component_of[old_id]}
+            attributes = {
+                str(a.get("objectTypeAttributeId"))
+                for a in obj.get("attributes") or []
+                if any(str(v.get("referencedObjectId")) in members for v in a.get("values") or [])
+            }
+            type_id = self.maps.object_types[str(obj["objectTypeId"])]
+            body = object_body(obj, type_id, self.value_maps, only_attributes=attributes)
+            new_id = self._done[old_id].new_id
+            self.client.update_object(new_id, body.body)
+            self.ledger.complete(OBJECT_LINKS, old_id, Created(new_id))
+            return old_id
+
+        for _ in self.client.map_concurrent(link, pending, max_workers=self.max_workers, ordered=False):
+            self.summary.update_calls += 1
+
+    # -- references from objects that were not restored ------------------------------------------------
+
+    def restore_inbound(self, schema_objects: Callable[[], Any]) -> None:
+        """Give live objects back their references to the recreated ones (``recreate_missing``).
+
+        :param schema_objects: yields the snapshot's objects again (a fresh pass over the store).
+        """
+        done = self.ledger.created(INBOUND)
+        recreated = {
+            old: c for old, c in self.ledger.created(OBJECT).items() if old in self.selection.objects
+        }
+        for obj in schema_objects():
+            old_id = obj["id"]
+            if old_id in self.selection.objects or old_id in done:
+                continue
+            attributes: dict[str, list[str]] = {}
+            for attribute in obj.get("attributes") or []:
+                wanted = [
+                    str(v["referencedObjectId"])
+                    for v in attribute.get("values") or []
+                    if str(v.get("referencedObjectId")) in recreated
+                ]
+                if wanted:
+                    attributes[str(attribute["objectTypeAttributeId"])] = wanted
+            if not attributes:
+                continue
+            self._patch_inbound(obj, attributes, recreated)
+            self.ledger.complete(INBOUND, old_id, Created(old_id))
+
+    def _patch_inbound(
+        self, obj: JsonDict, attributes: Mapping[str, list[str]], recreated: Mapping[str, Created]
+    ) -> None:
+        old_id = obj["id"]
+        try:
+            live = self.client.get_object(old_id)
+        except AssetsNotFoundError:
+            return
+        self.summary.lookup_reads += 1
+        current: dict[str, list[str]] = {}
+        for attribute in live.get("attributes") or []:
+            keys = [
+                str(v["referencedObject"].get("objectKey") or v["referencedObject"].get("id"))
+                for v in attribute.get("objectAttributeValues") or []
+                if isinstance(v.get("referencedObject"), dict)
+            ]
+            current[str(attribute.get("objectTypeAttributeId"))] = keys
+        body_attributes = []
+        for old_attribute, targets in attributes.items():
+            new_attribute = self.maps.attributes.get(old_attribute, old_attribute)
+            values = list(current.get(new_attribute, []))
+            definition = self.value_maps.attribute_defs.get(old_attribute, {})
+            maximum = int(definition.get("maximumCardinality") or 1)
+            for target in targets:
+                key = recreated[target].new_key or recreated[target].new_id
+                if key in values:
+                    continue
+                if maximum != -1 and len(values) >= maximum:
+                    self.summary.warnings.append(
+                        f"{obj.get('objectKey')}.{definition.get('name')}: holds {', '.join(values)} now; "
+                        f"the reference to the recreated {key} was not put back"
+                    )
+                    continue
+                values.append(key)
+            if values != current.get(new_attribute, []):
+                body_attributes.append(
+                    {
+                        "objectTypeAttributeId": new_attribute,
+                        "objectAttributeValues": [{"value": v} for v in values],
+                    }
+                )
+        if body_attributes:
+            self.client.update_object(
+                old_id,
+                {
+                    "objectTypeId": str(live.get("objectType", {}).get("id") or obj["objectTypeId"]),
+                    "attributes": body_attributes,
+                },
+            )
+            self.summary.update_calls += 1
+            self.summary.inbound_updates += 1
+
+
+def _id_order(old_id: str) -> tuple[int, str]:
+    return (int(old_id), "") if old_id.isdigit() else (1 << 62, old_id)
+
+
+def _refused_attributes(error: AssetsBadRequestError) -> dict[str, str]:
+    return {
+        key[len(ATTRIBUTE_ERROR_PREFIX) :]: str(message)
+        for key, message in error.errors.items()
+        if key.startswith(ATTRIBUTE_ERROR_PREFIX)
+    }
+
+
+def _plain_values_match(body: JsonDict, candidate: Mapping[str, Any]) -> bool:
+    """Tell whether a found object holds the plain values a create body sent (references, users,
+    groups and statuses aside: their written and read forms differ)."""
+    held: dict[str, set[str]] = {}
+    for attribute in candidate.get("attributes") or []:
+        values = {
+            str(value.get("value")).lower()
+            for value in attribute.get("objectAttributeValues") or []
+            if value.get("value") is not None
+            and not any(value.get(kind) for kind in ("referencedObject", "user", "group", "status"))
+        }
+        if values:
+            held[str(attribute.get("objectTypeAttributeId"))] = values
+    for attribute in body.get("attributes") or []:
+        stored = held.get(str(attribute.get("objectTypeAttributeId")))
+        sent = {str(v.get("value")).lower() for v in attribute.get("objectAttributeValues") or []}
+        if stored is not None and stored != sent:
+            return False
+    return True
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

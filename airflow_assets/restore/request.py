@@ -1,0 +1,305 @@
+"""What a restore run was asked to do: the DAG's params parsed once into a typed :class:`RestoreRequest`.
+
+The DAG's Param schema already refuses malformed input at trigger time; this module checks what a JSON
+schema cannot (combinations, duplicates, key formats) and names the parameter in every message, so the
+first task fails before any write.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow_assets.exceptions import AssetsConfigError
+
+NEW_SCHEMA = "new_schema"
+RECREATE_MISSING = "recreate_missing"
+MODES = (NEW_SCHEMA, RECREATE_MISSING)
+LATEST = "latest"
+
+# Assets schema keys: upper-case letters and digits, starting with a letter (2-10 characters on Cloud).
+SCHEMA_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+OBJECT_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([0-9]+)$")
+# Characters Assets refuses in schema and object type names.
+FORBIDDEN_NAME_CHARS = set('=;:?."')
+
+
+class RestoreParamError(AssetsConfigError):
+    """A restore parameter is invalid; nothing was written.
+
+    :param param: the parameter, as the trigger form names it (e.g. ``schema_mappings[1].new_key``).
+    :param message: what is wrong and what to do.
+    """
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        self.message = message
+        super().__init__(f"parameter {param}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.param, self.message))
+
+
+@dataclass(frozen=True)
+class SchemaMapping:
+    """One schema to restore: the key it had in the snapshot, and the key and name it gets.
+
+    :param old_key: the key the schema had when it was backed up.
+    :param new_key: the key to restore it under (``old_key`` in ``recreate_missing``).
+    :param new_name: the name of a schema created by ``new_schema`` (None: the snapshot's name, with
+        " (restored)" when the key changes on the same site).
+    """
+
+    old_key: str
+    new_key: str
+    new_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotChoice:
+    """Which snapshot of each schema: the latest, one by id, or the latest taken at or before a moment."""
+
+    latest: bool = False
+    snapshot_id: str | None = None
+    at: datetime | None = None
+
+    def describe(self) -> str:
+        """Return the choice as the form shows it."""
+        if self.latest:
+            return LATEST
+        if self.at is not None:
+            return f"latest at or before {self.at.isoformat()}"
+        return f"snapshot {self.snapshot_id}"
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """A restore run's parameters, checked.
+
+    :param snapshot: which snapshot of each schema.
+    :param mappings: the schemas to restore.
+    :param mode: ``new_schema`` or ``recreate_missing``.
+    :param source_site: the config's site the snapshots come from (None: the only site with the key).
+    :param target_conn_id: the ``jira_assets`` connection to restore into (None: the source site's).
+    :param object_types: only these object types (by name; the plan adds what they need).
+    :param object_keys: only these objects (by their key in the snapshot).
+    :param include_comments: restore comments as comments naming their author and time.
+    :param history_as_comments: add one comment per object with its history.
+    :param dry_run: plan and report, write nothing.
+    """
+
+    snapshot: SnapshotChoice
+    mappings: tuple[SchemaMapping, ...]
+    mode: str = NEW_SCHEMA
+    source_site: str | None = None
+    target_conn_id: str | None = None
+    object_types: tuple[str, ...] = ()
+    object_keys: tuple[str, ...] = ()
+    include_comments: bool = True
+    history_as_comments: bool = False
+    dry_run: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def mapping(self, old_key: str) -> SchemaMapping:
+        """Return the mapping of a schema key of the snapshot."""
+        for mapping in self.mappings:
+            if mapping.old_key == old_key:
+                return mapping
+        raise KeyError(old_key)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the request as JSON-compatible values (stored with the plan)."""
+        return {
+            "snapshot": self.snapshot.describe(),
+            "schema_mappings": [
+                {"old_key": m.old_key, "new_key": m.new_key, "new_name": m.new_name} for m in self.mappings
+            ],
+            "mode": self.mode,
+            "source_site": self.source_site,
+            "target_conn_id": self.target_conn_id,
+            "object_types": list(self.object_types),
+            "object_keys": list(self.object_keys),
+            "include_comments": self.include_comments,
+            "history_as_comments": self.history_as_comments,
+            "dry_run": self.dry_run,
+        }
+
+
+def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
+    """Turn a run's params into a :class:`RestoreRequest`.
+
+    :raises RestoreParamError: the first invalid parameter, named.
+    """
+    mode = _text(params, "mode", NEW_SCHEMA)
+    if mode not in MODES:
+        raise RestoreParamError("mode", f"must be one of {', '.join(MODES)}, not {mode!r}")
+    snapshot = parse_snapshot(params.get("snapshot", LATEST))
+    mappings = _mappings(params.get("schema_mappings"), mode)
+    object_types = _names(params, "object_types")
+    object_keys = _names(params, "object_keys")
+    old_keys = {m.old_key for m in mappings}
+    for index, key in enumerate(object_keys):
+        match = OBJECT_KEY.match(key)
+        if match is None:
+            raise RestoreParamError(f"object_keys[{index}]", f"{key!r} is not an object key like ITAM-42")
+        if match.group(1) not in old_keys:
+            raise RestoreParamError(
+                f"object_keys[{index}]",
+                f"{key} belongs to schema {match.group(1)}, which schema_mappings does not restore "
+                f"(it restores {', '.join(sorted(old_keys))})",
+            )
+    for index, name in enumerate(object_types):
+        if not name.strip():
+            raise RestoreParamError(f"object_types[{index}]", "an object type name may not be empty")
+    return RestoreRequest(
+        snapshot=snapshot,
+        mappings=mappings,
+        mode=mode,
+        source_site=_optional_text(params, "source_site"),
+        target_conn_id=_optional_text(params, "target_conn_id"),
+        object_types=object_types,
+        object_keys=object_keys,
+        include_comments=_flag(params, "include_comments", True),
+        history_as_comments=_flag(params, "history_as_comments", False),
+        dry_run=_flag(params, "dry_run", True),
+    )
+
+
+def parse_snapshot(raw: Any) -> SnapshotChoice:
+    """Read the ``snapshot`` parameter: ``latest``, a snapshot id, or an ISO 8601 timestamp."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", LATEST)):
+        return SnapshotChoice(latest=True)
+    if not isinstance(raw, str):
+        raise RestoreParamError("snapshot", f"must be 'latest', a snapshot id or a timestamp, not {raw!r}")
+    text = raw.strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?$", text):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise RestoreParamError(
+                "snapshot", f"{text!r} looks like a timestamp but is not a valid one"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return SnapshotChoice(at=moment)
+    if text.count(":") < 2:
+        raise RestoreParamError(
+            "snapshot",
+            f"{text!r} is neither 'latest', a snapshot id (<workspace>:<schema id>:<run id>, "
+            "see `airflow-assets snapshots list`) nor an ISO timestamp such as 2026-11-30T02:00:00Z",
+        )
+    return SnapshotChoice(snapshot_id=text)
+
+
+def _mappings(raw: Any, mode: str) -> tuple[SchemaMapping, ...]:
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes) or not raw:
+        raise RestoreParamError(
+            "schema_mappings", 'list at least one schema, e.g. [{"old_key": "ITAM", "new_key": "ITAM2"}]'
+        )
+    mappings: list[SchemaMapping] = []
+    for index, entry in enumerate(raw):
+        where = f"schema_mappings[{index}]"
+        if not isinstance(entry, Mapping):
+            raise RestoreParamError(where, "must be an object {old_key, new_key, new_name}")
+        unknown = set(entry) - {"old_key", "new_key", "new_name"}
+        if unknown:
+            raise RestoreParamError(where, f"unknown field(s) {', '.join(sorted(unknown))}")
+        old_key = _key(entry.get("old_key"), f"{where}.old_key", required=True)
+        new_key = _key(entry.get("new_key"), f"{where}.new_key", required=False)
+        new_name = entry.get("new_name")
+        if new_name is not None and not isinstance(new_name, str):
+            raise RestoreParamError(f"{where}.new_name", "must be text")
+        new_name = (new_name or "").strip() or None
+        if mode == RECREATE_MISSING:
+            if new_key not in (None, old_key):
+                raise RestoreParamError(
+                    f"{where}.new_key",
+                    f"recreate_missing restores into the existing schema {old_key}: leave new_key empty or "
+                    f"set it to {old_key} (use mode new_schema to restore into {new_key})",
+                )
+            if new_name is not None:
+                raise RestoreParamError(
+                    f"{where}.new_name",
+                    "recreate_missing keeps the existing schema's name: leave new_name empty",
+                )
+            new_key = old_key
+        elif new_key is None:
+            raise RestoreParamError(
+                f"{where}.new_key", "new_schema creates a schema: give the key it gets (e.g. the old key + 2)"
+            )
+        if new_name is not None:
+            bad = sorted(set(new_name) & FORBIDDEN_NAME_CHARS)
+            if bad:
+                raise RestoreParamError(f"{where}.new_name", f"may not contain {' '.join(bad)}")
+        assert new_key is not None
+        mappings.append(SchemaMapping(old_key, new_key, new_name))
+    for attribute in ("old_key", "new_key"):
+        seen: dict[str, int] = {}
+        for index, mapping in enumerate(mappings):
+            value = getattr(mapping, attribute)
+            if value in seen:
+                raise RestoreParamError(
+                    f"schema_mappings[{index}].{attribute}",
+                    f"{value} is listed twice (also in schema_mappings[{seen[value]}])",
+                )
+            seen[value] = index
+    return tuple(mappings)
+
+
+def _key(raw: Any, where: str, *, required: bool) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            raise RestoreParamError(where, "is required")
+        return None
+    if not isinstance(raw, str) or not SCHEMA_KEY.match(raw.strip()):
+        raise RestoreParamError(
+            where, f"{raw!r} is not a schema key (2-10 upper-case letters and digits, starting with a letter)"
+        )
+    return raw.strip()
+
+
+def _text(params: Mapping[str, Any], name: str, default: str) -> str:
+    value = params.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise RestoreParamError(name, f"must be text, not {value!r}")
+    return value.strip()
+
+
+def _optional_text(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RestoreParamError(name, f"must be text, not {value!r}")
+    return value.strip() or None
+
+
+def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = params.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise RestoreParamError(name, f"must be true or false, not {value!r}")
+    return value
+
+
+def _names(params: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = params.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, Sequence) or any(not isinstance(item, str) for item in value):
+        raise RestoreParamError(name, "must be a list of text")
+    names = [item.strip() for item in value]
+    seen: set[str] = set()
+    for index, item in enumerate(names):
+        if item in seen:
+            raise RestoreParamError(f"{name}[{index}]", f"{item} is listed twice")
+        seen.add(item)
+    return tuple(names)

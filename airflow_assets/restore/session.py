@@ -1,0 +1,342 @@
+"""One restore run: its request, snapshots, target and ledger, and the steps the DAG's tasks call.
+
+Every task builds a :class:`RestoreSession` afresh (tasks may run on different machines) and calls one
+step; what the steps share lives in MongoDB (the plan, the ledger's id maps), never in memory between
+tasks. Nothing is written to the target before :meth:`RestoreSession.plan` has passed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from pymongo.database import Database
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.restore.comments import CommentsSummary, restore_comments
+from airflow_assets.restore.graph import strongly_connected
+from airflow_assets.restore.ledger import Ledger
+from airflow_assets.restore.objects import OBJECT, ObjectRestorer, ObjectsSummary
+from airflow_assets.restore.plan import RestorePlan, build_plan
+from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
+from airflow_assets.restore.schema_source import SchemaSource, load_schema_source, referenced_type
+from airflow_assets.restore.scope import ObjectSet, TypeScope, scope_types, select_objects
+from airflow_assets.restore.source import resolve_sources
+from airflow_assets.restore.structure import (
+    SCHEMA,
+    StructureBuilder,
+    StructureMaps,
+    StructureSummary,
+    apply_restrictions,
+    restrictions_of,
+)
+from airflow_assets.restore.target import TargetSite, read_target
+from airflow_assets.restore.values import ValueMaps
+from airflow_assets.restore.verify import Verifier, VerifyReport
+
+log = logging.getLogger(__name__)
+JsonDict = dict[str, Any]
+KEY_MAP_FILE = "key_map.csv"
+
+
+class RestoreVerifyError(JiraAssetsError):
+    """Verify found differences between the target and the snapshot."""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How a session reaches its parts.
+
+    :param restore_id: the restore's id (``<dag id>:<run id>``).
+    :param sites: the site names of the backup config.
+    :param target_conn_id: the connection the target client was built from (for messages and the plan).
+    :param max_workers: threads that create objects and comments.
+    """
+
+    restore_id: str
+    sites: Sequence[str]
+    target_conn_id: str = ""
+    max_workers: int | None = None
+
+
+class RestoreSession:
+    """A restore run's shared state and steps."""
+
+    def __init__(
+        self, request: RestoreRequest, db: Database, client: AssetsClient, settings: SessionSettings
+    ) -> None:
+        self.request = request
+        self.db = db
+        self.client = client
+        self.settings = settings
+        self.ledger = Ledger(db, settings.restore_id)
+        self.on_created: Callable[[str], None] | None = None
+
+    # -- what every step needs -----------------------------------------------------------------------
+
+    @cached_property
+    def sources(self) -> list[SchemaSource]:
+        """Return the mapped schemas' snapshots, referenced schemas first."""
+        found = [load_schema_source(s) for s in resolve_sources(self.db, self.request, self.settings.sites)]
+        order, _ = schema_order(found)
+        return order
+
+    @cached_property
+    def scope(self) -> TypeScope:
+        """Return the object types the restore covers."""
+        return scope_types(self.sources, self.request)
+
+    @cached_property
+    def target(self) -> TargetSite:
+        """Return what was read of the target site."""
+        return read_target(self.client)
+
+    @property
+    def same_site(self) -> bool:
+        """Tell whether the target is the site the snapshots were taken on."""
+        return self.target.workspace_id == self.sources[0].source.snapshot.workspace_id
+
+    @cached_property
+    def live(self) -> dict[str, set[str]] | None:
+        """Return, in ``recreate_missing``, the ids of the objects that exist now, per schema key."""
+        if self.request.mode != RECREATE_MISSING:
+            return None
+        live: dict[str, set[str]] = {}
+        for source in self.sources:
+            schema = self.target.schema(source.old_key)
+            ids: set[str] = set()
+            if schema is not None:
+                query = f"objectSchemaId = {schema['id']}"
+                for page in self.client.iter_aql_pages(query, page_size=1000, include_attributes=False):
+                    ids.update(str(value.get("id")) for value in page.values)
+            live[source.old_key] = ids
+        return live
+
+    @cached_property
+    def selection(self) -> ObjectSet:
+        """Return the objects the restore creates."""
+        live = self.live
+        if live is None:
+            return select_objects(self.sources, self.scope, self.request)
+        sources = self.sources
+        done = set(self.ledger.created(OBJECT))
+
+        def missing(index: int, obj: JsonDict) -> bool:
+            return obj["id"] in done or obj["id"] not in live.get(sources[index].old_key, set())
+
+        return select_objects(self.sources, self.scope, self.request, is_wanted=missing)
+
+    def value_maps(self, maps: StructureMaps) -> Callable[[Callable[[str], str | None]], ValueMaps]:
+        """Return a factory of the value maps for a reference resolver."""
+        definitions = {a_id: a for source in self.sources for a_id, a in source.attributes.items()}
+        directory = self.target.directory
+
+        def build(reference: Callable[[str], str | None]) -> ValueMaps:
+            return ValueMaps(
+                attributes=maps.attributes,
+                attribute_defs=definitions,
+                statuses=maps.statuses,
+                reference=reference,
+                user=lambda person: directory.user(person).account_id,
+                group=directory.group,
+            )
+
+        return build
+
+    # -- steps ----------------------------------------------------------------------------------------
+
+    def plan(self) -> RestorePlan:
+        """Check everything that needs data and store the plan; raise before any write on bad input."""
+        self.ledger.ensure_indexes()
+        self._check_target()
+        _, cycles = schema_order(self.sources)
+        plan = build_plan(self, cycles)
+        self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
+        return plan
+
+    def _check_target(self) -> None:
+        for source in self.sources:
+            index = source.source.index
+            schema = self.target.schema(source.new_key)
+            if self.request.mode == NEW_SCHEMA:
+                ours = self.ledger.get(SCHEMA, source.source.snapshot.schema_id) is not None or any(
+                    intent.old_id == source.source.snapshot.schema_id
+                    for intent in self.ledger.open_intents(SCHEMA)
+                )
+                if schema is not None and not ours:
+                    raise RestoreParamError(
+                        f"schema_mappings[{index}].new_key",
+                        f"a schema with the key {source.new_key} exists on {self.target.site_url} "
+                        f"({schema.get('name')!r}): choose a free key, or use mode recreate_missing to bring "
+                        "deleted objects back into it",
+                    )
+                continue
+            if not self.same_site:
+                raise RestoreParamError(
+                    "target_conn_id",
+                    "recreate_missing works on the site the snapshot was taken on; "
+                    f"{self.target.site_url} is another site (use new_schema to migrate)",
+                )
+            if schema is None:
+                raise RestoreParamError(
+                    f"schema_mappings[{index}].old_key",
+                    f"schema {source.old_key} does not exist on {self.target.site_url} any more: "
+                    "use mode new_schema to restore it whole",
+                )
+            if schema.get("canManage") is False:
+                raise RestoreParamError(
+                    "target_conn_id",
+                    f"the account of {self.settings.target_conn_id or 'the target connection'} may not manage "
+                    f"schema {source.old_key} (Assets schema manager role needed)",
+                )
+
+    def build_structure(self) -> StructureSummary:
+        """Create the schemas, status and reference types, object types and attributes."""
+        builder = StructureBuilder(
+            self.client,
+            self.ledger,
+            self.request,
+            self.sources,
+            self.scope,
+            self.target,
+            same_site=self.same_site,
+        )
+        summary = builder.build()
+        self.ledger.push_warnings("structure", summary.warnings)
+        self.ledger.save({"steps.structure": summary.as_dict()})
+        return summary
+
+    def restorer(self) -> ObjectRestorer:
+        """Return the object restorer of this session."""
+        maps = StructureMaps.load(self.ledger)
+        return ObjectRestorer(
+            self.client,
+            self.ledger,
+            self.sources,
+            self.selection,
+            maps,
+            self.value_maps(maps),
+            same_site=self.same_site,
+            live=self.live,
+            max_workers=self.settings.max_workers,
+            on_created=self.on_created,
+        )
+
+    def restore_objects(self) -> ObjectsSummary:
+        """Create the objects (and, in ``recreate_missing``, the references others had to them)."""
+        restorer = self.restorer()
+        summary = restorer.run()
+        if self.request.mode == RECREATE_MISSING:
+
+            def everything() -> Any:
+                for source in self.sources:
+                    yield from source.source.objects()
+
+            restorer.restore_inbound(everything)
+        self.ledger.push_warnings("objects", summary.warnings)
+        self.ledger.save({"steps.objects": summary.as_dict()})
+        return summary
+
+    def restore_comments(self) -> CommentsSummary:
+        """Restore comments and history comments of the created objects."""
+        summary = CommentsSummary()
+        if self.request.include_comments or self.request.history_as_comments:
+            created = self.ledger.created(OBJECT)
+            for source in self.sources:
+                mine = {
+                    old: c
+                    for old, c in created.items()
+                    if self.selection.source_of.get(old) == self.sources.index(source)
+                }
+                restore_comments(
+                    self.client, self.ledger, source.source, mine,
+                    comments=self.request.include_comments, history=self.request.history_as_comments,
+                    summary=summary,
+                )  # fmt: skip
+        self.ledger.save({"steps.comments": summary.as_dict()})
+        return summary
+
+    def apply_restrictions(self) -> tuple[int, list[str]]:
+        """Set cardinality minimums, uniqueness and regexes after the data (``new_schema``)."""
+        if self.request.mode != NEW_SCHEMA:
+            return 0, []
+        applied, warnings = apply_restrictions(
+            self.client, self.ledger, restrictions_of(self.sources, self.scope)
+        )
+        self.ledger.push_warnings("restrictions", warnings)
+        self.ledger.save({"steps.restrictions": {"applied": applied, "refused": len(warnings)}})
+        return applied, warnings
+
+    def verify(self) -> VerifyReport:
+        """Compare the target with the snapshots; store and return the report."""
+        maps = StructureMaps.load(self.ledger)
+        restorer = self.restorer()
+        restorer._done = self.ledger.created(OBJECT)  # noqa: SLF001 - the resolver reads what exists
+        verifier = Verifier(
+            self.client, self.ledger, self.request, self.sources, self.scope, self.selection, maps,
+            self.value_maps(maps), restorer.reference,
+        )  # fmt: skip
+        report = verifier.run(comments=self.request.include_comments)
+        self.ledger.save({"steps.verify": report.as_dict()})
+        return report
+
+    def report(self, started_at: datetime | None = None) -> JsonDict:
+        """Write the key map CSV and the restore report; return the report."""
+        created = self.ledger.created(OBJECT)
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(["old_key", "new_key", "old_id", "new_id", "schema_old_key", "schema_new_key"])
+        for old_id in sorted(created, key=lambda i: int(i) if i.isdigit() else 0):
+            if old_id not in self.selection.objects:
+                continue
+            source = self.sources[self.selection.source_of[old_id]]
+            new = created[old_id]
+            writer.writerow(
+                [
+                    self.selection.keys.get(old_id),
+                    new.new_key,
+                    old_id,
+                    new.new_id,
+                    source.old_key,
+                    source.new_key,
+                ]
+            )
+        parts = self.ledger.save_file(KEY_MAP_FILE, rows.getvalue())
+        document = self.ledger.document()
+        warnings = [w for step in (document.get("warnings") or {}).values() for w in step]
+        report = {
+            "restore_id": self.settings.restore_id,
+            "finished_at": datetime.now(UTC),
+            "started_at": started_at,
+            "duration_s": round((datetime.now(UTC) - started_at).total_seconds(), 1) if started_at else None,
+            "objects_restored": len([o for o in created if o in self.selection.objects]),
+            "steps": document.get("steps") or {},
+            "warnings": len(warnings),
+            "key_map": {"file": KEY_MAP_FILE, "rows": len(created), "parts": parts},
+            "verify": (document.get("steps") or {}).get("verify"),
+        }
+        self.ledger.save({"report": report, "status": "done"})
+        return report
+
+
+def schema_order(sources: Sequence[SchemaSource]) -> tuple[list[SchemaSource], list[list[str]]]:
+    """Return the schemas referenced-first, and the groups that reference each other in a cycle."""
+    owner = {type_id: s.old_key for s in sources for type_id in s.object_types}
+    by_key = {s.old_key: s for s in sources}
+    edges: dict[str, list[str]] = {}
+    for source in sources:
+        for attribute in source.attributes.values():
+            target = referenced_type(attribute)
+            if target in owner and owner[target] != source.old_key:
+                edges.setdefault(source.old_key, []).append(owner[target])
+    components = strongly_connected([s.old_key for s in sources], edges)
+    order = [by_key[key] for component in components for key in sorted(component)]
+    cycles = [sorted(component) for component in components if len(component) > 1]
+    return order, cycles

@@ -1,0 +1,557 @@
+"""Rebuild the structure objects need: schemas, status and reference types, object types, attributes.
+
+Every create goes through :func:`ensure`: the ledger is asked first, then the target (a retry, or a
+create whose answer was lost, finds what the earlier try made), and only then is the create sent, with
+its intent stored before it. Restrictions that could block loading (a minimum cardinality, uniqueness,
+a regex) are left off here and applied by :func:`apply_restrictions` once the objects are in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.backup import normalize as norm
+from airflow_assets.exceptions import AssetsApiError, AssetsTransportError, JiraAssetsError
+from airflow_assets.restore.ledger import Created, Ledger
+from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
+from airflow_assets.restore.schema_source import (
+    ATTR_DEFAULT,
+    ATTR_REFERENCE,
+    ATTR_STATUS,
+    ATTR_USER,
+    SchemaSource,
+    attribute_kind,
+    is_system,
+    reference_type_id,
+    referenced_type,
+)
+from airflow_assets.restore.scope import TypeScope
+from airflow_assets.restore.target import TargetSite
+
+log = logging.getLogger(__name__)
+JsonDict = dict[str, Any]
+
+SCHEMA, STATUS, REFERENCE, OBJECT_TYPE, ATTRIBUTE = (
+    "schema",
+    "status_type",
+    "reference_type",
+    "object_type",
+    "attribute",
+)
+AUTO_LABEL = "Name"
+# Settings that could refuse objects being loaded: applied after the data.
+RESTRICTIONS = ("minimumCardinality", "uniqueAttribute", "regexValidation")
+
+
+def maybe_applied(error: Exception) -> bool:
+    """Tell whether a failed write may have reached the server (typed by the client, never from text)."""
+    return bool(getattr(error, "maybe_applied", False))
+
+
+def ensure(
+    ledger: Ledger,
+    kind: str,
+    old_id: str,
+    *,
+    find: Callable[[], Created | None],
+    create: Callable[[], Created],
+    context: Mapping[str, Any] | None = None,
+) -> tuple[Created, bool]:
+    """Return what ``old_id`` is on the target, creating it at most once; and whether this call created it."""
+    done = ledger.get(kind, old_id)
+    if done is not None:
+        return done, False
+    found = find()
+    if found is not None:
+        ledger.complete(kind, old_id, found)
+        return found, False
+    ledger.open(kind, old_id, context)
+    try:
+        created = create()
+    except (AssetsApiError, AssetsTransportError) as error:
+        if maybe_applied(error):
+            found = find()
+            if found is not None:
+                ledger.complete(kind, old_id, found)
+                return found, True
+        else:
+            ledger.drop(kind, old_id)
+        raise
+    ledger.complete(kind, old_id, created)
+    return created, True
+
+
+@dataclass
+class StructureMaps:
+    """Old -> new ids of everything structural, as the ledger holds them."""
+
+    schemas: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    reference_types: dict[str, str] = field(default_factory=dict)
+    object_types: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, ledger: Ledger) -> StructureMaps:
+        """Read the maps of a restore from its ledger."""
+
+        def ids(kind: str) -> dict[str, str]:
+            return {old: created.new_id for old, created in ledger.created(kind).items()}
+
+        return cls(ids(SCHEMA), ids(STATUS), ids(REFERENCE), ids(OBJECT_TYPE), ids(ATTRIBUTE))
+
+
+@dataclass
+class StructureSummary:
+    """What the structure step did."""
+
+    schemas_created: int = 0
+    status_types_created: int = 0
+    reference_types_created: int = 0
+    object_types_created: int = 0
+    attributes_created: int = 0
+    reused: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-compatible values (warnings counted, not listed)."""
+        return {
+            "schemas_created": self.schemas_created,
+            "status_types_created": self.status_types_created,
+            "reference_types_created": self.reference_types_created,
+            "object_types_created": self.object_types_created,
+            "attributes_created": self.attributes_created,
+            "reused": self.reused,
+            "warnings": len(self.warnings),
+        }
+
+
+class StructureBuilder:
+    """Create (or find) the structure of every mapped schema on the target."""
+
+    def __init__(
+        self,
+        client: AssetsClient,
+        ledger: Ledger,
+        request: RestoreRequest,
+        sources: Sequence[SchemaSource],
+        scope: TypeScope,
+        target: TargetSite,
+        *,
+        same_site: bool,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.request = request
+        self.sources = sources
+        self.scope = scope
+        self.target = target
+        self.same_site = same_site
+        self.summary = StructureSummary()
+        self._target_types: dict[str, list[JsonDict]] = {}
+        self._target_attributes: dict[str, list[JsonDict]] = {}
+        self._target_statuses: dict[str, list[JsonDict]] = {}
+        self._target_references: dict[str, list[JsonDict]] = {}
+
+    def build(self) -> StructureSummary:
+        """Create what is missing, in dependency order; return what was done."""
+        for source in self.sources:
+            self._schema(source)
+        for source in self.sources:
+            self._status_types(source)
+            self._reference_types(source)
+        for source in self.sources:
+            self._object_types(source)
+        for references in (False, True):
+            for source in self.sources:
+                self._attributes(source, references=references)
+        return self.summary
+
+    def _count(self, created: bool, what: str) -> None:
+        if created:
+            setattr(self.summary, what, getattr(self.summary, what) + 1)
+        else:
+            self.summary.reused += 1
+
+    # -- schemas ----------------------------------------------------------------------------------
+
+    def _schema(self, source: SchemaSource) -> str:
+        mapping = source.source.mapping
+        old_id = source.source.snapshot.schema_id
+
+        def find() -> Created | None:
+            if self.request.mode != NEW_SCHEMA or self.ledger_has_open(SCHEMA, old_id):
+                schema = self._find_schema(mapping.new_key)
+                if schema is not None:
+                    return Created(str(schema["id"]), mapping.new_key)
+            return None
+
+        def create() -> Created:
+            body = {
+                "name": new_schema_name(source, same_site=self.same_site),
+                "objectSchemaKey": mapping.new_key,
+                "description": source.schema.get("description") or "",
+            }
+            schema = self.client.create_object_schema(body)
+            return Created(norm.as_id(schema.get("id"), what="the new schema's id"), mapping.new_key)
+
+        created, made = ensure(self.ledger, SCHEMA, old_id, find=find, create=create)
+        self._count(made, "schemas_created")
+        if self.request.mode == NEW_SCHEMA:
+            properties = {k: v for k, v in source.properties.items() if k not in ("id", "objectSchemaId")}
+            if self._needs_other_schemas(source):
+                properties["allowOtherObjectSchema"] = True
+            if properties:
+                self.client.set_schema_properties(created.new_id, properties)
+        return created.new_id
+
+    def ledger_has_open(self, kind: str, old_id: str) -> bool:
+        """Tell whether an earlier try left the intent to create ``old_id`` open."""
+        return any(intent.old_id == old_id for intent in self.ledger.open_intents(kind))
+
+    def _find_schema(self, key: str) -> JsonDict | None:
+        for schema in self.client.iter_object_schemas():
+            if schema.get("objectSchemaKey") == key:
+                return dict(schema)
+        return None
+
+    def _needs_other_schemas(self, source: SchemaSource) -> bool:
+        return any(
+            (target := referenced_type(attribute)) is not None and target not in source.object_types
+            for attribute in source.attributes.values()
+        )
+
+    def _new_schema_id(self, source: SchemaSource) -> str:
+        created = self.ledger.get(SCHEMA, source.source.snapshot.schema_id)
+        assert created is not None, "the schema is ensured first"
+        return created.new_id
+
+    # -- status and reference types -----------------------------------------------------------------
+
+    def _status_types(self, source: SchemaSource) -> None:
+        schema_id = self._new_schema_id(source)
+        local = self._listed(self._target_statuses, schema_id, self.client.get_status_types)
+        for status in source.status_types:
+            self._config_type(STATUS, status, local, schema_id, self.client.create_status_type,
+                              ("name", "category", "description"), "status_types_created")  # fmt: skip
+        for status in source.global_status_types:
+            self._global(STATUS, status, self.target.global_status_types, local, schema_id,
+                         self.client.create_status_type, ("name", "category", "description"),
+                         "status_types_created", "status")  # fmt: skip
+
+    def _reference_types(self, source: SchemaSource) -> None:
+        schema_id = self._new_schema_id(source)
+        local = self._listed(self._target_references, schema_id, self.client.get_reference_types)
+        for reference in source.reference_types:
+            self._config_type(REFERENCE, reference, local, schema_id, self.client.create_reference_type,
+                              ("name", "description", "color"), "reference_types_created")  # fmt: skip
+        for reference in source.global_reference_types:
+            self._global(REFERENCE, reference, self.target.global_reference_types, local, schema_id,
+                         self.client.create_reference_type, ("name", "description", "color"),
+                         "reference_types_created", "reference type")  # fmt: skip
+
+    def _listed(
+        self, cache: dict[str, list[JsonDict]], schema_id: str, fetch: Callable[..., list[JsonDict]]
+    ) -> list[JsonDict]:
+        if schema_id not in cache:
+            cache[schema_id] = [dict(item) for item in fetch(object_schema_id=schema_id)]
+        return cache[schema_id]
+
+    def _config_type(
+        self,
+        kind: str,
+        item: JsonDict,
+        listed: list[JsonDict],
+        schema_id: str,
+        create_call: Callable[[Mapping[str, Any]], JsonDict],
+        fields: Sequence[str],
+        counter: str,
+    ) -> None:
+        def find() -> Created | None:
+            for candidate in listed:
+                if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
+                    return Created(str(candidate["id"]))
+            return None
+
+        def create() -> Created:
+            body = {name: item[name] for name in fields if item.get(name) is not None}
+            body["objectSchemaId"] = schema_id
+            answer = create_call(body)
+            listed.append(dict(answer))
+            return Created(norm.as_id(answer.get("id"), what=f"the new {kind}'s id"))
+
+        _, made = ensure(self.ledger, kind, item["id"], find=find, create=create)
+        self._count(made, counter)
+
+    def _global(
+        self,
+        kind: str,
+        item: JsonDict,
+        target_globals: list[JsonDict],
+        local: list[JsonDict],
+        schema_id: str,
+        create_call: Callable[[Mapping[str, Any]], JsonDict],
+        fields: Sequence[str],
+        counter: str,
+        what: str,
+    ) -> None:
+        if self.ledger.get(kind, item["id"]) is not None:
+            return
+        if self.same_site and any(str(g.get("id")) == item["id"] for g in target_globals):
+            self.ledger.complete(kind, item["id"], Created(item["id"]))
+            return
+        for candidate in target_globals:
+            if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
+                self.ledger.complete(kind, item["id"], Created(str(candidate["id"])))
+                return
+        self.summary.warnings.append(
+            f"global {what} {item.get('name')!r} is not on the target: created in schema "
+            f"{self.sources[0].new_key if len(self.sources) == 1 else 'of its restore'} instead"
+        )
+        self._config_type(kind, item, local, schema_id, create_call, fields, counter)
+
+    # -- object types -------------------------------------------------------------------------------
+
+    def _object_types(self, source: SchemaSource) -> None:
+        schema_id = self._new_schema_id(source)
+        included = self.scope.included.get(source.old_key, set())
+        for type_id in source.types_parent_first(included):
+            object_type = source.object_types[type_id]
+
+            def find(object_type: JsonDict = object_type, type_id: str = type_id) -> Created | None:
+                listed = self._types_of(schema_id)
+                if self.same_site and self.request.mode != NEW_SCHEMA:
+                    for candidate in listed:
+                        if str(candidate.get("id")) == type_id:
+                            return Created(type_id)
+                for candidate in listed:
+                    if str(candidate.get("name", "")).lower() == str(object_type.get("name", "")).lower():
+                        return Created(str(candidate["id"]))
+                return None
+
+            def create(object_type: JsonDict = object_type) -> Created:
+                body: JsonDict = {
+                    "name": object_type.get("name"),
+                    "description": object_type.get("description") or "",
+                    "iconId": self._icon(object_type),
+                    "objectSchemaId": schema_id,
+                    "inherited": bool(object_type.get("inherited")),
+                    "abstractObjectType": bool(object_type.get("abstractObjectType")),
+                }
+                parent = object_type.get("parentObjectTypeId")
+                if parent is not None:
+                    parent_created = self.ledger.get(OBJECT_TYPE, parent)
+                    if parent_created is not None:
+                        body["parentObjectTypeId"] = parent_created.new_id
+                answer = self.client.create_object_type(body)
+                self._types_of(schema_id).append(dict(answer))
+                return Created(norm.as_id(answer.get("id"), what="the new object type's id"))
+
+            _, made = ensure(self.ledger, OBJECT_TYPE, type_id, find=find, create=create)
+            self._count(made, "object_types_created")
+
+    def _types_of(self, schema_id: str) -> list[JsonDict]:
+        if schema_id not in self._target_types:
+            self._target_types[schema_id] = [dict(t) for t in self.client.get_object_types(schema_id)]
+        return self._target_types[schema_id]
+
+    def _icon(self, object_type: JsonDict) -> str:
+        icon = object_type.get("icon") if isinstance(object_type.get("icon"), dict) else {}
+        icon_id, name = icon.get("id"), icon.get("name")
+        if self.same_site and icon_id is not None:
+            return str(icon_id)
+        if name in self.target.icons:
+            return self.target.icons[str(name)]
+        fallback = next(iter(self.target.icons.values()), "1")
+        self.summary.warnings.append(
+            f"object type {object_type.get('name')}: icon {name!r} is not on the target; a default icon is used"
+        )
+        return fallback
+
+    # -- attributes ---------------------------------------------------------------------------------
+
+    def _attributes(self, source: SchemaSource, *, references: bool) -> None:
+        included = self.scope.included.get(source.old_key, set())
+        for type_id in source.types_parent_first(included):
+            new_type = self.ledger.get(OBJECT_TYPE, type_id)
+            assert new_type is not None
+            for attribute in source.attributes_of.get(type_id, []):
+                if (attribute_kind(attribute) == ATTR_REFERENCE) != references:
+                    continue
+                self._attribute(source, type_id, new_type.new_id, attribute)
+
+    def _owned_attributes(self, type_id: str) -> list[JsonDict]:
+        if type_id not in self._target_attributes:
+            owned = []
+            for raw in self.client.get_object_type_attributes(type_id):
+                attribute = norm.normalize_attribute(raw)
+                if str(attribute.get("objectTypeId", type_id)) == type_id:
+                    owned.append(attribute)
+            self._target_attributes[type_id] = owned
+        return self._target_attributes[type_id]
+
+    def _attribute(self, source: SchemaSource, type_id: str, new_type: str, attribute: JsonDict) -> None:
+        name = str(attribute.get("name", ""))
+
+        def find() -> Created | None:
+            owned = self._owned_attributes(new_type)
+            if self.same_site and self.request.mode != NEW_SCHEMA:
+                for candidate in owned:
+                    if candidate["id"] == attribute["id"]:
+                        return Created(candidate["id"])
+            for candidate in owned:
+                if str(candidate.get("name", "")).lower() == name.lower():
+                    return Created(candidate["id"])
+            if attribute.get("label") and not any(
+                a.get("name") == AUTO_LABEL for a in source.attributes_of[type_id]
+            ):
+                # The type came with an automatic "Name" label: it becomes the snapshot's label attribute.
+                for candidate in owned:
+                    if candidate.get("label") and candidate.get("name") == AUTO_LABEL:
+                        body = self.attribute_body(
+                            source, attribute, deferred=self.request.mode == NEW_SCHEMA
+                        )
+                        self.client.update_attribute(new_type, candidate["id"], body)
+                        candidate["name"] = name
+                        return Created(candidate["id"])
+            return None
+
+        def create() -> Created:
+            body = self.attribute_body(source, attribute, deferred=self.request.mode == NEW_SCHEMA)
+            answer = self.client.create_attribute(new_type, body)
+            self._owned_attributes(new_type).append(norm.normalize_attribute(answer))
+            return Created(norm.as_id(answer.get("id"), what="the new attribute's id"))
+
+        if is_system(attribute):
+            created = find()
+            if created is None:
+                self.summary.warnings.append(
+                    f"{source.new_key}: system attribute {name} is not on the target type"
+                )
+                return
+            self.ledger.complete(ATTRIBUTE, attribute["id"], created)
+            return
+        _, made = ensure(self.ledger, ATTRIBUTE, attribute["id"], find=find, create=create)
+        self._count(made, "attributes_created")
+
+    def attribute_body(self, source: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:
+        """Return the body that creates ``attribute`` (restrictions left off when ``deferred``)."""
+        kind = attribute_kind(attribute)
+        body: JsonDict = {
+            "name": attribute.get("name"),
+            "type": kind,
+            "description": attribute.get("description") or "",
+            "minimumCardinality": int(attribute.get("minimumCardinality") or 0),
+            "maximumCardinality": int(attribute.get("maximumCardinality") or 1),
+            "uniqueAttribute": bool(attribute.get("uniqueAttribute")),
+            "regexValidation": attribute.get("regexValidation") or "",
+            "suffix": attribute.get("suffix") or "",
+            "hidden": bool(attribute.get("hidden")),
+            "summable": bool(attribute.get("summable")),
+            "includeChildObjectTypes": bool(attribute.get("includeChildObjectTypes")),
+            "qlQuery": attribute.get("qlQuery") or "",
+            "options": attribute.get("options") or "",
+        }
+        if attribute.get("label"):
+            body["label"] = True
+        if deferred:
+            body.update({"minimumCardinality": 0, "uniqueAttribute": False, "regexValidation": ""})
+        if kind == ATTR_DEFAULT:
+            default_type = attribute.get("defaultType")
+            body["defaultTypeId"] = int(default_type.get("id", 0)) if isinstance(default_type, dict) else 0
+        elif kind == ATTR_REFERENCE:
+            target = referenced_type(attribute)
+            mapped = self.ledger.get(OBJECT_TYPE, target) if target else None
+            body["typeValue"] = mapped.new_id if mapped is not None else target
+            reference = reference_type_id(attribute)
+            mapped_reference = self.ledger.get(REFERENCE, reference) if reference else None
+            body["additionalValue"] = mapped_reference.new_id if mapped_reference is not None else reference
+        elif kind == ATTR_USER:
+            groups = [str(g) for g in attribute.get("typeValueMulti") or []]
+            kept = [
+                g
+                for g in groups
+                if self.target.directory.group(g) is not None or not self.target.directory.groups
+            ]
+            for group in sorted(set(groups) - set(kept)):
+                self.summary.warnings.append(
+                    f"{source.new_key}: attribute {attribute.get('name')}: group {group} is not on the target"
+                )
+            body["typeValueMulti"] = kept
+        elif kind == ATTR_STATUS:
+            statuses = []
+            for status in attribute.get("typeValueMulti") or []:
+                mapped_status = self.ledger.get(STATUS, str(status))
+                if mapped_status is not None:
+                    statuses.append(mapped_status.new_id)
+            body["typeValueMulti"] = statuses
+        return body
+
+
+def new_schema_name(source: SchemaSource, *, same_site: bool) -> str:
+    """Return the name a restored schema gets: the mapping's, else the snapshot's (marked on the same site)."""
+    mapping = source.source.mapping
+    if mapping.new_name:
+        return mapping.new_name
+    name = str(source.schema.get("name") or mapping.new_key)
+    if same_site and mapping.new_key != mapping.old_key:
+        return f"{name} ({mapping.new_key})"
+    return name
+
+
+@dataclass
+class Restriction:
+    """A setting applied after the data: the attribute and the values to set."""
+
+    old_attribute_id: str
+    old_type_id: str
+    name: str
+    settings: dict[str, Any]
+
+
+def restrictions_of(sources: Sequence[SchemaSource], scope: TypeScope) -> list[Restriction]:
+    """Return the restrictions of the included types' attributes that were left off at creation."""
+    found = []
+    for source in sources:
+        for type_id in scope.included.get(source.old_key, set()):
+            for attribute in source.attributes_of.get(type_id, []):
+                if is_system(attribute):
+                    continue
+                settings = {
+                    "minimumCardinality": int(attribute.get("minimumCardinality") or 0),
+                    "uniqueAttribute": bool(attribute.get("uniqueAttribute")),
+                    "regexValidation": attribute.get("regexValidation") or "",
+                }
+                if (
+                    settings["minimumCardinality"]
+                    or settings["uniqueAttribute"]
+                    or settings["regexValidation"]
+                ):
+                    where = f"{source.new_key}/{source.type_name(type_id)}.{attribute.get('name')}"
+                    found.append(Restriction(attribute["id"], type_id, where, settings))
+    return found
+
+
+def apply_restrictions(
+    client: AssetsClient, ledger: Ledger, restrictions: Sequence[Restriction]
+) -> tuple[int, list[str]]:
+    """Set the restrictions on the target attributes; return how many were set and what was refused."""
+    applied, warnings = 0, []
+    attributes = ledger.created(ATTRIBUTE)
+    types = ledger.created(OBJECT_TYPE)
+    for restriction in restrictions:
+        created = attributes.get(restriction.old_attribute_id)
+        owner = types.get(restriction.old_type_id)
+        if created is None or owner is None:
+            warnings.append(f"{restriction.name}: not restored, restriction not applied")
+            continue
+        try:
+            client.update_attribute(owner.new_id, created.new_id, restriction.settings)
+            applied += 1
+        except JiraAssetsError as error:
+            warnings.append(f"{restriction.name}: the restored data refuses {restriction.settings}: {error}")
+    return applied, warnings

@@ -1,0 +1,72 @@
+"""What a restore reads of the target site before it writes: schemas, global types, icons, users, groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.backup import normalize as norm
+from airflow_assets.exceptions import AssetsApiError, AssetsAuthError
+from airflow_assets.restore.directory import Directory
+from airflow_assets.restore.request import RestoreParamError
+
+JsonDict = dict[str, Any]
+
+
+@dataclass
+class TargetSite:
+    """The target site as the plan and the structure step see it."""
+
+    workspace_id: str
+    site_url: str
+    schemas: dict[str, JsonDict]
+    global_status_types: list[JsonDict]
+    global_reference_types: list[JsonDict]
+    icons: dict[str, str]
+    directory: Directory = field(default_factory=Directory)
+
+    def schema(self, key: str) -> JsonDict | None:
+        """Return the target's schema with that key, or None."""
+        return self.schemas.get(key)
+
+
+def read_target(client: AssetsClient, *, with_directory: bool = True) -> TargetSite:
+    """Read what the plan needs of the target (all reads; nothing is written).
+
+    :raises RestoreParamError: the target refuses the credentials (named ``target_conn_id``).
+    """
+    try:
+        schemas = {str(s.get("objectSchemaKey")): dict(s) for s in client.iter_object_schemas()}
+        workspace_id = client.workspace_id
+        global_status = [
+            norm.normalize_config_item(s, what="a status type") for s in client.get_status_types()
+        ]
+        global_reference = [
+            norm.normalize_config_item(r, what="a reference type") for r in client.get_reference_types()
+        ]
+        icons: dict[str, str] = {}
+        for icon in client.get_global_icons():
+            name, icon_id = icon.get("name"), icon.get("id")
+            if name is not None and icon_id is not None:
+                icons.setdefault(str(name), str(icon_id))
+        directory = Directory()
+        if with_directory:
+            directory = Directory.of(client.iter_users(), client.iter_group_names())
+    except AssetsAuthError as error:
+        raise RestoreParamError(
+            "target_conn_id", f"the target site {client.site_url} refuses these credentials: {error}"
+        ) from None
+    except AssetsApiError as error:
+        raise RestoreParamError(
+            "target_conn_id", f"the target site {client.site_url} cannot be read: {error}"
+        ) from None
+    return TargetSite(
+        workspace_id=workspace_id,
+        site_url=client.site_url,
+        schemas=schemas,
+        global_status_types=global_status,
+        global_reference_types=global_reference,
+        icons=icons,
+        directory=directory,
+    )
