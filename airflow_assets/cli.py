@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    serve.add_argument("--seed", choices=["demo", "empty"], default="demo")
+    serve.add_argument("--seed", choices=["demo", "empty", "directory"], default="demo")
     serve.add_argument("--objects", type=int, default=None, help="scale the demo data to about N objects")
     serve.add_argument("--latency-ms", type=float, default=0.0, help="fixed latency added to every request")
     serve.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency, 0..X ms")

@@ -235,24 +235,25 @@ class StructureBuilder:
     def _status_types(self, source: SchemaSource) -> None:
         schema_id = self._new_schema_id(source)
         local = self._listed(self._target_statuses, schema_id, self.client.get_status_types)
-        for status in source.status_types:
-            self._config_type(STATUS, status, local, schema_id, self.client.create_status_type,
-                              ("name", "category", "description"), "status_types_created")  # fmt: skip
-        for status in source.global_status_types:
-            self._global(STATUS, status, self.target.global_status_types, local, schema_id,
-                         self.client.create_status_type, ("name", "category", "description"),
-                         "status_types_created", "status")  # fmt: skip
+        fields = ("name", "category", "description")
+        for status in _schema_scoped(source.status_types, source):
+            self._config_type(STATUS, status, local, schema_id, self.client.create_status_type, fields,
+                              "status_types_created")  # fmt: skip
+        for status in _global_only(source.global_status_types, source.status_types):
+            self._global(STATUS, status, self.target.global_status_types, self.client.create_status_type,
+                         fields, "status_types_created", "status")  # fmt: skip
 
     def _reference_types(self, source: SchemaSource) -> None:
         schema_id = self._new_schema_id(source)
         local = self._listed(self._target_references, schema_id, self.client.get_reference_types)
-        for reference in source.reference_types:
-            self._config_type(REFERENCE, reference, local, schema_id, self.client.create_reference_type,
-                              ("name", "description", "color"), "reference_types_created")  # fmt: skip
-        for reference in source.global_reference_types:
-            self._global(REFERENCE, reference, self.target.global_reference_types, local, schema_id,
-                         self.client.create_reference_type, ("name", "description", "color"),
-                         "reference_types_created", "reference type")  # fmt: skip
+        fields = ("name", "description", "color")
+        for reference in _schema_scoped(source.reference_types, source):
+            self._config_type(REFERENCE, reference, local, schema_id, self.client.create_reference_type, fields,
+                              "reference_types_created")  # fmt: skip
+        for reference in _global_only(source.global_reference_types, source.reference_types):
+            self._global(REFERENCE, reference, self.target.global_reference_types,
+                         self.client.create_reference_type, fields, "reference_types_created",
+                         "reference type")  # fmt: skip
 
     def _listed(
         self, cache: dict[str, list[JsonDict]], schema_id: str, fetch: Callable[..., list[JsonDict]]
@@ -292,27 +293,33 @@ class StructureBuilder:
         kind: str,
         item: JsonDict,
         target_globals: list[JsonDict],
-        local: list[JsonDict],
-        schema_id: str,
         create_call: Callable[[Mapping[str, Any]], JsonDict],
         fields: Sequence[str],
         counter: str,
         what: str,
     ) -> None:
+        """Map a global status or reference type: by id on the same site, else by name, else create it."""
         if self.ledger.get(kind, item["id"]) is not None:
             return
         if self.same_site and any(str(g.get("id")) == item["id"] for g in target_globals):
             self.ledger.complete(kind, item["id"], Created(item["id"]))
             return
-        for candidate in target_globals:
-            if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
-                self.ledger.complete(kind, item["id"], Created(str(candidate["id"])))
-                return
-        self.summary.warnings.append(
-            f"global {what} {item.get('name')!r} is not on the target: created in schema "
-            f"{self.sources[0].new_key if len(self.sources) == 1 else 'of its restore'} instead"
-        )
-        self._config_type(kind, item, local, schema_id, create_call, fields, counter)
+
+        def find() -> Created | None:
+            for candidate in target_globals:
+                if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
+                    return Created(str(candidate["id"]))
+            return None
+
+        def create() -> Created:
+            answer = create_call({name: item[name] for name in fields if item.get(name) is not None})
+            target_globals.append(dict(answer))
+            return Created(norm.as_id(answer.get("id"), what=f"the new global {what}'s id"))
+
+        _, made = ensure(self.ledger, kind, item["id"], find=find, create=create)
+        if made:
+            self.summary.warnings.append(f"global {what} {item.get('name')!r} was not on the target: created there")
+        self._count(made, counter)
 
     # -- object types -------------------------------------------------------------------------------
 
@@ -490,6 +497,21 @@ class StructureBuilder:
                     statuses.append(mapped_status.new_id)
             body["typeValueMulti"] = statuses
         return body
+
+
+def _schema_scoped(items: Sequence[JsonDict], source: SchemaSource) -> list[JsonDict]:
+    """Return the status or reference types that belong to the schema (a schema's list shows globals too)."""
+    schema_id = source.source.snapshot.schema_id
+    return [item for item in items if str(item.get("objectSchemaId") or "") == schema_id]
+
+
+def _global_only(globals_: Sequence[JsonDict], listed: Sequence[JsonDict]) -> list[JsonDict]:
+    """Return the global types, also those only a schema's list named (older snapshots)."""
+    found = {item["id"]: item for item in globals_}
+    for item in listed:
+        if not item.get("objectSchemaId"):
+            found.setdefault(item["id"], item)
+    return list(found.values())
 
 
 def new_schema_name(source: SchemaSource, *, same_site: bool) -> str:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from airflow_assets.sandbox.app import create_app
 from airflow_assets.sandbox.model import Site
 from airflow_assets.sandbox.realism import RealismConfig, RealismMiddleware
-from airflow_assets.sandbox.seed import SeedSummary, seed_demo
+from airflow_assets.sandbox.seed import SeedSummary, seed_demo, seed_directory
 from airflow_assets.sandbox.server import serve_in_thread
 
 SANDBOX_EMAIL = "sandbox-admin@example.com"
-SEEDS = ("demo", "empty")
+SEEDS = ("demo", "empty", "directory")
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,15 @@ class RunningSandbox:
         return f"RunningSandbox(url={self.url!r}, workspace_id={self.workspace_id!r}, email={self.email!r})"
 
 
-def build_site(*, seed: str | None = "demo", objects: int | None = None) -> tuple[Site, SeedSummary | None]:
+def build_site(
+    *, seed: str | None = "demo", objects: int | None = None, site_name: str | None = None
+) -> tuple[Site, SeedSummary | None]:
     """Create a site with fresh credentials, seeded as asked.
 
-    :param seed: ``"demo"`` for the demo CMDB, ``"empty"`` or ``None`` for an empty site.
+    :param seed: ``"demo"`` for the demo CMDB, ``"directory"`` for its users and groups only (a migration
+        target), ``"empty"`` or ``None`` for an empty site.
     :param objects: scale the demo to about this many objects (benchmarks).
+    :param site_name: names a second site: it gets its own workspace id, as every Cloud site has one.
     """
     if seed not in (*SEEDS, None):
         raise ValueError(f"unknown seed {seed!r}: choose one of {', '.join(SEEDS)}")
@@ -51,11 +55,15 @@ def build_site(*, seed: str | None = "demo", objects: int | None = None) -> tupl
         raise ValueError("objects= only applies to the demo seed")
     # The workspace id is stable (tests and docs may show it); the token is fresh on every start.
     site = Site(
-        workspace_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "airflow-assets-sandbox")),
+        workspace_id=str(
+            uuid.uuid5(uuid.NAMESPACE_URL, "airflow-assets-sandbox" + (f"/{site_name}" if site_name else ""))
+        ),
         email=SANDBOX_EMAIL,
         api_token=secrets.token_urlsafe(24),
     )
     summary = seed_demo(site, objects=objects) if seed == "demo" else None
+    if seed == "directory":
+        seed_directory(site)
     return site, summary
 
 
@@ -72,9 +80,10 @@ def run_sandbox(
     realism: RealismConfig | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    site_name: str | None = None,
 ) -> Iterator[RunningSandbox]:
     """Serve a sandbox site in a background thread until the block exits."""
-    site, summary = build_site(seed=seed, objects=objects)
+    site, summary = build_site(seed=seed, objects=objects, site_name=site_name)
     app = build_app(site, realism)
     with serve_in_thread(app, host, port) as url:
         yield RunningSandbox(url, site.workspace_id, site.email, site.api_token, site, summary, app)

@@ -148,6 +148,15 @@ def seed_demo(site: Site, *, objects: int | None = None) -> SeedSummary:
     return _Seeder(site, total).run()
 
 
+def seed_directory(site: Site) -> None:
+    """Give ``site`` only the demo's Jira users and groups (the same account ids: they are global on Cloud).
+
+    A second Cloud site of the same organisation knows the same people but holds no Assets of its own:
+    the target of a migration.
+    """
+    _Seeder(site, DEMO_OBJECTS).directory()
+
+
 def _spread(items: Sequence[Any], count: int, offset: int = 0) -> list[Any]:
     """Pick up to ``count`` items spread evenly over ``items``, starting ``offset`` into each stride."""
     if not items or count <= 0:
