@@ -151,43 +151,69 @@ class ObjectRestorer:
         }
         self.summary.cyclic = len(cyclic)
         self.summary.already_done = sum(1 for old_id in objects if old_id in self._done)
-        self._create_all(objects, edges, component_of)
-        self._link_cycles(sorted(cyclic, key=_id_order), component_of)
+        self._run_jobs(objects, edges, component_of, cyclic)
         self.summary.seconds = round(time.monotonic() - started, 3)
         return self.summary
 
-    def _create_all(
-        self, objects: Mapping[str, JsonDict], edges: Mapping[str, list[str]], component_of: Mapping[str, int]
+    def _run_jobs(
+        self,
+        objects: Mapping[str, JsonDict],
+        edges: Mapping[str, list[str]],
+        component_of: Mapping[str, int],
+        cyclic: set[str],
     ) -> None:
+        """Create every object once its references exist; link each cycle once all its members exist.
+
+        Creates and the links of finished cycles share one pool: they draw on different rate budgets
+        (``object/create`` and ``PUT object/{id}``), so the links cost no time of the creates.
+        """
+        linked = set(self.ledger.created(OBJECT_LINKS))
         waiting: dict[str, int] = {}
         dependents: dict[str, list[str]] = {}
-        ready: deque[str] = deque()
+        # Members of each cycle not created yet; a cycle is linked when it reaches zero.
+        unfinished: dict[int, int] = {}
+        members: dict[int, list[str]] = {}
+        for old_id in cyclic:
+            members.setdefault(component_of[old_id], []).append(old_id)
+        ready: deque[tuple[str, str]] = deque()
         for old_id in sorted(objects, key=_id_order):
+            component = component_of[old_id]
+            if component in members:
+                unfinished[component] = unfinished.get(component, 0) + (old_id not in self._done)
             if old_id in self._done:
                 continue
-            outside = [
-                t for t in edges[old_id] if component_of[t] != component_of[old_id] and t not in self._done
-            ]
+            outside = [t for t in edges[old_id] if component_of[t] != component and t not in self._done]
             waiting[old_id] = len(outside)
             for target in outside:
                 dependents.setdefault(target, []).append(old_id)
             if not outside:
-                ready.append(old_id)
-        in_flight: dict[Future[tuple[Created, ObjectBody]], str] = {}
+                ready.append(("create", old_id))
+        for component, count in unfinished.items():
+            if count == 0:
+                ready.extend(("link", m) for m in sorted(members[component], key=_id_order) if m not in linked)
+        in_flight: dict[Future[Any], tuple[str, str]] = {}
         failure: BaseException | None = None
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="restore") as pool:
             while (ready and failure is None) or in_flight:
                 while ready and failure is None and len(in_flight) < 2 * self.max_workers:
-                    old_id = ready.popleft()
-                    in_flight[pool.submit(self._create_one, old_id, component_of)] = old_id
+                    job = ready.popleft()
+                    work = self._create_one if job[0] == "create" else self._link_one
+                    in_flight[pool.submit(work, job[1], component_of)] = job
                 finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for future in finished:
-                    old_id = in_flight.pop(future)
+                    kind, old_id = in_flight.pop(future)
                     try:
-                        created, body = future.result()
+                        result = future.result()
                     except BaseException as error:  # noqa: BLE001 - re-raised once the workers are idle
                         failure = failure or error
                         continue
+                    if kind == "link":
+                        self.summary.update_calls += 1
+                        continue
+                    created, body = result
+                    if not body.omitted_refs:
+                        # Every reference of its cycle existed already: its create was complete.
+                        linked.add(old_id)
                     with self._lock:
                         self._done[old_id] = created
                     self.summary.created += 1
@@ -196,14 +222,19 @@ class ObjectRestorer:
                     for dependent in dependents.get(old_id, []):
                         waiting[dependent] -= 1
                         if waiting[dependent] == 0:
-                            ready.append(dependent)
+                            ready.append(("create", dependent))
+                    component = component_of[old_id]
+                    if component in unfinished:
+                        unfinished[component] -= 1
+                        if unfinished[component] == 0:
+                            ready.extend(
+                                ("link", m) for m in sorted(members[component], key=_id_order) if m not in linked
+                            )
         if failure is not None:
             raise failure
         stuck = [old_id for old_id, count in waiting.items() if count and old_id not in self._done]
         if stuck:
-            raise RuntimeError(
-                f"{len(stuck)} objects wait for references that were never created: {stuck[:10]}"
-            )
+            raise RuntimeError(f"{len(stuck)} objects wait for references that were never created: {stuck[:10]}")
 
     def _create_one(self, old_id: str, component_of: Mapping[str, int]) -> tuple[Created, ObjectBody]:
         obj = self.selection.objects[old_id]
@@ -317,28 +348,21 @@ class ObjectRestorer:
 
     # -- cycles ---------------------------------------------------------------------------------------
 
-    def _link_cycles(self, cyclic: Sequence[str], component_of: Mapping[str, int]) -> None:
-        """Write the references inside cycles, which could not be sent with the creates."""
-        linked = self.ledger.created(OBJECT_LINKS)
-        pending = [old_id for old_id in cyclic if old_id not in linked]
-
-        def link(old_id: str) -> str:
-            obj = self.selection.objects[old_id]
-            members = {t for t in object_refs(obj) if component_of.get(t) == component_of[old_id]}
-            attributes = {
-                str(a.get("objectTypeAttributeId"))
-                for a in obj.get("attributes") or []
-                if any(str(v.get("referencedObjectId")) in members for v in a.get("values") or [])
-            }
-            type_id = self.maps.object_types[str(obj["objectTypeId"])]
-            body = object_body(obj, type_id, self.value_maps, only_attributes=attributes)
-            new_id = self._done[old_id].new_id
-            self.client.update_object(new_id, body.body)
-            self.ledger.complete(OBJECT_LINKS, old_id, Created(new_id))
-            return old_id
-
-        for _ in self.client.map_concurrent(link, pending, max_workers=self.max_workers, ordered=False):
-            self.summary.update_calls += 1
+    def _link_one(self, old_id: str, component_of: Mapping[str, int]) -> str:
+        """Write the references inside an object's cycle, which could not be sent with its create."""
+        obj = self.selection.objects[old_id]
+        members = {t for t in object_refs(obj) if component_of.get(t) == component_of[old_id]}
+        attributes = {
+            str(a.get("objectTypeAttributeId"))
+            for a in obj.get("attributes") or []
+            if any(str(v.get("referencedObjectId")) in members for v in a.get("values") or [])
+        }
+        type_id = self.maps.object_types[str(obj["objectTypeId"])]
+        body = object_body(obj, type_id, self.value_maps, only_attributes=attributes)
+        new_id = self._done[old_id].new_id
+        self.client.update_object(new_id, body.body)
+        self.ledger.complete(OBJECT_LINKS, old_id, Created(new_id))
+        return old_id
 
     # -- references from objects that were not restored ------------------------------------------------
 

@@ -87,7 +87,7 @@ def test_round_trip_into_new_keys_verifies_and_leaves_the_sources_alone(
     assert c in references(every[a]) and b in references(every[c]) and a in references(every[b])
     objects = run.ledger.document()["steps"]["objects"]
     assert objects["create_calls"] == demo.total_objects
-    assert objects["update_calls"] == objects["cyclic"] < 0.2 * demo.total_objects
+    assert 0 < objects["update_calls"] <= objects["cyclic"] < 0.2 * demo.total_objects
     # Comments name their original author and time.
     commented = keys[demo.commented_key]
     texts = [c["comment"] for c in client.get_object_comments(every[commented]["id"])]
