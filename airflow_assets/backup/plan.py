@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,31 @@ class RetentionDagSpec:
     source: str = ""
 
 
-DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec
+@dataclass(frozen=True)
+class RestoreDagSpec:
+    """The restore DAG: manual runs that rebuild schemas or deleted objects from snapshots.
+
+    :param dag_id: ``jira_assets_restore``.
+    :param mongo_conn_id: the ``mongo`` connection backups are stored in.
+    :param mongo_database: the database in it.
+    :param site_connections: site name -> its ``jira_assets`` connection (the default target of a restore).
+    :param schema_keys: every configured schema key (the trigger form's example).
+    :param tags: DAG tags.
+    :param doc_md: the DAG's documentation.
+    :param source: the configuration file.
+    """
+
+    dag_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    site_connections: Mapping[str, str]
+    schema_keys: tuple[str, ...]
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+
+
+DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec
 
 
 def backup_dag_id(site: str, schema_key: str) -> str:
@@ -167,7 +192,47 @@ def plan_backup_dags(text: str, *, source: str) -> list[DagSpec]:
     for site in parts.sites:
         specs += _plan_site(site, parts.mongo, source, taken)
     specs.append(_plan_retention(parts, source))
+    specs.append(_plan_restore(parts, source))
     return specs
+
+
+def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
+    assert parts.mongo is not None  # the caller returned a single placeholder otherwise
+    connections = {site.name: site.defaults.conn_id for site in parts.sites if site.defaults is not None}
+    keys = tuple(
+        dict.fromkeys(
+            schema.entry.key for site in parts.sites for schema in site.schemas if schema.entry is not None
+        )
+    )
+    sites = ", ".join(f"`{name}` (connection `{conn}`)" for name, conn in connections.items()) or "none"
+    return RestoreDagSpec(
+        dag_id=RESTORE_DAG_ID,
+        mongo_conn_id=parts.mongo.conn_id,
+        mongo_database=parts.mongo.database,
+        site_connections=connections,
+        schema_keys=keys,
+        tags=(*BASE_TAGS, "restore"),
+        doc_md=f"""\
+# Restore Jira Assets object schemas from snapshots
+
+Trigger this DAG with the form. It is a **dry run** unless `dry_run` is unticked: the `plan` task's log then
+shows what would be created, in which order, and every warning, and nothing is written.
+
+- `new_schema` rebuilds each mapped schema under a new key (refused if the key exists), with its object types,
+  attributes, objects, references (across schemas and in cycles) and comments.
+- `recreate_missing` brings objects that were deleted since the snapshot back into the live schema, with the
+  references other objects had to them; nothing else changes.
+
+Tasks: `plan` (checks every parameter against the data before anything is written) -> `create_structure` ->
+`create_objects` -> `restore_comments` -> `apply_restrictions` -> `report` (the old -> new key map CSV) ->
+`verify` (re-reads the target; fails on any unexplained difference). Every task is safe to retry and
+resumes where the last try stopped.
+
+Snapshots are read from MongoDB connection `{parts.mongo.conn_id}`, database `{parts.mongo.database}`.
+Sites: {sites}. Generated from `{source}`.
+""",
+        source=source,
+    )
 
 
 def plan_from_file(path: str | os.PathLike[str] | None = None, *, missing_ok: bool = False) -> list[DagSpec]:

@@ -20,6 +20,7 @@ from airflow_assets.backup.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,
+    RestoreDagSpec,
     RetentionDagSpec,
     plan_from_file,
 )
@@ -142,6 +143,39 @@ def build_retention_dag(spec: RetentionDagSpec) -> DAG:
     return dag
 
 
+def build_restore_dag(spec: RestoreDagSpec) -> DAG:
+    """Build the restore DAG: manual runs, one at a time, a trigger form of typed parameters."""
+    from airflow_assets.dags.restore_params import restore_params
+    from airflow_assets.operators.restore import STEPS, RestoreStepOperator
+
+    with DAG(
+        dag_id=spec.dag_id,
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(spec.tags),
+        doc_md=spec.doc_md,
+        params=restore_params(spec.schema_keys, tuple(spec.site_connections)),
+        default_args={**DEFAULT_ARGS, "retries": 2},
+    ) as dag:
+        tasks = [
+            RestoreStepOperator(
+                task_id=step,
+                step=step,
+                mongo_conn_id=spec.mongo_conn_id,
+                mongo_database=spec.mongo_database,
+                site_connections=spec.site_connections,
+                # A failed plan is bad input: retrying cannot fix it.
+                retries=0 if step == "plan" else DEFAULT_ARGS["retries"],
+            )
+            for step in STEPS
+        ]
+        for upstream, downstream in zip(tasks, tasks[1:], strict=False):
+            upstream >> downstream
+    return dag
+
+
 def build_dags(specs: Sequence[DagSpec]) -> dict[str, DAG]:
     """Build a DAG per spec; a spec that fails to build becomes a placeholder that says why."""
     dags: dict[str, DAG] = {}
@@ -206,6 +240,8 @@ def _build(spec: DagSpec) -> DAG:
         return build_backup_dag(spec)
     if isinstance(spec, RetentionDagSpec):
         return build_retention_dag(spec)
+    if isinstance(spec, RestoreDagSpec):
+        return build_restore_dag(spec)
     return build_broken_dag(spec)
 
 

@@ -15,17 +15,25 @@ from tests.integration.backup_support import back_up
 DEMO_KEYS = ("PEOPLE", "LOC", "ITAM")
 
 
-def back_up_demo(client: AssetsClient, db: Database, run_id: str = "run-1", keys: tuple[str, ...] = DEMO_KEYS) -> None:
+def back_up_demo(
+    client: AssetsClient, db: Database, run_id: str = "run-1", keys: tuple[str, ...] = DEMO_KEYS
+) -> None:
     """Take a complete snapshot of each demo schema, as the backup DAGs do."""
     for key in keys:
         back_up(client, db, key, run_id)
 
 
 def session(
-    client: AssetsClient, db: Database, params: Mapping[str, Any], restore_id: str = "restore-1", **options: Any
+    client: AssetsClient,
+    db: Database,
+    params: Mapping[str, Any],
+    restore_id: str = "restore-1",
+    **options: Any,
 ) -> RestoreSession:
     """Return a restore session over the backups of the site ``test``."""
-    settings = SessionSettings(restore_id=restore_id, sites=("test",), target_conn_id="jira_assets_default", **options)
+    settings = SessionSettings(
+        restore_id=restore_id, sites=("test",), target_conn_id="jira_assets_default", **options
+    )
     return RestoreSession(parse_request(params), db, client, settings)
 
 

@@ -2,76 +2,22 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from airflow.sdk import DAG
 from pymongo.database import Database
 
-from airflow_assets.dags import build_from_config
-from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
 from tests.integration.backup_support import (
     client_for,
     collection_counts,
     live_objects,
-    set_connections,
     stored,
 )
+from tests.integration.conftest import BackupDags
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def airflow_db() -> Iterator[None]:
-    """Create the Airflow metadata DB of the test session's Airflow home once."""
-    from airflow.utils.db import initdb
-
-    initdb()
-    yield
-
-
-BackupDags = Callable[..., dict[str, DAG]]
-
-
-@pytest.fixture
-def backup_dags(
-    airflow_db: None,
-    sandbox: RunningSandbox,
-    mongo_server: EmbeddedMongo,
-    mongo_db: Database,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> BackupDags:
-    """Connect to the sandbox and the test's database; return a builder of the DAGs of a config for schemas.
-
-    The config is written to a file and the repository's DAG file is pointed at it: dag.test() parses it.
-    """
-    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
-
-    def build(*schemas: str) -> dict[str, DAG]:
-        config = tmp_path / "jira_assets.yaml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                mongo: {{conn_id: jira_assets_backup, database: {mongo_db.name}}}
-                sites:
-                  test:
-                    conn_id: jira_assets_default
-                    schemas: [{", ".join(schemas)}]
-                    include: {{history: true, comments: true, connected_tickets: true}}
-                retention: {{keep_last: 3}}
-                """
-            )
-        )
-        monkeypatch.setenv("JIRA_ASSETS_CONFIG", str(config))
-        return build_from_config(config)
-
-    return build
 
 
 def _task_states(dag_run) -> dict[str, str]:

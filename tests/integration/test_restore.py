@@ -94,7 +94,9 @@ def test_round_trip_into_new_keys_verifies_and_leaves_the_sources_alone(
     assert texts and all(text.startswith("[Restored comment · originally by ") for text in texts)
 
 
-def test_verify_lists_a_difference_made_after_the_restore(sandbox: RunningSandbox, mongo_db: Database) -> None:
+def test_verify_lists_a_difference_made_after_the_restore(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
     client = client_for(sandbox)
     demo = sandbox.seed
     assert demo is not None
@@ -102,7 +104,9 @@ def test_verify_lists_a_difference_made_after_the_restore(sandbox: RunningSandbo
     run, report = restore(client, mongo_db, {"schema_mappings": [{"old_key": "LOC", "new_key": "LOCX"}]})
     assert report.ok, report.differences[:20]
     victim = next(iter(raw_objects(client, "LOCX").values()))
-    label_attribute = next(a for a in victim["attributes"] if a["objectAttributeValues"][0].get("value") == victim["label"])
+    label_attribute = next(
+        a for a in victim["attributes"] if a["objectAttributeValues"][0].get("value") == victim["label"]
+    )
     client.update_object(
         str(victim["id"]),
         {"attributes": [{"objectTypeAttributeId": label_attribute["objectTypeAttributeId"],
@@ -112,7 +116,10 @@ def test_verify_lists_a_difference_made_after_the_restore(sandbox: RunningSandbo
     again = run.verify()
 
     assert not again.ok
-    assert any(victim["objectKey"] in difference and "Changed by hand" in difference for difference in again.differences)
+    assert any(
+        victim["objectKey"] in difference and "Changed by hand" in difference
+        for difference in again.differences
+    )
 
 
 def test_migration_into_another_site_verifies(
@@ -124,7 +131,9 @@ def test_migration_into_another_site_verifies(
     back_up_demo(source, mongo_db)
     target = client_for(second_site)
 
-    run, report = restore(target, mongo_db, {"schema_mappings": [{"old_key": k, "new_key": k} for k in DEMO_KEYS]})
+    run, report = restore(
+        target, mongo_db, {"schema_mappings": [{"old_key": k, "new_key": k} for k in DEMO_KEYS]}
+    )
 
     assert report.ok, report.differences[:20]
     assert run.ledger.document()["plan"]["target"]["same_site"] is False
@@ -149,9 +158,7 @@ def test_recreate_missing_brings_back_deleted_objects_and_the_references_to_them
     # Two servers of the cycle: other objects reference them.
     referrers = {key for key, obj in itam.items() if {a, b} & set(references(obj)) and key not in (a, b)}
     assert referrers
-    untouched_before = {
-        key: obj for key, obj in live_objects(client, str(schema_id(client, "ITAM"))).items()
-    }
+    untouched_before = {key: obj for key, obj in live_objects(client, str(schema_id(client, "ITAM"))).items()}
     for key in (a, b):
         client.delete_object(str(itam[key]["id"]))
 
@@ -183,7 +190,12 @@ def test_a_killed_restore_resumes_without_duplicates(sandbox: RunningSandbox, mo
     demo = sandbox.seed
     assert demo is not None
     back_up_demo(client, mongo_db, keys=("LOC", "PEOPLE"))
-    params = {"schema_mappings": [{"old_key": "LOC", "new_key": "LOC2"}, {"old_key": "PEOPLE", "new_key": "PEOPLE2"}]}
+    params = {
+        "schema_mappings": [
+            {"old_key": "LOC", "new_key": "LOC2"},
+            {"old_key": "PEOPLE", "new_key": "PEOPLE2"},
+        ]
+    }
     created: list[str] = []
 
     class Killed(BaseException):

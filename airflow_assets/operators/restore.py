@@ -1,0 +1,141 @@
+"""The restore DAG's operator: one thin task per step of :class:`airflow_assets.restore.RestoreSession`.
+
+Each task parses the run's params once into a :class:`~airflow_assets.restore.RestoreRequest`, builds a
+session over MongoDB and the target site, and runs its step. The steps share nothing in memory: the plan,
+the ledger of intents and id maps live in MongoDB, so any task can be retried on any worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.mongo.hooks.mongo import MongoHook
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.hooks import JiraAssetsHook
+from airflow_assets.restore import RestoreSession, SessionSettings, parse_request
+from airflow_assets.restore.request import RestoreParamError, RestoreRequest
+from airflow_assets.restore.source import resolve_sources
+
+log = logging.getLogger(__name__)
+
+STEPS = ("plan", "create_structure", "create_objects", "restore_comments", "apply_restrictions", "report", "verify")
+
+
+class RestoreStepOperator(BaseOperator):
+    """Run one step of a restore.
+
+    :param step: one of ``plan``, ``create_structure``, ``create_objects``, ``restore_comments``,
+        ``apply_restrictions``, ``report``, ``verify``.
+    :param mongo_conn_id: the ``mongo`` connection of the backup store.
+    :param mongo_database: the database backups are kept in.
+    :param site_connections: config site name -> its ``jira_assets`` connection (the default target).
+    """
+
+    template_fields: Sequence[str] = ("mongo_conn_id", "mongo_database")
+    ui_color = "#fde8e8"
+
+    def __init__(
+        self,
+        *,
+        step: str,
+        mongo_conn_id: str = "jira_assets_backup",
+        mongo_database: str = "jira_assets",
+        site_connections: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if step not in STEPS:
+            raise ValueError(f"unknown restore step {step!r}: one of {', '.join(STEPS)}")
+        self.step = step
+        self.mongo_conn_id = mongo_conn_id
+        self.mongo_database = mongo_database
+        self.site_connections = dict(site_connections or {})
+
+    @contextmanager
+    def _database(self) -> Iterator[Any]:
+        client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
+        try:
+            yield client[self.mongo_database]
+        finally:
+            client.close()
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Run the step; return a small JSON summary (XCom)."""
+        try:
+            request = parse_request(context["params"])
+        except RestoreParamError as error:
+            raise AirflowFailException(str(error)) from None
+        if request.dry_run and self.step != "plan":
+            raise AirflowSkipException("dry run: the plan task's log shows what would be done; nothing is written")
+        dag_run = context["dag_run"]
+        restore_id = f"{dag_run.dag_id}:{dag_run.run_id}"
+        with self._database() as db:
+            try:
+                conn_id = self._target_conn_id(request, db)
+                hook = JiraAssetsHook(conn_id)
+                client = hook.get_client()
+                settings = SessionSettings(restore_id=restore_id, sites=tuple(self.site_connections), target_conn_id=conn_id)
+                session = RestoreSession(request, db, client, settings)
+                return self._run(session, dag_run)
+            except AssetsConfigError as error:
+                # Bad parameters or data checks: retrying cannot help, and nothing was written.
+                raise AirflowFailException(str(error)) from None
+
+    def _target_conn_id(self, request: RestoreRequest, db: Any) -> str:
+        if request.target_conn_id:
+            return request.target_conn_id
+        sources = resolve_sources(db, request, tuple(self.site_connections))
+        site = sources[0].site
+        if site not in self.site_connections:
+            raise RestoreParamError(
+                "target_conn_id",
+                f"the snapshots come from site {site!r}, which the backup config no longer names: "
+                "give target_conn_id",
+            )
+        return self.site_connections[site]
+
+    def _run(self, session: RestoreSession, dag_run: Any) -> dict[str, Any]:
+        if self.step == "plan":
+            plan = session.plan()
+            log.info("%s", plan.describe())
+            return {"objects": plan.objects, "warnings": sum(plan.warning_counts.values()), "dry_run": plan.dry_run}
+        if self.step == "create_structure":
+            structure = session.build_structure()
+            for warning in structure.warnings:
+                log.warning("%s", warning)
+            return structure.as_dict()
+        if self.step == "create_objects":
+            objects = session.restore_objects()
+            for warning in objects.warnings[:200]:
+                log.warning("%s", warning)
+            log.info("objects: %s", objects.as_dict())
+            return objects.as_dict()
+        if self.step == "restore_comments":
+            return session.restore_comments().as_dict()
+        if self.step == "apply_restrictions":
+            applied, refused = session.apply_restrictions()
+            for warning in refused:
+                log.warning("%s", warning)
+            return {"applied": applied, "refused": len(refused)}
+        if self.step == "report":
+            started = getattr(dag_run, "start_date", None)
+            report = session.report(started_at=started.astimezone(UTC) if started else datetime.now(UTC))
+            log.info("restore report: %s", report)
+            return {k: v for k, v in report.items() if k in ("objects_restored", "warnings", "duration_s")}
+        report_v = session.verify()
+        for difference in report_v.differences[:200]:
+            log.error("difference: %s", difference)
+        if not report_v.ok:
+            raise AirflowFailException(
+                f"verify found {len(report_v.differences)} differences between the target and the snapshot "
+                f"(listed above and stored with restore {session.settings.restore_id})"
+            )
+        log.info("verify: the target matches the snapshot (%s objects compared)", report_v.objects_checked)
+        return report_v.as_dict()

@@ -1,0 +1,77 @@
+"""The restore DAG runs in real Airflow (``dag.test()``): a dry run writes nothing, a real run verifies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo.database import Database
+
+from airflow_assets.sandbox.launch import RunningSandbox
+from tests.integration.backup_support import client_for
+from tests.integration.conftest import BackupDags
+
+pytestmark = pytest.mark.slow
+
+
+def _states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def _schema_keys(sandbox: RunningSandbox) -> set[str]:
+    return {str(s["objectSchemaKey"]) for s in client_for(sandbox).iter_object_schemas()}
+
+
+def test_restore_dag_dry_run_plans_and_writes_nothing_then_a_real_run_verifies(
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    dags = backup_dags("LOC")
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    restore = dags["jira_assets_restore"]
+    before = _schema_keys(sandbox)
+    conf = {"schema_mappings": [{"old_key": "LOC", "new_key": "LOCCOPY", "new_name": "Locations copy"}]}
+
+    dry = restore.test(run_conf=conf)
+
+    assert str(dry.state) == "success", _states(dry)
+    assert _states(dry)["plan"] == "success"
+    assert {state for task, state in _states(dry).items() if task != "plan"} == {"skipped"}
+    assert _schema_keys(sandbox) == before
+    stored_plan = mongo_db["restores"].find_one({"_id": f"jira_assets_restore:{dry.run_id}"})
+    assert stored_plan is not None and stored_plan["plan"]["objects"] == sandbox.seed.object_counts["LOC"]
+
+    real = restore.test(run_conf={**conf, "dry_run": False})
+
+    assert str(real.state) == "success", _states(real)
+    assert _schema_keys(sandbox) == before | {"LOCCOPY"}
+    document = mongo_db["restores"].find_one({"_id": f"jira_assets_restore:{real.run_id}"})
+    assert document["steps"]["verify"]["ok"] is True
+    assert document["report"]["objects_restored"] == sandbox.seed.object_counts["LOC"]
+
+
+@pytest.mark.parametrize(
+    ("conf", "param"),
+    [
+        ({"schema_mappings": [{"old_key": "LOC", "new_key": "LOC"}]}, "schema_mappings[0].new_key"),
+        ({"schema_mappings": [{"old_key": "NOPE", "new_key": "NOPE2"}]}, "schema_mappings[0].old_key"),
+        ({"snapshot": "ws:1:no-such-run", "schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}]}, "snapshot"),
+        ({"schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}], "object_types": ["Spaceship"]}, "object_types[0]"),
+    ],
+)
+def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database, conf: dict[str, Any], param: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    dags = backup_dags("LOC")
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    before = _schema_keys(sandbox)
+
+    run = dags["jira_assets_restore"].test(run_conf={**conf, "dry_run": False})
+
+    assert str(run.state) == "failed"
+    assert _states(run)["plan"] == "failed"
+    assert _states(run)["create_structure"] == "upstream_failed"
+    assert _schema_keys(sandbox) == before
+    out, err = capfd.readouterr()
+    assert f"AirflowFailException: parameter {param}:" in out + err
+    assert mongo_db["restore_ids"].count_documents({}) == 0
