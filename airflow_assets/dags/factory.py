@@ -7,6 +7,7 @@ and a spec that cannot be built becomes a placeholder DAG whose single task fail
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Sequence
@@ -171,7 +172,7 @@ def build_restore_dag(spec: RestoreDagSpec) -> DAG:
             )
             for step in STEPS
         ]
-        for upstream, downstream in zip(tasks, tasks[1:], strict=False):
+        for upstream, downstream in itertools.pairwise(tasks):
             upstream >> downstream
     return dag
 

@@ -7,6 +7,7 @@ data (an unknown snapshot, a key already taken) is checked by the ``plan`` task 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from airflow.sdk import Param
 
@@ -28,7 +29,8 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             title="Snapshot",
             description=(
                 "latest; a snapshot id (airflow-assets snapshots list); or an ISO timestamp such as "
-                "2026-11-30T02:00:00Z for the latest complete snapshot taken at or before it. Applied per schema."
+                "2026-11-30T02:00:00Z for the latest complete snapshot taken at or before it. "
+                "Applied per schema."
             ),
             examples=["latest", "2026-11-30T02:00:00Z"],
         ),
@@ -45,7 +47,11 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             items={
                 "type": "object",
                 "properties": {
-                    "old_key": {"type": "string", "pattern": SCHEMA_KEY_PATTERN, "title": "Key in the snapshot"},
+                    "old_key": {
+                        "type": "string",
+                        "pattern": SCHEMA_KEY_PATTERN,
+                        "title": "Key in the snapshot",
+                    },
                     "new_key": {
                         "type": ["string", "null"],
                         "pattern": SCHEMA_KEY_PATTERN,
@@ -63,7 +69,8 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             enum=list(MODES),
             title="Mode",
             description=(
-                "new_schema: create each mapped schema under its new key with its config and objects (refused if "
+                "new_schema: create each mapped schema under its new key with its config and "
+                "objects (refused if "
                 "the key exists). recreate_missing: in the existing schema, create again the objects of the "
                 "snapshot that no longer exist, with the references other objects had to them."
             ),
@@ -75,9 +82,11 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
         "source_site": Param(
             None,
             type=["null", "string"],
-            **({"enum": [None, *sites]} if sites else {}),
+            **_enum_of(sites),
             title="Source site",
-            description="The backup config's site the snapshots come from; only needed when two sites share a key.",
+            description=(
+                "The backup config's site the snapshots come from; only needed when two sites share a key."
+            ),
         ),
         "target_conn_id": Param(
             None,
@@ -95,7 +104,8 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             uniqueItems=True,
             title="Only these object types",
             description=(
-                "Object type names; empty restores all. The plan adds their parents and the types their references "
+                "Object type names; empty restores all. The plan adds their parents and the "
+                "types their references "
                 "need, and says so."
             ),
         ),
@@ -126,3 +136,8 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             description="Plan and report only (the plan task's log); write nothing. Untick to restore.",
         ),
     }
+
+
+def _enum_of(sites: Sequence[str]) -> dict[str, Any]:
+    """Offer the configured sites as choices (and none); any name when the config has none."""
+    return {"enum": [None, *sites]} if sites else {}

@@ -25,7 +25,15 @@ from airflow_assets.restore.source import resolve_sources
 
 log = logging.getLogger(__name__)
 
-STEPS = ("plan", "create_structure", "create_objects", "restore_comments", "apply_restrictions", "report", "verify")
+STEPS = (
+    "plan",
+    "create_structure",
+    "create_objects",
+    "restore_comments",
+    "apply_restrictions",
+    "report",
+    "verify",
+)
 
 
 class RestoreStepOperator(BaseOperator):
@@ -73,7 +81,9 @@ class RestoreStepOperator(BaseOperator):
         except RestoreParamError as error:
             raise AirflowFailException(str(error)) from None
         if request.dry_run and self.step != "plan":
-            raise AirflowSkipException("dry run: the plan task's log shows what would be done; nothing is written")
+            raise AirflowSkipException(
+                "dry run: the plan task's log shows what would be done; nothing is written"
+            )
         dag_run = context["dag_run"]
         restore_id = f"{dag_run.dag_id}:{dag_run.run_id}"
         with self._database() as db:
@@ -81,7 +91,9 @@ class RestoreStepOperator(BaseOperator):
                 conn_id = self._target_conn_id(request, db)
                 hook = JiraAssetsHook(conn_id)
                 client = hook.get_client()
-                settings = SessionSettings(restore_id=restore_id, sites=tuple(self.site_connections), target_conn_id=conn_id)
+                settings = SessionSettings(
+                    restore_id=restore_id, sites=tuple(self.site_connections), target_conn_id=conn_id
+                )
                 session = RestoreSession(request, db, client, settings)
                 return self._run(session, dag_run)
             except AssetsConfigError as error:
@@ -105,7 +117,11 @@ class RestoreStepOperator(BaseOperator):
         if self.step == "plan":
             plan = session.plan()
             log.info("%s", plan.describe())
-            return {"objects": plan.objects, "warnings": sum(plan.warning_counts.values()), "dry_run": plan.dry_run}
+            return {
+                "objects": plan.objects,
+                "warnings": sum(plan.warning_counts.values()),
+                "dry_run": plan.dry_run,
+            }
         if self.step == "create_structure":
             structure = session.build_structure()
             for warning in structure.warnings:

@@ -26,10 +26,10 @@ HISTORY_COMMENT = "history_comment"
 # Keep a history comment readable and well under any size limit of the comment field.
 HISTORY_COMMENT_LIMIT = 30_000
 HISTORY_TYPES = {
-    0: "created the object", 1: "added", 2: "changed", 3: "removed", 4: "added reference", 5: "changed reference",
-    6: "removed reference", 7: "added attachment", 8: "removed attachment", 9: "added user", 10: "changed user",
-    11: "removed user", 15: "added group", 16: "changed group", 17: "removed group", 25: "added avatar",
-    26: "changed avatar", 27: "removed avatar",
+    0: "created the object", 1: "added", 2: "changed", 3: "removed", 4: "added reference",
+    5: "changed reference", 6: "removed reference", 7: "added attachment", 8: "removed attachment",
+    9: "added user", 10: "changed user", 11: "removed user", 15: "added group", 16: "changed group",
+    17: "removed group", 25: "added avatar", 26: "changed avatar", 27: "removed avatar",
 }  # fmt: skip
 
 
@@ -90,7 +90,9 @@ def history_text(entries: Iterable[Mapping[str, Any]], old_key: str) -> str:
             line += f" {attribute}"
         old, new = entry.get("oldValue"), entry.get("newValue")
         if old not in (None, "") or new not in (None, ""):
-            line += f": {old if old not in (None, '') else '(none)'} → {new if new not in (None, '') else '(none)'}"
+            before = old if old not in (None, "") else "(none)"
+            after = new if new not in (None, "") else "(none)"
+            line += f": {before} → {after}"
         lines.append(line)
     header = f"{history_marker(old_key)} · {len(lines)} entries, oldest first]"
     text = "\n".join([header, *lines])

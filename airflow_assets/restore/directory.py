@@ -32,7 +32,8 @@ class Directory:
 
     @classmethod
     def of(cls, users: Iterable[Mapping[str, Any]], groups: Iterable[str]) -> Directory:
-        """Build from Jira's user records (``accountId``, ``emailAddress``, ``displayName``) and group names."""
+        """Build from Jira's user records (``accountId``, ``emailAddress``, ``displayName``) and "
+        "group names."""
         directory = cls(groups=set(groups))
         names: Counter[str] = Counter()
         named: dict[str, str] = {}

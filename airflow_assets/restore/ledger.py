@@ -155,7 +155,7 @@ class Ledger:
                     "text": part,
                 }
                 for number, part in enumerate(parts)
-            ]  # fmt: skip
+            ]
         )
         return len(parts)
 

@@ -190,7 +190,9 @@ class ObjectRestorer:
                 ready.append(("create", old_id))
         for component, count in unfinished.items():
             if count == 0:
-                ready.extend(("link", m) for m in sorted(members[component], key=_id_order) if m not in linked)
+                ready.extend(
+                    ("link", m) for m in sorted(members[component], key=_id_order) if m not in linked
+                )
         in_flight: dict[Future[Any], tuple[str, str]] = {}
         failure: BaseException | None = None
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="restore") as pool:
@@ -204,7 +206,7 @@ class ObjectRestorer:
                     kind, old_id = in_flight.pop(future)
                     try:
                         result = future.result()
-                    except BaseException as error:  # noqa: BLE001 - re-raised once the workers are idle
+                    except BaseException as error:
                         failure = failure or error
                         continue
                     if kind == "link":
@@ -228,13 +230,17 @@ class ObjectRestorer:
                         unfinished[component] -= 1
                         if unfinished[component] == 0:
                             ready.extend(
-                                ("link", m) for m in sorted(members[component], key=_id_order) if m not in linked
+                                ("link", m)
+                                for m in sorted(members[component], key=_id_order)
+                                if m not in linked
                             )
         if failure is not None:
             raise failure
         stuck = [old_id for old_id, count in waiting.items() if count and old_id not in self._done]
         if stuck:
-            raise RuntimeError(f"{len(stuck)} objects wait for references that were never created: {stuck[:10]}")
+            raise RuntimeError(
+                f"{len(stuck)} objects wait for references that were never created: {stuck[:10]}"
+            )
 
     def _create_one(self, old_id: str, component_of: Mapping[str, int]) -> tuple[Created, ObjectBody]:
         obj = self.selection.objects[old_id]
@@ -273,7 +279,8 @@ class ObjectRestorer:
                 for attribute_id, message in refused.items():
                     defn = self.value_maps.attribute_defs.get(names.get(attribute_id, ""), {})
                     body.dropped.append(
-                        f"{obj.get('objectKey')}.{defn.get('name', attribute_id)}: the target refused the value "
+                        f"{obj.get('objectKey')}.{defn.get('name', attribute_id)}: the target "
+                        "refused the value "
                         f"({message})"
                     )
             except (AssetsApiError, AssetsTransportError) as error:
@@ -340,7 +347,8 @@ class ObjectRestorer:
                     matches.append(dict(candidate))
         if len(matches) > 1:
             self.summary.warnings.append(
-                f"{obj.get('objectKey')}: {len(matches)} objects on the target look like it; adopted the first "
+                f"{obj.get('objectKey')}: {len(matches)} objects on the target look like it; "
+                "adopted the first "
                 f"({matches[0].get('objectKey')}), check the others: "
                 + ", ".join(str(m.get("objectKey")) for m in matches[1:])
             )

@@ -86,14 +86,16 @@ class RestorePlan:
         """Return the plan as the task log shows it."""
         lines = [
             f"Restore plan ({self.mode}{', DRY RUN: nothing will be written' if self.dry_run else ''}) "
-            f"into {self.target.get('site_url')} ({'same site' if self.target.get('same_site') else 'migration'})",
+            f"into {self.target.get('site_url')} "
+            f"({'same site' if self.target.get('same_site') else 'migration'})",
             f"Order of schemas: {' -> '.join(self.order)}"
             + (f" (reference cycles: {self.schema_cycles})" if self.schema_cycles else ""),
         ]
         for schema in self.schemas:
             snap = schema.snapshot
             lines.append(
-                f"- {schema.old_key} -> {schema.new_key} ({schema.action}, name {schema.name!r}) from snapshot "
+                f"- {schema.old_key} -> {schema.new_key} ({schema.action}, name {schema.name!r}) "
+                "from snapshot "
                 f"{snap.get('snapshot_id')} taken {snap.get('taken_at')} ({snap.get('kind')})"
             )
             lines.append(
@@ -207,8 +209,10 @@ def _schema_plan(session: RestoreSession, source: SchemaSource, warnings: _Warni
         if existing is not None and str(existing.get("id")) != source.source.snapshot.schema_id:
             warnings.add(
                 "schema replaced",
-                f"{source.old_key}: the schema on the target (id {existing.get('id')}) is not the one backed up "
-                f"(id {source.source.snapshot.schema_id}); objects are matched by id and may all count as missing",
+                f"{source.old_key}: the schema on the target (id {existing.get('id')}) is not the "
+                "one backed up "
+                f"(id {source.source.snapshot.schema_id}); objects are matched by id and may all "
+                "count as missing",
             )
     return SchemaPlan(
         old_key=source.old_key,
@@ -242,11 +246,15 @@ def _config_warnings(session: RestoreSession, warnings: _Warnings) -> None:
                 if match is not None:
                     warnings.add(
                         f"{kind} by name",
-                        f"global {kind} {item.get('name')!r} mapped by name to the target's id {match.get('id')}",
+                        f"global {kind} {item.get('name')!r} mapped by name to the target's id "
+                        f"{match.get('id')}",
                     )
                 else:
-                    warnings.add(f"{kind} missing", f"global {kind} {item.get('name')!r} is not on the target: "
-                                 f"created in schema {source.new_key}")  # fmt: skip
+                    warnings.add(
+                        f"{kind} missing",
+                        f"global {kind} {item.get('name')!r} is not on the target: "
+                        "created there as a global one",
+                    )
         for type_id in session.scope.included.get(source.old_key, set()):
             icon = source.object_types[type_id].get("icon") or {}
             if icon.get("name") not in target.icons:

@@ -234,7 +234,7 @@ def _mappings(raw: Any, mode: str) -> tuple[SchemaMapping, ...]:
             bad = sorted(set(new_name) & FORBIDDEN_NAME_CHARS)
             if bad:
                 raise RestoreParamError(f"{where}.new_name", f"may not contain {' '.join(bad)}")
-        assert new_key is not None
+        assert old_key is not None and new_key is not None
         mappings.append(SchemaMapping(old_key, new_key, new_name))
     for attribute in ("old_key", "new_key"):
         seen: dict[str, int] = {}

@@ -93,7 +93,7 @@ class SchemaSource:
             parent = object_type.get("parentObjectTypeId")
             children.setdefault(parent if parent in self.object_types else None, []).append(type_id)
         order: list[str] = []
-        pending = [None]
+        pending: list[str | None] = [None]
         while pending:
             parent = pending.pop(0)
             kids = sorted(

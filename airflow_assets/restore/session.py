@@ -193,7 +193,8 @@ class RestoreSession:
             if schema.get("canManage") is False:
                 raise RestoreParamError(
                     "target_conn_id",
-                    f"the account of {self.settings.target_conn_id or 'the target connection'} may not manage "
+                    f"the account of {self.settings.target_conn_id or 'the target connection'} "
+                    "may not manage "
                     f"schema {source.old_key} (Assets schema manager role needed)",
                 )
 
@@ -278,7 +279,7 @@ class RestoreSession:
         """Compare the target with the snapshots; store and return the report."""
         maps = StructureMaps.load(self.ledger)
         restorer = self.restorer()
-        restorer._done = self.ledger.created(OBJECT)  # noqa: SLF001 - the resolver reads what exists
+        restorer._done = self.ledger.created(OBJECT)
         verifier = Verifier(
             self.client, self.ledger, self.request, self.sources, self.scope, self.selection, maps,
             self.value_maps(maps), restorer.reference,

@@ -124,7 +124,8 @@ def _choose(
             if len(request.mappings) == 1:
                 raise RestoreParamError(
                     where,
-                    f"snapshot {choice.snapshot_id} is of schema {snapshot.schema_key}, not {mapping.old_key}",
+                    f"snapshot {choice.snapshot_id} is of schema {snapshot.schema_key}, not "
+                    f"{mapping.old_key}",
                 )
             # Several schemas and one id: the others take their snapshot nearest before it.
             return _latest(db, request, index, mapping, _utc(snapshot.document.get("started_at")))

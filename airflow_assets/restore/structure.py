@@ -248,8 +248,10 @@ class StructureBuilder:
         local = self._listed(self._target_references, schema_id, self.client.get_reference_types)
         fields = ("name", "description", "color")
         for reference in _schema_scoped(source.reference_types, source):
-            self._config_type(REFERENCE, reference, local, schema_id, self.client.create_reference_type, fields,
-                              "reference_types_created")  # fmt: skip
+            create = self.client.create_reference_type
+            self._config_type(
+                REFERENCE, reference, local, schema_id, create, fields, "reference_types_created"
+            )
         for reference in _global_only(source.global_reference_types, source.reference_types):
             self._global(REFERENCE, reference, self.target.global_reference_types,
                          self.client.create_reference_type, fields, "reference_types_created",
@@ -318,7 +320,9 @@ class StructureBuilder:
 
         _, made = ensure(self.ledger, kind, item["id"], find=find, create=create)
         if made:
-            self.summary.warnings.append(f"global {what} {item.get('name')!r} was not on the target: created there")
+            self.summary.warnings.append(
+                f"global {what} {item.get('name')!r} was not on the target: created there"
+            )
         self._count(made, counter)
 
     # -- object types -------------------------------------------------------------------------------
@@ -367,7 +371,8 @@ class StructureBuilder:
         return self._target_types[schema_id]
 
     def _icon(self, object_type: JsonDict) -> str:
-        icon = object_type.get("icon") if isinstance(object_type.get("icon"), dict) else {}
+        raw_icon = object_type.get("icon")
+        icon: JsonDict = raw_icon if isinstance(raw_icon, dict) else {}
         icon_id, name = icon.get("id"), icon.get("name")
         if self.same_site and icon_id is not None:
             return str(icon_id)
@@ -375,7 +380,8 @@ class StructureBuilder:
             return self.target.icons[str(name)]
         fallback = next(iter(self.target.icons.values()), "1")
         self.summary.warnings.append(
-            f"object type {object_type.get('name')}: icon {name!r} is not on the target; a default icon is used"
+            f"object type {object_type.get('name')}: icon {name!r} is not on the target; a "
+            "default icon is used"
         )
         return fallback
 
@@ -515,7 +521,8 @@ def _global_only(globals_: Sequence[JsonDict], listed: Sequence[JsonDict]) -> li
 
 
 def new_schema_name(source: SchemaSource, *, same_site: bool) -> str:
-    """Return the name a restored schema gets: the mapping's, else the snapshot's (marked on the same site)."""
+    """Return the name a restored schema gets: the mapping's, else the snapshot's (marked on the "
+    "same site)."""
     mapping = source.source.mapping
     if mapping.new_name:
         return mapping.new_name

@@ -54,8 +54,14 @@ def test_restore_dag_dry_run_plans_and_writes_nothing_then_a_real_run_verifies(
     [
         ({"schema_mappings": [{"old_key": "LOC", "new_key": "LOC"}]}, "schema_mappings[0].new_key"),
         ({"schema_mappings": [{"old_key": "NOPE", "new_key": "NOPE2"}]}, "schema_mappings[0].old_key"),
-        ({"snapshot": "ws:1:no-such-run", "schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}]}, "snapshot"),
-        ({"schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}], "object_types": ["Spaceship"]}, "object_types[0]"),
+        (
+            {"snapshot": "ws:1:no-such-run", "schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}]},
+            "snapshot",
+        ),
+        (
+            {"schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}], "object_types": ["Spaceship"]},
+            "object_types[0]",
+        ),
     ],
 )
 def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(

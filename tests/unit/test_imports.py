@@ -47,10 +47,11 @@ def test_modules_import_cleanly_and_the_client_needs_no_airflow() -> None:
     assert seen["secantus"] == []
 
 
-def test_backup_and_store_logic_run_without_airflow() -> None:
-    # The layer rule: backup and store are plain Python over the client, testable without Airflow.
-    logic = [name for name in MODULES if name.startswith(("airflow_assets.backup", "airflow_assets.store"))]
+def test_backup_restore_and_store_logic_run_without_airflow() -> None:
+    # The layer rule: backup, restore and store are plain Python over the client, testable without Airflow.
+    packages = ("airflow_assets.backup", "airflow_assets.restore", "airflow_assets.store")
+    logic = [name for name in MODULES if name.startswith(packages)]
     seen = _imports("airflow_assets.api", *logic)
 
-    assert len(logic) >= 10
+    assert len(logic) >= 20
     assert seen["airflow_after_first"] == []
