@@ -485,11 +485,7 @@ class StructureBuilder:
             body["additionalValue"] = mapped_reference.new_id if mapped_reference is not None else reference
         elif kind == ATTR_USER:
             groups = [str(g) for g in attribute.get("typeValueMulti") or []]
-            kept = [
-                g
-                for g in groups
-                if self.target.directory.group(g) is not None or not self.target.directory.groups
-            ]
+            kept = [g for g in groups if self.target.directory.group(g) is not None]
             for group in sorted(set(groups) - set(kept)):
                 self.summary.warnings.append(
                     f"{source.new_key}: attribute {attribute.get('name')}: group {group} is not on the target"

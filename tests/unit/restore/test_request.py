@@ -1,0 +1,82 @@
+"""Restore parameters: every invalid combination is refused with a message naming the parameter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from airflow_assets.restore.request import RestoreParamError, parse_request
+
+ITAM = [{"old_key": "ITAM", "new_key": "ITAM2"}]
+
+
+def test_a_full_request_is_parsed_into_typed_fields() -> None:
+    request = parse_request(
+        {
+            "snapshot": "2026-11-30T02:00:00Z",
+            "schema_mappings": [{"old_key": "ITAM", "new_key": "ITAM2", "new_name": "IT assets copy"}],
+            "object_types": ["Server", "Laptop"],
+            "object_keys": ["ITAM-42"],
+            "include_comments": False,
+            "history_as_comments": True,
+            "dry_run": False,
+        }
+    )
+
+    assert request.snapshot.at == datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    assert request.mappings[0].new_name == "IT assets copy"
+    assert request.object_types == ("Server", "Laptop")
+    assert request.object_keys == ("ITAM-42",)
+    assert (request.include_comments, request.history_as_comments, request.dry_run) == (False, True, False)
+
+
+def test_defaults_are_a_dry_run_of_the_latest_snapshot_with_comments() -> None:
+    request = parse_request({"schema_mappings": ITAM})
+
+    assert request.dry_run and request.include_comments and not request.history_as_comments
+    assert request.snapshot.latest and request.mode == "new_schema"
+
+
+def test_recreate_missing_restores_into_the_same_key() -> None:
+    request = parse_request({"mode": "recreate_missing", "schema_mappings": [{"old_key": "ITAM"}]})
+
+    assert request.mappings[0].new_key == "ITAM"
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({}, "schema_mappings"),
+        ({"schema_mappings": []}, "schema_mappings"),
+        ({"schema_mappings": ["ITAM"]}, "schema_mappings[0]"),
+        ({"schema_mappings": [{"old_key": "ITAM"}]}, "schema_mappings[0].new_key"),
+        ({"schema_mappings": [{"new_key": "ITAM2"}]}, "schema_mappings[0].old_key"),
+        ({"schema_mappings": [{"old_key": "itam", "new_key": "ITAM2"}]}, "schema_mappings[0].old_key"),
+        ({"schema_mappings": [{"old_key": "ITAM", "new_key": "IT-2"}]}, "schema_mappings[0].new_key"),
+        ({"schema_mappings": [{"old_key": "ITAM", "new_key": "X2", "colour": 1}]}, "schema_mappings[0]"),
+        ({"schema_mappings": [{"old_key": "ITAM", "new_key": "ITAM2", "new_name": "a.b"}]},
+         "schema_mappings[0].new_name"),
+        ({"schema_mappings": [*ITAM, {"old_key": "ITAM", "new_key": "ITAM3"}]}, "schema_mappings[1].old_key"),
+        ({"schema_mappings": [*ITAM, {"old_key": "LOC", "new_key": "ITAM2"}]}, "schema_mappings[1].new_key"),
+        ({"mode": "recreate_missing", "schema_mappings": ITAM}, "schema_mappings[0].new_key"),
+        ({"mode": "recreate_missing", "schema_mappings": [{"old_key": "ITAM", "new_name": "x"}]},
+         "schema_mappings[0].new_name"),
+        ({"mode": "restore_everything", "schema_mappings": ITAM}, "mode"),
+        ({"snapshot": "yesterday", "schema_mappings": ITAM}, "snapshot"),
+        ({"snapshot": "2026-13-45", "schema_mappings": ITAM}, "snapshot"),
+        ({"schema_mappings": ITAM, "object_keys": ["ITAM42"]}, "object_keys[0]"),
+        ({"schema_mappings": ITAM, "object_keys": ["LOC-4"]}, "object_keys[0]"),
+        ({"schema_mappings": ITAM, "object_keys": ["ITAM-4", "ITAM-4"]}, "object_keys[1]"),
+        ({"schema_mappings": ITAM, "object_types": [""]}, "object_types[0]"),
+        ({"schema_mappings": ITAM, "dry_run": "no"}, "dry_run"),
+        ({"schema_mappings": ITAM, "source_site": 3}, "source_site"),
+    ],
+)  # fmt: skip
+def test_invalid_parameters_are_refused_naming_the_parameter(params: dict[str, Any], param: str) -> None:
+    with pytest.raises(RestoreParamError) as raised:
+        parse_request(params)
+
+    assert raised.value.param == param
+    assert str(raised.value).startswith(f"parameter {param}: ")
