@@ -217,3 +217,80 @@ def test_a_killed_restore_resumes_without_duplicates(sandbox: RunningSandbox, mo
     assert run.ledger.document()["steps"]["objects"]["reconciled"] >= 1
     total = demo.object_counts["LOC"] + demo.object_counts["PEOPLE"]
     assert len(raw_objects(client, "LOC2")) + len(raw_objects(client, "PEOPLE2")) == total
+
+
+def test_one_object_type_brings_its_parent_and_leaves_everything_else_untouched(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    client = client_for(sandbox)
+    demo = sandbox.seed
+    assert demo is not None
+    back_up_demo(client, mongo_db, keys=("ITAM",))
+    before = {key: live_objects(client, str(schema_id(client, key))) for key in DEMO_KEYS}
+    params = {"schema_mappings": [{"old_key": "ITAM", "new_key": "LAPTOPS"}], "object_types": ["Laptop"]}
+
+    run, report = restore(client, mongo_db, params)
+
+    assert report.ok, report.differences[:20]
+    plan = run.ledger.document()["plan"]
+    assert any(reason.startswith("ITAM/Hardware: parent of Laptop") for reason in plan["pulled_in"])
+    new_schema = str(schema_id(client, "LAPTOPS"))
+    assert {t["name"] for t in client.get_object_types(new_schema)} == {"Hardware", "Laptop"}
+    laptops = raw_objects(client, "LAPTOPS")
+    assert len(laptops) == demo.type_counts["Laptop"]
+    # Owners and locations live in schemas this restore did not touch: the copies point at the originals.
+    owners = {ref for obj in laptops.values() for ref in references(obj)}
+    assert owners and all(ref.split("-")[0] in ("PEOPLE", "LOC") for ref in owners)
+    assert {key: live_objects(client, str(schema_id(client, key))) for key in DEMO_KEYS} == before
+
+
+def test_a_few_object_keys_bring_what_they_reference_and_nothing_else(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    client = client_for(sandbox)
+    demo = sandbox.seed
+    assert demo is not None
+    back_up_demo(client, mongo_db, keys=("ITAM",))
+    itam = raw_objects(client, "ITAM")
+    asked = [demo.cycle_keys[0], demo.edited_key]
+    needed, queue = set(asked), list(asked)
+    while queue:
+        for ref in references(itam[queue.pop()]):
+            if ref in itam and ref not in needed:
+                needed.add(ref)
+                queue.append(ref)
+    params = {"schema_mappings": [{"old_key": "ITAM", "new_key": "FEW"}], "object_keys": asked}
+
+    run, report = restore(client, mongo_db, params)
+
+    assert report.ok, report.differences[:20]
+    assert set(key_map(mongo_db)) == needed
+    assert len(raw_objects(client, "FEW")) == len(needed) < len(itam)
+
+
+def test_a_migration_to_a_site_without_those_users_leaves_them_empty_and_says_so(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    back_up_demo(client_for(sandbox), mongo_db, keys=("PEOPLE", "ITAM"))
+    with run_sandbox(seed="empty", site_name="bare") as bare:
+        target = client_for(bare)
+        mappings = [{"old_key": "PEOPLE", "new_key": "PEOPLE"}, {"old_key": "ITAM", "new_key": "ITAM"}]
+
+        run, report = restore(target, mongo_db, {"schema_mappings": mappings})
+
+        assert report.ok, report.differences[:20]
+        plan = run.ledger.document()["plan"]
+        # People first: IT assets reference them. Locations are not restored: left empty on another site.
+        assert plan["order"] == ["PEOPLE", "ITAM"]
+        counts = plan["warning_counts"]
+        assert counts["user missing"] > 0 and counts["group missing"] > 0 and counts["other schemas"] > 0
+        owners = {ref for obj in raw_objects(target, "ITAM").values() for ref in references(obj)}
+        assert owners and all(ref.startswith(("PEOPLE-", "ITAM-")) for ref in owners)
+        people = raw_objects(target, "PEOPLE")
+        assert people
+        assert not any(
+            v.get("user")
+            for o in people.values()
+            for a in o["attributes"]
+            for v in a["objectAttributeValues"]
+        )
