@@ -1,15 +1,28 @@
-"""The end-to-end demo: a sandbox site, an embedded MongoDB, and the backup DAGs run by real Airflow."""
+"""The end-to-end demo: a sandbox site, an embedded MongoDB, and the backup and restore DAGs in Airflow."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow.sdk import DAG
     from pymongo.database import Database
+
+    from airflow_assets.api import AssetsClient
+    from airflow_assets.sandbox.launch import RunningSandbox
+
+RESTORE_DAG_ID = "jira_assets_restore"
+# The schema whose objects the demo deletes and brings back, and the copy of another one it restores.
+RECREATE_SCHEMA = "ITAM"
+COPY_MAPPING = {"old_key": "LOC", "new_key": "LOC2", "new_name": "Locations (restored)"}
 
 
 DEMO_CONFIG = """\
@@ -31,7 +44,11 @@ globals().update(build_from_config())
 
 
 def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
-    """Start the sandbox and the embedded MongoDB, list the demo schemas, then back each one up with Airflow.
+    """Start the sandbox and the embedded MongoDB, back up the demo schemas with Airflow, then restore.
+
+    After the backups the demo deletes two servers other objects refer to, brings them back with the
+    restore DAG (``recreate_missing``) and restores the schema LOC into the new key LOC2; it returns 1
+    when a DAG run fails or a restore's verify finds a difference.
 
     :param workdir: directory for the demo's Airflow home and MongoDB data (kept between runs).
     """
@@ -95,24 +112,32 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
             f"server version {version}, ping ok={reply['ok']}"
         )
         print()
-        return _run_backups(backup_db)
+        from airflow.utils.db import initdb
+
+        from airflow_assets.dags import build_from_config
+
+        initdb()
+        built = build_from_config()
+        failed = _run_backups(backup_db, built)
+        print()
+        failed += _run_restores(backup_db, client, cycle_keys=_cycle_keys(sandbox))
+        return 1 if failed else 0
     return 0
 
 
-def _run_backups(backup_db: Database) -> int:
-    """Run every backup DAG once with ``dag.test()``; print each schema's snapshot and counts."""
-    from airflow.utils.db import initdb
+def _run_backups(backup_db: Database, dags: Mapping[str, DAG]) -> int:
+    """Run every backup DAG once with ``dag.test()``; print each schema's snapshot and counts.
 
-    from airflow_assets.dags import build_from_config
+    :return: how many runs failed.
+    """
     from airflow_assets.store import SnapshotStore
 
-    initdb()
     snapshots = SnapshotStore(backup_db)
     columns = ("objects", "history_entries", "comments", "tickets")
     headings = "".join(f" {column.split('_')[0]:>8}" for column in columns)
     print(f"{'backup DAG':<34} {'state':<8}{headings}  snapshot")
     failed = 0
-    for dag_id, dag in sorted(build_from_config().items()):
+    for dag_id, dag in sorted(dags.items()):
         if not dag_id.startswith("jira_assets_backup_"):
             continue
         dag_run = dag.test()
@@ -122,7 +147,154 @@ def _run_backups(backup_db: Database) -> int:
         failed += state != "success"
         figures = "".join(f" {counts.get(column, '-'):>8}" for column in columns)
         print(f"{dag_id:<34} {state:<8}{figures}  {snapshot.snapshot_id if snapshot else '-'}")
-    return 1 if failed else 0
+    return failed
+
+
+@dataclass(frozen=True)
+class LostReference:
+    """A reference from an object that stays to one the demo deletes."""
+
+    referrer_id: str
+    referrer_key: str
+    attribute_id: str
+    target_key: str
+
+
+def _run_restores(backup_db: Database, client: AssetsClient, *, cycle_keys: Sequence[str]) -> int:
+    """Delete two referenced servers, bring them back with the restore DAG, then restore LOC into LOC2.
+
+    :return: how many restore runs failed or did not verify.
+    """
+    schema_id = _schema_id(client, RECREATE_SCHEMA)
+    objects = {str(obj["objectKey"]): obj for obj in client.iter_objects(f"objectSchemaId = {schema_id}")}
+    # Two servers of the seed's reference cycle: other servers and applications point at them.
+    deleted = [key for key in cycle_keys[:2] if key in objects]
+    lost = [ref for ref in _references(objects.values(), deleted) if ref.referrer_key not in deleted]
+    for key in deleted:
+        client.delete_object(str(objects[key]["id"]))
+    names = ", ".join(f"{key} ({_label(objects[key])})" for key in deleted)
+    referrers = len({ref.referrer_key for ref in lost})
+    print(f"deleted with the client: {names}")
+    print(f"  {len(lost)} references from {referrers} other objects pointed at them")
+    print()
+    print(f"{'restore run':<34} {'state':<8} {'objects':>8} {'warnings':>8} {'seconds':>8}  verify")
+
+    recreate = _restore(
+        backup_db,
+        f"recreate_missing {RECREATE_SCHEMA}",
+        {"mode": "recreate_missing", "schema_mappings": [{"old_key": RECREATE_SCHEMA}], "dry_run": False},
+    )
+    back = [ref for ref in lost if recreate.key_map.get(ref.target_key) in _referenced_keys(client, ref)]
+    recreated = ", ".join(f"{old} -> {new}" for old, new in recreate.key_map.items()) or "none"
+    print(f"  recreated {recreated}; lost references back: {len(back)} of {len(lost)}")
+
+    copy = _restore(
+        backup_db,
+        f"new_schema {COPY_MAPPING['old_key']} -> {COPY_MAPPING['new_key']}",
+        {"schema_mappings": [COPY_MAPPING], "dry_run": False},
+    )
+    return sum(not run.ok for run in (recreate, copy)) + (len(back) != len(lost))
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What a restore run left in MongoDB: its state, report, verify result and key map."""
+
+    state: str
+    report: dict[str, Any]
+    verify: dict[str, Any]
+    key_map: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the run succeeded and its verify found no difference."""
+        return self.state == "success" and self.verify.get("ok") is True
+
+
+def _restore(backup_db: Database, title: str, conf: dict[str, Any]) -> RestoreOutcome:
+    """Run the restore DAG once with ``conf``; print one line (and the first differences verify found)."""
+    from airflow_assets.dags import build_from_config
+    from airflow_assets.restore.ledger import Ledger
+    from airflow_assets.restore.session import KEY_MAP_FILE
+
+    # A fresh DAG per run: tasks run in this process, and Airflow's params processing stores a run's conf
+    # in the DAG's own Param objects, so a second dag.test() would inherit the first run's mode.
+    dag = build_from_config()[RESTORE_DAG_ID]
+    dag_run = dag.test(run_conf=conf)
+    ledger = Ledger(backup_db, f"{dag.dag_id}:{dag_run.run_id}")
+    document = ledger.document()
+    outcome = RestoreOutcome(
+        state=str(dag_run.state),
+        report=document.get("report") or {},
+        verify=(document.get("steps") or {}).get("verify") or {},
+        key_map={
+            row["old_key"]: row["new_key"]
+            for row in csv.DictReader(io.StringIO(ledger.read_file(KEY_MAP_FILE) or ""))
+        },
+    )
+    report, verify = outcome.report, outcome.verify
+    if not verify:
+        checked = "not run"
+    else:
+        checked = (
+            f"{'ok' if verify.get('ok') else 'FAILED'}: {verify.get('objects_checked', 0)} objects checked, "
+            f"{verify.get('differences', 0)} differences, {verify.get('read_calls', 0)} reads"
+        )
+    figures = "".join(
+        f" {report.get(name, '-')!s:>8}" for name in ("objects_restored", "warnings", "duration_s")
+    )
+    print(f"{title:<34} {outcome.state:<8}{figures}  {checked}")
+    for difference in (verify.get("first_differences") or [])[:3]:
+        print(f"  difference: {difference}")
+    return outcome
+
+
+def _references(objects: Iterable[Mapping[str, Any]], target_keys: Sequence[str]) -> list[LostReference]:
+    """Return every reference of ``objects`` to an object whose key is in ``target_keys``."""
+    targets = set(target_keys)
+    return [
+        LostReference(str(obj["id"]), str(obj["objectKey"]), str(attribute["objectTypeAttributeId"]), key)
+        for obj in objects
+        for attribute in obj.get("attributes") or []
+        for key in _value_keys(attribute)
+        if key in targets
+    ]
+
+
+def _referenced_keys(client: AssetsClient, reference: LostReference) -> set[str]:
+    """Return the keys the referrer's attribute points at now, as the site answers them."""
+    for attribute in client.get_object_attributes(reference.referrer_id):
+        if str(attribute.get("objectTypeAttributeId")) == reference.attribute_id:
+            return set(_value_keys(attribute))
+    return set()
+
+
+def _value_keys(attribute: Mapping[str, Any]) -> list[str]:
+    """Return the object keys an attribute value of the API refers to."""
+    return [
+        str(value["referencedObject"]["objectKey"])
+        for value in attribute.get("objectAttributeValues") or []
+        if isinstance(value.get("referencedObject"), Mapping)
+    ]
+
+
+def _schema_id(client: AssetsClient, key: str) -> str:
+    """Return the id of the site's object schema with ``key``."""
+    for schema in client.iter_object_schemas():
+        if schema.get("objectSchemaKey") == key:
+            return str(schema["id"])
+    raise LookupError(f"the sandbox has no object schema {key}")
+
+
+def _label(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("label") or obj.get("name") or obj["objectKey"])
+
+
+def _cycle_keys(sandbox: RunningSandbox) -> tuple[str, ...]:
+    """Return the keys of the seed's server reference cycle."""
+    if sandbox.seed is None:
+        raise LookupError("the demo sandbox was started without its seed")
+    return sandbox.seed.cycle_keys
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:

@@ -15,8 +15,10 @@ from typing import Any
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
+from airflow_assets.exceptions import AssetsApiError, AssetsTransportError
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.source import SourceSnapshot
+from airflow_assets.restore.structure import maybe_applied
 
 log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
@@ -195,7 +197,7 @@ def restore_comments(
                     ledger.complete(kind, old_id, Created("reconciled"))
                     continue
             ledger.open(kind, old_id)
-            answer = client.create_comment(new_object_id, text)
+            answer = _create_once(client, new_object_id, text)
             ledger.complete(kind, old_id, Created(norm.as_id(answer.get("id"), what="a new comment's id")))
             count += 1
         return count
@@ -207,6 +209,27 @@ def restore_comments(
                 summary.comments_created += 1
             else:
                 summary.history_comments_created += 1
+
+
+def _create_once(client: AssetsClient, object_id: str, text: str) -> JsonDict:
+    """Create a comment; when an answer is lost, look for it before sending it again."""
+    for attempt in range(3):
+        try:
+            return client.create_comment(object_id, text)
+        except (AssetsApiError, AssetsTransportError) as error:
+            if not maybe_applied(error) or attempt == 2:
+                raise
+            if _exists(client, object_id, text):
+                return {"id": "reconciled"}
+    raise AssertionError("unreachable")
+
+
+def _exists(client: AssetsClient, object_id: str, text: str) -> bool:
+    """Tell whether a comment with the header of ``text`` is on the object."""
+    header = text.split("\n", 1)[0]
+    return any(
+        str(c.get("comment") or "").split("\n", 1)[0] == header for c in client.get_object_comments(object_id)
+    )
 
 
 def _old_object_key(source: SourceSnapshot, object_id: str) -> str:

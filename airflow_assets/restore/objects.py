@@ -44,6 +44,10 @@ INBOUND = "inbound"
 ATTRIBUTE_ERROR_PREFIX = "rlabs-insight-attribute-"
 # The target's clock may run behind ours: look back this far for an object an open intent may have made.
 CLOCK_SKEW = timedelta(minutes=10)
+# Creates whose answer was lost and whose object could not be found, before the task gives up.
+MAX_LOST_ANSWERS = 3
+# A search may not show an object made a moment ago: look again after this pause.
+SETTLE_SECONDS = 2.0
 
 
 @dataclass
@@ -54,6 +58,7 @@ class ObjectsSummary:
     created: int = 0
     already_done: int = 0
     reconciled: int = 0
+    answers_lost: int = 0
     cyclic: int = 0
     create_calls: int = 0
     update_calls: int = 0
@@ -90,8 +95,10 @@ class ObjectRestorer:
         live: Mapping[str, Collection[str]] | None = None,
         max_workers: int | None = None,
         on_created: Callable[[str], None] | None = None,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.client = client
+        self.settle_seconds = settle_seconds
         self.ledger = ledger
         self.sources = sources
         self.selection = selection
@@ -261,37 +268,54 @@ class ObjectRestorer:
         return created, body
 
     def _send_create(self, old_id: str, obj: JsonDict, body: ObjectBody) -> JsonDict:
-        for attempt in range(2):
+        """Send the create: on a refused value again without it; on a lost answer, look before resending."""
+        values_refused = False
+        for lost_answers in range(MAX_LOST_ANSWERS + 1):
             try:
                 with self._lock:
                     self.summary.create_calls += 1
                 return self.client.create_object(body.body)
             except AssetsBadRequestError as error:
                 refused = _refused_attributes(error)
-                if attempt or not refused:
+                if values_refused or not refused:
                     self.ledger.drop(OBJECT, old_id)
                     raise
-                # One bad value never fails the object: leave the refused attributes out and say so.
-                names = {v: k for k, v in self.maps.attributes.items()}
-                body.body["attributes"] = [
-                    a for a in body.body["attributes"] if str(a["objectTypeAttributeId"]) not in refused
-                ]
-                for attribute_id, message in refused.items():
-                    defn = self.value_maps.attribute_defs.get(names.get(attribute_id, ""), {})
-                    body.dropped.append(
-                        f"{obj.get('objectKey')}.{defn.get('name', attribute_id)}: the target "
-                        "refused the value "
-                        f"({message})"
-                    )
+                values_refused = True
+                self._leave_out(obj, body, refused)
+                return self._send_create(old_id, obj, body)
             except (AssetsApiError, AssetsTransportError) as error:
-                if maybe_applied(error):
-                    found = self._find_made(obj, body, self.ledger_intent(old_id))
-                    if found is not None:
-                        return found
-                else:
+                if not maybe_applied(error):
                     self.ledger.drop(OBJECT, old_id)
-                raise
+                    raise
+                # The server may have made the object although its answer was lost: look before resending.
+                with self._lock:
+                    self.summary.answers_lost += 1
+                intent = self.ledger_intent(old_id)
+                for wait_seconds in (0.0, self.settle_seconds):
+                    time.sleep(wait_seconds)
+                    found = self._find_made(obj, body, intent)
+                    if found is not None:
+                        with self._lock:
+                            self.summary.reconciled += 1
+                        return found
+                if lost_answers == MAX_LOST_ANSWERS:
+                    raise  # the intent stays open: the next try reconciles it first
+                log.warning("%s: the create's answer was lost and no such object exists: sending it again",
+                            obj.get("objectKey"))  # fmt: skip
         raise AssertionError("unreachable")
+
+    def _leave_out(self, obj: JsonDict, body: ObjectBody, refused: Mapping[str, str]) -> None:
+        """Drop the attributes the target refused from a body; one bad value never fails the object."""
+        names = {new: old for old, new in self.maps.attributes.items()}
+        body.body["attributes"] = [
+            a for a in body.body["attributes"] if str(a["objectTypeAttributeId"]) not in refused
+        ]
+        for attribute_id, message in refused.items():
+            definition = self.value_maps.attribute_defs.get(names.get(attribute_id, ""), {})
+            body.dropped.append(
+                f"{obj.get('objectKey')}.{definition.get('name', attribute_id)}: "
+                f"the target refused the value ({message})"
+            )
 
     def ledger_intent(self, old_id: str) -> Intent | None:
         """Return the open intent of an object."""

@@ -23,7 +23,7 @@ from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.restore.comments import CommentsSummary, restore_comments
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.ledger import Ledger
-from airflow_assets.restore.objects import OBJECT, ObjectRestorer, ObjectsSummary
+from airflow_assets.restore.objects import OBJECT, SETTLE_SECONDS, ObjectRestorer, ObjectsSummary
 from airflow_assets.restore.plan import RestorePlan, build_plan
 from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source, referenced_type
@@ -58,12 +58,14 @@ class SessionSettings:
     :param sites: the site names of the backup config.
     :param target_conn_id: the connection the target client was built from (for messages and the plan).
     :param max_workers: threads that create objects and comments.
+    :param settle_seconds: how long to wait before looking again for an object whose create lost its answer.
     """
 
     restore_id: str
     sites: Sequence[str]
     target_conn_id: str = ""
     max_workers: int | None = None
+    settle_seconds: float = SETTLE_SECONDS
 
 
 class RestoreSession:
@@ -228,6 +230,7 @@ class RestoreSession:
             live=self.live,
             max_workers=self.settings.max_workers,
             on_created=self.on_created,
+            settle_seconds=self.settings.settle_seconds,
         )
 
     def restore_objects(self) -> ObjectsSummary:

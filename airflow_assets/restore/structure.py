@@ -59,9 +59,13 @@ def ensure(
     *,
     find: Callable[[], Created | None],
     create: Callable[[], Created],
+    refresh: Callable[[], object] | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> tuple[Created, bool]:
-    """Return what ``old_id`` is on the target, creating it at most once; and whether this call created it."""
+    """Return what ``old_id`` is on the target, creating it at most once; and whether this call created it.
+
+    :param refresh: forget what ``find`` cached, so that it reads the target again (after a lost answer).
+    """
     done = ledger.get(kind, old_id)
     if done is not None:
         return done, False
@@ -70,17 +74,23 @@ def ensure(
         ledger.complete(kind, old_id, found)
         return found, False
     ledger.open(kind, old_id, context)
-    try:
-        created = create()
-    except (AssetsApiError, AssetsTransportError) as error:
-        if maybe_applied(error):
+    for attempt in range(3):
+        try:
+            created = create()
+            break
+        except (AssetsApiError, AssetsTransportError) as error:
+            if not maybe_applied(error):
+                ledger.drop(kind, old_id)
+                raise
+            # The answer was lost: the thing may exist. Look before sending the create again.
+            if refresh is not None:
+                refresh()
             found = find()
             if found is not None:
                 ledger.complete(kind, old_id, found)
                 return found, True
-        else:
-            ledger.drop(kind, old_id)
-        raise
+            if attempt == 2:
+                raise
     ledger.complete(kind, old_id, created)
     return created, True
 
@@ -274,6 +284,11 @@ class StructureBuilder:
         fields: Sequence[str],
         counter: str,
     ) -> None:
+        fetch = self.client.get_status_types if kind == STATUS else self.client.get_reference_types
+
+        def refresh() -> None:
+            listed[:] = [dict(entry) for entry in fetch(object_schema_id=schema_id)]
+
         def find() -> Created | None:
             for candidate in listed:
                 if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
@@ -287,7 +302,7 @@ class StructureBuilder:
             listed.append(dict(answer))
             return Created(norm.as_id(answer.get("id"), what=f"the new {kind}'s id"))
 
-        _, made = ensure(self.ledger, kind, item["id"], find=find, create=create)
+        _, made = ensure(self.ledger, kind, item["id"], find=find, create=create, refresh=refresh)
         self._count(made, counter)
 
     def _global(
@@ -318,7 +333,12 @@ class StructureBuilder:
             target_globals.append(dict(answer))
             return Created(norm.as_id(answer.get("id"), what=f"the new global {what}'s id"))
 
-        _, made = ensure(self.ledger, kind, item["id"], find=find, create=create)
+        fetch = self.client.get_status_types if kind == STATUS else self.client.get_reference_types
+
+        def refresh() -> None:
+            target_globals[:] = [dict(entry) for entry in fetch()]
+
+        _, made = ensure(self.ledger, kind, item["id"], find=find, create=create, refresh=refresh)
         if made:
             self.summary.warnings.append(
                 f"global {what} {item.get('name')!r} was not on the target: created there"
@@ -362,7 +382,10 @@ class StructureBuilder:
                 self._types_of(schema_id).append(dict(answer))
                 return Created(norm.as_id(answer.get("id"), what="the new object type's id"))
 
-            _, made = ensure(self.ledger, OBJECT_TYPE, type_id, find=find, create=create)
+            _, made = ensure(
+                self.ledger, OBJECT_TYPE, type_id, find=find, create=create,
+                refresh=lambda: self._target_types.pop(schema_id, None),
+            )  # fmt: skip
             self._count(made, "object_types_created")
 
     def _types_of(self, schema_id: str) -> list[JsonDict]:
@@ -448,7 +471,10 @@ class StructureBuilder:
                 return
             self.ledger.complete(ATTRIBUTE, attribute["id"], created)
             return
-        _, made = ensure(self.ledger, ATTRIBUTE, attribute["id"], find=find, create=create)
+        _, made = ensure(
+            self.ledger, ATTRIBUTE, attribute["id"], find=find, create=create,
+            refresh=lambda: self._target_attributes.pop(new_type, None),
+        )  # fmt: skip
         self._count(made, "attributes_created")
 
     def attribute_body(self, source: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:

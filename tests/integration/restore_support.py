@@ -31,6 +31,7 @@ def session(
     **options: Any,
 ) -> RestoreSession:
     """Return a restore session over the backups of the site ``test``."""
+    options.setdefault("settle_seconds", 0.05)
     settings = SessionSettings(
         restore_id=restore_id, sites=("test",), target_conn_id="jira_assets_default", **options
     )

@@ -14,6 +14,7 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.restore.ledger import RESTORE_IDS
 from airflow_assets.restore.session import KEY_MAP_FILE
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
+from airflow_assets.sandbox.realism import RealismConfig
 from tests.integration.backup_support import client_for, live_objects
 from tests.integration.restore_support import DEMO_KEYS, back_up_demo, restore
 
@@ -261,7 +262,7 @@ def test_a_few_object_keys_bring_what_they_reference_and_nothing_else(
                 queue.append(ref)
     params = {"schema_mappings": [{"old_key": "ITAM", "new_key": "FEW"}], "object_keys": asked}
 
-    run, report = restore(client, mongo_db, params)
+    _, report = restore(client, mongo_db, params)
 
     assert report.ok, report.differences[:20]
     assert set(key_map(mongo_db)) == needed
@@ -294,3 +295,33 @@ def test_a_migration_to_a_site_without_those_users_leaves_them_empty_and_says_so
             for a in o["attributes"]
             for v in a["objectAttributeValues"]
         )
+
+
+def test_a_restore_through_faults_that_lose_answers_of_applied_writes_creates_nothing_twice(
+    mongo_db: Database,
+) -> None:
+    # 10 % of requests fail: refused (503, 502 page, reset) or, worse, applied with the answer lost (cut
+    # connection, truncated JSON). The client flags the latter maybe_applied; the restore looks before it
+    # creates again.
+    with run_sandbox(realism=RealismConfig(fault_rate=0.1, random_seed=11)) as faulty:
+        client = client_for(faulty)
+        demo = faulty.seed
+        assert demo is not None
+        back_up_demo(client, mongo_db, keys=("LOC", "PEOPLE"))
+        params = {
+            "schema_mappings": [
+                {"old_key": "LOC", "new_key": "LOC2"},
+                {"old_key": "PEOPLE", "new_key": "PEOPLE2"},
+            ]
+        }
+
+        run, report = restore(client, mongo_db, params)
+
+        assert report.ok, report.differences[:20]
+        assert len(raw_objects(client, "LOC2")) == demo.object_counts["LOC"]
+        assert len(raw_objects(client, "PEOPLE2")) == demo.object_counts["PEOPLE"]
+        assert (
+            run.ledger.document()["steps"]["objects"]["created"]
+            == demo.object_counts["LOC"] + demo.object_counts["PEOPLE"]
+        )
+        assert run.ledger.document()["steps"]["objects"]["answers_lost"] >= 1
