@@ -29,6 +29,7 @@ class Created:
 
     new_id: str
     new_key: str | None = None
+    left_out: tuple[str, ...] = ()  # target attribute ids whose values the target refused
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Ledger:
                     "state": DONE,
                     "new_id": created.new_id,
                     "new_key": created.new_key,
+                    "left_out": list(created.left_out),
                     "done_at": datetime.now(UTC),
                 },
                 "$unset": {"context": ""},
@@ -105,12 +107,12 @@ class Ledger:
         document = self._ids.find_one({"_id": self._id(kind, old_id)})
         if document is None or document.get("state") != DONE:
             return None
-        return Created(document["new_id"], document.get("new_key"))
+        return Created(document["new_id"], document.get("new_key"), tuple(document.get("left_out") or ()))
 
     def created(self, kind: str) -> dict[str, Created]:
         """Return every completed create of ``kind``: old id -> new id and key."""
         return {
-            doc["old_id"]: Created(doc["new_id"], doc.get("new_key"))
+            doc["old_id"]: Created(doc["new_id"], doc.get("new_key"), tuple(doc.get("left_out") or ()))
             for doc in self._ids.find({"restore_id": self.restore_id, "kind": kind, "state": DONE})
         }
 

@@ -263,6 +263,7 @@ class ObjectRestorer:
         created = Created(
             norm.as_id(answer.get("id"), what="the new object's id"),
             str(answer.get("objectKey") or "") or None,
+            tuple(body.refused_attributes),
         )
         self.ledger.complete(OBJECT, old_id, created)
         return created, body
@@ -310,6 +311,7 @@ class ObjectRestorer:
         body.body["attributes"] = [
             a for a in body.body["attributes"] if str(a["objectTypeAttributeId"]) not in refused
         ]
+        body.refused_attributes.extend(refused)
         for attribute_id, message in refused.items():
             definition = self.value_maps.attribute_defs.get(names.get(attribute_id, ""), {})
             body.dropped.append(

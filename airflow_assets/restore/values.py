@@ -45,6 +45,7 @@ class ObjectBody:
     body: JsonDict
     dropped: list[str] = field(default_factory=list)
     omitted_refs: list[str] = field(default_factory=list)
+    refused_attributes: list[str] = field(default_factory=list)
 
 
 def object_body(
