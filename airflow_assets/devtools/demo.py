@@ -193,6 +193,10 @@ def _run_restores(backup_db: Database, client: AssetsClient, *, cycle_keys: Sequ
         f"new_schema {COPY_MAPPING['old_key']} -> {COPY_MAPPING['new_key']}",
         {"schema_mappings": [COPY_MAPPING], "dry_run": False},
     )
+    print(
+        f"reports: MongoDB {backup_db.name}.restores, _id {RESTORE_DAG_ID}:<run id>; "
+        "key maps: restore_files (key_map.csv)"
+    )
     return sum(not run.ok for run in (recreate, copy)) + (len(back) != len(lost))
 
 
