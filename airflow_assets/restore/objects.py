@@ -129,10 +129,19 @@ class ObjectRestorer:
         with self._lock:
             if old_id in self._lookups:
                 return self._lookups[old_id]
+        answer: str | None = None
         try:
-            answer: str | None = str(self.client.get_object(old_id).get("objectKey") or old_id)
+            found = self.client.get_object(old_id)
         except AssetsNotFoundError:
-            answer = None
+            found = {}
+        if found:
+            raw_type = found.get("objectType")
+            type_id = (
+                str(raw_type.get("id")) if isinstance(raw_type, dict) else str(found.get("objectTypeId"))
+            )
+            # An object of a type this restore rebuilt elsewhere cannot fill the rebuilt attribute.
+            if self.maps.object_types.get(type_id, type_id) == type_id:
+                answer = str(found.get("objectKey") or old_id)
         with self._lock:
             self.summary.lookup_reads += 1
             self._lookups[old_id] = answer

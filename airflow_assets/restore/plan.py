@@ -266,6 +266,8 @@ def _config_warnings(session: RestoreSession, warnings: _Warnings) -> None:
 
 def _value_warnings(session: RestoreSession, warnings: _Warnings) -> None:
     directory, selection = session.target.directory, session.selection
+    # A new schema's reference attributes point at the rebuilt types: objects left behind cannot fill them.
+    request_new_types = session.request.mode == NEW_SCHEMA or not session.same_site
     for obj in selection.objects.values():
         for attribute in obj.get("attributes") or []:
             for value in attribute.get("values") or []:
@@ -291,11 +293,7 @@ def _value_warnings(session: RestoreSession, warnings: _Warnings) -> None:
                             "snapshot gap",
                             f"{obj.get('objectKey')} references object {target}, which is not in the chosen "
                             f"snapshot of {_restored_type(attribute, session)}"
-                            + (
-                                " (it is kept if it exists on the target)"
-                                if session.same_site
-                                else ": left empty"
-                            ),
+                            + (": left empty" if request_new_types else " (kept if it exists on the target)"),
                         )
                     elif not session.same_site:
                         warnings.add(
