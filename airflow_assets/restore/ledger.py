@@ -30,6 +30,7 @@ class Created:
     new_id: str
     new_key: str | None = None
     left_out: tuple[str, ...] = ()  # target attribute ids whose values the target refused
+    expects: tuple[str, ...] = ()  # what verify checks beyond the snapshot (references put back: attr=key)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Ledger:
                     "new_id": created.new_id,
                     "new_key": created.new_key,
                     "left_out": list(created.left_out),
+                    "expects": list(created.expects),
                     "done_at": datetime.now(UTC),
                 },
                 "$unset": {"context": ""},
@@ -107,12 +109,12 @@ class Ledger:
         document = self._ids.find_one({"_id": self._id(kind, old_id)})
         if document is None or document.get("state") != DONE:
             return None
-        return Created(document["new_id"], document.get("new_key"), tuple(document.get("left_out") or ()))
+        return _created(document)
 
     def created(self, kind: str) -> dict[str, Created]:
         """Return every completed create of ``kind``: old id -> new id and key."""
         return {
-            doc["old_id"]: Created(doc["new_id"], doc.get("new_key"), tuple(doc.get("left_out") or ()))
+            doc["old_id"]: _created(doc)
             for doc in self._ids.find({"restore_id": self.restore_id, "kind": kind, "state": DONE})
         }
 
@@ -167,3 +169,12 @@ class Ledger:
             self.db[RESTORE_FILES].find({"restore_id": self.restore_id, "name": name}).sort("part", 1)
         )
         return "".join(part["text"] for part in parts) if parts else None
+
+
+def _created(document: Mapping[str, Any]) -> Created:
+    return Created(
+        document["new_id"],
+        document.get("new_key"),
+        tuple(document.get("left_out") or ()),
+        tuple(document.get("expects") or ()),
+    )

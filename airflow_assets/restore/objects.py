@@ -433,17 +433,21 @@ class ObjectRestorer:
                     attributes[str(attribute["objectTypeAttributeId"])] = wanted
             if not attributes:
                 continue
-            self._patch_inbound(obj, attributes, recreated)
-            self.ledger.complete(INBOUND, old_id, Created(old_id))
+            expected = self._patch_inbound(obj, attributes, recreated)
+            self.ledger.complete(
+                INBOUND, old_id, Created(old_id, obj.get("objectKey"), expects=tuple(expected))
+            )
 
     def _patch_inbound(
         self, obj: JsonDict, attributes: Mapping[str, list[str]], recreated: Mapping[str, Created]
-    ) -> None:
+    ) -> list[str]:
+        """Put references back into a live object; return ``<attribute id>=<key>`` of those it now holds."""
         old_id = obj["id"]
+        expected: list[str] = []
         try:
             live = self.client.get_object(old_id)
         except AssetsNotFoundError:
-            return
+            return expected
         self.summary.lookup_reads += 1
         current: dict[str, list[str]] = {}
         for attribute in live.get("attributes") or []:
@@ -462,6 +466,7 @@ class ObjectRestorer:
             for target in targets:
                 key = recreated[target].new_key or recreated[target].new_id
                 if key in values:
+                    expected.append(f"{new_attribute}={key}")
                     continue
                 if maximum != -1 and len(values) >= maximum:
                     self.summary.warnings.append(
@@ -470,6 +475,7 @@ class ObjectRestorer:
                     )
                     continue
                 values.append(key)
+                expected.append(f"{new_attribute}={key}")
             if values != current.get(new_attribute, []):
                 body_attributes.append(
                     {
@@ -487,6 +493,7 @@ class ObjectRestorer:
             )
             self.summary.update_calls += 1
             self.summary.inbound_updates += 1
+        return expected
 
 
 def _id_order(old_id: str) -> tuple[int, str]:

@@ -115,7 +115,31 @@ class Verifier:
             self._objects(source, expected)
             if comments and source.source.includes("comments"):
                 self._comments(source, {old: c for old, c in expected.items() if c is not None})
+        self._references_put_back()
         return self.report
+
+    def _references_put_back(self) -> None:
+        """Check the live objects that ``recreate_missing`` gave their references back to."""
+        patched = [c for c in self.ledger.created("inbound").values() if c.expects]
+        for created, answer in self.client.map_concurrent(
+            lambda c: self._get(c.new_id), patched, ordered=False
+        ):
+            self.report.read_calls += 1
+            if answer is None:
+                self.differ(f"{created.new_key}: the object whose references were put back is gone")
+                continue
+            self.report.objects_checked += 1
+            held = {
+                f"{attribute.get('objectTypeAttributeId')}={written_form(value)}"
+                for attribute in answer.get("attributes") or []
+                for value in attribute.get("objectAttributeValues") or []
+            }
+            for expectation in created.expects:
+                if expectation not in held:
+                    attribute_id, _, key = expectation.partition("=")
+                    self.differ(
+                        f"{created.new_key}: the reference to {key} (attribute {attribute_id}) is missing"
+                    )
 
     # -- structure ------------------------------------------------------------------------------------
 

@@ -168,6 +168,8 @@ def test_recreate_missing_brings_back_deleted_objects_and_the_references_to_them
     )
 
     assert report.ok, report.differences[:20]
+    # Verify re-read the recreated objects and every object whose references were put back.
+    assert report.objects_checked == 2 + len(referrers)
     keys = key_map(mongo_db)
     assert set(keys) == {a, b}
     now = raw_objects(client, "ITAM")
