@@ -12,6 +12,7 @@ from airflow_assets.backup.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,
+    RestoreDagSpec,
     RetentionDagSpec,
     plan_backup_dags,
     plan_from_file,
@@ -61,6 +62,7 @@ def test_one_backup_dag_per_schema_with_lowercase_ids_and_resolved_settings() ->
         "jira_assets_backup_prod_loc",
         "jira_assets_backup_qa_itam",
         "jira_assets_retention",
+        "jira_assets_restore",
     ]
     people = _spec(specs, "jira_assets_backup_prod_people")
     assert people == BackupDagSpec(
@@ -165,6 +167,7 @@ def test_a_broken_site_gets_one_placeholder_and_the_other_sites_still_run() -> N
         "jira_assets_backup_prod_config_error",
         "jira_assets_backup_qa_itam",
         "jira_assets_retention",
+        "jira_assets_restore",
     ]
     broken = _broken(specs, "jira_assets_backup_prod_config_error")
     assert sorted(broken.error.splitlines()) == [
@@ -264,4 +267,15 @@ def test_the_example_config_plans_without_placeholders() -> None:
         "jira_assets_backup_prod_people",
         "jira_assets_backup_staging_itam",
         "jira_assets_retention",
+        "jira_assets_restore",
     }
+
+
+def test_the_restore_dag_knows_every_site_connection_and_schema_key() -> None:
+    specs = plan_backup_dags(CONFIG, source="dags/jira_assets.yaml")
+
+    restore = _by_id(specs)["jira_assets_restore"]
+    assert isinstance(restore, RestoreDagSpec)
+    assert dict(restore.site_connections) == {"Prod": "jira_prod", "qa": "jira_assets_default"}
+    assert restore.schema_keys == ("ITAM", "PEOPLE", "LOC")
+    assert "dry run" in restore.doc_md
