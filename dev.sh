@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine (Python 3.11 or newer + pip): set up, run the demo, run the tests.
-#   ./dev.sh demo   - install everything, start the sandbox + embedded MongoDB, back up the demo schemas
+#   ./dev.sh demo   - install everything, start the sandbox + embedded MongoDB, back up the demo schemas,
+#                     then restore deleted objects and one schema into a new key, and verify both
 #   ./dev.sh test   - install everything, lint and type-check, run the whole test suite (starts its own services)
 set -euo pipefail
 cd "$(dirname "$0")"

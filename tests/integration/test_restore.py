@@ -102,9 +102,14 @@ def test_verify_lists_a_difference_made_after_the_restore(
     demo = sandbox.seed
     assert demo is not None
     back_up_demo(client, mongo_db, keys=("LOC",))
-    run, report = restore(client, mongo_db, {"schema_mappings": [{"old_key": "LOC", "new_key": "LOCX"}]})
+    params = {"schema_mappings": [{"old_key": "LOC", "new_key": "LOCX"}], "history_as_comments": True}
+    run, report = restore(client, mongo_db, params)
     assert report.ok, report.differences[:20]
     victim = next(iter(raw_objects(client, "LOCX").values()))
+    # Its history came back as one readable comment.
+    history = [c["comment"] for c in client.get_object_comments(str(victim["id"]))]
+    assert len(history) == 1 and history[0].startswith("[Restored history of LOC-")
+    assert "created the object" in history[0]
     label_attribute = next(
         a for a in victim["attributes"] if a["objectAttributeValues"][0].get("value") == victim["label"]
     )
