@@ -147,12 +147,16 @@ class ObjectRestorer:
             self._lookups[old_id] = answer
         return answer
 
+    def load_created(self) -> None:
+        """Read what earlier tries created, so references resolve to it."""
+        self._done = self.ledger.created(OBJECT)
+
     # -- the run ------------------------------------------------------------------------------------
 
     def run(self) -> ObjectsSummary:
         """Create every selected object not created yet; complete the cycles; return what was done."""
         started = time.monotonic()
-        self._done = self.ledger.created(OBJECT)
+        self.load_created()
         self.reconcile_open_intents()
         objects = self.selection.objects
         edges = {old_id: [r for r in object_refs(obj) if r in objects] for old_id, obj in objects.items()}

@@ -282,7 +282,7 @@ class RestoreSession:
         """Compare the target with the snapshots; store and return the report."""
         maps = StructureMaps.load(self.ledger)
         restorer = self.restorer()
-        restorer._done = self.ledger.created(OBJECT)
+        restorer.load_created()
         verifier = Verifier(
             self.client, self.ledger, self.request, self.sources, self.scope, self.selection, maps,
             self.value_maps(maps), restorer.reference,

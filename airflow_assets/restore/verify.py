@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
+from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.restore.comments import COMMENT, comment_marker
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
@@ -243,7 +244,7 @@ class Verifier:
     def _get(self, new_id: str) -> JsonDict | None:
         try:
             return dict(self.client.get_object(new_id))
-        except Exception:
+        except AssetsNotFoundError:  # reported as a difference by the caller
             return None
 
     def _compare(self, obj: JsonDict, actual: JsonDict, where: str, left_out: set[str]) -> None:
