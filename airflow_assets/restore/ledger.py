@@ -1,9 +1,11 @@
-"""The restore ledger: an intent stored before every create, completed with the new id after the answer.
+"""The restore ledger: an intent stored before every create, and the new id stored after the answer.
 
-One document per thing a restore creates (``restore_ids``), keyed by the restore, the kind and the old
-id, so every retry of every task knows what exists already and never creates it twice. An intent left
-``open`` by a crash (the create may or may not have reached the server) is reconciled by looking the
-thing up on the target before it is created again.
+Intents (``restore_intents``) and completions (``restore_ids``) are separate documents keyed by the restore,
+the kind and the old id, each written once with an insert: every retry of every task knows what exists
+already and never creates it twice. An intent without a completion was left by a crash (the create may or
+may not have reached the server): it is reconciled by looking the thing up on the target before it is
+created again. Two inserts of different documents per create also keep the ledger cheap on every
+MongoDB-compatible server (rewriting a document just written is slow on some).
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 RESTORE_IDS = "restore_ids"
+RESTORE_INTENTS = "restore_intents"
 RESTORES = "restores"
 RESTORE_FILES = "restore_files"
-OPEN = "open"
-DONE = "done"
+DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
 class Created:
-    """What a completed intent maps an old id to."""
+    """What a completed create maps an old id to."""
 
     new_id: str
     new_key: str | None = None
@@ -54,73 +58,96 @@ class Ledger:
         self.db = db
         self.restore_id = restore_id
         self._ids = db[RESTORE_IDS]
+        self._intents = db[RESTORE_INTENTS]
 
     def ensure_indexes(self) -> None:
-        """Create the ledger's index (a no-op when it exists)."""
-        self._ids.create_indexes([IndexModel([("restore_id", ASCENDING), ("kind", ASCENDING)], name="kind")])
+        """Create the ledger's indexes (a no-op when they exist)."""
+        for collection in (self._ids, self._intents):
+            collection.create_indexes(
+                [IndexModel([("restore_id", ASCENDING), ("kind", ASCENDING)], name="kind")]
+            )
 
     def _id(self, kind: str, old_id: str) -> str:
         return f"{self.restore_id}|{kind}|{old_id}"
 
     def open(self, kind: str, old_id: str, context: Mapping[str, Any] | None = None) -> None:
         """Store the intent to create ``old_id`` (before the create is sent)."""
-        self._ids.update_one(
-            {"_id": self._id(kind, old_id), "state": {"$ne": DONE}},
+        _write_once(
+            self._intents,
             {
-                "$set": {
-                    "restore_id": self.restore_id,
-                    "kind": kind,
-                    "old_id": old_id,
-                    "state": OPEN,
-                    "opened_at": datetime.now(UTC),
-                    "context": dict(context or {}),
-                }
+                "_id": self._id(kind, old_id),
+                "restore_id": self.restore_id,
+                "kind": kind,
+                "old_id": old_id,
+                "opened_at": datetime.now(UTC),
+                "context": dict(context or {}),
             },
-            upsert=True,
         )
 
     def complete(self, kind: str, old_id: str, created: Created) -> None:
-        """Record the id (and key) the target gave ``old_id``."""
-        self._ids.update_one(
-            {"_id": self._id(kind, old_id)},
+        """Record the id (and key) the target gave ``old_id``; its intent, if any, is settled by it."""
+        _write_once(self._ids, self._completion(kind, old_id, created))
+
+    def open_many(self, kind: str, entries: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Store the intents of several creates in one write (before any of them is sent)."""
+        now = datetime.now(UTC)
+        documents = [
             {
-                "$set": {
-                    "restore_id": self.restore_id,
-                    "kind": kind,
-                    "old_id": old_id,
-                    "state": DONE,
-                    "new_id": created.new_id,
-                    "new_key": created.new_key,
-                    "left_out": list(created.left_out),
-                    "expects": list(created.expects),
-                    "done_at": datetime.now(UTC),
-                },
-                "$unset": {"context": ""},
-            },
-            upsert=True,
-        )
+                "_id": self._id(kind, old_id),
+                "restore_id": self.restore_id,
+                "kind": kind,
+                "old_id": old_id,
+                "opened_at": now,
+                "context": dict(context),
+            }
+            for old_id, context in entries
+        ]
+        _write_all(self._intents, documents)
+
+    def complete_many(self, kind: str, entries: list[tuple[str, Created]]) -> None:
+        """Record several completed creates in one write."""
+        _write_all(self._ids, [self._completion(kind, old_id, created) for old_id, created in entries])
+
+    def _completion(self, kind: str, old_id: str, created: Created) -> dict[str, Any]:
+        return {
+            "_id": self._id(kind, old_id),
+            "restore_id": self.restore_id,
+            "kind": kind,
+            "old_id": old_id,
+            "new_id": created.new_id,
+            "new_key": created.new_key,
+            "left_out": list(created.left_out),
+            "expects": list(created.expects),
+            "done_at": datetime.now(UTC),
+        }
 
     def drop(self, kind: str, old_id: str) -> None:
         """Forget an open intent whose create certainly did not happen."""
-        self._ids.delete_one({"_id": self._id(kind, old_id), "state": OPEN})
+        self._intents.delete_one({"_id": self._id(kind, old_id)})
 
     def get(self, kind: str, old_id: str) -> Created | None:
         """Return what ``old_id`` was created as, or None."""
         document = self._ids.find_one({"_id": self._id(kind, old_id)})
-        if document is None or document.get("state") != DONE:
-            return None
-        return _created(document)
+        return _created(document) if document is not None else None
 
     def created(self, kind: str) -> dict[str, Created]:
         """Return every completed create of ``kind``: old id -> new id and key."""
         return {
             doc["old_id"]: _created(doc)
-            for doc in self._ids.find({"restore_id": self.restore_id, "kind": kind, "state": DONE})
+            for doc in self._ids.find({"restore_id": self.restore_id, "kind": kind})
         }
 
     def open_intents(self, kind: str) -> Iterator[Intent]:
-        """Yield the intents of ``kind`` still open."""
-        for doc in self._ids.find({"restore_id": self.restore_id, "kind": kind, "state": OPEN}):
+        """Yield the intents of ``kind`` that no completion settled."""
+        intents = list(self._intents.find({"restore_id": self.restore_id, "kind": kind}))
+        if not intents:
+            return
+        done = {
+            doc["_id"] for doc in self._ids.find({"_id": {"$in": [i["_id"] for i in intents]}}, {"_id": 1})
+        }
+        for doc in intents:
+            if doc["_id"] in done:
+                continue
             opened = doc["opened_at"]
             if opened.tzinfo is None:
                 opened = opened.replace(tzinfo=UTC)
@@ -128,7 +155,15 @@ class Ledger:
 
     def count(self, kind: str) -> int:
         """Count the completed creates of ``kind``."""
-        return int(self._ids.count_documents({"restore_id": self.restore_id, "kind": kind, "state": DONE}))
+        return int(self._ids.count_documents({"restore_id": self.restore_id, "kind": kind}))
+
+    def forget_settled_intents(self) -> int:
+        """Delete the intents of this restore that a completion settled (housekeeping at the end)."""
+        settled = [doc["_id"] for doc in self._ids.find({"restore_id": self.restore_id}, {"_id": 1})]
+        removed = 0
+        for start in range(0, len(settled), 500):
+            removed += self._intents.delete_many({"_id": {"$in": settled[start : start + 500]}}).deleted_count
+        return removed
 
     # -- the restore document ---------------------------------------------------------------------
 
@@ -178,3 +213,26 @@ def _created(document: Mapping[str, Any]) -> Created:
         tuple(document.get("left_out") or ()),
         tuple(document.get("expects") or ()),
     )
+
+
+def _write_once(collection: Collection, document: dict[str, Any]) -> None:
+    """Insert a document; a retry that finds it written replaces it (the rare path)."""
+    try:
+        collection.insert_one(document)
+    except DuplicateKeyError:
+        collection.replace_one({"_id": document["_id"]}, document)
+
+
+def _write_all(collection: Collection, documents: list[dict[str, Any]]) -> None:
+    """Insert documents in one write; those a retry finds written are replaced."""
+    if not documents:
+        return
+    try:
+        collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if any(entry.get("code") != DUPLICATE_KEY for entry in errors):
+            raise
+        for entry in errors:
+            document = documents[entry["index"]]
+            collection.replace_one({"_id": document["_id"]}, document)

@@ -44,6 +44,8 @@ INBOUND = "inbound"
 ATTRIBUTE_ERROR_PREFIX = "rlabs-insight-attribute-"
 # The target's clock may run behind ours: look back this far for an object an open intent may have made.
 CLOCK_SKEW = timedelta(minutes=10)
+# Completed creates recorded in one write.
+COMPLETION_BATCH = 50
 # Creates whose answer was lost and whose object could not be found, before the task gives up.
 MAX_LOST_ANSWERS = 3
 # A search may not show an object made a moment ago: look again after this pause.
@@ -215,10 +217,17 @@ class ObjectRestorer:
                 )
         in_flight: dict[Future[Any], tuple[str, str]] = {}
         failure: BaseException | None = None
+        completions = _Completions(self.ledger)
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="restore") as pool:
             while (ready and failure is None) or in_flight:
-                while ready and failure is None and len(in_flight) < 2 * self.max_workers:
-                    job = ready.popleft()
+                jobs: list[tuple[str, str]] = []
+                while ready and failure is None and len(in_flight) + len(jobs) < 2 * self.max_workers:
+                    jobs.append(ready.popleft())
+                # The intents of a round of creates, in one write, before any of them is sent.
+                self.ledger.open_many(
+                    OBJECT, [self._intent_context(old_id) for kind, old_id in jobs if kind == "create"]
+                )
+                for job in jobs:
                     work = self._create_one if job[0] == "create" else self._link_one
                     in_flight[pool.submit(work, job[1], component_of)] = job
                 finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
@@ -233,6 +242,7 @@ class ObjectRestorer:
                         self.summary.update_calls += 1
                         continue
                     created, body = result
+                    completions.add(old_id, created)
                     if not body.omitted_refs:
                         # Every reference of its cycle existed already: its create was complete.
                         linked.add(old_id)
@@ -254,6 +264,10 @@ class ObjectRestorer:
                                 for m in sorted(members[component], key=_id_order)
                                 if m not in linked
                             )
+                completions.flush(force=False)
+        # What completed is recorded even when a create failed; a kill before this leaves open intents,
+        # which the next try reconciles.
+        completions.flush(force=True)
         if failure is not None:
             raise failure
         stuck = [old_id for old_id, count in waiting.items() if count and old_id not in self._done]
@@ -262,6 +276,13 @@ class ObjectRestorer:
                 f"{len(stuck)} objects wait for references that were never created: {stuck[:10]}"
             )
 
+    def _intent_context(self, old_id: str) -> tuple[str, dict[str, Any]]:
+        obj = self.selection.objects[old_id]
+        return old_id, {
+            "type_id": self.maps.object_types[str(obj["objectTypeId"])],
+            "label": obj.get("label"),
+        }
+
     def _create_one(self, old_id: str, component_of: Mapping[str, int]) -> tuple[Created, ObjectBody]:
         obj = self.selection.objects[old_id]
         type_id = self.maps.object_types[str(obj["objectTypeId"])]
@@ -269,7 +290,6 @@ class ObjectRestorer:
             t for t in object_refs(obj) if t in component_of and component_of[t] == component_of[old_id]
         }
         body = object_body(obj, type_id, self.value_maps, omit_refs=same_cycle - set(self._done))
-        self.ledger.open(OBJECT, old_id, {"type_id": type_id, "label": obj.get("label")})
         answer = self._send_create(old_id, obj, body)
         if self.on_created is not None:
             self.on_created(old_id)
@@ -278,7 +298,6 @@ class ObjectRestorer:
             str(answer.get("objectKey") or "") or None,
             tuple(body.refused_attributes),
         )
-        self.ledger.complete(OBJECT, old_id, created)
         return created, body
 
     def _send_create(self, old_id: str, obj: JsonDict, body: ObjectBody) -> JsonDict:
@@ -498,6 +517,29 @@ class ObjectRestorer:
             self.summary.update_calls += 1
             self.summary.inbound_updates += 1
         return expected
+
+
+class _Completions:
+    """Completed creates waiting to be recorded: written in batches (a write per create would cost more than
+    the create on a slow store). An object whose completion is lost to a kill keeps an open intent, which the
+    next try reconciles."""
+
+    def __init__(self, ledger: Ledger, *, batch: int = COMPLETION_BATCH, seconds: float = 1.0) -> None:
+        self.ledger = ledger
+        self.batch = batch
+        self.seconds = seconds
+        self.pending: list[tuple[str, Created]] = []
+        self.last = time.monotonic()
+
+    def add(self, old_id: str, created: Created) -> None:
+        self.pending.append((old_id, created))
+
+    def flush(self, *, force: bool) -> None:
+        due = len(self.pending) >= self.batch or time.monotonic() - self.last >= self.seconds
+        if self.pending and (force or due):
+            self.ledger.complete_many(OBJECT, self.pending)
+            self.pending = []
+            self.last = time.monotonic()
 
 
 def _id_order(old_id: str) -> tuple[int, str]:

@@ -326,6 +326,7 @@ class RestoreSession:
             "key_map": {"file": KEY_MAP_FILE, "rows": len(created), "parts": parts},
             "verify": (document.get("steps") or {}).get("verify"),
         }
+        self.ledger.forget_settled_intents()
         self.ledger.save({"report": report, "status": "done"})
         return report
 

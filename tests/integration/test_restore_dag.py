@@ -80,4 +80,4 @@ def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(
     assert _schema_keys(sandbox) == before
     out, err = capfd.readouterr()
     assert f"AirflowFailException: parameter {param}:" in out + err
-    assert mongo_db["restore_ids"].count_documents({}) == 0
+    assert mongo_db["restore_ids"].count_documents({}) == mongo_db["restore_intents"].count_documents({}) == 0
