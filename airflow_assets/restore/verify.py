@@ -209,37 +209,43 @@ class Verifier:
     # -- objects --------------------------------------------------------------------------------------
 
     def _objects(self, source: SchemaSource, expected: Mapping[str, Created | None]) -> None:
+        """Compare each restored object as its page arrives: nothing of the target is held beyond a page."""
         schema = self.ledger.get(SCHEMA, source.source.snapshot.schema_id)
-        found: dict[str, JsonDict] = {}
+        old_of: dict[str, str] = {}
+        for old_id, created in expected.items():
+            if created is None:
+                self.differ(f"{self.selection.objects[old_id].get('objectKey')}: was not restored")
+            else:
+                old_of[created.new_id] = old_id
+        seen: set[str] = set()
         if self.request.mode == NEW_SCHEMA and schema is not None:
-            mine = {c.new_id for c in expected.values() if c is not None}
             for page in self.client.iter_aql_pages(f"objectSchemaId = {schema.new_id}", page_size=500):
                 self.report.read_calls += 1
                 for raw in page.values:
-                    found[str(raw.get("id"))] = dict(raw)
-            extra = sorted(set(found) - mine, key=lambda i: int(i) if i.isdigit() else 0)
-            for new_id in extra:
-                self.differ(
-                    f"{source.new_key}: object {found[new_id].get('objectKey')} is not in the snapshot"
-                )
+                    new_id = str(raw.get("id"))
+                    if new_id not in old_of:
+                        self.differ(f"{source.new_key}: object {raw.get('objectKey')} is not in the snapshot")
+                        continue
+                    seen.add(new_id)
+                    self._check(old_of[new_id], expected, dict(raw))
         else:
-            wanted = [c.new_id for c in expected.values() if c is not None]
-            for new_id, answer in self.client.map_concurrent(self._get, wanted, ordered=False):
+            for new_id, answer in self.client.map_concurrent(self._get, list(old_of), ordered=False):
                 self.report.read_calls += 1
                 if answer is not None:
-                    found[new_id] = answer
-        for old_id, created in expected.items():
-            obj = self.selection.objects[old_id]
-            where = f"{obj.get('objectKey')}"
-            if created is None:
-                self.differ(f"{where}: was not restored")
-                continue
-            actual = found.get(created.new_id)
-            if actual is None:
-                self.differ(f"{where} -> {created.new_key}: missing on the target")
-                continue
-            self.report.objects_checked += 1
-            self._compare(obj, actual, f"{where} -> {created.new_key}", set(created.left_out))
+                    seen.add(new_id)
+                    self._check(old_of[new_id], expected, answer)
+        for new_id in sorted(set(old_of) - seen, key=lambda i: int(i) if i.isdigit() else 0):
+            created = expected[old_of[new_id]]
+            assert created is not None
+            key = self.selection.objects[old_of[new_id]].get("objectKey")
+            self.differ(f"{key} -> {created.new_key}: missing on the target")
+
+    def _check(self, old_id: str, expected: Mapping[str, Created | None], actual: JsonDict) -> None:
+        created = expected[old_id]
+        assert created is not None
+        obj = self.selection.objects[old_id]
+        self.report.objects_checked += 1
+        self._compare(obj, actual, f"{obj.get('objectKey')} -> {created.new_key}", set(created.left_out))
 
     def _get(self, new_id: str) -> JsonDict | None:
         try:
