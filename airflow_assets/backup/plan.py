@@ -133,6 +133,8 @@ class RestoreDagSpec:
     :param mongo_database: the database in it.
     :param site_connections: site name -> its ``jira_assets`` connection (the default target of a restore).
     :param schema_keys: every configured schema key (the trigger form's example).
+    :param pool: the pool of the site when the config has one site (a restore then waits for a slot beside
+        that site's backups); None with several sites, whose target is known only when a run starts.
     :param tags: DAG tags.
     :param doc_md: the DAG's documentation.
     :param source: the configuration file.
@@ -143,6 +145,7 @@ class RestoreDagSpec:
     mongo_database: str
     site_connections: Mapping[str, str]
     schema_keys: tuple[str, ...]
+    pool: str | None
     tags: tuple[str, ...]
     doc_md: str
     source: str = ""
@@ -211,6 +214,7 @@ def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
         mongo_database=parts.mongo.database,
         site_connections=connections,
         schema_keys=keys,
+        pool=pool_name(next(iter(connections))) if len(connections) == 1 else None,
         tags=(*BASE_TAGS, "restore"),
         doc_md=f"""\
 # Restore Jira Assets object schemas from snapshots

@@ -35,6 +35,16 @@ retention: {keep_last: 7}
 """
 
 
+ONE_SITE = """\
+mongo: {conn_id: backup_store, database: cmdb}
+sites:
+  demo:
+    conn_id: jira_assets_default
+    schemas: [ITAM]
+retention: {keep_last: 3}
+"""
+
+
 def _by_id(specs: list[DagSpec]) -> dict[str, DagSpec]:
     ids = [spec.dag_id for spec in specs]
     assert len(ids) == len(set(ids)), ids
@@ -279,3 +289,11 @@ def test_the_restore_dag_knows_every_site_connection_and_schema_key() -> None:
     assert dict(restore.site_connections) == {"Prod": "jira_prod", "qa": "jira_assets_default"}
     assert restore.schema_keys == ("ITAM", "PEOPLE", "LOC")
     assert "dry run" in restore.doc_md
+
+
+def test_the_restore_dag_waits_in_the_site_pool_when_the_config_has_one_site() -> None:
+    several = _by_id(plan_backup_dags(CONFIG, source="x"))["jira_assets_restore"]
+    one = _by_id(plan_backup_dags(ONE_SITE, source="x"))["jira_assets_restore"]
+
+    assert isinstance(several, RestoreDagSpec) and several.pool is None
+    assert isinstance(one, RestoreDagSpec) and one.pool == "jira_assets_demo"
