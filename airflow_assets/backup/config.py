@@ -17,7 +17,7 @@ import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -302,14 +302,69 @@ class RetentionPolicy(BaseModel):
         return not (self.keep_last or self.keep_daily or self.keep_weekly or self.keep_monthly)
 
 
+NOTIFIER_FIELDS = {"smtp": ("to",), "slack": ("channel",), "file": ("path",)}
+
+
+class NotifierSettings(BaseModel):
+    """Where failure alerts go: e-mail (smtp provider), Slack (slack provider) or a JSON-lines file.
+
+    ``smtp``: ``to`` (addresses), optional ``from_email``, ``conn_id`` (default ``smtp_default``).
+    ``slack``: ``channel``, optional ``conn_id`` (default ``slack_api_default``).
+    ``file``: ``path``: one JSON line per alert (for a log shipper, or to test alerts).
+    """
+
+    model_config = _MODEL_CONFIG
+
+    kind: Literal["smtp", "slack", "file"]
+    to: list[str] | None = None
+    from_email: str | None = None
+    conn_id: ConnId | None = None
+    channel: str | None = None
+    path: str | None = None
+
+    @_model_validator(mode="after")
+    def _needs_its_fields(self) -> NotifierSettings:
+        missing = [name for name in NOTIFIER_FIELDS[self.kind] if not getattr(self, name)]
+        if missing:
+            raise PydanticCustomError(
+                "notifier_fields", "{kind} needs {fields}", {"kind": self.kind, "fields": ", ".join(missing)}
+            )
+        return self
+
+
+class MonitorSettings(BaseModel):
+    """What the monitor DAG checks, and how often.
+
+    :param max_age_hours: alert when a schema's newest complete snapshot is older; None: two schedule periods
+        of the schema.
+    :param max_object_drop: alert when a snapshot holds this share fewer objects than the one before it.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    schedule: CronExpression = "15 * * * *"
+    max_age_hours: float | None = Field(default=None, gt=0)
+    max_object_drop: float = Field(default=0.2, gt=0, le=1)
+
+
+class AlertSettings(BaseModel):
+    """Failure notifiers attached to every DAG of this package, and the monitor's thresholds."""
+
+    model_config = _MODEL_CONFIG
+
+    notify: list[NotifierSettings] = Field(default_factory=list)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+
+
 class BackupConfig(BaseModel):
-    """The whole backup configuration: storage, the sites with their schemas, and the retention policy."""
+    """The whole backup configuration: storage, the sites with their schemas, retention and alerts."""
 
     model_config = _MODEL_CONFIG
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     sites: dict[SiteName, SiteSettings] = Field(min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @_model_validator(mode="after")
     def _refuse_sites_equal_but_for_case(self) -> BackupConfig:
@@ -499,6 +554,8 @@ class ConfigParts:
     :param retention: the retention policy, or None when it has problems.
     :param retention_problems: what is wrong with ``retention``.
     :param sites: each site in config order.
+    :param alerts: the alert settings, or None when they have problems.
+    :param alerts_problems: what is wrong with ``alerts``.
     """
 
     problems: tuple[str, ...]
@@ -506,6 +563,8 @@ class ConfigParts:
     retention: RetentionPolicy | None
     retention_problems: tuple[str, ...]
     sites: tuple[SitePart, ...]
+    alerts: AlertSettings | None = None
+    alerts_problems: tuple[str, ...] = ()
 
     def all_problems(self) -> list[str]:
         """Return every problem of the configuration, top level first."""
@@ -514,7 +573,7 @@ class ConfigParts:
             problems += site.problems
             for schema in site.schemas:
                 problems += schema.problems
-        return problems + list(self.retention_problems)
+        return problems + list(self.retention_problems) + list(self.alerts_problems)
 
 
 def validate_parts(data: Any) -> ConfigParts:
@@ -531,11 +590,14 @@ def validate_parts(data: Any) -> ConfigParts:
     for name in data:
         if name not in BackupConfig.model_fields:
             close = difflib.get_close_matches(str(name), list(BackupConfig.model_fields), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else " (allowed: mongo, sites, retention)"
+            hint = (
+                f" (did you mean {close[0]!r}?)" if close else " (allowed: mongo, sites, retention, alerts)"
+            )
             problems.append(f"{format_path([str(name)])}: unknown setting{hint}")
     mongo, mongo_problems = _validate(MongoSettings, data.get("mongo") or {}, ["mongo"])
     problems += mongo_problems
     retention, retention_problems = _validate(RetentionPolicy, data.get("retention") or {}, ["retention"])
+    alerts, alerts_problems = _validate(AlertSettings, data.get("alerts") or {}, ["alerts"])
     raw_sites = data.get("sites")
     sites: list[SitePart] = []
     if not isinstance(raw_sites, Mapping) or not raw_sites:
@@ -553,7 +615,15 @@ def validate_parts(data: Any) -> ConfigParts:
                 site = SitePart(site.name, site.defaults, (problem, *site.problems), site.schemas, site.raw)
             seen_lower.setdefault(str(name).lower(), str(name))
             sites.append(site)
-    return ConfigParts(tuple(problems), mongo, retention, tuple(retention_problems), tuple(sites))
+    return ConfigParts(
+        tuple(problems),
+        mongo,
+        retention,
+        tuple(retention_problems),
+        tuple(sites),
+        alerts,
+        tuple(alerts_problems),
+    )
 
 
 def _validate_site(name: str, raw_site: Any) -> SitePart:

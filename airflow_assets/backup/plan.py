@@ -8,6 +8,7 @@ specs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ RETENTION_DAG_ID = "jira_assets_retention"
 RETENTION_SCHEDULE = "30 4 * * *"
 RETENTION_TIMEZONE = "UTC"
 RESTORE_DAG_ID = "jira_assets_restore"
+MONITOR_DAG_ID = "jira_assets_monitor"
+ASSET_SCHEME = "jira-assets"
 BASE_TAGS = ("jira-assets",)
 _UNSAFE_ID_CHARS = re.compile(r"[^a-z0-9_]+")
 
@@ -61,6 +64,8 @@ class BackupDagSpec:
     :param tags: DAG tags.
     :param doc_md: the DAG's documentation: what, where, when, how to restore, and the config entry.
     :param source: the configuration file the spec came from.
+    :param asset_uri: the Airflow Asset a completed snapshot updates (``jira-assets://<site>/<key>``).
+    :param notify: the failure notifiers of the config's ``alerts.notify``.
     """
 
     dag_id: str
@@ -78,6 +83,8 @@ class BackupDagSpec:
     tags: tuple[str, ...]
     doc_md: str
     source: str = ""
+    asset_uri: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,7 @@ class BrokenDagSpec:
     error: str
     source: str
     tags: tuple[str, ...]
+    notify: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ class RetentionDagSpec:
     tags: tuple[str, ...]
     doc_md: str
     source: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,9 +158,50 @@ class RestoreDagSpec:
     tags: tuple[str, ...]
     doc_md: str
     source: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
 
 
-DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec
+@dataclass(frozen=True)
+class SchemaWatch:
+    """A schema the monitor checks: where it is backed up, and how often."""
+
+    site: str
+    schema_key: str
+    schedule: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class MonitorDagSpec:
+    """The monitor DAG: alerts when a schema's newest complete snapshot is too old, or its object count fell.
+
+    :param dag_id: ``jira_assets_monitor``.
+    :param mongo_conn_id: the ``mongo`` connection backups are stored in.
+    :param mongo_database: the database in it.
+    :param schedule: a cron expression (default hourly at :15).
+    :param schemas: every configured schema with its backup schedule.
+    :param max_age_hours: the age that alerts; None: two schedule periods of each schema.
+    :param max_object_drop: the share of objects a snapshot may lose against the one before it.
+    :param tags: DAG tags.
+    :param doc_md: the DAG's documentation.
+    :param source: the configuration file.
+    :param notify: the failure notifiers (an alert is the monitor task failing).
+    """
+
+    dag_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    schedule: str
+    schemas: tuple[SchemaWatch, ...]
+    max_age_hours: float | None
+    max_object_drop: float
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
+
+
+DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec | MonitorDagSpec
 
 
 def backup_dag_id(site: str, schema_key: str) -> str:
@@ -196,7 +246,54 @@ def plan_backup_dags(text: str, *, source: str) -> list[DagSpec]:
         specs += _plan_site(site, parts.mongo, source, taken)
     specs.append(_plan_retention(parts, source))
     specs.append(_plan_restore(parts, source))
-    return specs
+    specs.append(_plan_monitor(parts, source))
+    notify = (
+        tuple(entry.model_dump(exclude_none=True) for entry in parts.alerts.notify) if parts.alerts else ()
+    )
+    return [dataclasses.replace(spec, notify=notify) for spec in specs]
+
+
+def asset_uri(site: str, schema_key: str) -> str:
+    """Return the Airflow Asset a schema's completed snapshots update: ``jira-assets://<site>/<key>``."""
+    return f"{ASSET_SCHEME}://{site}/{schema_key}"
+
+
+def _plan_monitor(parts: ConfigParts, source: str) -> MonitorDagSpec | BrokenDagSpec:
+    if parts.alerts is None:
+        return _broken(MONITOR_DAG_ID, parts.alerts_problems, source, kind="monitor")
+    assert parts.mongo is not None  # the caller returned a single placeholder otherwise
+    watched = []
+    for site in parts.sites:
+        if site.defaults is None:
+            continue
+        for schema in site.schemas:
+            if schema.entry is not None:
+                settings = site.defaults.resolve(site.name, schema.entry)
+                watched.append(SchemaWatch(site.name, settings.key, settings.schedule, settings.timezone))
+    monitor = parts.alerts.monitor
+    age = (
+        f"{monitor.max_age_hours:g} hours" if monitor.max_age_hours else "two schedule periods of the schema"
+    )
+    return MonitorDagSpec(
+        dag_id=MONITOR_DAG_ID,
+        mongo_conn_id=parts.mongo.conn_id,
+        mongo_database=parts.mongo.database,
+        schedule=monitor.schedule,
+        schemas=tuple(watched),
+        max_age_hours=monitor.max_age_hours,
+        max_object_drop=monitor.max_object_drop,
+        tags=(*BASE_TAGS, "monitor"),
+        doc_md=f"""\
+# Watch the Jira Assets backups
+
+Fails, and so alerts through the notifiers of `alerts.notify`, when a schema's newest complete snapshot is
+older than {age}, or when a snapshot holds more than {monitor.max_object_drop:.0%} fewer objects than the one
+before it (a mass deletion: restore the missing objects with `jira_assets_restore`, mode `recreate_missing`).
+Schemas: {", ".join(f"`{w.site}/{w.schema_key}`" for w in watched) or "none"}.
+Generated from `{source}`.
+""",
+        source=source,
+    )
 
 
 def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
@@ -299,6 +396,7 @@ def _backup_spec(
         tags=(*BASE_TAGS, "backup", f"site:{site}", f"schema:{key}"),
         doc_md=_backup_doc(settings, mongo, entry_yaml, source),
         source=source,
+        asset_uri=asset_uri(site, key),
     )
 
 

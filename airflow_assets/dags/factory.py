@@ -7,24 +7,27 @@ and a spec that cannot be built becomes a placeholder DAG whose single task fail
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param
 
 from airflow_assets.backup.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,
+    MonitorDagSpec,
     RestoreDagSpec,
     RetentionDagSpec,
     plan_from_file,
 )
+from airflow_assets.notifications import build_notifiers
 from airflow_assets.operators.backup import (
     ConfigErrorOperator,
     ExportActivityOperator,
@@ -63,8 +66,9 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
         "pool": spec.pool,
     }
     with _scheduled_dag(
-        spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT
-    ) as dag:
+        spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT,
+        default_args=_default_args(spec.notify),
+    ) as dag:  # fmt: skip
         config = ExportConfigOperator(
             task_id="export_config",
             site=spec.site,
@@ -81,7 +85,11 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
             for flag, what in ACTIVITY_TASKS
             if include.get(flag)
         ]
-        final = FinalizeSnapshotOperator(task_id="finalize", **connections)
+        # A completed snapshot updates the schema's Airflow Asset: downstream DAGs can be scheduled on it.
+        asset = Asset(
+            uri=spec.asset_uri, name=spec.dag_id.removeprefix("jira_assets_backup_"), group="jira-assets"
+        )
+        final = FinalizeSnapshotOperator(task_id="finalize", outlets=[asset], **connections)
         teardown = MarkSnapshotFailedOperator(
             task_id="mark_failed_if_incomplete",
             jira_assets_conn_id=spec.jira_conn_id,
@@ -109,6 +117,7 @@ def build_broken_dag(spec: BrokenDagSpec) -> DAG:
         max_active_runs=1,
         tags=list(spec.tags),
         doc_md=f"# Broken backup configuration\n\n`{spec.source}`:\n\n```\n{spec.error}\n```\n",
+        default_args=_default_args(spec.notify, broken=True),
     ) as dag:
         ConfigErrorOperator(task_id="config_error", message=spec.error, source=spec.source, retries=0)
     return dag
@@ -125,6 +134,7 @@ def build_retention_dag(spec: RetentionDagSpec) -> DAG:
         spec.tags,
         spec.doc_md,
         None,
+        default_args=_default_args(spec.notify),
         params={
             "dry_run": Param(
                 False,
@@ -158,7 +168,7 @@ def build_restore_dag(spec: RestoreDagSpec) -> DAG:
         tags=list(spec.tags),
         doc_md=spec.doc_md,
         params=restore_params(spec.schema_keys, tuple(spec.site_connections)),
-        default_args={**DEFAULT_ARGS, "retries": 2},
+        default_args={**_default_args(spec.notify), "retries": 2},
     ) as dag:
         tasks = [
             RestoreStepOperator(
@@ -232,8 +242,7 @@ def _scheduled_dag(
         dagrun_timeout=timeout,
         tags=list(tags),
         doc_md=doc_md,
-        default_args=DEFAULT_ARGS,
-        **options,
+        **{"default_args": DEFAULT_ARGS, **options},
     )
 
 
@@ -244,7 +253,37 @@ def _build(spec: DagSpec) -> DAG:
         return build_retention_dag(spec)
     if isinstance(spec, RestoreDagSpec):
         return build_restore_dag(spec)
+    if isinstance(spec, MonitorDagSpec):
+        return build_monitor_dag(spec)
     return build_broken_dag(spec)
+
+
+def _default_args(notify: Sequence[Mapping[str, Any]], *, broken: bool = False) -> dict[str, Any]:
+    """Return the DAG's default task arguments, with the config's failure notifiers attached."""
+    args: dict[str, Any] = {} if broken else dict(DEFAULT_ARGS)
+    notifiers = build_notifiers(notify)
+    if notifiers:
+        args["on_failure_callback"] = notifiers
+    return args
+
+
+def build_monitor_dag(spec: MonitorDagSpec) -> DAG:
+    """Build the monitor DAG: one task that fails, and so alerts, when backups are stale or shrank."""
+    from airflow_assets.operators.monitor import SnapshotMonitorOperator
+
+    with _scheduled_dag(
+        spec.dag_id, spec.schedule, "UTC", spec.tags, spec.doc_md, None,
+        default_args={**_default_args(spec.notify), "retries": 0},
+    ) as dag:  # fmt: skip
+        SnapshotMonitorOperator(
+            task_id="check_snapshots",
+            schemas=[dataclasses.asdict(watch) for watch in spec.schemas],
+            max_age_hours=spec.max_age_hours,
+            max_object_drop=spec.max_object_drop,
+            mongo_conn_id=spec.mongo_conn_id,
+            mongo_database=spec.mongo_database,
+        )
+    return dag
 
 
 def _check_built(dag: DAG, spec: BackupDagSpec) -> None:

@@ -164,7 +164,24 @@ class FinalizeSnapshotOperator(_BackupStepOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
-            return finalize(self.hook.get_client(), db, self.snapshot_id(db, context)).as_dict()
+            snapshot_id = self.snapshot_id(db, context)
+            summary = finalize(self.hook.get_client(), db, snapshot_id).as_dict()
+            snapshot = SnapshotStore(db).get(snapshot_id)
+        if snapshot is not None:
+            # The Airflow Asset event of this snapshot: downstream DAGs read what to load from its extra.
+            document = snapshot.document
+            extra = {
+                "snapshot_id": snapshot_id,
+                "site": document.get("site"),
+                "schema_key": snapshot.schema_key,
+                "schema_id": snapshot.schema_id,
+                "seq": snapshot.seq,
+                "kind": snapshot.kind,
+                "counts": dict(document.get("counts") or {}),
+            }
+            for outlet in self.outlets:
+                context["outlet_events"][outlet].extra = extra
+        return summary
 
 
 class MarkSnapshotFailedOperator(_BackupStepOperator):

@@ -43,7 +43,7 @@ def backup_dags(
     """
     set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
 
-    def build(*schemas: str) -> dict[str, DAG]:
+    def build(*schemas: str, alerts: str = "") -> dict[str, DAG]:
         config = tmp_path / "jira_assets.yaml"
         config.write_text(
             textwrap.dedent(
@@ -57,6 +57,7 @@ def backup_dags(
                 retention: {{keep_last: 3}}
                 """
             )
+            + (f"alerts: {alerts}\n" if alerts else "")
         )
         monkeypatch.setenv("JIRA_ASSETS_CONFIG", str(config))
         return build_from_config(config)

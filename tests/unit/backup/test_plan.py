@@ -12,6 +12,7 @@ from airflow_assets.backup.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,
+    MonitorDagSpec,
     RestoreDagSpec,
     RetentionDagSpec,
     plan_backup_dags,
@@ -73,6 +74,7 @@ def test_one_backup_dag_per_schema_with_lowercase_ids_and_resolved_settings() ->
         "jira_assets_backup_qa_itam",
         "jira_assets_retention",
         "jira_assets_restore",
+        "jira_assets_monitor",
     ]
     people = _spec(specs, "jira_assets_backup_prod_people")
     assert people == BackupDagSpec(
@@ -91,6 +93,7 @@ def test_one_backup_dag_per_schema_with_lowercase_ids_and_resolved_settings() ->
         tags=("jira-assets", "backup", "site:Prod", "schema:PEOPLE"),
         doc_md=people.doc_md,
         source="dags/jira_assets.yaml",
+        asset_uri="jira-assets://Prod/PEOPLE",
     )
     qa = _spec(specs, "jira_assets_backup_qa_itam")
     assert (qa.jira_conn_id, qa.schedule, qa.timezone, qa.pool, qa.budget_share) == (
@@ -178,6 +181,7 @@ def test_a_broken_site_gets_one_placeholder_and_the_other_sites_still_run() -> N
         "jira_assets_backup_qa_itam",
         "jira_assets_retention",
         "jira_assets_restore",
+        "jira_assets_monitor",
     ]
     broken = _broken(specs, "jira_assets_backup_prod_config_error")
     assert sorted(broken.error.splitlines()) == [
@@ -278,6 +282,7 @@ def test_the_example_config_plans_without_placeholders() -> None:
         "jira_assets_backup_staging_itam",
         "jira_assets_retention",
         "jira_assets_restore",
+        "jira_assets_monitor",
     }
 
 
@@ -297,3 +302,29 @@ def test_the_restore_dag_waits_in_the_site_pool_when_the_config_has_one_site() -
 
     assert isinstance(several, RestoreDagSpec) and several.pool is None
     assert isinstance(one, RestoreDagSpec) and one.pool == "jira_assets_demo"
+
+
+def test_alerts_reach_every_dag_and_the_monitor_watches_every_schema() -> None:
+    text = (
+        CONFIG
+        + "alerts: {notify: [{kind: file, path: /tmp/alerts.jsonl}], monitor: {max_object_drop: 0.5}}\n"
+    )
+
+    specs = plan_backup_dags(text, source="x")
+
+    assert all(spec.notify == ({"kind": "file", "path": "/tmp/alerts.jsonl"},) for spec in specs)
+    monitor = _by_id(specs)["jira_assets_monitor"]
+    assert isinstance(monitor, MonitorDagSpec)
+    assert [(w.site, w.schema_key, w.schedule) for w in monitor.schemas] == [
+        ("Prod", "ITAM", "0 2 * * *"), ("Prod", "PEOPLE", "0 */6 * * *"), ("Prod", "LOC", "0 2 * * *"),
+        ("qa", "ITAM", "0 2 * * *"),
+    ]  # fmt: skip
+    assert (monitor.max_object_drop, monitor.max_age_hours) == (0.5, None)
+
+
+def test_broken_alerts_leave_the_backups_running_and_make_the_monitor_a_placeholder() -> None:
+    specs = plan_backup_dags(CONFIG + "alerts: {notify: [{kind: pager}]}\n", source="x")
+
+    monitor = _by_id(specs)["jira_assets_monitor"]
+    assert isinstance(monitor, BrokenDagSpec) and "alerts.notify[0].kind" in monitor.error
+    assert isinstance(_by_id(specs)["jira_assets_backup_prod_itam"], BackupDagSpec)

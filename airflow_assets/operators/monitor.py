@@ -1,0 +1,70 @@
+"""The monitor DAG's operator: fail (and so alert) when backups are stale or a snapshot lost many objects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.mongo.hooks.mongo import MongoHook
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_assets.backup.monitor import check_snapshots
+from airflow_assets.backup.plan import SchemaWatch
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotMonitorOperator(BaseOperator):
+    """Check every configured schema's snapshots; fail listing what is wrong.
+
+    :param schemas: ``{site, schema_key, schedule, timezone}`` of every configured schema.
+    :param max_age_hours: the age of the newest complete snapshot that alerts (None: two schedule periods).
+    :param max_object_drop: the share of objects a snapshot may lose against the one before it.
+    :param mongo_conn_id: the ``mongo`` connection of the backup store.
+    :param mongo_database: the database backups are kept in.
+    """
+
+    template_fields: Sequence[str] = ("mongo_conn_id", "mongo_database")
+    ui_color = "#fff4d6"
+
+    def __init__(
+        self,
+        *,
+        schemas: Sequence[dict[str, str]],
+        max_age_hours: float | None,
+        max_object_drop: float,
+        mongo_conn_id: str = "jira_assets_backup",
+        mongo_database: str = "jira_assets",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.schemas = [dict(schema) for schema in schemas]
+        self.max_age_hours = max_age_hours
+        self.max_object_drop = max_object_drop
+        self.mongo_conn_id = mongo_conn_id
+        self.mongo_database = mongo_database
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check; return the number of schemas checked, or fail with every finding."""
+        client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
+        try:
+            findings = check_snapshots(
+                client[self.mongo_database],
+                [SchemaWatch(**schema) for schema in self.schemas],
+                now=datetime.now(UTC),
+                max_age_hours=self.max_age_hours,
+                max_object_drop=self.max_object_drop,
+            )
+        finally:
+            client.close()
+        for finding in findings:
+            log.error("%s", finding.message)
+        if findings:
+            raise AirflowFailException(
+                f"{len(findings)} backup problem(s): " + "; ".join(finding.message for finding in findings)
+            )
+        log.info("all %s schemas have a recent snapshot and no mass deletion", len(self.schemas))
+        return {"schemas": len(self.schemas), "findings": 0}
