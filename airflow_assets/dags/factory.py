@@ -86,9 +86,8 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
             if include.get(flag)
         ]
         # A completed snapshot updates the schema's Airflow Asset: downstream DAGs can be scheduled on it.
-        asset = Asset(
-            uri=spec.asset_uri, name=spec.dag_id.removeprefix("jira_assets_backup_"), group="jira-assets"
-        )
+        # Its name is its URI, so a downstream DAG names it with one string: Asset("jira-assets://prod/ITAM").
+        asset = Asset(name=spec.asset_uri, uri=spec.asset_uri, group="jira-assets")
         final = FinalizeSnapshotOperator(task_id="finalize", outlets=[asset], **connections)
         teardown = MarkSnapshotFailedOperator(
             task_id="mark_failed_if_incomplete",

@@ -7,6 +7,7 @@ verifies it, and what they stored matches the same backups made in-process.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -43,6 +44,27 @@ MONGO_DATABASE = "jira_assets_backup"
 # The demo's config, but on a schedule whose latest slot lies before the DAGs' start date: an unpaused
 # backup DAG gets no scheduled run beside the ones the test triggers.
 NEVER_SOON = "    conn_id: jira_assets_default\n    schedule: '0 0 29 2 *'\n"
+# A team's warehouse load, scheduled on the LOC backups' Airflow Asset (the README's example).
+DOWNSTREAM_DAG = "load_loc_snapshots"
+DOWNSTREAM_FILE = f"""\
+import pendulum
+from airflow.sdk import DAG, Asset, task
+
+LOC_SNAPSHOTS = Asset("jira-assets://demo/LOC")
+
+with DAG(
+    dag_id="{DOWNSTREAM_DAG}",
+    schedule=[LOC_SNAPSHOTS],
+    start_date=pendulum.datetime(2025, 1, 1),
+    catchup=False,
+):
+
+    @task
+    def load(*, triggering_asset_events=None):
+        return [event.extra["snapshot_id"] for event in triggering_asset_events[LOC_SNAPSHOTS]]
+
+    load()
+"""
 
 
 def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_path: Path) -> None:
@@ -54,6 +76,7 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
     dags_folder = tmp_path / "dags"
     dags_folder.mkdir()
     (dags_folder / "jira_assets_backup.py").write_text(DEMO_DAG_FILE)
+    (dags_folder / "load_loc_snapshots.py").write_text(DOWNSTREAM_FILE)
     config = dags_folder / "jira_assets.yaml"
     config.write_text(DEMO_CONFIG.replace("    conn_id: jira_assets_default\n", NEVER_SOON))
 
@@ -71,8 +94,8 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             created = stack.run(str(Path(sys.executable).with_name("airflow-assets")), "pools", "create")
             assert f"pool {POOL}: 2 slots" in created.stdout, created.stdout
             stack.wait_until_healthy()
-            stack.wait_for_dags([*BACKUP_DAGS, RESTORE_DAG])
-            for dag_id in [*BACKUP_DAGS, RESTORE_DAG]:
+            stack.wait_for_dags([*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG])
+            for dag_id in [*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG]:
                 stack.unpause(dag_id)
             timings["stack up"] = time.monotonic() - began
 
@@ -101,6 +124,10 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
                 assert _held_versions(db, made) == _held_versions(reference, expected), key
                 snapshots[key] = made
             timings["reference backups"] = time.monotonic() - started
+
+            # The LOC snapshot's Airflow Asset event started the downstream DAG, which read the snapshot id.
+            loaded = _wait_for_asset_run(stack, DOWNSTREAM_DAG, timeout=90)
+            assert snapshots["LOC"].snapshot_id in json.dumps(loaded), loaded
 
             started = time.monotonic()
             restore = {RESTORE_DAG: stack.trigger(RESTORE_DAG, RESTORE_CONF)}
@@ -170,3 +197,21 @@ def _failure(stack: CeleryStack, runs: Mapping[str, str], states: Mapping[str, s
     """Say which runs failed, their task states and the tail of the scheduler's and workers' logs."""
     tasks = {dag_id: stack.task_states(dag_id, run_id) for dag_id, run_id in runs.items()}
     return f"run states {dict(states)}; task states {tasks}\n{stack.logs(40)}"
+
+
+def _wait_for_asset_run(stack: Any, dag_id: str, *, timeout: float) -> Any:
+    """Wait for the first asset-triggered run of ``dag_id`` to succeed; return its task's XCom value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = stack.api("GET", f"dags/{dag_id}/dagRuns")["dag_runs"]
+        done = [run for run in runs if run["state"] == "success"]
+        if done:
+            run_id = done[0]["dag_run_id"]
+            assert done[0]["run_type"] == "asset_triggered", done[0]
+            entry = stack.api(
+                "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/load/xcomEntries/return_value"
+            )
+            return entry["value"]
+        assert not [run for run in runs if run["state"] == "failed"], runs
+        time.sleep(1)
+    raise AssertionError(f"no run of {dag_id} succeeded within {timeout} s of the backups")
