@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -245,10 +246,67 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--random-seed", type=int, default=None, help="make fault injection repeatable")
     serve.set_defaults(handler=_sandbox_serve)
 
+    _add_tools(commands)
+
     demo = commands.add_parser("demo", help="sandbox + embedded MongoDB + the Assets client, end to end")
     demo.add_argument("--workdir", default=".demo", help="where the demo keeps its Airflow home and data")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+# The operator tools: (command path, module, help). Each module has add_arguments(parser) and run(args).
+TOOLS = (
+    (
+        ("snapshots", "list"),
+        "snapshots_list",
+        "a table of the snapshots: id, site, schema, taken at, kind, status",
+    ),
+    (
+        ("snapshots", "show"),
+        "snapshots_show",
+        "one snapshot: counts per object type, what it includes, fidelity",
+    ),
+    (("snapshots", "diff"), "snapshots_diff", "what changed between two snapshots of a schema"),
+    (("snapshots", "export"), "snapshots_export", "write a snapshot as plain files (backupAssets.py layout)"),
+    (("snapshots", "verify"), "snapshots_verify", "prove snapshots are sound (exit 3 when damage is found)"),
+    (
+        ("check",),
+        "site_check",
+        "a read-only probe of a real site and the contract's assumptions (exit 3: problems)",
+    ),
+    (
+        ("standalone",),
+        "standalone",
+        "airflow standalone + sandbox + embedded MongoDB, preset: try it in two minutes",
+    ),
+)
+
+
+def _add_tools(commands: Any) -> None:
+    """Wire each operator tool's module into the parser; modules are imported only when their command runs."""
+    import importlib
+
+    groups: dict[str, Any] = {}
+    for path, module_name, help_text in TOOLS:
+        parent = commands
+        if len(path) == 2:
+            if path[0] not in groups:
+                group = commands.add_parser(path[0], help="the snapshots in the backup store")
+                groups[path[0]] = group.add_subparsers(dest=f"{path[0]}_command", required=True)
+            parent = groups[path[0]]
+        parser = parent.add_parser(path[-1], help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(f"airflow_assets.tools.{module_name}")
+        except ModuleNotFoundError:
+            parser.set_defaults(handler=functools.partial(_not_built, " ".join(path)))
+            continue
+        module.add_arguments(parser)
+        parser.set_defaults(handler=module.run)
+
+
+def _not_built(name: str, args: argparse.Namespace) -> int:
+    print(f"airflow-assets {name}: not available in this version", file=sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
