@@ -62,6 +62,10 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
                 "required": ["old_key"],
                 "additionalProperties": False,
             },
+            examples=[
+                [{"old_key": example, "new_key": copy_key, "new_name": None}],
+                [{"old_key": example, "new_key": None, "new_name": None}],
+            ],
         ),
         "mode": Param(
             NEW_SCHEMA,
@@ -84,6 +88,7 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             type=["null", "string"],
             **_enum_of(sites),
             title="Source site",
+            examples=list(sites[:1]) or ["prod"],
             description=(
                 "The backup config's site the snapshots come from; only needed when two sites share a key."
             ),
@@ -92,6 +97,7 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             None,
             type=["null", "string"],
             title="Target connection",
+            examples=["jira_assets_staging"],
             description=(
                 "The jira_assets connection to restore into. Empty: the site the snapshot came from. "
                 "Another site makes it a migration (new_schema only)."
@@ -103,6 +109,7 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             items={"type": "string", "minLength": 1},
             uniqueItems=True,
             title="Only these object types",
+            examples=[["Server", "Laptop"]],
             description=(
                 "Object type names; empty restores all. The plan adds their parents and the "
                 "types their references "
@@ -115,6 +122,7 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             items={"type": "string", "pattern": OBJECT_KEY_PATTERN},
             uniqueItems=True,
             title="Only these objects",
+            examples=[[f"{example}-42"]],
             description="Object keys as in the snapshot, e.g. ITAM-42; empty restores all.",
         ),
         "include_comments": Param(
