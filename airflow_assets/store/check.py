@@ -1,0 +1,277 @@
+"""Prove that snapshots are sound, as restic's ``check`` does: every version they name exists and is intact.
+
+A snapshot with sequence number ``s`` holds every span with ``from_seq <= s < to_seq``; each span names a
+version by the hash of its content. :class:`SnapshotChecker` reads those spans kind by kind, fetches the
+versions they name in batches by ``_id`` (answered from the primary index), recomputes each hash exactly
+as the backup computed it, and compares what it counted with the counts the manifest recorded. A version
+is hashed once per checker, however many snapshots share it: checking every snapshot of a schema costs
+little more than checking the newest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pymongo.database import Database
+
+from airflow_assets.store.hashing import content_hash
+from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
+from airflow_assets.store.snapshots import COMPLETE, Snapshot
+from airflow_assets.store.versions import BATCH
+
+# Every kind a backup stores (README "Storage in MongoDB"); configuration first, then content.
+KINDS = (
+    "schema",
+    "schema_properties",
+    "object_type",
+    "attribute",
+    "status_type",
+    "reference_type",
+    "global_status_type",
+    "global_reference_type",
+    "object",
+    "history",
+    "comment",
+    "ticket",
+)
+# The manifest's counts and the kind each one counts.
+COUNTED_KINDS = {"history_entries": "history", "comments": "comment", "tickets": "ticket"}
+
+MISSING = "missing"
+HASH_MISMATCH = "hash mismatch"
+COUNT_MISMATCH = "count mismatch"
+DAMAGED = "damaged"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One damaged or missing document, and the snapshot that needs it.
+
+    :param snapshot_id: the snapshot that reads the document.
+    :param collection: ``versions``, ``spans`` or ``snapshots``.
+    :param document_id: the ``_id`` of the document at fault.
+    :param problem: ``missing``, ``hash mismatch``, ``count mismatch`` or ``damaged``.
+    :param detail: what was expected and what was found, in words.
+    """
+
+    snapshot_id: str
+    collection: str
+    document_id: str
+    problem: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the problem as JSON-compatible values."""
+        return asdict(self)
+
+    def describe(self) -> str:
+        """Return the problem as one line."""
+        where = f"{self.collection} {self.document_id}"
+        return f"{where}: {self.problem}: {self.detail} (snapshot {self.snapshot_id})"
+
+
+@dataclass
+class SnapshotCheck:
+    """What checking one snapshot found.
+
+    :param items: the spans (items) the snapshot holds.
+    :param versions_hashed: versions whose hash this check recomputed (those shared with an already
+        checked snapshot are not hashed again).
+    """
+
+    snapshot_id: str
+    schema_key: str
+    seq: int
+    status: str
+    items: int = 0
+    versions_hashed: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sound(self) -> bool:
+        """Tell whether nothing is wrong."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-compatible values."""
+        return {
+            "snapshot_id": self.snapshot_id,
+            "schema_key": self.schema_key,
+            "seq": self.seq,
+            "status": self.status,
+            "items": self.items,
+            "versions_hashed": self.versions_hashed,
+            "sound": self.sound,
+            "problems": [problem.as_dict() for problem in self.problems],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class _Tally:
+    per_kind: dict[str, int] = field(default_factory=dict)
+    per_type: dict[str, int] = field(default_factory=dict)
+
+
+class SnapshotChecker:
+    """Check snapshots of one backup database; remembers the versions it has hashed.
+
+    :param db: the backup database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._spans = db[SPANS]
+        self._versions = db[VERSIONS]
+        # Digests (as bytes: half the memory of hex) of versions found intact, and the damage of the others.
+        self._intact: set[bytes] = set()
+        self._damaged: dict[str, tuple[str, str]] = {}
+
+    def check(self, snapshot: Snapshot) -> SnapshotCheck:
+        """Check one snapshot: its versions exist and hash right, and its manifest counts what it holds."""
+        result = SnapshotCheck(snapshot.snapshot_id, snapshot.schema_key, snapshot.seq, snapshot.status)
+        tally = _Tally()
+        for kind in KINDS:
+            batch: list[Mapping[str, Any]] = []
+            for span in self._visible_spans(snapshot, kind):
+                tally.per_kind[kind] = tally.per_kind.get(kind, 0) + 1
+                if kind == "object":
+                    type_id = str(span.get("type_id"))
+                    tally.per_type[type_id] = tally.per_type.get(type_id, 0) + 1
+                batch.append(span)
+                if len(batch) >= BATCH:
+                    self._check_versions(snapshot, kind, batch, result)
+                    batch = []
+            if batch:
+                self._check_versions(snapshot, kind, batch, result)
+        result.items = sum(tally.per_kind.values())
+        if snapshot.status == COMPLETE:
+            result.problems.extend(_count_problems(snapshot, tally))
+        else:
+            result.notes.append(
+                f"snapshot is {snapshot.status}: never offered for restore, its counts are not checked"
+            )
+        return result
+
+    def check_all(self, snapshots: Iterable[Snapshot]) -> Iterator[SnapshotCheck]:
+        """Check each snapshot in turn."""
+        for snapshot in snapshots:
+            yield self.check(snapshot)
+
+    def _visible_spans(self, snapshot: Snapshot, kind: str) -> Iterator[Mapping[str, Any]]:
+        query = {
+            "ws": snapshot.workspace_id,
+            "schema_id": snapshot.schema_id,
+            "kind": kind,
+            "from_seq": {"$lte": snapshot.seq},
+            "to_seq": {"$gt": snapshot.seq},
+        }
+        projection = {"hash": 1, "item_id": 1, "type_id": 1}
+        yield from self._spans.find(query, projection)
+
+    def _check_versions(
+        self, snapshot: Snapshot, kind: str, spans: Sequence[Mapping[str, Any]], result: SnapshotCheck
+    ) -> None:
+        wanted = {
+            str(span["hash"])
+            for span in spans
+            if isinstance(span.get("hash"), str)
+            and span["hash"] not in self._damaged
+            and _digest(span["hash"]) not in self._intact
+        }
+        fetched = {doc["_id"]: doc for doc in self._versions.find({"_id": {"$in": sorted(wanted)}})}
+        for span in spans:
+            digest = span.get("hash")
+            if not isinstance(digest, str) or not digest:
+                result.problems.append(
+                    Problem(
+                        snapshot.snapshot_id, SPANS, str(span["_id"]), DAMAGED, "the span names no version"
+                    )
+                )
+                continue
+            if digest in wanted:
+                wanted.discard(digest)
+                document = fetched.get(digest)
+                if document is None:
+                    self._damaged[digest] = (MISSING, f"{kind} {span.get('item_id')} (span {span['_id']})")
+                else:
+                    result.versions_hashed += 1
+                    mismatch = _hash_problem(snapshot, kind, span, document)
+                    if mismatch is None:
+                        self._intact.add(_digest(digest))
+                    else:
+                        self._damaged[digest] = (HASH_MISMATCH, mismatch)
+            damage = self._damaged.get(digest)
+            if damage is not None:
+                problem, detail = damage
+                if problem == MISSING:
+                    detail = f"{kind} {span.get('item_id')} (span {span['_id']}) names it"
+                result.problems.append(Problem(snapshot.snapshot_id, VERSIONS, digest, problem, detail))
+
+
+def _digest(hex_digest: str) -> bytes:
+    try:
+        return bytes.fromhex(hex_digest)
+    except ValueError:
+        return hex_digest.encode()
+
+
+def _hash_problem(
+    snapshot: Snapshot, kind: str, span: Mapping[str, Any], document: Mapping[str, Any]
+) -> str | None:
+    """Recompute a version's hash as the backup did; return what is wrong, or None."""
+    data = document.get("data")
+    item_id = str(span.get("item_id"))
+    if not isinstance(data, Mapping):
+        return f"{kind} {item_id}: the version has no content"
+    try:
+        recomputed = content_hash(
+            kind=kind, workspace_id=snapshot.workspace_id, schema_id=snapshot.schema_id, item_id=item_id,
+            data=data,
+        )  # fmt: skip
+    except (TypeError, ValueError) as error:
+        return f"{kind} {item_id}: the content cannot be hashed ({error})"
+    if recomputed != document["_id"]:
+        return f"{kind} {item_id}: the content now hashes to {recomputed}"
+    return None
+
+
+def _count_problems(snapshot: Snapshot, tally: _Tally) -> list[Problem]:
+    counts = snapshot.document.get("counts")
+    if not isinstance(counts, Mapping):
+        return [
+            Problem(
+                snapshot.snapshot_id, SNAPSHOTS, snapshot.snapshot_id, DAMAGED, "the manifest has no counts"
+            )
+        ]
+    found: list[tuple[str, Any, int]] = [
+        ("counts.objects", counts.get("objects"), tally.per_kind.get("object", 0))
+    ]
+    per_type = counts.get("per_type")
+    if isinstance(per_type, Mapping):
+        for type_id in sorted(set(per_type) | set(tally.per_type), key=_id_order):
+            found.append(
+                (f"counts.per_type.{type_id}", per_type.get(type_id, 0), tally.per_type.get(type_id, 0))
+            )
+    else:
+        found.append(("counts.per_type", per_type, -1))
+    for name, kind in COUNTED_KINDS.items():
+        found.append((f"counts.{name}", counts.get(name), tally.per_kind.get(kind, 0)))
+    return [
+        Problem(
+            snapshot.snapshot_id,
+            SNAPSHOTS,
+            snapshot.snapshot_id,
+            COUNT_MISMATCH,
+            f"{name} is {recorded!r} but the store holds {held}",
+        )
+        for name, recorded, held in found
+        if recorded != held
+    ]
+
+
+def _id_order(identifier: str) -> tuple[int, str]:
+    return (int(identifier), "") if identifier.isdigit() else (1 << 62, identifier)

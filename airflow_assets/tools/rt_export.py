@@ -1,0 +1,545 @@
+"""Write a snapshot as plain files in the layout of the public backupAssets.py / importAssets.py scripts.
+
+The layout (``/work/shared/rt-export-layout.md``, summarised in :func:`export_snapshot`) keeps, per object
+type, ``objects/<Type>_<typeId>.json``: each object's attributes by name with their display values, a
+reference as ``{"displayValue": label, "searchValue": key}``. A snapshot stores normalised content (no
+display values: references by id, statuses by id, users by account id), so the display values are rebuilt
+here the way Assets renders them: dates as ``06/Jan/25``, date-times as ``06/Jan/25 8:25 AM`` (UTC),
+statuses by name, users by display name, groups by name, references from the referenced object's label and
+key (read from this snapshot, or from the newest complete snapshot of the schema it lives in).
+
+Objects are read a type at a time and a batch at a time, and every file is written as it is read: memory
+holds the configuration and a bounded cache of referenced labels, never the whole schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pymongo.database import Database
+
+from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
+from airflow_assets.store.snapshots import COMPLETE, Snapshot
+from airflow_assets.store.versions import BATCH, VersionStore
+
+JsonDict = dict[str, Any]
+
+INDENT = 4
+# Attribute kinds and the default types whose display differs from their value.
+ATTR_DEFAULT, ATTR_REFERENCE, ATTR_USER, ATTR_GROUP, ATTR_STATUS = 0, 1, 2, 4, 7
+DEFAULT_DATE, DEFAULT_DATETIME = 4, 6
+# Not locale-dependent like %b.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_UNSAFE = re.compile(r'[<>:"/\\|?* ]')
+# Referenced objects whose label and key are kept between batches.
+LABEL_CACHE = 50_000
+
+
+def safe_name(name: str) -> str:
+    """Return an object type name as the scripts put it in file names (``<>:"/\\|?*`` and space -> ``_``)."""
+    return _UNSAFE.sub("_", name)
+
+
+def type_file(object_type: Mapping[str, Any]) -> str:
+    """Return the file name of an object type: ``<Type>_<typeId>.json``."""
+    return f"{safe_name(str(object_type.get('name', '')))}_{object_type['id']}.json"
+
+
+def display_date(text: str) -> str:
+    """Render an ISO date (``2025-01-06``) as Jira displays it (``06/Jan/25``)."""
+    try:
+        day = date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return text
+    return f"{day.day:02d}/{_MONTHS[day.month - 1]}/{day.year % 100:02d}"
+
+
+def display_datetime(text: str) -> str:
+    """Render an ISO date-time (``2025-01-06T08:25:00.000Z``) as Jira displays it (``06/Jan/25 8:25 AM``)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    return f"{display_date(moment.date().isoformat())} {hour}:{moment.minute:02d} {half}"
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _id_order(identifier: Any) -> tuple[int, str]:
+    text = str(identifier)
+    return (int(text), "") if text.isdigit() else (1 << 62, text)
+
+
+@dataclass
+class SchemaConfig:
+    """The configuration a snapshot holds, indexed for the export."""
+
+    schema: JsonDict
+    properties: JsonDict
+    object_types: dict[str, JsonDict]
+    attributes: dict[str, JsonDict]
+    status_types: list[JsonDict]
+    reference_types: list[JsonDict]
+    global_status_types: list[JsonDict]
+    global_reference_types: list[JsonDict]
+    own_attributes: dict[str, list[JsonDict]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, versions: VersionStore, seq: int) -> SchemaConfig:
+        """Read the configuration kinds of snapshot ``seq``."""
+
+        def kind(name: str) -> list[JsonDict]:
+            return sorted(versions.read(name, seq), key=lambda item: _id_order(item.get("id")))
+
+        schemas, properties = kind("schema"), kind("schema_properties")
+        if not schemas:
+            raise LookupError(
+                f"snapshot {seq} of schema {versions.schema_id} holds no schema: the store is damaged"
+            )
+        attributes = {str(attribute["id"]): attribute for attribute in kind("attribute")}
+        own: dict[str, list[JsonDict]] = {}
+        for attribute in attributes.values():
+            own.setdefault(str(attribute.get("objectTypeId")), []).append(attribute)
+        for owned in own.values():
+            owned.sort(key=lambda attribute: (_int(attribute.get("position")), _id_order(attribute["id"])))
+        return cls(
+            schema=schemas[0],
+            properties=properties[0] if properties else {},
+            object_types={str(object_type["id"]): object_type for object_type in kind("object_type")},
+            attributes=attributes,
+            status_types=kind("status_type"),
+            reference_types=kind("reference_type"),
+            global_status_types=kind("global_status_type"),
+            global_reference_types=kind("global_reference_type"),
+            own_attributes=own,
+        )
+
+    def types_in_order(self) -> list[JsonDict]:
+        """Return the object types as ``objecttypes/flat`` lists them: parents first, by position."""
+        children: dict[str | None, list[JsonDict]] = {}
+        for object_type in self.object_types.values():
+            parent = object_type.get("parentObjectTypeId")
+            children.setdefault(parent if parent in self.object_types else None, []).append(object_type)
+        ordered: list[JsonDict] = []
+
+        def visit(parent: str | None) -> None:
+            for child in sorted(
+                children.get(parent, []), key=lambda t: (_int(t.get("position")), _id_order(t["id"]))
+            ):
+                ordered.append(child)
+                visit(str(child["id"]))
+
+        visit(None)
+        return ordered
+
+    def carried_attributes(self, type_id: str) -> list[JsonDict]:
+        """Return the attributes objects of a type carry (``objecttype/{id}/attributes``): inherited first."""
+        chain: list[str] = [type_id]
+        parent = self.object_types.get(type_id, {}).get("parentObjectTypeId")
+        while (
+            parent in self.object_types and self.object_types[parent].get("inherited") and parent not in chain
+        ):
+            chain.append(parent)
+            parent = self.object_types[parent].get("parentObjectTypeId")
+        carried: list[JsonDict] = []
+        for owner in reversed(chain):
+            carried.extend(self.own_attributes.get(owner, []))
+        return carried
+
+    def status_names(self) -> dict[str, str]:
+        """Return status type names by id (the schema's and the global ones)."""
+        return {
+            str(status["id"]): str(status.get("name", status["id"]))
+            for status in [*self.global_status_types, *self.status_types]
+        }
+
+    def attribute_as_listed(self, attribute: Mapping[str, Any]) -> JsonDict:
+        """Return an attribute definition with its owner type embedded again, as the API lists it."""
+        listed = dict(attribute)
+        owner = self.object_types.get(str(attribute.get("objectTypeId")))
+        if owner is not None:
+            listed = {"objectType": owner, **listed}
+        return listed
+
+
+class ReferencedObjects:
+    """Find the label and key of referenced objects, in this snapshot or another schema's newest snapshot.
+
+    :param db: the backup database.
+    :param sources: (schema id, seq) to look in, in order: the exported snapshot first.
+    """
+
+    def __init__(self, db: Database, sources: Sequence[tuple[str, str, int]]) -> None:
+        self._spans = db[SPANS]
+        self._versions = db[VERSIONS]
+        self._sources = list(sources)
+        self._known: dict[str, tuple[str, str] | None] = {}
+        self.unresolved: set[str] = set()
+
+    def resolve(self, object_ids: set[str]) -> dict[str, tuple[str, str] | None]:
+        """Return (label, key) of each object id (None when no snapshot holds it)."""
+        missing = {object_id for object_id in object_ids if object_id not in self._known}
+        if missing and len(self._known) + len(missing) > LABEL_CACHE:
+            self._known.clear()
+            missing = set(object_ids)
+        for workspace_id, schema_id, seq in self._sources:
+            if not missing:
+                break
+            found = self._lookup(workspace_id, schema_id, seq, sorted(missing, key=_id_order))
+            self._known.update(found)
+            missing -= set(found)
+        for object_id in missing:
+            self._known[object_id] = None
+            self.unresolved.add(object_id)
+        return {object_id: self._known.get(object_id) for object_id in object_ids}
+
+    def _lookup(
+        self, workspace_id: str, schema_id: str, seq: int, object_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(object_ids), BATCH):
+            chunk = object_ids[start : start + BATCH]
+            # Span ids start with ws|schema|kind|item|: anchored prefixes are primary-index ranges.
+            prefixes = [re.compile("^" + re.escape(f"{workspace_id}|{schema_id}|object|{i}|")) for i in chunk]
+            hashes = {
+                span["hash"]: str(span["item_id"])
+                for span in self._spans.find(
+                    {"_id": {"$in": prefixes}, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}},
+                    {"hash": 1, "item_id": 1},
+                )
+            }
+            for version in self._versions.find(
+                {"_id": {"$in": list(hashes)}}, {"data.label": 1, "data.objectKey": 1}
+            ):
+                data = version.get("data") or {}
+                found[hashes[version["_id"]]] = (
+                    str(data.get("label") or ""),
+                    str(data.get("objectKey") or ""),
+                )
+        return found
+
+
+class ValueRenderer:
+    """Turn a stored object's attribute values into the display values of the layout."""
+
+    def __init__(
+        self, config: SchemaConfig, references: ReferencedObjects, schema_keys: Mapping[str, str]
+    ) -> None:
+        self.config = config
+        self.references = references
+        self.statuses = config.status_names()
+        self.schema_keys = schema_keys
+
+    def render_batch(
+        self, objects: Sequence[Mapping[str, Any]], order: Mapping[str, int]
+    ) -> Iterator[tuple[str, JsonDict]]:
+        """Yield (object id, {attribute name: display value}) for a batch of stored objects."""
+        referenced = {
+            str(value["referencedObjectId"])
+            for stored in objects
+            for attribute in stored.get("attributes") or []
+            for value in attribute.get("values") or []
+            if value.get("referencedObjectId") is not None
+        }
+        labels = self.references.resolve(referenced) if referenced else {}
+        for stored in objects:
+            rendered: JsonDict = {}
+            attributes = sorted(
+                stored.get("attributes") or [],
+                key=lambda a: (
+                    order.get(str(a.get("objectTypeAttributeId")), 1 << 30),
+                    _id_order(a.get("objectTypeAttributeId")),
+                ),
+            )
+            for attribute in attributes:
+                values = attribute.get("values") or []
+                if not values:
+                    continue
+                attribute_id = str(attribute.get("objectTypeAttributeId"))
+                definition = self.config.attributes.get(attribute_id, {})
+                name = str(definition.get("name", attribute_id))
+                shown = [self._display(definition, value, labels) for value in values]
+                rendered[name] = shown[0] if len(shown) == 1 else shown
+            yield str(stored["id"]), rendered
+
+    def _display(
+        self,
+        definition: Mapping[str, Any],
+        value: Mapping[str, Any],
+        labels: Mapping[str, tuple[str, str] | None],
+    ) -> Any:
+        if value.get("referencedObjectId") is not None:
+            object_id = str(value["referencedObjectId"])
+            found = labels.get(object_id)
+            if found is None:
+                # Not in any snapshot: the restore script only needs the number after the dash.
+                key = f"{self._key_prefix(definition)}-{object_id}"
+                return {"displayValue": key, "searchValue": key}
+            return {"displayValue": found[0], "searchValue": found[1]}
+        if value.get("statusId") is not None:
+            return self.statuses.get(str(value["statusId"]), str(value["statusId"]))
+        if "user" in value:
+            user = value.get("user") or {}
+            return str(user.get("displayName") or user.get("accountId") or "")
+        if "groupName" in value:
+            return str(value.get("groupName") or "")
+        raw = value.get("value")
+        if raw is None:
+            return ""
+        text = "true" if raw is True else "false" if raw is False else str(raw)
+        if _int(definition.get("type"), -1) == ATTR_DEFAULT:
+            default_type = definition.get("defaultType") or {}
+            kind = _int(default_type.get("id"), -1) if isinstance(default_type, Mapping) else -1
+            if kind == DEFAULT_DATE:
+                return display_date(text)
+            if kind == DEFAULT_DATETIME:
+                return display_datetime(text)
+        return text
+
+    def _key_prefix(self, definition: Mapping[str, Any]) -> str:
+        target = definition.get("referenceObjectType")
+        schema_id = str(target.get("objectSchemaId")) if isinstance(target, Mapping) else ""
+        return self.schema_keys.get(schema_id, "?")
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote."""
+
+    snapshot_id: str
+    schema_key: str
+    directory: str
+    object_types: int = 0
+    objects: int = 0
+    history_files: int = 0
+    comment_files: int = 0
+    files: int = 0
+    unresolved_references: int = 0
+
+
+class _Files:
+    """Write pretty-printed JSON files under a root, counting them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.count = 0
+
+    def path(self, relative: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        return path
+
+    def write(self, relative: str, value: Any) -> None:
+        with self.path(relative).open("w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=INDENT, ensure_ascii=False)
+            handle.write("\n")
+
+    @contextmanager
+    def mapping(self, relative: str) -> Iterator[_JsonStream]:
+        with self.path(relative).open("w", encoding="utf-8") as handle:
+            stream = _JsonStream(handle, "{", "}")
+            yield stream
+            stream.close()
+
+    @contextmanager
+    def listing(self, relative: str) -> Iterator[_JsonStream]:
+        with self.path(relative).open("w", encoding="utf-8") as handle:
+            stream = _JsonStream(handle, "[", "]")
+            yield stream
+            stream.close()
+
+
+class _JsonStream:
+    """Write a JSON object or array entry by entry, byte for byte as ``json.dump(indent=INDENT)`` would."""
+
+    def __init__(self, handle: IO[str], opening: str, closing: str) -> None:
+        self.handle = handle
+        self.opening, self.closing = opening, closing
+        self.entries = 0
+
+    def _entry(self, text: str) -> None:
+        self.handle.write(",\n" if self.entries else self.opening + "\n")
+        self.handle.write(" " * INDENT + text)
+        self.entries += 1
+
+    def add(self, value: Any) -> None:
+        self._entry(self._nested(value))
+
+    def put(self, key: str, value: Any) -> None:
+        self._entry(f"{json.dumps(key, ensure_ascii=False)}: {self._nested(value)}")
+
+    @staticmethod
+    def _nested(value: Any) -> str:
+        # JSON strings escape their newlines: every newline here is layout, indented one level deeper.
+        return json.dumps(value, indent=INDENT, ensure_ascii=False).replace("\n", "\n" + " " * INDENT)
+
+    def close(self) -> None:
+        self.handle.write(f"\n{self.closing}\n" if self.entries else f"{self.opening}{self.closing}\n")
+
+
+def latest_complete(db: Database, workspace_id: str) -> dict[str, Snapshot]:
+    """Return the newest complete snapshot of every schema of a workspace, by schema id."""
+    newest: dict[str, Snapshot] = {}
+    for document in db[SNAPSHOTS].find(
+        {"workspace_id": workspace_id, "status": COMPLETE}, sort=[("schema_id", 1), ("seq", -1)]
+    ):
+        newest.setdefault(str(document["schema_id"]), Snapshot.from_document(document))
+    return newest
+
+
+def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummary:
+    """Write ``snapshot`` under ``out`` in the backupAssets.py layout; replace ``out/<KEY>`` as a whole.
+
+    Files: ``config/objectschemas.json`` (every schema of the workspace this store knows),
+    ``<KEY>/config/*.json``, ``<KEY>/config/attributes/<Type>_<id>.json``, ``<KEY>/objectsmeta/`` and
+    ``<KEY>/objects/<Type>_<id>.json`` per object type, ``<KEY>/objects/history|comments/<objectId>.json``
+    for the objects that have any. The new ``<KEY>`` folder is written beside the old one and swapped in at
+    the end, so files of objects deleted since an earlier export do not linger (a git diff shows them gone).
+    """
+    versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
+    config = SchemaConfig.read(versions, snapshot.seq)
+    others = latest_complete(db, snapshot.workspace_id)
+    others.pop(snapshot.schema_id, None)
+    schemas = [config.schema]
+    schema_keys = {snapshot.schema_id: str(config.schema.get("objectSchemaKey") or snapshot.schema_key)}
+    for schema_id, other in sorted(others.items(), key=lambda pair: _id_order(pair[0])):
+        other_schema = next(
+            iter(VersionStore(db, other.workspace_id, schema_id).read("schema", other.seq)), None
+        )
+        if other_schema is not None:
+            schemas.append(other_schema)
+        schema_keys[schema_id] = str((other_schema or {}).get("objectSchemaKey") or other.schema_key)
+    key = schema_keys[snapshot.schema_id]
+    out.mkdir(parents=True, exist_ok=True)
+    root = _Files(out)
+    root.write("config/objectschemas.json", sorted(schemas, key=lambda schema: _id_order(schema.get("id"))))
+
+    final = out / safe_name(key)
+    staging = out / f".{safe_name(key)}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    files = _Files(staging)
+    summary = ExportSummary(snapshot.snapshot_id, key, str(final))
+    _write_config(files, config)
+    sources = [(snapshot.workspace_id, snapshot.schema_id, snapshot.seq)]
+    sources += [(other.workspace_id, schema_id, other.seq) for schema_id, other in others.items()]
+    references = ReferencedObjects(db, sources)
+    renderer = ValueRenderer(config, references, schema_keys)
+    for object_type in config.types_in_order():
+        summary.object_types += 1
+        summary.objects += _write_type(files, versions, snapshot.seq, config, renderer, object_type)
+    summary.history_files = _write_entries(files, versions, snapshot.seq, "history", "objects/history")
+    summary.comment_files = _write_entries(files, versions, snapshot.seq, "comment", "objects/comments")
+    summary.unresolved_references = len(references.unresolved)
+    _swap(staging, final)
+    summary.files = root.count + files.count
+    return summary
+
+
+def _write_config(files: _Files, config: SchemaConfig) -> None:
+    files.write("config/objectschema.json", config.schema)
+    files.write("config/objectschema_properties.json", config.properties)
+    files.write("config/global_referencetypes.json", config.global_reference_types)
+    files.write("config/global_statustypes.json", config.global_status_types)
+    files.write("config/referencetypes.json", config.reference_types)
+    files.write("config/statustypes.json", config.status_types)
+    files.write("config/objecttypes.json", config.types_in_order())
+    for object_type in config.object_types.values():
+        files.write(
+            f"config/attributes/{type_file(object_type)}",
+            [config.attribute_as_listed(a) for a in config.carried_attributes(str(object_type["id"]))],
+        )
+
+
+def _write_type(
+    files: _Files,
+    versions: VersionStore,
+    seq: int,
+    config: SchemaConfig,
+    renderer: ValueRenderer,
+    object_type: Mapping[str, Any],
+) -> int:
+    type_id = str(object_type["id"])
+    order = {str(a["id"]): index for index, a in enumerate(config.carried_attributes(type_id))}
+    written = 0
+    name = type_file(object_type)
+    with files.mapping(f"objects/{name}") as objects, files.listing(f"objectsmeta/{name}") as meta:
+        batch: list[JsonDict] = []
+        for stored in versions.read("object", seq, {"type_id": type_id}, sort="n"):
+            batch.append(stored)
+            if len(batch) >= BATCH:
+                written += _flush(batch, renderer, order, objects, meta)
+                batch = []
+        written += _flush(batch, renderer, order, objects, meta)
+    return written
+
+
+def _flush(
+    batch: Sequence[JsonDict],
+    renderer: ValueRenderer,
+    order: Mapping[str, int],
+    objects: _JsonStream,
+    meta: _JsonStream,
+) -> int:
+    for stored in batch:
+        meta.add(stored)
+    for object_id, rendered in renderer.render_batch(batch, order):
+        objects.put(object_id, rendered)
+    return len(batch)
+
+
+def _write_entries(files: _Files, versions: VersionStore, seq: int, kind: str, folder: str) -> int:
+    """Write one file per object that has entries of ``kind``; return how many."""
+    written = 0
+    current: str | None = None
+    entries: list[JsonDict] = []
+    for entry in versions.read(kind, seq, sort="parent_id"):
+        object_id = str(entry.get("objectId"))
+        if object_id != current and entries:
+            _write_object_entries(files, kind, folder, current, entries)
+            written += 1
+            entries = []
+        current = object_id
+        entries.append(entry)
+    if entries:
+        _write_object_entries(files, kind, folder, current, entries)
+        written += 1
+    return written
+
+
+def _write_object_entries(
+    files: _Files, kind: str, folder: str, object_id: str | None, entries: list[JsonDict]
+) -> None:
+    # As the API answers: history newest first, comments oldest first.
+    entries.sort(
+        key=lambda entry: (str(entry.get("created") or ""), _id_order(entry.get("id"))),
+        reverse=kind == "history",
+    )
+    files.write(f"{folder}/{object_id}.json", entries)
+
+
+def _swap(staging: Path, final: Path) -> None:
+    """Put the freshly written folder in place of the old one."""
+    retired = final.with_name(f".{final.name}.old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if final.exists():
+        os.replace(final, retired)
+    os.replace(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""``airflow-assets snapshots verify [ID | --all] [--json]``: prove snapshots sound, as restic's ``check``.
+
+Every version a snapshot names must exist and still hash to its name, and the manifest's counts must match
+what the store holds (:mod:`airflow_assets.store.check`). Exit 0: sound; 3: damage found (each damaged or
+missing document named, with its collection and the snapshot that needs it); 1: the store could not be
+read; 2: bad usage (an unknown id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from airflow_assets.tools import EXIT_OK, EXIT_PROBLEMS
+from airflow_assets.tools.snapshots_export import UsageError, run_against_store
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+    from airflow_assets.store.check import SnapshotCheck
+    from airflow_assets.store.snapshots import Snapshot
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the verify arguments."""
+    from airflow_assets.tools.backup_store import add_config_argument
+
+    parser.add_argument(
+        "snapshot_id",
+        metavar="ID",
+        nargs="?",
+        help="the snapshot to check (default: the newest complete snapshot of every schema)",
+    )
+    parser.add_argument("--all", action="store_true", help="check every complete snapshot")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_config_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the chosen snapshots; exit 0 sound, 3 problems found, 1 store unreachable, 2 bad usage."""
+    return run_against_store("snapshots verify", args, _verify)
+
+
+def _verify(db: Database, args: argparse.Namespace) -> int:
+    from airflow_assets.store.check import SnapshotChecker
+
+    snapshots = _chosen(db, args)
+    checker = SnapshotChecker(db)
+    results = list(checker.check_all(snapshots))
+    sound = all(result.sound for result in results)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "sound": sound,
+                    "snapshots": [result.as_dict() for result in results],
+                    "problems": [problem.as_dict() for result in results for problem in result.problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_table(results)
+    return EXIT_OK if sound else EXIT_PROBLEMS
+
+
+def _chosen(db: Database, args: argparse.Namespace) -> list[Snapshot]:
+    from airflow_assets.store.snapshots import COMPLETE, SnapshotStore
+    from airflow_assets.tools.rt_export import latest_complete
+
+    store = SnapshotStore(db)
+    if args.snapshot_id is not None:
+        if args.all:
+            raise UsageError("give a snapshot id or --all, not both")
+        snapshot = store.get(args.snapshot_id)
+        if snapshot is None:
+            raise UsageError(
+                f"no snapshot has the id {args.snapshot_id!r} (see `airflow-assets snapshots list`)"
+            )
+        return [snapshot]
+    if args.all:
+        chosen = list(store.list(status=COMPLETE))
+    else:
+        workspaces = db["snapshots"].distinct("workspace_id", {"status": COMPLETE})
+        chosen = [snapshot for ws in sorted(workspaces) for snapshot in latest_complete(db, ws).values()]
+    if not chosen:
+        raise UsageError("the backup store holds no complete snapshot")
+    # Oldest first per schema: later snapshots reuse most versions, which are then hashed already.
+    return sorted(chosen, key=lambda s: (s.workspace_id, s.schema_key, s.schema_id, s.seq))
+
+
+def _print_table(results: list[SnapshotCheck]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    table = Table(title="snapshots verify")
+    for column, justify in (
+        ("snapshot", "left"), ("schema", "left"), ("seq", "right"), ("items", "right"),
+        ("versions hashed", "right"), ("result", "left"),
+    ):  # fmt: skip
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for result in results:
+        verdict = "[green]sound[/]" if result.sound else f"[red]{len(result.problems)} problems[/]"
+        if result.notes:
+            verdict += f" ({result.status})"
+        table.add_row(
+            escape(result.snapshot_id), escape(result.schema_key), str(result.seq), str(result.items),
+            str(result.versions_hashed), verdict,
+        )  # fmt: skip
+    console.print(table)
+    for result in results:
+        for note in result.notes:
+            console.print(f"note: {escape(result.snapshot_id)}: {escape(note)}")
+        for problem in result.problems:
+            console.print(f"[red]problem[/]: {escape(problem.describe())}")
+    problems = sum(len(result.problems) for result in results)
+    if problems:
+        console.print(f"[red]{problems} problems found in {len(results)} snapshots[/]")
+    else:
+        console.print(f"[green]{len(results)} snapshots sound[/]")
