@@ -81,6 +81,8 @@ def run_tool(name: str, args: argparse.Namespace, body: Any) -> int:
         _complain(name, f"cannot read the backup store: {first_line}", [])
         return EXIT_FAILURE
     except LookupError as error:
+        if isinstance(error, (KeyError, IndexError)):
+            raise
         # A span naming a version that is gone: the store is damaged (`snapshots verify` says where).
         _complain(name, str(error), [])
         return EXIT_FAILURE
@@ -347,7 +349,7 @@ def when(value: Any) -> str:
     """Render a stored date (datetime or string) to the second."""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    return "" if value is None else str(value)[:19]
+    return "" if value is None else str(value)[:19].replace("T", " ")
 
 
 def iso(value: Any) -> str | None:

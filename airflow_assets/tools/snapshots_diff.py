@@ -350,7 +350,12 @@ def _print_report(report: dict[str, Any]) -> None:
             for item in entry[change]:
                 table.add_row(Text(entry["name"]), change, Text(_object_name(item)), "", "", "")
         for item in entry["changed"]:
-            rows = [(str(field), _short(v["old"]), _short(v["new"])) for field, v in item["fields"].items()]
+            # The `updated` stamp also shows as the Updated attribute: one row is enough.
+            rows = [
+                (str(field), _short(v["old"]), _short(v["new"]))
+                for field, v in item["fields"].items()
+                if field != "updated"
+            ]
             rows += [(a["name"], ", ".join(a["old"]), ", ".join(a["new"])) for a in item["attributes"]]
             for index, (name, before, after) in enumerate(rows):
                 first = index == 0
