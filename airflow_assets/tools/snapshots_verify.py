@@ -118,6 +118,10 @@ def _print_table(results: list[SnapshotCheck]) -> None:
             console.print(f"[red]problem[/]: {escape(problem.describe())}")
     problems = sum(len(result.problems) for result in results)
     if problems:
-        console.print(f"[red]{problems} problems found in {len(results)} snapshots[/]")
+        console.print(f"[red]damaged: {problems} problems found in {_snapshots(len(results))} checked[/]")
     else:
-        console.print(f"[green]{len(results)} snapshots sound[/]")
+        console.print(f"[green]sound: {_snapshots(len(results))} checked, no problem found[/]")
+
+
+def _snapshots(count: int) -> str:
+    return f"{count} snapshot" if count == 1 else f"{count} snapshots"
