@@ -103,7 +103,7 @@ def _print_table(results: list[SnapshotCheck]) -> None:
     ):  # fmt: skip
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for result in results:
-        verdict = "[green]sound[/]" if result.sound else f"[red]{len(result.problems)} problems[/]"
+        verdict = "[green]sound[/]" if result.sound else f"[red]{_plural(len(result.problems), 'problem')}[/]"
         if result.notes:
             verdict += f" ({result.status})"
         table.add_row(
@@ -118,10 +118,11 @@ def _print_table(results: list[SnapshotCheck]) -> None:
             console.print(f"[red]problem[/]: {escape(problem.describe())}")
     problems = sum(len(result.problems) for result in results)
     if problems:
-        console.print(f"[red]damaged: {problems} problems found in {_snapshots(len(results))} checked[/]")
+        checked = _plural(len(results), "snapshot")
+        console.print(f"[red]damaged: {_plural(problems, 'problem')} found in {checked} checked[/]")
     else:
-        console.print(f"[green]sound: {_snapshots(len(results))} checked, no problem found[/]")
+        console.print(f"[green]sound: {_plural(len(results), 'snapshot')} checked, no problem found[/]")
 
 
-def _snapshots(count: int) -> str:
-    return f"{count} snapshot" if count == 1 else f"{count} snapshots"
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
