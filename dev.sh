@@ -35,6 +35,21 @@ find_python() {
     exit 1
 }
 
+# The browser test (tests/integration/test_standalone_ui.py) drives Debian's chromium; Playwright's own browser
+# downloads cannot be had. Install it when missing and we may (root, apt); otherwise that test skips itself.
+install_chromium() {
+    if [ -x /usr/bin/chromium ] || [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "installing Debian's chromium for the browser test..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # The package lists may be missing or stale: refresh them only when the plain install fails.
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1 \
+            && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+        || echo "could not install chromium: the browser test will be skipped" >&2
+}
+
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
         python=$(find_python)
@@ -72,6 +87,6 @@ shift || true
 case "$command" in
     setup) setup ;;
     demo) setup; exec "$VENV/bin/airflow-assets" demo "$@" ;;
-    test) setup; run_tests "$@" ;;
+    test) setup; install_chromium; run_tests "$@" ;;
     *) echo "usage: ./dev.sh demo | test [pytest args] | setup" >&2; exit 2 ;;
 esac
