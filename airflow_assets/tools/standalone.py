@@ -62,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"{COMMAND}: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
             return EXIT_USAGE
-    # Ctrl-C and a service manager's SIGTERM both unwind the blocks below (Airflow, sandbox, MongoDB).
+    # Ctrl-C and a service manager's SIGTERM both unwind the blocks below (Airflow, sandbox, MongoDB). SIGINT
+    # is set explicitly: a shell's background job starts with it ignored, and airflow standalone would
+    # inherit that and ignore the SIGINT it is stopped with (a Python handler is reset for the child).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         return _serve(Path(args.workdir).resolve(), host=args.host, port=args.port)
     except KeyboardInterrupt:
