@@ -62,10 +62,8 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
                 "required": ["old_key"],
                 "additionalProperties": False,
             },
-            examples=[
-                [{"old_key": example, "new_key": copy_key, "new_name": None}],
-                [{"old_key": example, "new_key": None, "new_name": None}],
-            ],
+            # No `examples` here: the UI offers examples as choices and cannot show an object as one (it
+            # crashes the trigger form); the default is the example.
         ),
         "mode": Param(
             NEW_SCHEMA,
