@@ -86,6 +86,10 @@ def run_tool(name: str, args: argparse.Namespace, body: Any) -> int:
         # A span naming a version that is gone: the store is damaged (`snapshots verify` says where).
         _complain(name, str(error), [])
         return EXIT_FAILURE
+    except OSError as error:
+        # A folder an export cannot write.
+        _complain(name, str(error).splitlines()[0] if str(error) else type(error).__name__, [])
+        return EXIT_FAILURE
 
 
 def _complain(name: str, message: str, details: Sequence[str]) -> None:

@@ -12,8 +12,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from airflow_assets.tools import EXIT_OK, EXIT_PROBLEMS
-from airflow_assets.tools.snapshots_export import UsageError, run_against_store
+from airflow_assets.tools import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from airflow_assets.tools.snapshot_reading import ToolError, resolve_snapshot, run_tool
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the chosen snapshots; exit 0 sound, 3 problems found, 1 store unreachable, 2 bad usage."""
-    return run_against_store("snapshots verify", args, _verify)
+    return run_tool("snapshots verify", args, _verify)
 
 
 def _verify(db: Database, args: argparse.Namespace) -> int:
@@ -72,20 +72,15 @@ def _chosen(db: Database, args: argparse.Namespace) -> list[Snapshot]:
     store = SnapshotStore(db)
     if args.snapshot_id is not None:
         if args.all:
-            raise UsageError("give a snapshot id or --all, not both")
-        snapshot = store.get(args.snapshot_id)
-        if snapshot is None:
-            raise UsageError(
-                f"no snapshot has the id {args.snapshot_id!r} (see `airflow-assets snapshots list`)"
-            )
-        return [snapshot]
+            raise ToolError("give a snapshot id or --all, not both", EXIT_USAGE)
+        return [resolve_snapshot(db, args.snapshot_id)]
     if args.all:
         chosen = list(store.list(status=COMPLETE))
     else:
         workspaces = db["snapshots"].distinct("workspace_id", {"status": COMPLETE})
         chosen = [snapshot for ws in sorted(workspaces) for snapshot in latest_complete(db, ws).values()]
     if not chosen:
-        raise UsageError("the backup store holds no complete snapshot")
+        raise ToolError("the backup store holds no complete snapshot", EXIT_USAGE)
     # Oldest first per schema: later snapshots reuse most versions, which are then hashed already.
     return sorted(chosen, key=lambda s: (s.workspace_id, s.schema_key, s.schema_id, s.seq))
 
