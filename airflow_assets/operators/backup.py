@@ -6,13 +6,12 @@ JSON summary (counts, ids) to XCom; payloads stay in MongoDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.mongo.hooks.mongo import MongoHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from pymongo.database import Database
@@ -23,6 +22,7 @@ from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.backup.schema_config import BackupTarget, export_config
 from airflow_assets.hooks import JiraAssetsHook
+from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.store import SnapshotStore
 
 
@@ -58,15 +58,9 @@ class _BackupStepOperator(BaseOperator):
         """Return the Jira Assets hook (built when the task runs)."""
         return JiraAssetsHook(self.jira_assets_conn_id, budget_share=self.budget_share)
 
-    @contextmanager
-    def database(self) -> Iterator[Database]:
+    def database(self) -> AbstractContextManager[Database]:
         """Open the backup database for the length of the block."""
-        hook = MongoHook(mongo_conn_id=self.mongo_conn_id)
-        client = hook.get_conn()
-        try:
-            yield client[self.mongo_database]
-        finally:
-            client.close()
+        return backup_database(self.mongo_conn_id, self.mongo_database)
 
     def snapshot_id(self, db: Database, context: Context) -> str:
         """Return the id of the snapshot this DAG run writes."""

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.providers.mongo.hooks.mongo import MongoHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_assets.backup.monitor import check_snapshots
 from airflow_assets.backup.plan import SchemaWatch
+from airflow_assets.hooks.backup_store import backup_database
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +49,14 @@ class SnapshotMonitorOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check; return the number of schemas checked, or fail with every finding."""
-        client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
-        try:
+        with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             findings = check_snapshots(
-                client[self.mongo_database],
+                db,
                 [SchemaWatch(**schema) for schema in self.schemas],
                 now=datetime.now(UTC),
                 max_age_hours=self.max_age_hours,
                 max_object_drop=self.max_object_drop,
             )
-        finally:
-            client.close()
         for finding in findings:
             log.error("%s", finding.message)
         if findings:

@@ -8,17 +8,16 @@ the ledger of intents and id maps live in MongoDB, so any task can be retried on
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.providers.mongo.hooks.mongo import MongoHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
+from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.restore import RestoreSession, SessionSettings, parse_request
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest
 from airflow_assets.restore.source import resolve_sources
@@ -66,14 +65,6 @@ class RestoreStepOperator(BaseOperator):
         self.mongo_database = mongo_database
         self.site_connections = dict(site_connections or {})
 
-    @contextmanager
-    def _database(self) -> Iterator[Any]:
-        client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
-        try:
-            yield client[self.mongo_database]
-        finally:
-            client.close()
-
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the step; return a small JSON summary (XCom)."""
         try:
@@ -86,7 +77,7 @@ class RestoreStepOperator(BaseOperator):
             )
         dag_run = context["dag_run"]
         restore_id = f"{dag_run.dag_id}:{dag_run.run_id}"
-        with self._database() as db:
+        with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             try:
                 conn_id = self._target_conn_id(request, db)
                 hook = JiraAssetsHook(conn_id)

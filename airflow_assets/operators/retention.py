@@ -8,16 +8,16 @@ only to XCom.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
-from airflow.providers.mongo.hooks.mongo import MongoHook
 from airflow.sdk import BaseOperator, Context
 from pydantic import ValidationError
 from pymongo.database import Database
 
 from airflow_assets.backup.config import RetentionPolicy, problems_of
+from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.store.prune import forget, prune
 from airflow_assets.store.retention import RetentionPolicyError, check_policy
 
@@ -95,14 +95,9 @@ class RetentionOperator(BaseOperator):
         # Refuse a bad policy when the DAG is parsed, not at the first run.
         parse_policy(self.policy)
 
-    @contextmanager
-    def database(self) -> Iterator[Database]:
+    def database(self) -> AbstractContextManager[Database]:
         """Open the backup database for the length of the block."""
-        client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
-        try:
-            yield client[self.mongo_database]
-        finally:
-            client.close()
+        return backup_database(self.mongo_conn_id, self.mongo_database)
 
     def execute(self, context: Context) -> dict[str, Any]:
         policy = parse_policy(self.policy)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from airflow_assets.backup.config import BackupConfig, load_config
@@ -22,13 +21,8 @@ def read_config(args: argparse.Namespace) -> BackupConfig:
     return load_config(getattr(args, "config", None))
 
 
-@contextmanager
-def backup_database(config: BackupConfig) -> Iterator[Any]:
-    """Yield the backup database (pymongo ``Database``) through the config's Airflow ``mongo`` connection."""
-    from airflow.providers.mongo.hooks.mongo import MongoHook
+def backup_database(config: BackupConfig) -> AbstractContextManager[Any]:
+    """Open the backup database (pymongo ``Database``) through the config's Airflow ``mongo`` connection."""
+    from airflow_assets.hooks.backup_store import backup_database as open_database
 
-    client = MongoHook(mongo_conn_id=config.mongo.conn_id).get_conn()
-    try:
-        yield client[config.mongo.database]
-    finally:
-        client.close()
+    return open_database(config.mongo.conn_id, config.mongo.database)
