@@ -18,6 +18,9 @@ from airflow_assets.sandbox.realism import RealismConfig
 from tests.integration.backup_support import client_for, live_objects
 from tests.integration.restore_support import DEMO_KEYS, back_up_demo, restore
 
+LOC_AND_PEOPLE_INTO_COPIES = {
+    "schema_mappings": [{"old_key": "LOC", "new_key": "LOC2"}, {"old_key": "PEOPLE", "new_key": "PEOPLE2"}]
+}
 NEW_KEYS = [{"old_key": key, "new_key": f"{key}2"} for key in DEMO_KEYS]
 
 
@@ -198,12 +201,7 @@ def test_a_killed_restore_resumes_without_duplicates(sandbox: RunningSandbox, mo
     demo = sandbox.seed
     assert demo is not None
     back_up_demo(client, mongo_db, keys=("LOC", "PEOPLE"))
-    params = {
-        "schema_mappings": [
-            {"old_key": "LOC", "new_key": "LOC2"},
-            {"old_key": "PEOPLE", "new_key": "PEOPLE2"},
-        ]
-    }
+    params = LOC_AND_PEOPLE_INTO_COPIES
     created: list[str] = []
 
     class Killed(BaseException):
@@ -314,12 +312,7 @@ def test_a_restore_through_faults_that_lose_answers_of_applied_writes_creates_no
         demo = faulty.seed
         assert demo is not None
         back_up_demo(client, mongo_db, keys=("LOC", "PEOPLE"))
-        params = {
-            "schema_mappings": [
-                {"old_key": "LOC", "new_key": "LOC2"},
-                {"old_key": "PEOPLE", "new_key": "PEOPLE2"},
-            ]
-        }
+        params = LOC_AND_PEOPLE_INTO_COPIES
 
         run, report = restore(client, mongo_db, params)
 
