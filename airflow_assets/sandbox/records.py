@@ -92,7 +92,9 @@ DEFAULT_TYPE_NAMES = {
     DEFAULT_IP: "IP Address",
 }
 
-# History entry types, as public scripts decode them.
+# History entry types (the `type` of an ObjectHistory entry). Public sources confirm only that `type` is a
+# number; these codes are the project's reading (restore/comments.py) and stay UNCONFIRMED: see the
+# contract, "History entries". Status values use HISTORY_VALUE: no separate status code is known.
 HISTORY_CREATED = 0
 HISTORY_VALUE = (1, 2, 3)  # added, changed, deleted value
 HISTORY_REFERENCE = (4, 5, 6)
