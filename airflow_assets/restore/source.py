@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +39,8 @@ class SourceSnapshot:
 
     @property
     def taken_at(self) -> datetime | None:
-        """Return when the snapshot's run started (UTC)."""
-        return _utc(self.snapshot.document.get("started_at"))
+        """Return the moment the snapshot holds (UTC): its run's start, or a reconstructed one's moment."""
+        return _state_at(self.snapshot.document)
 
     def config(self, kind: str) -> list[JsonDict]:
         """Return every item of a configuration kind (``object_type``, ``attribute``, ``status_type``...)."""
@@ -99,7 +99,7 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
     sources = []
     for index, mapping in enumerate(request.mappings):
         snapshot = _choose(db, store, request, index, mapping)
-        versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
+        versions = snapshot.versions(db)
         sources.append(SourceSnapshot(index, mapping, snapshot, versions))
     taken_sites = {source.site for source in sources}
     if len(taken_sites) > 1:
@@ -128,7 +128,7 @@ def _choose(
                     f"{mapping.old_key}",
                 )
             # Several schemas and one id: the others take their snapshot nearest before it.
-            return _latest(db, request, index, mapping, _utc(snapshot.document.get("started_at")))
+            return _latest(db, request, index, mapping, _state_at(snapshot.document))
         if snapshot.status != COMPLETE:
             raise RestoreParamError(
                 "snapshot",
@@ -151,7 +151,12 @@ def _latest(
     query: dict[str, Any] = {"schema_key": mapping.old_key, "status": COMPLETE}
     if request.source_site is not None:
         query["site"] = request.source_site
-    documents = list(db[SNAPSHOTS].find(query, sort=[("started_at", DESCENDING)]))
+    # Newest state first: a reconstructed snapshot holds the moment it was rewound to, not its run's start.
+    documents = sorted(
+        db[SNAPSHOTS].find(query, sort=[("started_at", DESCENDING)]),
+        key=lambda document: _state_at(document) or _EPOCH,
+        reverse=True,
+    )
     if not documents:
         keys = sorted(db[SNAPSHOTS].distinct("schema_key", {"status": COMPLETE}))
         on_site = f" on site {request.source_site}" if request.source_site else ""
@@ -167,13 +172,20 @@ def _latest(
             f"schema {mapping.old_key} has snapshots on several sites ({', '.join(sites)}): say which",
         )
     if at is not None:
-        documents = [d for d in documents if (_utc(d.get("started_at")) or at) <= at]
+        documents = [d for d in documents if (_state_at(d) or at) <= at]
         if not documents:
             raise RestoreParamError(
                 "snapshot",
                 f"no complete snapshot of schema {mapping.old_key} was taken at or before {at.isoformat()}",
             )
     return Snapshot.from_document(documents[0])
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _state_at(document: Mapping[str, Any]) -> datetime | None:
+    return _utc(document.get("state_at")) or _utc(document.get("started_at"))
 
 
 def _utc(value: Any) -> datetime | None:

@@ -164,7 +164,7 @@ class SnapshotChecker:
     def _visible_spans(self, snapshot: Snapshot, kind: str) -> Iterator[Mapping[str, Any]]:
         query = {
             "ws": snapshot.workspace_id,
-            "schema_id": snapshot.schema_id,
+            "schema_id": snapshot.versions(self.db).span_schema,
             "kind": kind,
             "from_seq": {"$lte": snapshot.seq},
             "to_seq": {"$gt": snapshot.seq},

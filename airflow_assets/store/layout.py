@@ -12,6 +12,8 @@ COUNTERS = "counters"
 LEASES = "leases"
 HEADS = "heads"
 PROGRESS = "progress"
+# One document per value a reconstructed snapshot could not rewind exactly (its fidelity report in full).
+RECONSTRUCTION_NOTES = "reconstruction_notes"
 
 _INDEXES: dict[str, list[IndexModel]] = {
     SNAPSHOTS: [
@@ -32,6 +34,7 @@ _INDEXES: dict[str, list[IndexModel]] = {
         # Pruning: which spans still name a version.
         IndexModel([("hash", ASCENDING)], name="hash"),
     ],
+    RECONSTRUCTION_NOTES: [IndexModel([("snapshot_id", ASCENDING)], name="snapshot")],
     HEADS: [
         IndexModel(
             [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("parent", ASCENDING)],

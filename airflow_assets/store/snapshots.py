@@ -19,12 +19,20 @@ from pymongo.errors import DuplicateKeyError
 
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.layout import COUNTERS, SNAPSHOTS
+from airflow_assets.store.versions import RECONSTRUCTED_LANE, VersionStore
 
 RUNNING = "running"
 COMPLETE = "complete"
 FAILED = "failed"
 FULL = "full"
 INCREMENTAL = "incremental"
+# A snapshot of a past moment, rewound from a later real one by object history (a backfill run).
+RECONSTRUCTED = "reconstructed"
+# Reconstructed snapshots number their own timeline (their spans live in their own lane of the version
+# store) from here: below every real sequence number, so "newest" and "older than" among real snapshots
+# never meet one, and still unique per schema.
+RECONSTRUCTED_SEQ_BASE = -(2**40)
+_REAL = {"$ne": RECONSTRUCTED}
 
 
 class SnapshotStateError(JiraAssetsError):
@@ -65,6 +73,22 @@ class Snapshot:
         """Return what this run backs up besides config and objects (history, comments, tickets)."""
         return dict(self.document.get("include") or {})
 
+    @property
+    def reconstructed(self) -> bool:
+        """Tell whether this snapshot was rewound from a later one (a backfill) rather than read."""
+        return self.kind == RECONSTRUCTED
+
+    @property
+    def state_at(self) -> datetime | None:
+        """Return the moment whose state the snapshot holds: the run's start, or a backfill's moment."""
+        moment = self.document.get("state_at") or self.document.get("started_at")
+        return moment if isinstance(moment, datetime) else None
+
+    def versions(self, db: Database) -> VersionStore:
+        """Return the version store this snapshot reads from (its lane when reconstructed)."""
+        lane = RECONSTRUCTED_LANE if self.reconstructed else None
+        return VersionStore(db, self.workspace_id, self.schema_id, lane=lane)
+
 
 def snapshot_id_for(workspace_id: str, schema_id: str, run_id: str) -> str:
     """Return the id of the snapshot a DAG run writes for one schema."""
@@ -86,7 +110,9 @@ class SnapshotStore:
 
     def find_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:
         """Return the snapshot a DAG run writes (None before its first task created it)."""
-        document = self._snapshots.find_one({"dag_id": dag_id, "run_id": run_id}, sort=[("seq", DESCENDING)])
+        document = self._snapshots.find_one(
+            {"dag_id": dag_id, "run_id": run_id, "kind": _REAL}, sort=[("seq", DESCENDING)]
+        )
         return Snapshot.from_document(document) if document else None
 
     def id_for_run(self, dag_id: str, run_id: str) -> str:
@@ -103,7 +129,7 @@ class SnapshotStore:
 
     def latest(self, workspace_id: str, schema_id: str, *, status: str | None = None) -> Snapshot | None:
         """Return the schema's newest snapshot (with ``status`` when given)."""
-        query: dict[str, Any] = {"workspace_id": workspace_id, "schema_id": schema_id}
+        query: dict[str, Any] = {"workspace_id": workspace_id, "schema_id": schema_id, "kind": _REAL}
         if status is not None:
             query["status"] = status
         document = self._snapshots.find_one(query, sort=[("seq", DESCENDING)])
@@ -116,6 +142,7 @@ class SnapshotStore:
             "schema_id": schema_id,
             "status": COMPLETE,
             "seq": {"$lt": seq},
+            "kind": _REAL,
         }
         for document in self._snapshots.find(query, sort=[("seq", DESCENDING)]):
             yield Snapshot.from_document(document)
@@ -147,6 +174,7 @@ class SnapshotStore:
                 "schema_id": document["schema_id"],
                 "status": RUNNING,
                 "seq": {"$lt": seq},
+                "kind": _REAL,
             },
             {"$set": {"status": FAILED, "failure": f"superseded by {document['_id']} before it completed"}},
         )
@@ -163,6 +191,57 @@ class SnapshotStore:
         )
         assert counter is not None  # an upsert that returns the document after the update
         return int(counter["seq"])
+
+    def real_after(self, workspace_id: str, schema_id: str, moment: datetime) -> Iterator[Snapshot]:
+        """Yield the schema's real snapshots whose run started at or after ``moment``, oldest first."""
+        query = {
+            "workspace_id": workspace_id,
+            "schema_id": schema_id,
+            "kind": _REAL,
+            "started_at": {"$gte": moment},
+        }
+        for document in self._snapshots.find(query, sort=[("seq", 1)]):
+            yield Snapshot.from_document(document)
+
+    def begin_reconstructed(self, document: Mapping[str, Any]) -> tuple[Snapshot, bool]:
+        """Create the manifest of a reconstructed snapshot as ``running``, or return the existing one.
+
+        Its id names the schema and the moment, so a second backfill of that moment finds the first one's
+        snapshot instead of making another; its sequence number comes from the reconstructed lane.
+        """
+        existing = self.get(document["_id"])
+        if existing is not None:
+            return existing, False
+        seq = self._next_lane_seq(document["workspace_id"], document["schema_id"])
+        try:
+            self._snapshots.insert_one({**document, "kind": RECONSTRUCTED, "seq": seq, "status": RUNNING})
+        except DuplicateKeyError:
+            existing = self.get(document["_id"])
+            if existing is None:
+                raise
+            return existing, False
+        created = self.get(document["_id"])
+        assert created is not None
+        return created, True
+
+    def restart_reconstructed(self, snapshot: Snapshot) -> Snapshot:
+        """Give a reconstructed snapshot that is not complete the lane's next sequence number, running.
+
+        Called under the lane's lease before every try writes: what an interrupted try wrote stays on an
+        old number that no complete snapshot reads, and reconstructions of other moments done meanwhile
+        are never written under.
+        """
+        seq = self._next_lane_seq(snapshot.workspace_id, snapshot.schema_id)
+        self._snapshots.update_one(
+            {"_id": snapshot.snapshot_id, "status": {"$ne": COMPLETE}},
+            {"$set": {"seq": seq, "status": RUNNING}, "$unset": {"failure": ""}},
+        )
+        restarted = self.get(snapshot.snapshot_id)
+        assert restarted is not None
+        return restarted
+
+    def _next_lane_seq(self, workspace_id: str, schema_id: str) -> int:
+        return RECONSTRUCTED_SEQ_BASE + self._next_seq(workspace_id, f"{schema_id}/{RECONSTRUCTED_LANE}")
 
     def for_write(self, snapshot_id: str) -> Snapshot:
         """Return a snapshot that a task may write into, reopening a failed one when that is safe.

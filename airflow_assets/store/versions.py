@@ -45,6 +45,8 @@ BATCH = 500
 OBJECT_BUCKET = 1000
 CONFIG_GROUP = "all"
 DUPLICATE_KEY = 11000
+# The lane of reconstructed (backfilled) snapshots: a timeline of its own beside the schema's real one.
+RECONSTRUCTED_LANE = "reconstructed"
 
 
 def object_group(type_id: str, number: int) -> str:
@@ -136,25 +138,36 @@ class VersionStore:
     :param db: the backup database.
     :param workspace_id: the Assets workspace id.
     :param schema_id: the object schema id (stable across key renames).
+    :param lane: None for the schema's real snapshots; :data:`RECONSTRUCTED_LANE` for the snapshots a
+        backfill reconstructs. A lane has its own spans and heads (its sequence numbers are its own), and
+        shares the versions: a value a real snapshot stored is not stored again.
     """
 
-    def __init__(self, db: Database, workspace_id: str, schema_id: str) -> None:
+    def __init__(self, db: Database, workspace_id: str, schema_id: str, *, lane: str | None = None) -> None:
         self.db = db
         self.workspace_id = workspace_id
         self.schema_id = schema_id
+        self.lane = lane
+        # Spans and heads of a lane are kept apart under their own schema scope.
+        self._span_schema = schema_id if lane is None else f"{schema_id}/{lane}"
         self._spans = db[SPANS]
         self._versions = db[VERSIONS]
         self._heads = db[HEADS]
 
+    @property
+    def span_schema(self) -> str:
+        """Return the schema scope of this store's spans and heads (the schema id, plus the lane)."""
+        return self._span_schema
+
     def _scope(self, kind: str) -> dict[str, Any]:
-        return {"ws": self.workspace_id, "schema_id": self.schema_id, "kind": kind}
+        return {"ws": self.workspace_id, "schema_id": self._span_schema, "kind": kind}
 
     def _head_id(self, kind: str, group: str) -> str:
-        return f"{self.workspace_id}|{self.schema_id}|{kind}|{group}"
+        return f"{self.workspace_id}|{self._span_schema}|{kind}|{group}"
 
     def span_id(self, kind: str, item_id: str, from_seq: int) -> str:
         """Return the id of the span of ``item_id`` that starts at ``from_seq``."""
-        return f"{self.workspace_id}|{self.schema_id}|{kind}|{item_id}|{from_seq}"
+        return f"{self.workspace_id}|{self._span_schema}|{kind}|{item_id}|{from_seq}"
 
     # -- the current state --------------------------------------------------------------------------
 
@@ -224,7 +237,14 @@ class VersionStore:
         # The order the crash analysis in the module docstring relies on.
         self._entries(kind, {(i.group, i.item_id): [seq, None, None, olds] for i, _, olds in changed})
         versions = {
-            digest: {"_id": digest, **self._scope(kind), "item_id": item.item_id, "data": item.data}
+            digest: {
+                "_id": digest,
+                "ws": self.workspace_id,
+                "schema_id": self.schema_id,
+                "kind": kind,
+                "item_id": item.item_id,
+                "data": item.data,
+            }
             for item, digest, _ in changed
         }
         _insert_new(self._versions, list(versions.values()), redo=None)
@@ -325,7 +345,7 @@ class VersionStore:
             {
                 "$match": {
                     "ws": self.workspace_id,
-                    "schema_id": self.schema_id,
+                    "schema_id": self._span_schema,
                     "from_seq": {"$lte": seq},
                     "to_seq": {"$gt": seq},
                 }

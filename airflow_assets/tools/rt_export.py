@@ -414,16 +414,14 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     for the objects that have any. The new ``<KEY>`` folder is written beside the old one and swapped in at
     the end, so files of objects deleted since an earlier export do not linger (a git diff shows them gone).
     """
-    versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
+    versions = snapshot.versions(db)
     config = SchemaConfig.read(versions, snapshot.seq)
     others = latest_complete(db, snapshot.workspace_id)
     others.pop(snapshot.schema_id, None)
     schemas = [config.schema]
     schema_keys = {snapshot.schema_id: str(config.schema.get("objectSchemaKey") or snapshot.schema_key)}
     for schema_id, other in sorted(others.items(), key=lambda pair: _id_order(pair[0])):
-        other_schema = next(
-            iter(VersionStore(db, other.workspace_id, schema_id).read("schema", other.seq)), None
-        )
+        other_schema = next(iter(other.versions(db).read("schema", other.seq)), None)
         if other_schema is not None:
             schemas.append(other_schema)
         schema_keys[schema_id] = str((other_schema or {}).get("objectSchemaKey") or other.schema_key)

@@ -197,9 +197,8 @@ class SnapshotConfig:
 
 def read_snapshot_config(db: Database, snapshot: Snapshot) -> SnapshotConfig:
     """Read every configuration item a snapshot holds (small: types, attributes, statuses, references)."""
-    from airflow_assets.store.versions import VersionStore
 
-    versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
+    versions = snapshot.versions(db)
     config = SnapshotConfig()
     for kind, _ in CONFIG_KINDS:
         config.items[kind] = {str(data.get("id")): data for data in versions.read(kind, snapshot.seq)}

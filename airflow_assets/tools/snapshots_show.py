@@ -73,7 +73,6 @@ def _show(db: Database, args: argparse.Namespace) -> int:
 def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
     """Return what ``show`` prints (see the module docstring)."""
     from airflow_assets.store.snapshots import COMPLETE
-    from airflow_assets.store.versions import VersionStore
     from airflow_assets.tools.snapshot_reading import iso, read_snapshot_config
 
     document = snapshot.document
@@ -82,7 +81,7 @@ def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
     per_type: dict[str, int] = {str(key): int(value) for key, value in (counts.get("per_type") or {}).items()}
     counted_from_store = snapshot.status != COMPLETE or not counts
     if counted_from_store:
-        tally = VersionStore(db, snapshot.workspace_id, snapshot.schema_id).tally_visible(snapshot.seq)
+        tally = snapshot.versions(db).tally_visible(snapshot.seq)
         per_type = {str(type_id): row["items"] for (kind, type_id), row in tally.items() if kind == OBJECT}
         by_kind = {kind: sum(row["items"] for (k, _), row in tally.items() if k == kind) for kind, _ in tally}
         counts = {
