@@ -19,7 +19,6 @@ finds it complete and writes nothing.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,9 +31,10 @@ from pymongo.errors import BulkWriteError
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backfill.display import iso_ms, parse_moment
-from airflow_assets.backfill.rewind import Attribute, Note, ObjectRewinder, Resolver
+from airflow_assets.backfill.rewind import UNKNOWN_LABEL, Attribute, Note, ObjectRewinder, Resolver
 from airflow_assets.backup import normalize as norm
-from airflow_assets.backup.schema_config import CONFIG_KINDS
+from airflow_assets.backup.run import BackupRun
+from airflow_assets.backup.schema_config import CONFIG_KINDS, find_schema
 from airflow_assets.exceptions import AssetsNotFoundError, JiraAssetsError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, ensure_indexes
 from airflow_assets.store.layout import RECONSTRUCTION_NOTES
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
 GROUPS_PER_WRITE = 200  # objects whose history, comments or tickets are written per store round trip
 FROM_OLDER = "object deleted before the base snapshot: taken from an older snapshot"
-KEYS_LISTED = 100  # missing object keys named in the manifest (all are counted)
+LABELS_LISTED = 100  # labels of missing objects named in the manifest (all are counted)
 NOTES_LISTED = 20  # notes quoted in the manifest (all are in reconstruction_notes)
 # What a reconstruction cannot rewind (no history records it): kept as the base holds it.
 KEPT_AS_IN_BASE = [
@@ -55,7 +55,6 @@ KEPT_AS_IN_BASE = [
     "comment texts",
     "attachments flags",
 ]
-_KEY = re.compile(r"^(.*)-(\d+)$")
 
 
 class NoBaseSnapshot(JiraAssetsError):
@@ -75,7 +74,7 @@ class ReconstructSummary:
     objects_rewound: int = 0
     values_rewound: int = 0
     not_exact: int = 0
-    missing_keys: int = 0
+    missing_objects: int = 0
     from_older_snapshot: int = 0
     history_calls: int = 0
     seconds: float = 0.0
@@ -167,6 +166,9 @@ def reconstruct(
     )
     with lane_lease:
         snapshot = snapshots.restart_reconstructed(snapshot)
+        if snapshot.status == COMPLETE:  # another run of the same moment finished it while we waited
+            summary.already_complete = True
+            return summary
         work = _Reconstruction(db, base, snapshot, moment, client, summary)
         fidelity = work.run()
     snapshots.complete(
@@ -177,10 +179,11 @@ def reconstruct(
     summary.seconds = round(time.monotonic() - started, 3)
     log.info(
         "snapshot %s: schema %s as of %s from %s: %s objects (%s left out, created later), "
-        "%s values rewound in %s objects, %s not exactly, %s object keys missing, %s history calls, %.1f s",
+        "%s values rewound in %s objects, %s not exactly, %s referenced objects missing, "
+        "%s history calls, %.1f s",
         snapshot_id, base.schema_key, moment.isoformat(), base.snapshot_id, summary.objects,
         summary.objects_left_out, summary.values_rewound, summary.objects_rewound, summary.not_exact,
-        summary.missing_keys, summary.history_calls, summary.seconds,
+        summary.missing_objects, summary.history_calls, summary.seconds,
     )  # fmt: skip
     return summary
 
@@ -230,6 +233,7 @@ class _Reconstruction:
         self.reasons: Counter[str] = Counter()
         self.quoted: list[JsonDict] = []
         self.included: set[str] = set()
+        self.missing_labels: set[str] = set()
 
     # -- the whole run --------------------------------------------------------------------------------
 
@@ -247,13 +251,14 @@ class _Reconstruction:
             object_type=timeline.object_type,
             users_by_name=_LazyUsers(users, self.client, self.summary),
             statuses_by_name=_statuses(config),
+            schema_types={str(data["id"]) for data in config["object_type"]},
         )
         rewinder = ObjectRewinder(self.moment, attributes_of, resolver)
         self._write_config(config)
-        keys = self._write_objects(rewinder)
-        older = self._older_objects(keys)
-        gaps = _missing_keys(keys, older)
-        self.summary.missing_keys = len(gaps)
+        self._write_objects(rewinder)
+        older = self._older_objects()
+        missing = sorted(self.missing_labels)
+        self.summary.missing_objects = len(missing)
         for kind, keep in (
             ("history", self._at_or_before),
             ("comment", self._at_or_before),
@@ -271,11 +276,11 @@ class _Reconstruction:
             "not_exact_by_reason": dict(self.reasons),
             "not_exact_examples": self.quoted,
             "missing_objects": {
-                "count": len(gaps),
-                "keys": gaps[:KEYS_LISTED],
-                "why": "object keys numbered below the newest key of the moment that no snapshot holds: "
-                "objects deleted before the base snapshot, which may have existed at the moment; their "
-                "history was deleted with them",
+                "referenced": len(missing),
+                "labels": missing[:LABELS_LISTED],
+                "why": "objects deleted between the moment and the base snapshot are gone with their "
+                "history; those another object referenced at the moment are known by the label the "
+                "reference showed (those nothing referenced cannot be told)",
             },
             "from_older_snapshot": {
                 "count": self.summary.from_older_snapshot,
@@ -432,9 +437,8 @@ class _Reconstruction:
             self.lane.record(kind, items, self.seq)
             self.lane.close_absent(kind, self.seq, [CONFIG_GROUP], [item.item_id for item in items])
 
-    def _write_objects(self, rewinder: ObjectRewinder) -> dict[str, tuple[str, datetime | None]]:
-        """Rewind and store every object; return object key -> (object id, created) of those kept."""
-        keys: dict[str, tuple[str, datetime | None]] = {}
+    def _write_objects(self, rewinder: ObjectRewinder) -> None:
+        """Rewind and store every object the moment had."""
         batch: list[Item] = []
         notes: list[Note] = []
         for data in self.source.read("object", self.base.seq, sort="n"):
@@ -447,13 +451,11 @@ class _Reconstruction:
             self.summary.values_rewound += result.values_rewound
             self.summary.objects_rewound += 1 if result.values_rewound else 0
             notes.extend(result.notes)
-            keys[str(data.get("objectKey"))] = (object_id, parse_moment(data.get("created")))
             self.included.add(object_id)
             batch.append(_object_item(result.data))
             if len(batch) >= BATCH:
                 self._flush_objects(batch, notes)
         self._flush_objects(batch, notes)
-        return keys
 
     def _flush_objects(self, batch: list[Item], notes: list[Note]) -> None:
         if batch:
@@ -466,6 +468,8 @@ class _Reconstruction:
     def _note(self, notes: Iterable[Note]) -> None:
         documents = []
         for note in notes:
+            if note.reason == UNKNOWN_LABEL:
+                self.missing_labels.add(note.detail)
             self.summary.not_exact += 1
             self.reasons[note.reason] += 1
             if len(self.quoted) < NOTES_LISTED:
@@ -484,7 +488,7 @@ class _Reconstruction:
                 if any(entry.get("code") != 11000 for entry in error.details.get("writeErrors", [])):
                     raise
 
-    def _older_objects(self, keys: dict[str, tuple[str, datetime | None]]) -> _Older:
+    def _older_objects(self) -> _Older:
         """Add the objects the nearest older real snapshot holds and the base does not (deleted since)."""
         snapshots = SnapshotStore(self.db)
         older = next(
@@ -504,7 +508,6 @@ class _Reconstruction:
             self.included.add(object_id)
             self.summary.objects += 1
             self.summary.from_older_snapshot += 1
-            found.keys[str(data.get("objectKey"))] = (object_id, created)
             batch.append(_object_item(data))
             notes.append(
                 Note(
@@ -570,7 +573,6 @@ class _Reconstruction:
 @dataclass
 class _Older:
     snapshot: Snapshot | None
-    keys: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
 
 
 class _LazyUsers(Mapping[str, list[JsonDict]]):
@@ -695,16 +697,25 @@ def _statuses(config: Mapping[str, list[JsonDict]]) -> dict[str, list[str]]:
     return found
 
 
-def _missing_keys(keys: Mapping[str, tuple[str, datetime | None]], older: _Older) -> list[str]:
-    """Return object keys below the newest key of the moment that no snapshot holds."""
-    numbers: dict[str, set[int]] = defaultdict(set)
-    newest: dict[str, int] = {}
-    for key in [*keys, *older.keys]:
-        match = _KEY.match(key)
-        if match:
-            numbers[match.group(1)].add(int(match.group(2)))
-            newest[match.group(1)] = max(newest.get(match.group(1), 0), int(match.group(2)))
-    missing: list[str] = []
-    for prefix, held in sorted(numbers.items()):
-        missing.extend(f"{prefix}-{number}" for number in range(1, newest[prefix]) if number not in held)
-    return missing
+def reconstruct_run(
+    client: AssetsClient, db: Database, schema_key: str, run: BackupRun, moment: datetime, *, base_wait: float
+) -> ReconstructSummary:
+    """Reconstruct the snapshot a backup run of a past date stands for (the ``reconstruct_past`` step).
+
+    :param moment: the run's moment (:meth:`BackupRun.past_moment`).
+    :param base_wait: seconds to wait for a later real snapshot another run is still taking.
+    """
+    schema = find_schema(client, schema_key)
+    schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {schema_key}")
+    base = find_base(SnapshotStore(db), client.workspace_id, schema_id, moment, wait=base_wait)
+    manifest = {
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "run_type": run.run_type,
+        "logical_date": run.logical_date,
+        "data_interval_start": run.data_interval_start,
+        "data_interval_end": run.data_interval_end,
+        "started_at": run.started_at,
+        "kind_reason": f"the schema as of {moment.isoformat()}, rewound from {base.snapshot_id} by history",
+    }
+    return reconstruct(db, base, moment, manifest=manifest, client=client)

@@ -35,6 +35,7 @@ DEFAULT, REFERENCE, USER, CONFLUENCE, GROUP, VERSION, PROJECT, STATUS = range(8)
 # Why a value was not rewound exactly (the fidelity report counts by these).
 AMBIGUOUS_LABEL = "reference label matches several objects"
 UNKNOWN_LABEL = "reference label matches no object of the schema at that moment"
+OTHER_SCHEMA = "reference to another schema's objects"
 AMBIGUOUS_USER = "user display name matches several users"
 UNKNOWN_USER = "user display name matches no known user"
 UNKNOWN_STATUS = "status name matches no status type (or several)"
@@ -108,14 +109,18 @@ class Resolver:
         object_type: Mapping[str, str],
         users_by_name: Mapping[str, Sequence[JsonDict]],
         statuses_by_name: Mapping[str, Sequence[str]],
+        schema_types: set[str] | None = None,
     ) -> None:
         self.label_at = label_at
         self.objects_by_label = objects_by_label
         self.object_type = object_type
         self.users_by_name = users_by_name
         self.statuses_by_name = statuses_by_name
+        self.schema_types = schema_types
 
     def reference(self, label: str, at: datetime, type_ids: frozenset[str] | None) -> JsonDict:
+        if type_ids is not None and self.schema_types is not None and not type_ids & self.schema_types:
+            raise Unresolved(OTHER_SCHEMA, repr(label))
         candidates = [
             object_id
             for object_id in self.objects_by_label.get(label, ())
@@ -125,7 +130,7 @@ class Resolver:
         if len(candidates) > 1:
             raise Unresolved(AMBIGUOUS_LABEL, f"{label!r} -> objects {', '.join(sorted(candidates))}")
         if not candidates:
-            raise Unresolved(UNKNOWN_LABEL, repr(label))
+            raise Unresolved(UNKNOWN_LABEL, label)
         return {"referencedObjectId": candidates[0]}
 
     def user(self, name: str) -> JsonDict:

@@ -13,6 +13,7 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store import SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.snapshots import COMPLETE, RUNNING
+from airflow_assets.store.versions import RECONSTRUCTED_LANE
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,25 @@ def finalize(client: AssetsClient, db: Database, snapshot_id: str) -> FinalSumma
 
 
 def mark_failed(db: Database, dag_id: str, run_id: str) -> str:
-    """Mark a run's snapshot failed unless finalize completed it; release its lease. Return its status."""
+    """Mark a run's snapshot failed unless finalize completed it; release its lease. Return its status.
+
+    A run of a past date may have a reconstructed snapshot instead (or beside its base): the same applies.
+    """
     snapshots = SnapshotStore(db)
+    reconstructed = snapshots.reconstructed_for_run(dag_id, run_id)
+    if reconstructed is not None:
+        if reconstructed.status == RUNNING:
+            snapshots.fail(
+                reconstructed.snapshot_id,
+                "reconstruct_past failed or was stopped before the snapshot was complete",
+                finished_at=datetime.now(UTC),
+            )
+        lane = f"{reconstructed.schema_id}/{RECONSTRUCTED_LANE}"
+        SchemaLease(db, reconstructed.workspace_id, lane, reconstructed.snapshot_id).release()
     snapshot = snapshots.find_for_run(dag_id, run_id)
     if snapshot is None:
-        return "none"
+        current = snapshots.get(reconstructed.snapshot_id) if reconstructed else None
+        return current.status if current else "none"
     if snapshot.status == RUNNING:
         snapshots.fail(
             snapshot.snapshot_id,

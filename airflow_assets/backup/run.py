@@ -16,7 +16,7 @@ BACKFILL = "backfill"
 
 
 class PastRunSkipped(JiraAssetsError):
-    """A run for a past date: backing up today's state under that date would mislabel it."""
+    """A run of a past date that takes no real snapshot: its snapshot is reconstructed instead."""
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,23 @@ class BackupRun:
     data_interval_end: datetime | None
     started_at: datetime
 
-    def check_not_past(self, *, schedule: str, timezone: str, now: datetime | None = None) -> None:
-        """Refuse a backfill run, or any run whose data interval ended more than one period ago.
+    def past_moment(self, *, schedule: str, timezone: str, now: datetime | None = None) -> datetime | None:
+        """Return the moment a run of a past date stands for, or None for a run of the present.
 
-        :raises PastRunSkipped: with a message saying why and what to do instead.
+        A backfill run, or any run whose data interval ended more than one schedule period ago, is of a
+        past date: its snapshot must hold the schema as it was at the end of its data interval (with a
+        ``CronTriggerTimetable``, its logical date), which a backfill reconstructs from history.
         """
-        if self.run_type == BACKFILL:
-            raise PastRunSkipped(
-                f"run {self.run_id} is a backfill: a backup can only record the schema as it is now, and "
-                "labelling today's state with a past date would be wrong. Point-in-time reconstruction of "
-                "past dates is not available yet; nothing was written."
-            )
         end = self.data_interval_end or self.logical_date
         if end is None:
-            return
+            return None
         current = now or datetime.now(UTC)
+        if end >= current:
+            return None
+        if self.run_type == BACKFILL:
+            return end.astimezone(UTC)
         following = croniter(schedule, end.astimezone(_zone(timezone))).get_next(datetime)
-        if following < current:
-            raise PastRunSkipped(
-                f"run {self.run_id} is for {end.isoformat()}, more than one schedule period ({schedule!r}) "
-                "ago: a backup records the schema as it is now and would mislabel it with that date. "
-                "Nothing was written; trigger a run without a logical date to back up now."
-            )
+        return end.astimezone(UTC) if following < current else None
 
 
 def _zone(name: str) -> tzinfo:

@@ -6,16 +6,17 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
-from airflow_assets.backup.run import BackupRun
+from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
-from airflow_assets.store.snapshots import COMPLETE, FULL, INCREMENTAL, Snapshot, snapshot_id_for
+from airflow_assets.store.snapshots import COMPLETE, FULL, INCREMENTAL, RUNNING, Snapshot, snapshot_id_for
 from airflow_assets.store.versions import CONFIG_GROUP
 
 log = logging.getLogger(__name__)
@@ -120,17 +121,22 @@ def choose_kind(
 def export_config(client: AssetsClient, db: Database, target: BackupTarget, run: BackupRun) -> ConfigSummary:
     """Open the run's snapshot and store the schema's configuration into it.
 
-    Runs of past dates are refused (:class:`~airflow_assets.backup.run.PastRunSkipped`) before anything
-    is written. A retry finds the manifest the first try created; a run whose snapshot is complete already
+    A run of a past date (:meth:`~airflow_assets.backup.run.BackupRun.past_moment`) takes no real snapshot
+    when one taken after that moment exists or is being taken (:class:`PastRunSkipped`: its snapshot is
+    reconstructed by the ``reconstruct_past`` step); otherwise it takes one first, now, as the base to
+    rewind. A retry finds the manifest the first try created; a run whose snapshot is complete already
     writes nothing.
     """
-    run.check_not_past(schedule=target.schedule, timezone=target.timezone)
+    moment = run.past_moment(schedule=target.schedule, timezone=target.timezone)
     ensure_indexes(db)
     schema = find_schema(client, target.schema_key)
     workspace_id = client.workspace_id
     schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
     snapshots = SnapshotStore(db)
     snapshot_id = snapshot_id_for(workspace_id, schema_id, run.run_id)
+    extra: dict[str, Any] = {}
+    if moment is not None:
+        snapshot_id, extra = _past_run_base(snapshots, workspace_id, schema_id, run, moment)
     kind, base_seq, reason = choose_kind(snapshots, workspace_id, schema_id, target)
     snapshot, created = snapshots.begin(
         {
@@ -148,12 +154,22 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
             "data_interval_start": run.data_interval_start,
             "data_interval_end": run.data_interval_end,
             "started_at": run.started_at,
+            # The moment whose state the snapshot holds (a backfill's snapshots hold earlier ones).
+            "state_at": run.started_at,
             "kind": kind,
             "kind_reason": reason,
             "base_seq": base_seq,
             "include": {name: bool(target.include.get(name)) for name in INCLUDE_KEYS},
+            **extra,
         }
     )
+    if snapshot.document.get("run_id") != run.run_id:
+        # Another backfill run of the same day created the base first: that run takes it.
+        raise PastRunSkipped(
+            f"run {run.run_id} stands for {moment.isoformat() if moment else '?'}: snapshot "
+            f"{snapshot.snapshot_id} is being taken by run {snapshot.document.get('run_id')} as the base to "
+            "rewind; reconstruct_past waits for it"
+        )
     if not created:
         log.info(
             "snapshot %s exists (seq %s, %s): resuming it",
@@ -178,6 +194,26 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
         snapshot.document.get("kind_reason"), types, attributes, new_versions,
     )  # fmt: skip
     return summary
+
+
+def _past_run_base(
+    snapshots: SnapshotStore, workspace_id: str, schema_id: str, run: BackupRun, moment: datetime
+) -> tuple[str, dict[str, Any]]:
+    """Decide what a run of a past date writes: nothing when a later snapshot exists, else today's base.
+
+    :raises PastRunSkipped: a real snapshot taken at or after the moment exists or is being taken.
+    """
+    for later in snapshots.real_after(workspace_id, schema_id, moment):
+        if later.status in (COMPLETE, RUNNING) and later.document.get("run_id") != run.run_id:
+            raise PastRunSkipped(
+                f"run {run.run_id} stands for {moment.isoformat()}: its snapshot is reconstructed from "
+                f"{later.snapshot_id} (taken {later.document.get('started_at')}) by reconstruct_past; "
+                "no real snapshot is taken"
+            )
+    # One base per schema and day, whichever backfill run gets there first: parallel runs share it.
+    day = run.started_at.astimezone(UTC).date().isoformat()
+    note = {"taken_for": f"the base of backfill runs (first: {run.run_id}, for {moment.isoformat()})"}
+    return snapshot_id_for(workspace_id, schema_id, f"backfill-base-{day}"), note
 
 
 def _summary(

@@ -35,6 +35,7 @@ from airflow_assets.operators.backup import (
     ExportObjectsOperator,
     FinalizeSnapshotOperator,
     MarkSnapshotFailedOperator,
+    ReconstructPastOperator,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,11 @@ ACTIVITY_TASKS = (("history", "history"), ("comments", "comments"), ("connected_
 
 
 def build_backup_dag(spec: BackupDagSpec) -> DAG:
-    """Build the backup DAG of one schema: config -> objects -> history | comments | tickets -> finalize."""
+    """Build the backup DAG of one schema: config -> objects -> history | comments | tickets -> finalize.
+
+    Then ``reconstruct_past``, which does nothing in a run of the present and, in a run of a past date
+    (a backfill), rewinds the nearest later snapshot to the run's moment.
+    """
     include = spec.include.model_dump()
     connections: dict[str, Any] = {
         "jira_assets_conn_id": spec.jira_conn_id,
@@ -89,6 +94,15 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
         # Its name is its URI, so a downstream DAG names it with one string: Asset("jira-assets://prod/ITAM").
         asset = Asset(name=spec.asset_uri, uri=spec.asset_uri, group="jira-assets")
         final = FinalizeSnapshotOperator(task_id="finalize", outlets=[asset], **connections)
+        # Runs of past dates (backfill): rewind the nearest later snapshot to the run's moment.
+        past = ReconstructPastOperator(
+            task_id="reconstruct_past",
+            schema_key=spec.schema_key,
+            schedule=spec.schedule,
+            timezone=spec.timezone,
+            trigger_rule="none_failed",
+            **connections,
+        )
         teardown = MarkSnapshotFailedOperator(
             task_id="mark_failed_if_incomplete",
             jira_assets_conn_id=spec.jira_conn_id,
@@ -101,7 +115,7 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
             objects >> activities >> final
         else:
             objects >> final
-        final >> teardown.as_teardown(setups=config)
+        final >> past >> teardown.as_teardown(setups=config)
     _check_built(dag, spec)
     return dag
 

@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from pymongo.database import Database
 
+from airflow_assets.backfill.reconstruct import reconstruct_run
 from airflow_assets.backup.activity import ACTIVITY_KINDS, export_activity
 from airflow_assets.backup.finalize import finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
@@ -68,6 +69,21 @@ class _BackupStepOperator(BaseOperator):
         return SnapshotStore(db).id_for_run(dag_run.dag_id, dag_run.run_id)
 
 
+def backup_run(context: Context) -> BackupRun:
+    """Return what a backup step knows of its DAG run."""
+    dag_run = context["dag_run"]
+    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
+    return BackupRun(
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        run_type=str(run_type),
+        logical_date=dag_run.logical_date,
+        data_interval_start=dag_run.data_interval_start,
+        data_interval_end=dag_run.data_interval_end,
+        started_at=datetime.now(UTC),
+    )
+
+
 class ExportConfigOperator(_BackupStepOperator):
     """Open the run's snapshot and store the schema's configuration (the first step of a backup run).
 
@@ -101,17 +117,6 @@ class ExportConfigOperator(_BackupStepOperator):
         self.timezone = timezone
 
     def execute(self, context: Context) -> dict[str, Any]:
-        dag_run = context["dag_run"]
-        run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
-        run = BackupRun(
-            dag_id=dag_run.dag_id,
-            run_id=dag_run.run_id,
-            run_type=str(run_type),
-            logical_date=dag_run.logical_date,
-            data_interval_start=dag_run.data_interval_start,
-            data_interval_end=dag_run.data_interval_end,
-            started_at=datetime.now(UTC),
-        )
         target = BackupTarget(
             site=self.site,
             schema_key=self.schema_key,
@@ -122,7 +127,7 @@ class ExportConfigOperator(_BackupStepOperator):
         )
         try:
             with self.database() as db:
-                return export_config(self.hook.get_client(), db, target, run).as_dict()
+                return export_config(self.hook.get_client(), db, target, backup_run(context)).as_dict()
         except PastRunSkipped as skipped:
             raise AirflowSkipException(str(skipped)) from None
 
@@ -176,6 +181,42 @@ class FinalizeSnapshotOperator(_BackupStepOperator):
             for outlet in self.outlets:
                 context["outlet_events"][outlet].extra = extra
         return summary
+
+
+class ReconstructPastOperator(_BackupStepOperator):
+    """For a run of a past date: rewind the nearest later real snapshot to the run's moment by history.
+
+    A run of the present has nothing to do here (skipped). Runs after the export steps whatever they did:
+    they took the base when none existed, or were skipped because one does.
+
+    :param schema_key: the object schema key.
+    :param schedule: the DAG's cron schedule (tells a late run from a current one).
+    :param timezone: the schedule's time zone.
+    :param base_wait: seconds to wait for a later real snapshot that another run is still taking.
+    """
+
+    template_fields: Sequence[str] = (*_BackupStepOperator.template_fields, "schema_key")
+    ui_color = "#f3e8fd"
+
+    def __init__(
+        self, *, schema_key: str, schedule: str, timezone: str, base_wait: float = 3600.0, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.schema_key = schema_key
+        self.schedule = schedule
+        self.timezone = timezone
+        self.base_wait = base_wait
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        run = backup_run(context)
+        moment = run.past_moment(schedule=self.schedule, timezone=self.timezone)
+        if moment is None:
+            raise AirflowSkipException("a run of the present: its snapshot was read, not reconstructed")
+        with self.database() as db:
+            summary = reconstruct_run(
+                self.hook.get_client(), db, self.schema_key, run, moment, base_wait=self.base_wait
+            )
+        return summary.as_dict()
 
 
 class MarkSnapshotFailedOperator(_BackupStepOperator):

@@ -115,6 +115,11 @@ class SnapshotStore:
         )
         return Snapshot.from_document(document) if document else None
 
+    def reconstructed_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:
+        """Return the reconstructed snapshot a DAG run of a past date writes, if any."""
+        document = self._snapshots.find_one({"dag_id": dag_id, "run_id": run_id, "kind": RECONSTRUCTED})
+        return Snapshot.from_document(document) if document else None
+
     def id_for_run(self, dag_id: str, run_id: str) -> str:
         """Return the id of the snapshot a DAG run writes.
 
