@@ -164,18 +164,22 @@ def reconstruct(
     lane_lease = SchemaLease(
         db, base.workspace_id, f"{base.schema_id}/{RECONSTRUCTED_LANE}", snapshot_id, wait=3600
     )
+    # The lane has one writer at a time; it is let go as soon as this reconstruction ends, whatever happened.
     with lane_lease:
-        snapshot = snapshots.restart_reconstructed(snapshot)
-        if snapshot.status == COMPLETE:  # another run of the same moment finished it while we waited
-            summary.already_complete = True
-            return summary
-        work = _Reconstruction(db, base, snapshot, moment, client, summary)
-        fidelity = work.run()
-    snapshots.complete(
-        snapshot_id,
-        {"counts": work.counts(), "fidelity": fidelity, "steps": {"reconstruct": summary.as_dict()}},
-        finished_at=datetime.now(UTC),
-    )
+        try:
+            snapshot = snapshots.restart_reconstructed(snapshot)
+            if snapshot.status == COMPLETE:  # another run of the same moment finished it while we waited
+                summary.already_complete = True
+                return summary
+            work = _Reconstruction(db, base, snapshot, moment, client, summary)
+            fidelity = work.run()
+            snapshots.complete(
+                snapshot_id,
+                {"counts": work.counts(), "fidelity": fidelity, "steps": {"reconstruct": summary.as_dict()}},
+                finished_at=datetime.now(UTC),
+            )
+        finally:
+            lane_lease.release()
     summary.seconds = round(time.monotonic() - started, 3)
     log.info(
         "snapshot %s: schema %s as of %s from %s: %s objects (%s left out, created later), "

@@ -20,7 +20,7 @@ from airflow_assets.backup.schema_config import BackupTarget, ConfigSummary, exp
 from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox
-from airflow_assets.store import SnapshotStore, VersionStore
+from airflow_assets.store import SnapshotStore
 
 # The sandbox enforces no limit unless asked: pace at 100x the documented ones so tests stay fast.
 FAST_LIMITS = RateLimits(default_limit=100_000, limits={}, total_limit=None)
@@ -94,7 +94,7 @@ def stored(db: Database, snapshot_id: str, kind: str) -> Iterator[dict[str, Any]
     """Yield the content of every item of ``kind`` a snapshot holds."""
     snapshot = SnapshotStore(db).get(snapshot_id)
     assert snapshot is not None
-    yield from VersionStore(db, snapshot.workspace_id, snapshot.schema_id).read(kind, snapshot.seq)
+    yield from snapshot.versions(db).read(kind, snapshot.seq)
 
 
 def collection_counts(db: Database) -> dict[str, int]:
