@@ -16,6 +16,7 @@ from airflow_assets.restore.request import NEW_SCHEMA
 from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import object_refs
 from airflow_assets.restore.structure import new_schema_name, restrictions_of
+from airflow_assets.store.snapshots import Snapshot
 
 if TYPE_CHECKING:
     from airflow_assets.restore.session import RestoreSession
@@ -200,6 +201,10 @@ def _schema_plan(session: RestoreSession, source: SchemaSource, warnings: _Warni
         warnings.add("no comments", f"{source.old_key}: the snapshot did not back up comments")
     if request.history_as_comments and not source.source.includes("history"):
         warnings.add("no history", f"{source.old_key}: the snapshot did not back up history")
+    if source.source.snapshot.reconstructed:
+        warnings.add(
+            "reconstructed source", f"{source.old_key}: {reconstructed_note(source.source.snapshot)}"
+        )
     if request.mode == NEW_SCHEMA:
         action = "create schema"
         restrictions = [r.name for r in restrictions_of([source], session.scope)]
@@ -229,6 +234,29 @@ def _schema_plan(session: RestoreSession, source: SchemaSource, warnings: _Warni
         history_comments=history,
         deferred_restrictions=restrictions,
     )
+
+
+def reconstructed_note(snapshot: Snapshot) -> str:
+    """Say that a snapshot was reconstructed by a backfill, quoting its fidelity report."""
+    fidelity = snapshot.document.get("fidelity") or {}
+    reasons = fidelity.get("not_exact_by_reason") or {}
+    missing = (fidelity.get("missing_objects") or {}).get("labels") or []
+    older = (fidelity.get("from_older_snapshot") or {}).get("count") or 0
+    parts = [
+        f"snapshot {snapshot.snapshot_id} was reconstructed (a backfill): the schema as of "
+        f"{snapshot.state_at.isoformat() if snapshot.state_at else '?'}, rewound from snapshot "
+        f"{fidelity.get('base_snapshot_id', '?')} by object history; "
+        f"{fidelity.get('values_rewound', 0)} values rewound, {fidelity.get('not_exact', 0)} not exactly"
+    ]
+    if reasons:
+        parts.append(" (" + "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items())) + ")")
+    if missing:
+        shown = ", ".join(str(label) for label in missing[:10])
+        parts.append(f"; {len(missing)} objects it referenced are missing (deleted since: {shown})")
+    if older:
+        parts.append(f"; {older} objects taken from an older snapshot")
+    parts.append("; configuration, comment texts and connected tickets are as in the base snapshot")
+    return "".join(parts)
 
 
 def _config_warnings(session: RestoreSession, warnings: _Warnings) -> None:

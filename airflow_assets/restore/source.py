@@ -82,6 +82,7 @@ class SourceSnapshot:
             "seq": self.snapshot.seq,
             "kind": self.snapshot.kind,
             "taken_at": taken.isoformat() if taken else None,
+            **_fidelity_figures(self.snapshot),
         }
 
 
@@ -182,6 +183,20 @@ def _latest(
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _fidelity_figures(snapshot: Snapshot) -> JsonDict:
+    """Return the fidelity figures of a reconstructed snapshot (nothing for a real one)."""
+    if not snapshot.reconstructed:
+        return {}
+    fidelity = snapshot.document.get("fidelity") or {}
+    return {
+        "reconstructed_from": fidelity.get("base_snapshot_id"),
+        "values_rewound": fidelity.get("values_rewound", 0),
+        "not_exact": fidelity.get("not_exact", 0),
+        "not_exact_by_reason": dict(fidelity.get("not_exact_by_reason") or {}),
+        "missing_objects": (fidelity.get("missing_objects") or {}).get("referenced", 0),
+    }
 
 
 def _state_at(document: Mapping[str, Any]) -> datetime | None:
