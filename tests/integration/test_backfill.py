@@ -24,6 +24,7 @@ from airflow_assets.sandbox.model import Site
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import RECONSTRUCTION_NOTES
 from tests.integration.backup_support import client_for, collection_counts, mongo_database, stored
+from tests.integration.restore_support import restore
 
 pytestmark = pytest.mark.slow
 
@@ -277,6 +278,24 @@ def test_a_month_of_edits_is_rebuilt_from_history_exactly_but_for_what_the_repor
         "display form is less precise than the value",
         "reference label matches no object of the schema at that moment",
     }
+
+    # A reconstructed snapshot restores like any other: asked for by a timestamp, into a new key, verified.
+    _, verified = restore(
+        client,
+        base_db,
+        {
+            "schema_mappings": [{"old_key": "HIST", "new_key": "HIST5"}],
+            "snapshot": "2026-11-06T00:00:00Z",
+        },
+    )
+    assert verified.ok, verified
+    plan = base_db["restores"].find_one({"_id": "restore-1"})
+    assert plan is not None
+    described = plan["plan"]["schemas"][0]["snapshot"]
+    assert described["snapshot_id"] == first.snapshot_id and described["kind"] == "reconstructed"
+    assert described["not_exact"] == report["not_exact"]
+    assert any("was reconstructed" in warning for warning in plan["plan"]["warnings"])
+    assert verified.objects_checked == first.document["counts"]["objects"]
 
     # Backfilling the same moments again changes nothing and makes no duplicates.
     before = collection_counts(base_db)
