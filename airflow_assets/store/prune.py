@@ -39,7 +39,7 @@ from airflow_assets.store.retention import (
     utc,
 )
 from airflow_assets.store.snapshots import COMPLETE, FAILED, RUNNING
-from airflow_assets.store.versions import BATCH, OPEN
+from airflow_assets.store.versions import BATCH, OPEN, RECONSTRUCTED_LANE
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,8 @@ def forget(
 def _manifests_by_schema(db: Database) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
     """Return the manifests' small fields per (workspace, schema), oldest first."""
     fields = dict.fromkeys(
-        ("workspace_id", "schema_id", "schema_key", "seq", "status", "started_at", "finished_at"), 1
+        ("workspace_id", "schema_id", "schema_key", "seq", "status", "started_at", "state_at", "finished_at"),
+        1,
     )
     grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for document in db[SNAPSHOTS].find({}, fields):
@@ -271,7 +272,8 @@ def _manifests_by_schema(db: Database) -> dict[tuple[str, str], list[Mapping[str
 
 
 def _started_at(document: Mapping[str, Any]) -> datetime:
-    moment = document.get("started_at") or document.get("finished_at")
+    # The moment a snapshot holds: a backfill's snapshots of past days are kept as those days.
+    moment = document.get("state_at") or document.get("started_at") or document.get("finished_at")
     return utc(moment) if isinstance(moment, datetime) else _EPOCH
 
 
@@ -359,12 +361,15 @@ def prune(
             else:
                 _prune_schema(db, result, dry_run=True, forgotten=forgotten)
         else:
+            # The reconstructed lane has its own writer (a backfill): its lease is taken too.
+            lane = SchemaLease(db, workspace_id, _lane(schema_id), lease.holder, wait=lease_wait)
             try:
-                with lease:
+                with lease, lane:
                     _prune_schema(db, result, dry_run=False, forgotten=forgotten)
             except LeaseHeldError as held:
                 result.skipped = f"{BACKUP_RUNNING} (lease held by {held.holder})"
             finally:
+                lane.release()
                 lease.release()
         log.info("%s%s", "dry run: " if dry_run else "", result.line())
         results.append(result)
@@ -408,12 +413,19 @@ def _prune_schema(db: Database, result: SchemaPrune, *, dry_run: bool, forgotten
     seqs = [int(document["seq"]) for document in snapshots if document["_id"] not in forgotten]
     result.snapshots = len(seqs)
     needs = _Needs(seqs)
-    for page in _closed_span_pages(db, result.workspace_id, result.schema_id):
-        unused = [span for span in page if needs.unused(span)]
-        for start in range(0, len(unused), BATCH):
-            batch = unused[start : start + BATCH]
-            result.versions_deleted += _delete_versions(db, result, needs, batch, dry_run=dry_run)
-            result.spans_deleted += _delete_spans(db, batch, dry_run=dry_run)
+    # Real and reconstructed snapshots number apart (the lane's numbers are negative): one set of needs
+    # serves the spans of both.
+    for scope in (result.schema_id, _lane(result.schema_id)):
+        for page in _closed_span_pages(db, result.workspace_id, scope):
+            unused = [span for span in page if needs.unused(span)]
+            for start in range(0, len(unused), BATCH):
+                batch = unused[start : start + BATCH]
+                result.versions_deleted += _delete_versions(db, result, needs, batch, dry_run=dry_run)
+                result.spans_deleted += _delete_spans(db, batch, dry_run=dry_run)
+
+
+def _lane(schema_id: str) -> str:
+    return f"{schema_id}/{RECONSTRUCTED_LANE}"
 
 
 def _closed_span_pages(db: Database, workspace_id: str, schema_id: str) -> Iterator[list[dict[str, Any]]]:
@@ -457,7 +469,7 @@ def _delete_versions(
         spans = naming.get(digest, [])
         still_named = any(
             span["ws"] != result.workspace_id
-            or span["schema_id"] != result.schema_id
+            or span["schema_id"] not in (result.schema_id, _lane(result.schema_id))
             or not needs.unused(span)
             for span in spans
         )

@@ -85,17 +85,34 @@ def test_a_run_with_nothing_changed_writes_no_versions_and_a_repeated_run_no_dup
     )
 
 
-def test_a_run_for_a_past_date_is_skipped_and_writes_nothing(
+def test_a_run_for_a_past_date_takes_a_base_then_reconstructs_its_moment(
     backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
 ) -> None:
     dag = backup_dags("LOC")["jira_assets_backup_test_loc"]
+    moment = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
 
-    dag_run = dag.test(logical_date=datetime.now(UTC) - timedelta(days=3))
+    dag_run = dag.test(logical_date=moment)
 
     states = _task_states(dag_run)
-    assert states["export_config"] == "skipped", states
-    assert all(state == "skipped" for state in states.values()), states
-    assert "snapshots" not in collection_counts(mongo_db)
+    assert str(dag_run.state) == "success", states
+    assert states["reconstruct_past"] == "success", states
+    snapshots = SnapshotStore(mongo_db)
+    # No snapshot was taken after that moment: the run took one now, as the base to rewind.
+    base = snapshots.find_for_run(dag.dag_id, dag_run.run_id)
+    assert base is not None and base.status == "complete" and base.kind == "full"
+    assert "backfill-base" in base.snapshot_id and base.document["taken_for"]
+    reconstructed = snapshots.reconstructed_for_run(dag.dag_id, dag_run.run_id)
+    assert reconstructed is not None and reconstructed.status == "complete"
+    assert reconstructed.state_at is not None
+    assert reconstructed.state_at.replace(tzinfo=UTC) == moment
+    assert reconstructed.document["fidelity"]["base_snapshot_id"] == base.snapshot_id
+    summary = dag_run.get_task_instance("reconstruct_past").xcom_pull(task_ids="reconstruct_past")
+    assert summary["snapshot_id"] == reconstructed.snapshot_id and summary["history_calls"] == 0
+    assert summary["objects"] == reconstructed.document["counts"]["objects"] > 0
+
+    # A run of the present does not reconstruct anything.
+    now_run = dag.test()
+    assert _task_states(now_run)["reconstruct_past"] == "skipped"
 
 
 def test_a_broken_entry_becomes_a_placeholder_that_fails_naming_the_field(backup_dags: BackupDags) -> None:
