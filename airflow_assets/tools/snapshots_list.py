@@ -106,6 +106,8 @@ def snapshot_rows(
                     "run_id": document.get("run_id"),
                     "started_at": iso(document.get("started_at")),
                     "finished_at": iso(document.get("finished_at")),
+                    # The moment the snapshot holds: its start, or a backfill's moment (reconstructed).
+                    "state_at": iso(snapshot.state_at),
                     "kind": snapshot.kind,
                     "kind_reason": document.get("kind_reason"),
                     "status": snapshot.status,
@@ -176,7 +178,7 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             Text(str(row["site"] or "")),
             Text(row["schema_key"]),
             when(row["started_at"]),
-            Text(row["kind"]),
+            Text(row["kind"] + (f" as of {row['state_at']}" if row["kind"] == "reconstructed" else "")),
             Text(row["status"], style=status_style),
             "" if row["objects"] is None else str(row["objects"]),
             _changes_text(row["changes"]),

@@ -222,6 +222,10 @@ def _print_report(report: dict[str, Any]) -> None:
             steps.add_row(name, "" if seconds is None else f"{seconds:.1f}", Text(details))
         out.print(steps)
 
+    fidelity = report.get("fidelity")
+    if fidelity:
+        _print_fidelity(out, fidelity)
+
     if report["warnings"]:
         out.print("Warnings:")
         for warning in report["warnings"]:
@@ -249,3 +253,44 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def _print_fidelity(out: Any, fidelity: dict[str, Any]) -> None:
+    """Print a reconstructed snapshot's fidelity report."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_header=False, title="Fidelity (reconstructed from history)", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    missing = fidelity.get("missing_objects") or {}
+    older = fidelity.get("from_older_snapshot") or {}
+    rows = [
+        ("as of (UTC)", str(fidelity.get("moment"))),
+        ("base snapshot", str(fidelity.get("base_snapshot_id"))),
+        (
+            "values rewound",
+            f"{fidelity.get('values_rewound', 0)} in {fidelity.get('objects_rewound', 0)} objects",
+        ),
+        ("left out", f"{fidelity.get('objects_left_out_created_later', 0)} objects created later"),
+        ("not exactly", str(fidelity.get("not_exact", 0))),
+    ]
+    rows += [
+        (f"  {reason}", str(count)) for reason, count in (fidelity.get("not_exact_by_reason") or {}).items()
+    ]
+    labels = ", ".join(str(label) for label in missing.get("labels") or [])
+    rows.append(
+        (
+            "missing objects",
+            f"{missing.get('referenced', 0)} known by label" + (f": {labels}" if labels else ""),
+        )
+    )
+    rows.append(("from older snapshot", str(older.get("count", 0))))
+    rows.append(("as in the base", ", ".join(fidelity.get("kept_as_in_base") or [])))
+    for name, value in rows:
+        table.add_row(name, Text(value))
+    out.print(table)
+    for note in fidelity.get("not_exact_examples") or []:
+        out.print(
+            Text(f"  ~ object {note['object_id']} {note['attribute']}: {note['reason']} ({note['detail']})")
+        )

@@ -8,9 +8,11 @@ exactly what its fidelity report declares.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from pymongo.database import Database
 
 from airflow_assets.backfill.reconstruct import reconstruct_run
 from airflow_assets.backup.run import BackupRun
+from airflow_assets.cli import main
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
 from airflow_assets.sandbox.model import Site
@@ -212,6 +215,10 @@ def scripted(mongo_server: EmbeddedMongo) -> Iterator[tuple[RunningSandbox, Scri
 
 def test_a_month_of_edits_is_rebuilt_from_history_exactly_but_for_what_the_report_declares(
     scripted: tuple[RunningSandbox, Script, Database, Database],
+    mongo_server: EmbeddedMongo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     sandbox, script, real_db, base_db = scripted
     client = client_for(sandbox)
@@ -296,6 +303,22 @@ def test_a_month_of_edits_is_rebuilt_from_history_exactly_but_for_what_the_repor
     assert described["not_exact"] == report["not_exact"]
     assert any("was reconstructed" in warning for warning in plan["plan"]["warnings"])
     assert verified.objects_checked == first.document["counts"]["objects"]
+
+    # The operator tools show it: list says what moment it holds, show prints the fidelity report.
+    config = tmp_path / "jira_assets.yaml"
+    config.write_text(
+        f"mongo: {{conn_id: jira_assets_backup, database: {base_db.name}}}\n"
+        "sites: {test: {conn_id: jira_assets_default, schemas: [HIST]}}\n"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", mongo_server.airflow_conn_uri(base_db.name))
+    capsys.readouterr()
+    assert main(["snapshots", "list", "--json", "--config", str(config)]) == 0
+    listed = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert listed[first.snapshot_id]["kind"] == "reconstructed"
+    assert listed[first.snapshot_id]["state_at"].startswith("2026-11-05T12:00:00")
+    assert main(["snapshots", "show", first.snapshot_id, "--config", str(config)]) == 0
+    shown = capsys.readouterr().out
+    assert "Fidelity (reconstructed from history)" in shown and "1 known by label: Dan" in shown
 
     # Backfilling the same moments again changes nothing and makes no duplicates.
     before = collection_counts(base_db)
