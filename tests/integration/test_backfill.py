@@ -320,6 +320,13 @@ def test_a_month_of_edits_is_rebuilt_from_history_exactly_but_for_what_the_repor
     shown = capsys.readouterr().out
     assert "Fidelity (reconstructed from history)" in shown and "1 known by label: Dan" in shown
 
+    # Where an older real snapshot holds an object deleted before the base, it is taken from there.
+    before_deletion = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+    with_older = reconstruct_run(client, real_db, "HIST", _run(before_deletion), before_deletion, base_wait=0)
+    assert with_older.base_snapshot_id == taken[MOMENTS[2]] and with_older.from_older_snapshot == 1
+    labels = {item["label"] for item in stored(real_db, with_older.snapshot_id, "object")}
+    assert "Dan" in labels and "Fay" not in labels  # Fay was created on the 21st
+
     # Backfilling the same moments again changes nothing and makes no duplicates.
     before = collection_counts(base_db)
     for moment in MOMENTS:
