@@ -430,9 +430,9 @@ Trigger the `{RESTORE_DAG_ID}` DAG with this configuration (use another `new_key
 
 ## Backfill
 
-`airflow backfill create --dag-id <this DAG> --from-date ... --to-date ...` gives each past day a snapshot of the
-schema as it was then, rewound from the nearest later snapshot by object history (`reconstruct_past`; a fidelity
-report says what could not be rewound exactly). A run of the present skips that step.
+`airflow backfill create --dag-id <this DAG> --from-date ... --to-date ...` gives each past day a snapshot of
+the schema as it was then, rewound from the nearest later snapshot by object history (`reconstruct_past`; a
+fidelity report says what could not be rewound exactly). A run of the present skips that step.
 
 ## Configuration
 

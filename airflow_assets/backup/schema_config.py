@@ -16,7 +16,15 @@ from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
-from airflow_assets.store.snapshots import COMPLETE, FULL, INCREMENTAL, RUNNING, Snapshot, snapshot_id_for
+from airflow_assets.store.snapshots import (
+    COMPLETE,
+    FAILED,
+    FULL,
+    INCREMENTAL,
+    RUNNING,
+    Snapshot,
+    snapshot_id_for,
+)
 from airflow_assets.store.versions import CONFIG_GROUP
 
 log = logging.getLogger(__name__)
@@ -213,7 +221,12 @@ def _past_run_base(
     # One base per schema and day, whichever backfill run gets there first: parallel runs share it.
     day = run.started_at.astimezone(UTC).date().isoformat()
     note = {"taken_for": f"the base of backfill runs (first: {run.run_id}, for {moment.isoformat()})"}
-    return snapshot_id_for(workspace_id, schema_id, f"backfill-base-{day}"), note
+    shared = snapshot_id_for(workspace_id, schema_id, f"backfill-base-{day}")
+    existing = snapshots.get(shared)
+    if existing is not None and existing.status == FAILED and existing.document.get("run_id") != run.run_id:
+        # The day's shared base failed in another run: this run takes its own.
+        return snapshot_id_for(workspace_id, schema_id, run.run_id), note
+    return shared, note
 
 
 def _summary(
