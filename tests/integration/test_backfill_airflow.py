@@ -79,7 +79,8 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
                 "--run-backwards", "--max-active-runs", str(MAX_ACTIVE_RUNS),
             )  # fmt: skip
             timings["backfill create"] = time.monotonic() - started
-            print(f"\nairflow backfill create:\n{backfill.stdout.strip()}")
+            # The CLI creates every run at once (queued), newest first, and logs one line per run.
+            assert backfill.stdout.count("Created backfill Dag run.") == DAYS, backfill.stdout
             stack.unpause(DAG_ID)
             stack.unpause(RESTORE_DAG)
 
@@ -102,11 +103,10 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
             by_date = {_moment(run["logical_date"]): run for run in runs}
             assert _moment(by_date[moments[-1]]["start_date"]) <= _moment(by_date[moments[0]]["start_date"])
 
-            # One run took the base; the others skipped the export steps; every run reconstructed.
+            # One run took the base; the others skipped the export steps (another run's base exists).
             tasks = {run["dag_run_id"]: stack.task_states(DAG_ID, run["dag_run_id"]) for run in runs}
             exported = [run_id for run_id, task in tasks.items() if task["export_config"] == "success"]
             assert len(exported) == 1, tasks
-            assert all(task["reconstruct_past"] == "success" for task in tasks.values()), tasks
             others = [task for run_id, task in tasks.items() if run_id not in exported]
             assert all(task["export_config"] == "skipped" for task in others), tasks
 
@@ -117,11 +117,12 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
             assert base["status"] == "complete", base
             assert ":backfill-base-" in base["_id"], base["_id"]
             assert base["run_id"] == exported[0], (base["run_id"], exported)
+            assert base["counts"]["objects"] == sandbox.seed.object_counts["LOC"], base["counts"]
 
+            # Each reconstruction holds its run's moment, rewound from the one base.
             reconstructed = list(db["snapshots"].find({"schema_key": "LOC", "kind": "reconstructed"}))
-            assert len(reconstructed) == DAYS, [snapshot["_id"] for snapshot in reconstructed]
             by_moment = {snapshot["state_at"]: snapshot for snapshot in reconstructed}
-            assert sorted(by_moment) == moments, sorted(by_moment)
+            assert len(by_moment) == len(reconstructed) and set(by_moment) <= set(moments), sorted(by_moment)
             for moment, snapshot in by_moment.items():
                 run = by_date[moment]
                 assert snapshot["status"] == "complete", snapshot["_id"]
@@ -132,10 +133,11 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
                 # The demo's history is older than any moment of the week: nothing to rewind or leave out.
                 assert fidelity["objects_left_out_created_later"] == 0, fidelity
                 assert snapshot["counts"]["objects"] == base["counts"]["objects"], snapshot["counts"]
-            assert base["counts"]["objects"] == sandbox.seed.object_counts["LOC"], base["counts"]
 
-            # Restore the reconstruction of the middle of the week into a new key, and verify it.
-            chosen = by_moment[moments[DAYS // 2]]
+            # Restore the oldest reconstruction into a new key, and verify it. (Before the check that every
+            # moment was reconstructed, so that the restore is exercised even while that check fails.)
+            assert reconstructed, f"no reconstructed snapshot at all: {_failure(stack, runs)}"
+            chosen = by_moment[min(by_moment)]
             conf = {
                 "schema_mappings": [{"old_key": "LOC", "new_key": NEW_KEY}],
                 "snapshot": chosen["_id"],
@@ -162,10 +164,20 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
             assert restored == chosen["counts"]["objects"], (restored, chosen["counts"])
             timings["total"] = time.monotonic() - began
             print(
-                f"backfill of {DAYS} days, {MAX_ACTIVE_RUNS} at a time: peak {peak} runs at once, "
-                f"{chosen['counts']['objects']} objects restored into {NEW_KEY}; "
+                f"\nbackfill of {DAYS} days, {MAX_ACTIVE_RUNS} at a time: peak {peak} runs at once, "
+                f"{len(reconstructed)} moments reconstructed, {chosen['state_at']:%Y-%m-%d} restored into "
+                f"{NEW_KEY} ({restored} objects); "
                 + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
             )
+
+            # Every run reconstructed its moment: seven snapshots, one per logical date.
+            # FAILS TODAY (package bug, reported): reconstruct_past is skipped in every run whose
+            # export_config skipped. export_config is the setup of the teardown mark_failed_if_incomplete,
+            # and Airflow skips every task in a skipped setup's scope whatever its trigger rule
+            # (TriggerRuleDep._evaluate_setup_constraint), so none_failed does not let reconstruct_past run.
+            skipped = {run_id: task["reconstruct_past"] for run_id, task in tasks.items()}
+            assert set(skipped.values()) == {"success"}, f"reconstruct_past states: {skipped}"
+            assert sorted(by_moment) == moments, (sorted(by_moment), moments)
 
 
 def _latest_slot(now: datetime) -> datetime:
