@@ -64,8 +64,16 @@ class _BackupStepOperator(BaseOperator):
         return backup_database(self.mongo_conn_id, self.mongo_database)
 
     def snapshot_id(self, db: Database, context: Context) -> str:
-        """Return the id of the snapshot this DAG run writes."""
+        """Return the id of the snapshot this DAG run writes.
+
+        :raises AirflowSkipException: the run takes no real snapshot (a run of a past date whose base
+            exists: export_config said so, and reconstruct_past does its work).
+        """
         dag_run = context["dag_run"]
+        snapshot = SnapshotStore(db).find_for_run(dag_run.dag_id, dag_run.run_id)
+        config = context["ti"].xcom_pull(task_ids="export_config") or {}
+        if snapshot is None and isinstance(config, dict) and config.get("skipped"):
+            raise AirflowSkipException(f"no real snapshot in this run: {config['skipped']}")
         return SnapshotStore(db).id_for_run(dag_run.dag_id, dag_run.run_id)
 
 
@@ -129,7 +137,10 @@ class ExportConfigOperator(_BackupStepOperator):
             with self.database() as db:
                 return export_config(self.hook.get_client(), db, target, backup_run(context)).as_dict()
         except PastRunSkipped as skipped:
-            raise AirflowSkipException(str(skipped)) from None
+            # Not a skip of this task: export_config is the run's setup, and a skipped setup would skip
+            # every task in its scope, reconstruct_past included. The export steps skip themselves.
+            self.log.info("%s", skipped)
+            return {"skipped": str(skipped)}
 
 
 class ExportObjectsOperator(_BackupStepOperator):

@@ -110,6 +110,16 @@ def test_a_run_for_a_past_date_takes_a_base_then_reconstructs_its_moment(
     assert summary["snapshot_id"] == reconstructed.snapshot_id and summary["history_calls"] == 0
     assert summary["objects"] == reconstructed.document["counts"]["objects"] > 0
 
+    # A run of an earlier date now finds that base: it takes no snapshot of its own, only reconstructs.
+    earlier = dag.test(logical_date=moment - timedelta(days=1))
+    states = _task_states(earlier)
+    assert str(earlier.state) == "success", states
+    assert states["export_objects"] == "skipped" and states["reconstruct_past"] == "success", states
+    assert snapshots.find_for_run(dag.dag_id, earlier.run_id) is None
+    second = snapshots.reconstructed_for_run(dag.dag_id, earlier.run_id)
+    assert second is not None and second.status == "complete"
+    assert second.document["fidelity"]["base_snapshot_id"] == base.snapshot_id
+
     # A run of the present does not reconstruct anything.
     now_run = dag.test()
     assert _task_states(now_run)["reconstruct_past"] == "skipped"
