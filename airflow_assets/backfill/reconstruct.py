@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 GROUPS_PER_WRITE = 200  # objects whose history, comments or tickets are written per store round trip
+NO_HISTORY = "object history neither stored nor fetched"
 FROM_OLDER = "object deleted before the base snapshot: taken from an older snapshot"
 LABELS_LISTED = 100  # labels of missing objects named in the manifest (all are counted)
 NOTES_LISTED = 20  # notes quoted in the manifest (all are in reconstruction_notes)
@@ -238,6 +239,8 @@ class _Reconstruction:
         self.quoted: list[JsonDict] = []
         self.included: set[str] = set()
         self.missing_labels: set[str] = set()
+        # Objects whose history neither the store holds nor the API was asked for: kept as in the base.
+        self.unrewound: set[str] = set()
 
     # -- the whole run --------------------------------------------------------------------------------
 
@@ -384,7 +387,10 @@ class _Reconstruction:
         timeline: _Timeline,
     ) -> None:
         """Ask the API for the history of objects the store holds none for (history not backed up)."""
-        if not object_ids or self.client is None:
+        if not object_ids:
+            return
+        if self.client is None:
+            self.unrewound = set(object_ids)
             return
         client = self.client
 
@@ -455,6 +461,8 @@ class _Reconstruction:
             self.summary.values_rewound += result.values_rewound
             self.summary.objects_rewound += 1 if result.values_rewound else 0
             notes.extend(result.notes)
+            if object_id in self.unrewound:
+                notes.append(Note(object_id, "*", NO_HISTORY, "kept as in the base snapshot"))
             self.included.add(object_id)
             batch.append(_object_item(result.data))
             if len(batch) >= BATCH:
@@ -507,7 +515,7 @@ class _Reconstruction:
         for data in older.versions(self.db).read("object", older.seq, sort="n"):
             object_id = str(data["id"])
             created = parse_moment(data.get("created"))
-            if object_id in self.included or object_id in self.summary_left_out_ids(data, created):
+            if object_id in self.included or (created is not None and created > self.moment):
                 continue
             self.included.add(object_id)
             self.summary.objects += 1
@@ -526,10 +534,6 @@ class _Reconstruction:
         self._flush_objects(batch, notes)
         self.lane.close_absent("object", self.seq, self.lane.groups("object"), self.included)
         return found
-
-    def summary_left_out_ids(self, data: Mapping[str, Any], created: datetime | None) -> set[str]:
-        """Return the id of ``data`` when it was created after the moment (left out), else nothing."""
-        return {str(data["id"])} if created is not None and created > self.moment else set()
 
     def _write_entries(self, kind: str, keep: Callable[[Mapping[str, Any]], bool]) -> None:
         """Store the history entries, comments or tickets of the kept objects that ``keep`` accepts."""
