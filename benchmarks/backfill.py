@@ -408,11 +408,11 @@ def main() -> None:
     for item in rebuilt:
         total_calls.update(item.calls)
     reported = sum(item.summary["history_calls"] for item in rebuilt)
-    per_class = ", ".join(f"{klass} {count / len(rebuilt):.1f}" for klass, count in total_calls.most_common())
+    per_class = ", ".join(f"{klass} {count}" for klass, count in total_calls.most_common())
     grown = bytes_after - bytes_before
     print(
         f"   per reconstructed snapshot: mean {sum(seconds) / len(seconds):.2f} s, max {max(seconds):.2f} s; "
-        f"mean API calls {total_calls.total() / len(rebuilt):.1f} ({per_class or 'none'}); "
+        f"mean API calls {total_calls.total() / len(rebuilt):.1f} (in all: {per_class or 'none'}); "
         f"history calls in all: {total_calls[HISTORY_CLASS]} seen by the sandbox, {reported} reported "
         "(target 0)"
     )
