@@ -247,7 +247,17 @@ class _Reconstruction:
     def run(self) -> JsonDict:
         config = {kind: list(self.source.read(kind, self.base.seq)) for kind in CONFIG_KINDS}
         attributes_of = _attribute_index(config)
-        has_history = self._read_stored_history() if self.base.include.get("history") else set()
+        # One pass over the base's history: entries after the moment are kept to rewind with, the others
+        # are the snapshot's history (they belong to objects the moment had: an object created later has
+        # no entry before it).
+        has_history: set[str] = set()
+        history_written: set[str] = set()
+        if self.base.include.get("history"):
+            history_written = self._copy_entries(
+                "history",
+                self._at_or_before,
+                lambda object_id, entry: self._observe(has_history, object_id, entry),
+            )
         timeline, users = self._read_objects(attributes_of)
         self._fetch_missing_history(set(timeline.object_type) - has_history, attributes_of, timeline)
         for actor in self._actors():
@@ -266,12 +276,14 @@ class _Reconstruction:
         older = self._older_objects()
         missing = sorted(self.missing_labels)
         self.summary.missing_objects = len(missing)
+        history_written |= self._write_fetched_history()
+        self._drop_stale("history", history_written)
         for kind, keep in (
-            ("history", self._at_or_before),
             ("comment", self._at_or_before),
-            ("ticket", lambda entry: True),
+            ("ticket", lambda entry: str(entry.get("objectId")) in self.included),
         ):
-            self._write_entries(kind, keep)
+            flag = "comments" if kind == "comment" else "connected_tickets"
+            self._drop_stale(kind, self._copy_entries(kind, keep) if self.base.include.get(flag) else set())
         return {
             "moment": self.moment,
             "base_snapshot_id": self.base.snapshot_id,
@@ -331,13 +343,26 @@ class _Reconstruction:
         else:
             self.after[object_id].append(entry)
 
-    def _read_stored_history(self) -> set[str]:
-        seen: set[str] = set()
-        for entry in self.source.read("history", self.base.seq):
-            object_id = str(entry.get("objectId"))
-            seen.add(object_id)
-            self._sort_entry(object_id, entry)
-        return seen
+    def _observe(self, seen: set[str], object_id: str, entry: JsonDict) -> None:
+        seen.add(object_id)
+        self._sort_entry(object_id, entry)
+
+    def _write_fetched_history(self) -> set[str]:
+        """Store the history the API gave for objects the store held none for (the moment's entries)."""
+        if not self.base.include.get("history"):
+            return set()
+        written: set[str] = set()
+        pending: dict[str, list[Item]] = {}
+        for object_id, fetched in self.fetched_before.items():
+            if object_id not in self.included:
+                continue
+            if len(pending) >= GROUPS_PER_WRITE:
+                self._flush_entries("history", pending, written)
+            pending[object_id] = [
+                Item(str(entry["id"]), entry, group=object_id, parent_id=object_id) for entry in fetched
+            ]
+        self._flush_entries("history", pending, written)
+        return written
 
     def _read_objects(
         self, attributes_of: Callable[[str], Mapping[str, Attribute]]
@@ -535,32 +560,37 @@ class _Reconstruction:
         self.lane.close_absent("object", self.seq, self.lane.groups("object"), self.included)
         return found
 
-    def _write_entries(self, kind: str, keep: Callable[[Mapping[str, Any]], bool]) -> None:
-        """Store the history entries, comments or tickets of the kept objects that ``keep`` accepts."""
-        flag = {"history": "history", "comment": "comments", "ticket": "connected_tickets"}[kind]
-        groups_written: set[str] = set()
+    def _copy_entries(
+        self,
+        kind: str,
+        keep: Callable[[Mapping[str, Any]], bool],
+        observe: Callable[[str, JsonDict], None] | None = None,
+    ) -> set[str]:
+        """Store the base's history entries, comments or tickets that ``keep`` accepts; return their groups.
+
+        Entries come grouped by object (sorted by parent): a group is written whole, with the entries of
+        its object that this reconstruction no longer holds closed. ``observe`` sees every entry.
+        """
+        written: set[str] = set()
         pending: dict[str, list[Item]] = {}
-        if self.base.include.get(flag):
-            entries = self.source.read(kind, self.base.seq, sort="parent_id")
-            for entry in entries:
-                object_id = str(entry.get("objectId"))
-                if object_id not in self.included or not keep(entry):
-                    continue
-                item_id = f"{object_id}:{entry['id']}" if kind == "ticket" else str(entry["id"])
-                pending.setdefault(object_id, []).append(
-                    Item(item_id, entry, group=object_id, parent_id=object_id)
-                )
-                if len(pending) >= GROUPS_PER_WRITE:
-                    self._flush_entries(kind, pending, groups_written)
-            if kind == "history":
-                for object_id, fetched in self.fetched_before.items():
-                    if object_id in self.included:
-                        pending.setdefault(object_id, []).extend(
-                            Item(str(entry["id"]), entry, group=object_id, parent_id=object_id)
-                            for entry in fetched
-                        )
-            self._flush_entries(kind, pending, groups_written)
-        stale = [group for group in self.lane.groups(kind) if group not in groups_written]
+        for entry in self.source.read(kind, self.base.seq, sort="parent_id"):
+            object_id = str(entry.get("objectId"))
+            if observe is not None:
+                observe(object_id, entry)
+            if not keep(entry):
+                continue
+            if object_id not in pending and len(pending) >= GROUPS_PER_WRITE:
+                self._flush_entries(kind, pending, written)
+            item_id = f"{object_id}:{entry['id']}" if kind == "ticket" else str(entry["id"])
+            pending.setdefault(object_id, []).append(
+                Item(item_id, entry, group=object_id, parent_id=object_id)
+            )
+        self._flush_entries(kind, pending, written)
+        return written
+
+    def _drop_stale(self, kind: str, written: set[str]) -> None:
+        """Drop the lane's groups of ``kind`` this reconstruction did not write (objects it does not hold)."""
+        stale = [group for group in self.lane.groups(kind) if group not in written]
         for start in range(0, len(stale), BATCH):
             self.lane.drop_groups(kind, self.seq, stale[start : start + BATCH])
 

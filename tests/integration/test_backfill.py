@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
+from airflow_assets.backfill import reconstruct as reconstruct_module
 from airflow_assets.backfill.reconstruct import reconstruct_run
 from airflow_assets.backup.run import BackupRun
 from airflow_assets.cli import main
@@ -221,6 +222,8 @@ def test_a_month_of_edits_is_rebuilt_from_history_exactly_but_for_what_the_repor
     tmp_path: Path,
 ) -> None:
     sandbox, script, real_db, base_db = scripted
+    # Write history and comments a few objects at a time: the month's objects then span many writes.
+    monkeypatch.setattr(reconstruct_module, "GROUPS_PER_WRITE", 2)
     client = client_for(sandbox)
     taken: dict[datetime, str] = {}
 
