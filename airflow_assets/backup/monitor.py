@@ -16,7 +16,7 @@ from pymongo.database import Database
 
 from airflow_assets.backup.plan import SchemaWatch
 from airflow_assets.store.layout import SNAPSHOTS
-from airflow_assets.store.snapshots import COMPLETE
+from airflow_assets.store.snapshots import COMPLETE, RECONSTRUCTED
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,13 @@ def check_snapshots(
     """
     findings = []
     for watch in schemas:
-        query = {"site": watch.site, "schema_key": watch.schema_key, "status": COMPLETE}
+        # Real snapshots only: a backfill's reconstruction of a past day says nothing of today's backups.
+        query = {
+            "site": watch.site,
+            "schema_key": watch.schema_key,
+            "status": COMPLETE,
+            "kind": {"$ne": RECONSTRUCTED},
+        }
         latest = list(db[SNAPSHOTS].find(query, sort=[("finished_at", DESCENDING)], limit=2))
         name = f"{watch.site}/{watch.schema_key}"
         limit = (

@@ -114,3 +114,34 @@ def test_every_dag_of_the_package_alerts_on_failure(backup_dags: BackupDags, tmp
         for task in dag.tasks:
             callbacks = task.on_failure_callback
             assert callbacks, f"{dag.dag_id}.{task.task_id} has no failure notifier"
+
+
+def test_the_monitor_judges_real_backups_only_not_a_backfills_reconstructions(mongo_db: Database) -> None:
+    from airflow_assets.backup.monitor import check_snapshots
+    from airflow_assets.backup.plan import SchemaWatch
+
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    common = {
+        "site": "test",
+        "schema_key": "LOC",
+        "workspace_id": "ws",
+        "schema_id": "3",
+        "status": "complete",
+    }
+    mongo_db["snapshots"].insert_many(
+        [
+            # The last real backup, three days old, with 40 objects.
+            {**common, "_id": "real", "seq": 1, "kind": "full", "finished_at": now - timedelta(days=3),
+             "counts": {"objects": 40}},
+            # A backfill rebuilt a day of last year just now, when the schema had 5 objects.
+            {**common, "_id": "past", "seq": -(2**40) + 1, "kind": "reconstructed",
+             "finished_at": now - timedelta(minutes=5), "counts": {"objects": 5}},
+        ]
+    )  # fmt: skip
+
+    findings = check_snapshots(
+        mongo_db, [SchemaWatch("test", "LOC", "0 2 * * *", "UTC")], now=now, max_age_hours=None,
+        max_object_drop=0.5,
+    )  # fmt: skip
+
+    assert [finding.kind for finding in findings] == ["stale"], findings
