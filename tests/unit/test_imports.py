@@ -48,8 +48,14 @@ def test_modules_import_cleanly_and_the_client_needs_no_airflow() -> None:
 
 
 def test_backup_restore_and_store_logic_run_without_airflow() -> None:
-    # The layer rule: backup, restore and store are plain Python over the client, testable without Airflow.
-    packages = ("airflow_assets.backup", "airflow_assets.restore", "airflow_assets.store")
+    # The layer rule: backup, backfill, restore and store are plain Python over the client, testable without
+    # Airflow.
+    packages = (
+        "airflow_assets.backup",
+        "airflow_assets.backfill",
+        "airflow_assets.restore",
+        "airflow_assets.store",
+    )
     logic = [name for name in MODULES if name.startswith(packages)]
     seen = _imports("airflow_assets.api", *logic)
 
