@@ -241,11 +241,13 @@ class _Reconstruction:
         self.missing_labels: set[str] = set()
         # Objects whose history neither the store holds nor the API was asked for: kept as in the base.
         self.unrewound: set[str] = set()
+        self.phases: dict[str, float] = {}
+        self._phase_started = time.monotonic()
 
     # -- the whole run --------------------------------------------------------------------------------
 
     def run(self) -> JsonDict:
-        config = {kind: list(self.source.read(kind, self.base.seq)) for kind in CONFIG_KINDS}
+        config = self.source.read_kinds(CONFIG_KINDS, self.base.seq)
         attributes_of = _attribute_index(config)
         # One pass over the base's history: entries after the moment are kept to rewind with, the others
         # are the snapshot's history (they belong to objects the moment had: an object created later has
@@ -258,8 +260,11 @@ class _Reconstruction:
                 self._at_or_before,
                 lambda object_id, entry: self._observe(has_history, object_id, entry),
             )
+        self._phase("history read and copied")
         timeline, users = self._read_objects(attributes_of)
+        self._phase("objects indexed")
         self._fetch_missing_history(set(timeline.object_type) - has_history, attributes_of, timeline)
+        self._phase("missing history fetched")
         for actor in self._actors():
             _add_user(users, actor)
         resolver = Resolver(
@@ -273,7 +278,9 @@ class _Reconstruction:
         rewinder = ObjectRewinder(self.moment, attributes_of, resolver)
         self._write_config(config)
         self._write_objects(rewinder)
+        self._phase("objects rewound and written")
         older = self._older_objects()
+        self._phase("older snapshot read")
         missing = sorted(self.missing_labels)
         self.summary.missing_objects = len(missing)
         history_written |= self._write_fetched_history()
@@ -284,6 +291,7 @@ class _Reconstruction:
         ):
             flag = "comments" if kind == "comment" else "connected_tickets"
             self._drop_stale(kind, self._copy_entries(kind, keep) if self.base.include.get(flag) else set())
+        self._phase("comments and tickets copied")
         return {
             "moment": self.moment,
             "base_snapshot_id": self.base.snapshot_id,
@@ -308,8 +316,16 @@ class _Reconstruction:
                 "(not rewound)",
             },
             "history_calls": self.summary.history_calls,
+            "seconds_per_phase": self.phases,
             "kept_as_in_base": KEPT_AS_IN_BASE,
         }
+
+    def _phase(self, name: str) -> None:
+        """Record how long the phase that ends now took (the manifest keeps them; the log shows them)."""
+        now = time.monotonic()
+        self.phases[name] = round(now - self._phase_started, 3)
+        self._phase_started = now
+        log.info("%s in %.1f s", name, self.phases[name])
 
     def counts(self) -> JsonDict:
         tally = self.lane.tally_visible(self.seq)

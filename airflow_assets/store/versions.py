@@ -39,8 +39,11 @@ from airflow_assets.store.layout import HEADS, SPANS, VERSIONS
 
 # The to_seq of a span that is still current: larger than any sequence number a schema will reach.
 OPEN = 2**62
-# Items per $in query and per bulk write: well under any server's limits, a few hundred KB per batch.
+# Items per bulk write: well under any server's limits, a few hundred KB per batch.
 BATCH = 500
+# Ids per $in lookup. Small: the embedded server's cost of an $in grows faster than its length (2,500
+# versions read 4.5x faster in lookups of 20 than of 500); for MongoDB it only adds round trips.
+LOOKUP_BATCH = 50
 # Object ids per head group of objects.
 OBJECT_BUCKET = 1000
 CONFIG_GROUP = "all"
@@ -177,8 +180,8 @@ class VersionStore:
         """Return the current items of ``groups`` (those ``select`` accepts), by item id."""
         wanted = sorted(set(groups))
         found: dict[str, Member] = {}
-        for start in range(0, len(wanted), BATCH):
-            ids = [self._head_id(kind, group) for group in wanted[start : start + BATCH]]
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            ids = [self._head_id(kind, group) for group in wanted[start : start + LOOKUP_BATCH]]
             for head in self._heads.find({"_id": {"$in": ids}}):
                 for key, entry in (head.get("members") or {}).items():
                     item_id = _decode(key)
@@ -376,11 +379,22 @@ class VersionStore:
         batch: list[dict[str, Any]] = []
         for span in self.visible_spans(kind, seq, query, sort=sort):
             batch.append(span)
-            if len(batch) >= BATCH:
+            if len(batch) >= LOOKUP_BATCH:
                 yield from self._contents(batch)
                 batch = []
         if batch:
             yield from self._contents(batch)
+
+    def read_kinds(self, kinds: Sequence[str], seq: int) -> dict[str, list[dict[str, Any]]]:
+        """Return the content of every item of several small kinds (the configuration) in one query."""
+        found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+        query = {"ws": self.workspace_id, "schema_id": self._span_schema, "kind": {"$in": list(kinds)}}
+        spans = list(self._spans.find({**query, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}}))
+        for start in range(0, len(spans), LOOKUP_BATCH):
+            batch = spans[start : start + LOOKUP_BATCH]
+            for span, data in zip(batch, self._contents(batch), strict=True):
+                found[span["kind"]].append(data)
+        return found
 
     def _contents(self, spans: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         hashes = [span["hash"] for span in spans]
