@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.database import Database
 
+from airflow_assets.backup.schema_config import CONFIG_KINDS
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest, SchemaMapping
 from airflow_assets.store import SnapshotStore, VersionStore
 from airflow_assets.store.layout import SNAPSHOTS
@@ -31,6 +32,7 @@ class SourceSnapshot:
     mapping: SchemaMapping
     snapshot: Snapshot
     versions: VersionStore
+    _config: dict[str, list[JsonDict]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def site(self) -> str:
@@ -43,8 +45,15 @@ class SourceSnapshot:
         return _state_at(self.snapshot.document)
 
     def config(self, kind: str) -> list[JsonDict]:
-        """Return every item of a configuration kind (``object_type``, ``attribute``, ``status_type``...)."""
-        return list(self.versions.read(kind, self.snapshot.seq))
+        """Return every item of a configuration kind (``object_type``, ``attribute``, ``status_type``...).
+
+        The first call reads every configuration kind in one query; the others are answered from it.
+        """
+        if not self._config:
+            self._config.update(self.versions.read_kinds(CONFIG_KINDS, self.snapshot.seq))
+        if kind not in self._config:
+            return list(self.versions.read(kind, self.snapshot.seq))
+        return list(self._config[kind])
 
     def schema(self) -> JsonDict:
         """Return the schema as backed up."""
