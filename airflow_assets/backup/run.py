@@ -40,6 +40,12 @@ class BackupRun:
     data_interval_end: datetime | None
     started_at: datetime
 
+    @property
+    def moment(self) -> datetime | None:
+        """Return the moment the run stands for: the end of its data interval (UTC), if it has one."""
+        end = self.data_interval_end or self.logical_date
+        return end.astimezone(UTC) if end is not None else None
+
     def past_moment(self, *, schedule: str, timezone: str, now: datetime | None = None) -> datetime | None:
         """Return the moment a run of a past date stands for, or None for a run of the present.
 

@@ -98,8 +98,6 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
         past = ReconstructPastOperator(
             task_id="reconstruct_past",
             schema_key=spec.schema_key,
-            schedule=spec.schedule,
-            timezone=spec.timezone,
             trigger_rule="none_failed",
             **connections,
         )

@@ -201,29 +201,30 @@ class ReconstructPastOperator(_BackupStepOperator):
     they took the base when none existed, or were skipped because one does.
 
     :param schema_key: the object schema key.
-    :param schedule: the DAG's cron schedule (tells a late run from a current one).
-    :param timezone: the schedule's time zone.
     :param base_wait: seconds to wait for a later real snapshot that another run is still taking.
     """
 
     template_fields: Sequence[str] = (*_BackupStepOperator.template_fields, "schema_key")
     ui_color = "#f3e8fd"
 
-    def __init__(
-        self, *, schema_key: str, schedule: str, timezone: str, base_wait: float = 3600.0, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, schema_key: str, base_wait: float = 3600.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schema_key = schema_key
-        self.schedule = schedule
-        self.timezone = timezone
         self.base_wait = base_wait
 
     def execute(self, context: Context) -> dict[str, Any]:
         run = backup_run(context)
-        moment = run.past_moment(schedule=self.schedule, timezone=self.timezone)
-        if moment is None:
-            raise AirflowSkipException("a run of the present: its snapshot was read, not reconstructed")
+        config = context["ti"].xcom_pull(task_ids="export_config") or {}
         with self.database() as db:
+            # export_config decided whether the run is of a past date (the clock has moved on since):
+            # it either took no real snapshot, or took one as the base to rewind.
+            real = SnapshotStore(db).find_for_run(run.dag_id, run.run_id)
+            past = (isinstance(config, dict) and bool(config.get("skipped"))) or bool(
+                real is not None and real.document.get("taken_for")
+            )
+            moment = run.moment
+            if not past or moment is None:
+                raise AirflowSkipException("a run of the present: its snapshot was read, not reconstructed")
             summary = reconstruct_run(
                 self.hook.get_client(), db, self.schema_key, run, moment, base_wait=self.base_wait
             )
