@@ -41,9 +41,9 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 import pymongo
+from bench_support import Site, client_for, cpu_seconds, peak_rss_mib
 from pymongo.database import Database
 
-from airflow_assets.api import AssetsClient, RateLimits
 from airflow_assets.devtools.embedded_mongo import embedded_mongo
 
 if TYPE_CHECKING:
@@ -60,45 +60,6 @@ EDIT_HOUR = 12  # the day's edits happen at 12:00 UTC; its moment to reconstruct
 # Attribute types of the sandbox's records: a plain attribute (Text, Textarea) and a reference.
 PLAIN, REFERENCE = 0, 1
 TEXT_TYPES = (0, 9)
-
-
-# -- the pieces of benchmarks/backup.py this benchmark shares (benchmarks/ is not a package) -------------
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    email: str
-    token: str
-
-
-def client_for(site: Site, scale: float) -> AssetsClient:
-    """Return a client of the sandbox that paces to the documented limits x ``scale``."""
-    return AssetsClient(
-        site_url=site.url,
-        email=site.email,
-        api_token=site.token,
-        api_base_url=site.url + "/jsm/assets/workspace/{workspaceId}/v1",
-        limits=RateLimits(window_seconds=60.0 / scale),
-    )
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return the CPU time (user + system, every thread) a process has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        # Fields after the command name: state is the 3rd field, utime the 14th, stime the 15th.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib() -> float:
-    """Return this process's peak RSS. VmHWM belongs to the memory map that exec made; ru_maxrss would
-    also count the parent's pages that the fork before exec shared."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- the churn, applied to the site before it serves ----------------------------------------------------

@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,21 +34,15 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
+from bench_support import Site, client_for, peak_rss_mib
 
-from airflow_assets.api import AssetsClient, RateLimits
+from airflow_assets.api import RateLimits
 from airflow_assets.devtools.embedded_mongo import embedded_mongo
 
 SCHEMA_KEY = "ITAM"
 INCLUDE = {"history": True, "comments": True, "connected_tickets": False}
 STEPS_ALONE = ("export_config", "export_objects")
 STEPS_SIDE_BY_SIDE = ("export_history", "export_comments")
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    email: str
-    token: str
 
 
 def _serve(objects: int, latency_ms: float, scale: float, conn: Connection) -> None:
@@ -85,16 +78,6 @@ def sandbox(objects: int, latency_ms: float, scale: float) -> Iterator[tuple[Sit
         process.join(timeout=30)
 
 
-def client_for(site: Site, scale: float) -> AssetsClient:
-    return AssetsClient(
-        site_url=site.url,
-        email=site.email,
-        api_token=site.token,
-        api_base_url=site.url + "/jsm/assets/workspace/{workspaceId}/v1",
-        limits=RateLimits(window_seconds=60.0 / scale),
-    )
-
-
 # -- one step, in its own process -----------------------------------------------------------------
 
 
@@ -125,16 +108,6 @@ def run_step(args: argparse.Namespace) -> None:
         else:
             result = export_activity(client, db, snapshot_id, args.step.removeprefix("export_")).as_dict()
     print("RESULT " + json.dumps({"result": result, "peak_rss_mib": peak_rss_mib()}, default=str), flush=True)
-
-
-def peak_rss_mib() -> float:
-    """Return this process's peak RSS. VmHWM belongs to the memory map that exec made; ru_maxrss would
-    also count the parent's pages that the fork before exec shared."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _launch(

@@ -23,7 +23,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
+from bench_support import Site, client_for, cpu_seconds, peak_rss_mib
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RateLimits
@@ -54,36 +54,6 @@ RESTORE_STEPS = ("plan", "structure", "objects", "comments", "restrictions", "ve
 
 
 # -- the pieces of benchmarks/backup.py this benchmark shares (benchmarks/ is not a package) -------------
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    email: str
-    token: str
-
-
-def client_for(site: Site, scale: float, max_workers: int | None = None) -> AssetsClient:
-    """Return a client of the sandbox that paces to the documented limits x ``scale``."""
-    options: dict[str, Any] = {} if max_workers is None else {"max_workers": max_workers}
-    return AssetsClient(
-        site_url=site.url,
-        email=site.email,
-        api_token=site.token,
-        api_base_url=site.url + "/jsm/assets/workspace/{workspaceId}/v1",
-        limits=RateLimits(window_seconds=60.0 / scale),
-        **options,
-    )
-
-
-def peak_rss_mib() -> float:
-    """Return this process's peak RSS. VmHWM belongs to the memory map that exec made; ru_maxrss would
-    also count the parent's pages that the fork before exec shared."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- the sandbox, in its own process, its realism switched between set-up and restore -------------------
@@ -198,14 +168,6 @@ def back_up(site: Site, mongo_uri: str) -> int:
 # -- the restore, in its own process ---------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """Return the CPU time (user + system, every thread) a process has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        # Fields after the command name: state is the 3rd field, utime the 14th, stime the 15th.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class CreateTrace:
     """Record when each object create was sent and answered (the client's view: pacing, HTTP, parsing)."""
 
@@ -244,7 +206,8 @@ def run_restore(args: argparse.Namespace) -> None:
     from airflow_assets.restore import RestoreSession, SessionSettings, parse_request
 
     site = Site(**json.loads(args.site))
-    client = client_for(site, args.scale, args.max_workers)
+    options = {} if args.max_workers is None else {"max_workers": args.max_workers}
+    client = client_for(site, args.scale, **options)
     db: Database[dict[str, Any]] = pymongo.MongoClient(args.mongo)[DB_NAME]
     request = parse_request(
         {
