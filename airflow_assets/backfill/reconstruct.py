@@ -34,10 +34,10 @@ from airflow_assets.backfill.display import iso_ms, parse_moment
 from airflow_assets.backfill.rewind import UNKNOWN_LABEL, Attribute, Note, ObjectRewinder, Resolver
 from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.run import BackupRun
-from airflow_assets.backup.schema_config import CONFIG_KINDS, find_schema
+from airflow_assets.backup.schema_config import find_schema
 from airflow_assets.exceptions import AssetsNotFoundError, JiraAssetsError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, ensure_indexes
-from airflow_assets.store.layout import RECONSTRUCTION_NOTES
+from airflow_assets.store.layout import CONFIG_KINDS, RECONSTRUCTION_NOTES
 from airflow_assets.store.snapshots import COMPLETE, RUNNING, Snapshot
 from airflow_assets.store.versions import BATCH, CONFIG_GROUP, RECONSTRUCTED_LANE, object_group
 
@@ -271,7 +271,7 @@ class _Reconstruction:
             label_at=timeline.label_at,
             objects_by_label=timeline.by_label,
             object_type=timeline.object_type,
-            users_by_name=_LazyUsers(users, self.client, self.summary),
+            users_named=_Users(users, self.client).named,
             statuses_by_name=_statuses(config),
             schema_types={str(data["id"]) for data in config["object_type"]},
         )
@@ -406,6 +406,13 @@ class _Reconstruction:
         label = str(data.get("label") or "")
         timeline.label_now[object_id] = label
         timeline.by_label[label].add(object_id)
+        self._index_label_changes(timeline, object_id, attributes_of)
+
+    def _index_label_changes(
+        self, timeline: _Timeline, object_id: str, attributes_of: Callable[[str], Mapping[str, Attribute]]
+    ) -> None:
+        """Index the label changes of an object after the moment (labels a reference may have shown)."""
+        type_id = timeline.object_type[object_id]
         label_names = {name for name, attribute in attributes_of(type_id).items() if attribute.label}
         changes = []
         for entry in self.after.get(object_id, ()):
@@ -454,20 +461,7 @@ class _Reconstruction:
         # Label changes found by these calls matter for resolving references.
         for object_id in object_ids:
             if self.after.get(object_id):
-                self._relabel(timeline, object_id, attributes_of)
-
-    def _relabel(
-        self, timeline: _Timeline, object_id: str, attributes_of: Callable[[str], Mapping[str, Attribute]]
-    ) -> None:
-        data = {
-            "id": object_id,
-            "objectTypeId": timeline.object_type[object_id],
-            "label": timeline.label_now.get(object_id),
-            "created": None,
-        }
-        created = timeline.created.get(object_id)
-        self._index_object(timeline, data, attributes_of)
-        timeline.created[object_id] = created
+                self._index_label_changes(timeline, object_id, attributes_of)
 
     def _actors(self) -> Iterator[Mapping[str, Any]]:
         for entries in self.after.values():
@@ -629,47 +623,22 @@ class _Older:
     snapshot: Snapshot | None
 
 
-class _LazyUsers(Mapping[str, list[JsonDict]]):
+class _Users:
     """Users by display name: those the snapshot shows, then the site's directory (asked once, if needed)."""
 
-    def __init__(
-        self, known: dict[str, list[JsonDict]], client: AssetsClient | None, summary: ReconstructSummary
-    ):
+    def __init__(self, known: dict[str, list[JsonDict]], client: AssetsClient | None) -> None:
         self._known = known
         self._client = client
-        self._asked = client is None
-        self._summary = summary
 
-    def _load(self) -> None:
-        if self._asked or self._client is None:
-            return
-        self._asked = True
-        for user in self._client.iter_users():
-            if user.get("accountType") not in (None, "atlassian"):
-                continue
-            person = {
-                "accountId": user.get("accountId"),
-                "displayName": user.get("displayName"),
-                "emailAddress": user.get("emailAddress"),
-            }
-            _add_user(self._known, {key: value for key, value in person.items() if value is not None})
-
-    def __getitem__(self, name: str) -> list[JsonDict]:
-        if name not in self._known:
-            self._load()
-        return self._known[name]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._known)
-
-    def __len__(self) -> int:
-        return len(self._known)
+    def named(self, name: str) -> list[JsonDict]:
+        """Return the users called ``name`` (stored form: account id, display name, email)."""
+        if name not in self._known and self._client is not None:
+            client, self._client = self._client, None
+            for user in client.iter_users():
+                if user.get("accountType") in (None, "atlassian"):
+                    person = {key: user.get(key) for key in ("accountId", "displayName", "emailAddress")}
+                    _add_user(self._known, {key: value for key, value in person.items() if value is not None})
+        return self._known.get(name, [])
 
 
 def _add_user(users: dict[str, list[JsonDict]], person: Mapping[str, Any]) -> None:
@@ -763,13 +732,7 @@ def reconstruct_run(
     schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {schema_key}")
     base = find_base(SnapshotStore(db), client.workspace_id, schema_id, moment, wait=base_wait)
     manifest = {
-        "dag_id": run.dag_id,
-        "run_id": run.run_id,
-        "run_type": run.run_type,
-        "logical_date": run.logical_date,
-        "data_interval_start": run.data_interval_start,
-        "data_interval_end": run.data_interval_end,
-        "started_at": run.started_at,
+        **run.manifest_fields(),
         "kind_reason": f"the schema as of {moment.isoformat()}, rewound from {base.snapshot_id} by history",
     }
     return reconstruct(db, base, moment, manifest=manifest, client=client)

@@ -23,6 +23,7 @@ from airflow_assets.backfill.display import (
     parse_plain,
     split_values,
 )
+from airflow_assets.ids import id_order
 
 JsonDict = dict[str, Any]
 
@@ -97,7 +98,7 @@ class Resolver:
     :param label_at: (object id, moment) -> the object's label then (None if it did not exist).
     :param objects_by_label: label -> ids of the objects that carried it at some moment.
     :param object_type: object id -> its object type id.
-    :param users_by_name: display name -> the stored forms of the users with that name.
+    :param users_named: display name -> the stored forms of the users with that name.
     :param statuses_by_name: status name -> status type ids.
     """
 
@@ -107,14 +108,14 @@ class Resolver:
         label_at: Callable[[str, datetime], str | None],
         objects_by_label: Mapping[str, Iterable[str]],
         object_type: Mapping[str, str],
-        users_by_name: Mapping[str, Sequence[JsonDict]],
+        users_named: Callable[[str], Sequence[JsonDict]],
         statuses_by_name: Mapping[str, Sequence[str]],
         schema_types: set[str] | None = None,
     ) -> None:
         self.label_at = label_at
         self.objects_by_label = objects_by_label
         self.object_type = object_type
-        self.users_by_name = users_by_name
+        self.users_named = users_named
         self.statuses_by_name = statuses_by_name
         self.schema_types = schema_types
 
@@ -134,7 +135,7 @@ class Resolver:
         return {"referencedObjectId": candidates[0]}
 
     def user(self, name: str) -> JsonDict:
-        users = self.users_by_name.get(name, ())
+        users = self.users_named(name)
         if len(users) > 1:
             raise Unresolved(AMBIGUOUS_USER, repr(name))
         if not users:
@@ -323,7 +324,7 @@ class ObjectRewinder:
             if updated is not None and new_updated != updated and attribute_values == [{"value": updated}]:
                 attribute_values = [{"value": new_updated}]  # the system attribute "Updated"
             rebuilt.append({"objectTypeAttributeId": attribute_id, "values": attribute_values})
-        rebuilt.sort(key=lambda attribute: _id_key(str(attribute["objectTypeAttributeId"])))
+        rebuilt.sort(key=lambda attribute: id_order(attribute["objectTypeAttributeId"]))
         data["attributes"] = rebuilt
         data["updated"] = new_updated
         for attribute in attributes.values():
@@ -337,7 +338,3 @@ def _entry_order(entry: Mapping[str, Any]) -> tuple[str, int]:
     moment = parse_moment(entry.get("created"))
     identifier = str(entry.get("id") or "0")
     return (moment.isoformat() if moment else "", int(identifier) if identifier.isdigit() else 0)
-
-
-def _id_key(identifier: str) -> tuple[int, str]:
-    return (int(identifier), "") if identifier.isdigit() else (1 << 62, identifier)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.ids import id_order
 
 JsonDict = dict[str, Any]
 
@@ -105,7 +106,7 @@ def normalize_object(raw: Mapping[str, Any]) -> JsonDict:
         )
         values = [_value(value) for value in attribute.get("objectAttributeValues") or []]
         attributes.append({"objectTypeAttributeId": attribute_id, "values": values})
-    attributes.sort(key=lambda attribute: _sort_key(str(attribute["objectTypeAttributeId"])))
+    attributes.sort(key=lambda attribute: id_order(attribute["objectTypeAttributeId"]))
     extended = raw.get("extendedInfo")
     if not isinstance(extended, Mapping):
         extended = {}
@@ -191,10 +192,6 @@ def normalize_config_item(raw: Mapping[str, Any], *, what: str) -> JsonDict:
         item.pop(count, None)
     item["id"] = as_id(raw.get("id"), what=f"the id of {what}")
     return item
-
-
-def _sort_key(identifier: str) -> tuple[int, str]:
-    return (int(identifier), "") if identifier.isdigit() else (1 << 62, identifier)
 
 
 def ids_of(values: Sequence[Mapping[str, Any]]) -> list[str]:

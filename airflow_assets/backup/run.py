@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 import pendulum
 from croniter import croniter
@@ -39,6 +40,18 @@ class BackupRun:
     data_interval_start: datetime | None
     data_interval_end: datetime | None
     started_at: datetime
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """Return what a snapshot manifest records of its run."""
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "run_type": self.run_type,
+            "logical_date": self.logical_date,
+            "data_interval_start": self.data_interval_start,
+            "data_interval_end": self.data_interval_end,
+            "started_at": self.started_at,
+        }
 
     @property
     def moment(self) -> datetime | None:

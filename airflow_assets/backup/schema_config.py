@@ -16,6 +16,7 @@ from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
+from airflow_assets.store.layout import CONFIG_KINDS
 from airflow_assets.store.snapshots import (
     COMPLETE,
     FAILED,
@@ -30,17 +31,6 @@ from airflow_assets.store.versions import CONFIG_GROUP
 log = logging.getLogger(__name__)
 
 INCLUDE_KEYS = ("history", "comments", "connected_tickets")
-# Configuration kinds stored per snapshot, in the order a restore needs them.
-CONFIG_KINDS = (
-    "schema",
-    "schema_properties",
-    "object_type",
-    "attribute",
-    "status_type",
-    "reference_type",
-    "global_status_type",
-    "global_reference_type",
-)
 
 
 @dataclass(frozen=True)
@@ -155,13 +145,7 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
             "schema_name": schema.get("name"),
             "site": target.site,
             "site_url": client.site_url,
-            "dag_id": run.dag_id,
-            "run_id": run.run_id,
-            "run_type": run.run_type,
-            "logical_date": run.logical_date,
-            "data_interval_start": run.data_interval_start,
-            "data_interval_end": run.data_interval_end,
-            "started_at": run.started_at,
+            **run.manifest_fields(),
             # The moment whose state the snapshot holds (a backfill's snapshots hold earlier ones).
             "state_at": run.started_at,
             "kind": kind,

@@ -70,11 +70,14 @@ class _BackupStepOperator(BaseOperator):
             exists: export_config said so, and reconstruct_past does its work).
         """
         dag_run = context["dag_run"]
-        snapshot = SnapshotStore(db).find_for_run(dag_run.dag_id, dag_run.run_id)
+        store = SnapshotStore(db)
+        snapshot = store.find_for_run(dag_run.dag_id, dag_run.run_id)
+        if snapshot is not None:
+            return snapshot.snapshot_id
         config = context["ti"].xcom_pull(task_ids="export_config") or {}
-        if snapshot is None and isinstance(config, dict) and config.get("skipped"):
+        if isinstance(config, dict) and config.get("skipped"):
             raise AirflowSkipException(f"no real snapshot in this run: {config['skipped']}")
-        return SnapshotStore(db).id_for_run(dag_run.dag_id, dag_run.run_id)
+        return store.id_for_run(dag_run.dag_id, dag_run.run_id)  # raises, saying export_config comes first
 
 
 def backup_run(context: Context) -> BackupRun:

@@ -28,6 +28,7 @@ from airflow_assets.exceptions import (
     AssetsNotFoundError,
     AssetsTransportError,
 )
+from airflow_assets.ids import id_order
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.ledger import Created, Intent, Ledger
 from airflow_assets.restore.schema_source import SchemaSource
@@ -163,7 +164,7 @@ class ObjectRestorer:
         objects = self.selection.objects
         edges = {old_id: [r for r in object_refs(obj) if r in objects] for old_id, obj in objects.items()}
         component_of: dict[str, int] = {}
-        for number, component in enumerate(strongly_connected(sorted(objects, key=_id_order), edges)):
+        for number, component in enumerate(strongly_connected(sorted(objects, key=id_order), edges)):
             for member in component:
                 component_of[member] = number
         cyclic = {
@@ -198,7 +199,7 @@ class ObjectRestorer:
         for old_id in cyclic:
             members.setdefault(component_of[old_id], []).append(old_id)
         ready: deque[tuple[str, str]] = deque()
-        for old_id in sorted(objects, key=_id_order):
+        for old_id in sorted(objects, key=id_order):
             component = component_of[old_id]
             if component in members:
                 unfinished[component] = unfinished.get(component, 0) + (old_id not in self._done)
@@ -212,9 +213,7 @@ class ObjectRestorer:
                 ready.append(("create", old_id))
         for component, count in unfinished.items():
             if count == 0:
-                ready.extend(
-                    ("link", m) for m in sorted(members[component], key=_id_order) if m not in linked
-                )
+                ready.extend(("link", m) for m in sorted(members[component], key=id_order) if m not in linked)
         in_flight: dict[Future[Any], tuple[str, str]] = {}
         failure: BaseException | None = None
         completions = _Completions(self.ledger)
@@ -261,7 +260,7 @@ class ObjectRestorer:
                         if unfinished[component] == 0:
                             ready.extend(
                                 ("link", m)
-                                for m in sorted(members[component], key=_id_order)
+                                for m in sorted(members[component], key=id_order)
                                 if m not in linked
                             )
                 completions.flush(force=False)
@@ -540,10 +539,6 @@ class _Completions:
             self.ledger.complete_many(OBJECT, self.pending)
             self.pending = []
             self.last = time.monotonic()
-
-
-def _id_order(old_id: str) -> tuple[int, str]:
-    return (int(old_id), "") if old_id.isdigit() else (1 << 62, old_id)
 
 
 def _refused_attributes(error: AssetsBadRequestError) -> dict[str, str]:

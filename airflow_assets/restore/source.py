@@ -10,10 +10,9 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.database import Database
 
-from airflow_assets.backup.schema_config import CONFIG_KINDS
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest, SchemaMapping
 from airflow_assets.store import SnapshotStore, VersionStore
-from airflow_assets.store.layout import SNAPSHOTS
+from airflow_assets.store.layout import CONFIG_KINDS, SNAPSHOTS
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
 
 JsonDict = dict[str, Any]

@@ -16,26 +16,14 @@ from typing import Any
 
 from pymongo.database import Database
 
+from airflow_assets.ids import id_order
 from airflow_assets.store.hashing import content_hash
-from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
+from airflow_assets.store.layout import CONFIG_KINDS, CONTENT_KINDS, SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
 from airflow_assets.store.versions import BATCH
 
 # Every kind a backup stores (README "Storage in MongoDB"); configuration first, then content.
-KINDS = (
-    "schema",
-    "schema_properties",
-    "object_type",
-    "attribute",
-    "status_type",
-    "reference_type",
-    "global_status_type",
-    "global_reference_type",
-    "object",
-    "history",
-    "comment",
-    "ticket",
-)
+KINDS = (*CONFIG_KINDS, *CONTENT_KINDS)
 # The manifest's counts and the kind each one counts.
 COUNTED_KINDS = {"history_entries": "history", "comments": "comment", "tickets": "ticket"}
 
@@ -252,7 +240,7 @@ def _count_problems(snapshot: Snapshot, tally: _Tally) -> list[Problem]:
     ]
     per_type = counts.get("per_type")
     if isinstance(per_type, Mapping):
-        for type_id in sorted(set(per_type) | set(tally.per_type), key=_id_order):
+        for type_id in sorted(set(per_type) | set(tally.per_type), key=id_order):
             found.append(
                 (f"counts.per_type.{type_id}", per_type.get(type_id, 0), tally.per_type.get(type_id, 0))
             )
@@ -271,7 +259,3 @@ def _count_problems(snapshot: Snapshot, tally: _Tally) -> list[Problem]:
         for name, recorded, held in found
         if recorded != held
     ]
-
-
-def _id_order(identifier: str) -> tuple[int, str]:
-    return (int(identifier), "") if identifier.isdigit() else (1 << 62, identifier)

@@ -5,6 +5,20 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 
+# Configuration kinds stored per snapshot, in the order a restore needs them.
+CONFIG_KINDS = (
+    "schema",
+    "schema_properties",
+    "object_type",
+    "attribute",
+    "status_type",
+    "reference_type",
+    "global_status_type",
+    "global_reference_type",
+)
+# Content kinds: objects and what each object has.
+CONTENT_KINDS = ("object", "history", "comment", "ticket")
+
 SNAPSHOTS = "snapshots"
 VERSIONS = "versions"
 SPANS = "spans"

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from pymongo.database import Database
 
+from airflow_assets.ids import id_order
 from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
 from airflow_assets.store.versions import BATCH, VersionStore
@@ -82,11 +83,6 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
-def _id_order(identifier: Any) -> tuple[int, str]:
-    text = str(identifier)
-    return (int(text), "") if text.isdigit() else (1 << 62, text)
-
-
 @dataclass
 class SchemaConfig:
     """The configuration a snapshot holds, indexed for the export."""
@@ -106,7 +102,7 @@ class SchemaConfig:
         """Read the configuration kinds of snapshot ``seq``."""
 
         def kind(name: str) -> list[JsonDict]:
-            return sorted(versions.read(name, seq), key=lambda item: _id_order(item.get("id")))
+            return sorted(versions.read(name, seq), key=lambda item: id_order(item.get("id")))
 
         schemas, properties = kind("schema"), kind("schema_properties")
         if not schemas:
@@ -118,7 +114,7 @@ class SchemaConfig:
         for attribute in attributes.values():
             own.setdefault(str(attribute.get("objectTypeId")), []).append(attribute)
         for owned in own.values():
-            owned.sort(key=lambda attribute: (_int(attribute.get("position")), _id_order(attribute["id"])))
+            owned.sort(key=lambda attribute: (_int(attribute.get("position")), id_order(attribute["id"])))
         return cls(
             schema=schemas[0],
             properties=properties[0] if properties else {},
@@ -141,7 +137,7 @@ class SchemaConfig:
 
         def visit(parent: str | None) -> None:
             for child in sorted(
-                children.get(parent, []), key=lambda t: (_int(t.get("position")), _id_order(t["id"]))
+                children.get(parent, []), key=lambda t: (_int(t.get("position")), id_order(t["id"]))
             ):
                 ordered.append(child)
                 visit(str(child["id"]))
@@ -202,7 +198,7 @@ class ReferencedObjects:
         for workspace_id, schema_id, seq in self._sources:
             if not missing:
                 break
-            found = self._lookup(workspace_id, schema_id, seq, sorted(missing, key=_id_order))
+            found = self._lookup(workspace_id, schema_id, seq, sorted(missing, key=id_order))
             self._known.update(found)
             missing -= set(found)
         for object_id in missing:
@@ -265,7 +261,7 @@ class ValueRenderer:
                 stored.get("attributes") or [],
                 key=lambda a: (
                     order.get(str(a.get("objectTypeAttributeId")), 1 << 30),
-                    _id_order(a.get("objectTypeAttributeId")),
+                    id_order(a.get("objectTypeAttributeId")),
                 ),
             )
             for attribute in attributes:
@@ -420,7 +416,7 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     others.pop(snapshot.schema_id, None)
     schemas = [config.schema]
     schema_keys = {snapshot.schema_id: str(config.schema.get("objectSchemaKey") or snapshot.schema_key)}
-    for schema_id, other in sorted(others.items(), key=lambda pair: _id_order(pair[0])):
+    for schema_id, other in sorted(others.items(), key=lambda pair: id_order(pair[0])):
         other_schema = next(iter(other.versions(db).read("schema", other.seq)), None)
         if other_schema is not None:
             schemas.append(other_schema)
@@ -428,7 +424,7 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     key = schema_keys[snapshot.schema_id]
     out.mkdir(parents=True, exist_ok=True)
     root = _Files(out)
-    root.write("config/objectschemas.json", sorted(schemas, key=lambda schema: _id_order(schema.get("id"))))
+    root.write("config/objectschemas.json", sorted(schemas, key=lambda schema: id_order(schema.get("id"))))
 
     final = out / safe_name(key)
     staging = out / f".{safe_name(key)}.partial"
@@ -527,7 +523,7 @@ def _write_object_entries(
 ) -> None:
     # As the API answers: history newest first, comments oldest first.
     entries.sort(
-        key=lambda entry: (str(entry.get("created") or ""), _id_order(entry.get("id"))),
+        key=lambda entry: (str(entry.get("created") or ""), id_order(entry.get("id"))),
         reverse=kind == "history",
     )
     files.write(f"{folder}/{object_id}.json", entries)

@@ -41,7 +41,7 @@ def _rewinder() -> ObjectRewinder:
             by_label.setdefault(label, set()).add(object_id)
     resolver = Resolver(
         label_at=_label_at, objects_by_label=by_label, object_type=dict.fromkeys(LABELS, "10"),
-        users_by_name={}, statuses_by_name={}, schema_types={"10", "11"},
+        users_named=lambda name: [], statuses_by_name={}, schema_types={"10", "11"},
     )  # fmt: skip
     return ObjectRewinder(MOMENT, lambda type_id: ATTRIBUTES, resolver)
 
