@@ -37,6 +37,7 @@ from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import find_schema
 from airflow_assets.exceptions import AssetsNotFoundError, JiraAssetsError
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, ensure_indexes
+from airflow_assets.store.digest import compute_root
 from airflow_assets.store.layout import CONFIG_KINDS, RECONSTRUCTION_NOTES
 from airflow_assets.store.snapshots import COMPLETE, RUNNING, Snapshot
 from airflow_assets.store.versions import BATCH, CONFIG_GROUP, RECONSTRUCTED_LANE, object_group
@@ -125,6 +126,7 @@ def reconstruct(
     *,
     manifest: Mapping[str, Any],
     client: AssetsClient | None = None,
+    key: bytes | None = None,
 ) -> ReconstructSummary:
     """Write the snapshot of ``base``'s schema as it was at ``moment``; return what was done.
 
@@ -132,6 +134,7 @@ def reconstruct(
     :param manifest: fields for the manifest (site, dag and run ids, ...).
     :param client: asked for the history of objects the store holds none for (None: such objects are
         kept as the base holds them, and counted as not rewound exactly).
+    :param key: the snapshot key for the root digest (None: a plain SHA-256 root).
     """
     started = time.monotonic()
     ensure_indexes(db)
@@ -173,11 +176,19 @@ def reconstruct(
                 summary.already_complete = True
                 return summary
             work = _Reconstruction(db, base, snapshot, moment, client, summary)
+            work.lane.fence = lane_lease
             fidelity = work.run()
+            counts = work.counts()
             snapshots.complete(
                 snapshot_id,
-                {"counts": work.counts(), "fidelity": fidelity, "steps": {"reconstruct": summary.as_dict()}},
+                {
+                    "counts": counts,
+                    "fidelity": fidelity,
+                    "steps": {"reconstruct": summary.as_dict()},
+                    "root": compute_root(work.lane, snapshot.document, counts, key),
+                },
                 finished_at=datetime.now(UTC),
+                fence=lane_lease,
             )
         finally:
             lane_lease.release()
@@ -721,7 +732,14 @@ def _statuses(config: Mapping[str, list[JsonDict]]) -> dict[str, list[str]]:
 
 
 def reconstruct_run(
-    client: AssetsClient, db: Database, schema_key: str, run: BackupRun, moment: datetime, *, base_wait: float
+    client: AssetsClient,
+    db: Database,
+    schema_key: str,
+    run: BackupRun,
+    moment: datetime,
+    *,
+    base_wait: float,
+    key: bytes | None = None,
 ) -> ReconstructSummary:
     """Reconstruct the snapshot a backup run of a past date stands for (the ``reconstruct_past`` step).
 
@@ -735,4 +753,4 @@ def reconstruct_run(
         **run.manifest_fields(),
         "kind_reason": f"the schema as of {moment.isoformat()}, rewound from {base.snapshot_id} by history",
     }
-    return reconstruct(db, base, moment, manifest=manifest, client=client)
+    return reconstruct(db, base, moment, manifest=manifest, client=client, key=key)

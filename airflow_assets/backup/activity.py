@@ -2,13 +2,16 @@
 
 Each kind is its own endpoint with its own rate limit, so each runs as its own task, side by side with
 the others, at its endpoint's limit (``map_concurrent``). A full sweep asks for every object of the
-snapshot; an incremental run only for the objects created or changed in this run. Objects are taken in
+snapshot; an incremental run for the objects created or changed since the last *complete* snapshot (the
+run's base): an object that a failed or superseded run stored anew is not unchanged for this one, because
+that run never read its activity. Objects are taken in
 id order and the results consumed in that order, so a checkpoint (the highest object id done) lets a
 retried task continue where the failed try stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -78,6 +81,8 @@ class ActivitySummary:
     snapshot_id: str
     step: str
     objects: int = 0
+    selected: int = 0
+    selection_digest: str = ""
     resumed_after: int = 0
     items: int = 0
     new_versions: int = 0
@@ -107,11 +112,14 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
     checkpoint = _Checkpoint(db, snapshot_id, activity.step)
     start_after = checkpoint.load()
     summary.resumed_after = max(start_after, 0)
+    # What finalize compares with: the objects whose activity this step is responsible for.
+    summary.selected, summary.selection_digest = selection(versions, snapshot)
     total = sum(1 for _ in _object_refs(versions, snapshot, start_after))
     if start_after >= 0:
         log.info("%s: resuming after object id %s (%s objects left)", activity.step, start_after, total)
     progress = ProgressLog(log, f"{activity.step} calls", total)
-    with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600):
+    with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600) as lease:
+        versions.fence = lease
         pending: list[tuple[str, int, Sequence[Mapping[str, Any]] | None]] = []
 
         def fetch(object_ref: tuple[str, int]) -> Sequence[Mapping[str, Any]] | None:
@@ -148,7 +156,8 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
 def _object_refs(versions: VersionStore, snapshot: Snapshot, start_after: int) -> Iterator[tuple[str, int]]:
     """Yield (object id, number) of the objects to visit, in id order, one id bucket at a time.
 
-    A full sweep visits every object of the snapshot; an incremental run the ones with a new version in it.
+    A full sweep visits every object of the snapshot; an incremental run the ones stored anew since its
+    base, the last complete snapshot (also those a failed run stored: their activity was never read).
     """
     buckets: dict[int, list[str]] = {}
     for group in versions.groups("object"):
@@ -160,10 +169,20 @@ def _object_refs(versions: VersionStore, snapshot: Snapshot, start_after: int) -
         chosen = sorted(
             (int(object_id), object_id)
             for object_id, member in members.items()
-            if snapshot.kind == FULL or member.from_seq == snapshot.seq
+            if snapshot.kind == FULL or snapshot.base_seq is None or member.from_seq > snapshot.base_seq
         )
         for number, object_id in chosen:
             yield object_id, number
+
+
+def selection(versions: VersionStore, snapshot: Snapshot) -> tuple[int, str]:
+    """Return how many objects a per-object step of ``snapshot`` must visit, and a digest of their ids."""
+    digest = hashlib.sha256()
+    count = 0
+    for object_id, _ in _object_refs(versions, snapshot, -1):
+        digest.update(object_id.encode() + b"\n")
+        count += 1
+    return count, digest.hexdigest()
 
 
 def _flush(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +11,13 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.backup.activity import selection
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store import SchemaLease, SnapshotStore, VersionStore
-from airflow_assets.store.snapshots import COMPLETE, RUNNING
+from airflow_assets.store.check import KINDS
+from airflow_assets.store.digest import compute_root
+from airflow_assets.store.repair import mark_for_reread
+from airflow_assets.store.snapshots import COMPLETE, RUNNING, Snapshot
 from airflow_assets.store.versions import RECONSTRUCTED_LANE
 
 log = logging.getLogger(__name__)
@@ -54,13 +59,24 @@ class FinalSummary:
         return asdict(self)
 
 
-def finalize(client: AssetsClient, db: Database, snapshot_id: str) -> FinalSummary:
-    """Check that every listed object has a stored version, record the counts and mark the snapshot complete.
+def finalize(
+    client: AssetsClient, db: Database, snapshot_id: str, *, key: bytes | None = None
+) -> FinalSummary:
+    """Check that the snapshot is complete and sound, record its counts and root digest, mark it complete.
+
+    Under the schema's lease (fenced: a finalize whose lease was taken meanwhile completes nothing):
+
+    - every object listed has a stored version, and every version this run named exists (a version
+      pruned under a writer that lost its lease is found here: its item is marked to be read again);
+    - every per-object step that the snapshot includes read the activity of exactly the objects created
+      or changed since the last complete snapshot (an objects step retried after it makes it stale);
+    - the root digest (:mod:`airflow_assets.store.digest`) is written with the counts.
 
     Drift between the stored count and ``object/aql/totalcount`` (objects created or deleted during a long
     run) is a warning, not a failure.
 
-    :raises IncompleteSnapshotError: the objects step did not finish, or stored objects are missing.
+    :param key: the snapshot key: the root is an HMAC with it (None: a plain SHA-256 root).
+    :raises IncompleteSnapshotError: a step did not finish, read other objects, or stored data is missing.
     """
     snapshots = SnapshotStore(db)
     snapshot = snapshots.for_write(snapshot_id)
@@ -70,8 +86,56 @@ def finalize(client: AssetsClient, db: Database, snapshot_id: str) -> FinalSumma
     objects_step = steps.get("export_objects")
     if not objects_step:
         raise IncompleteSnapshotError(f"snapshot {snapshot_id}: export_objects has not completed")
-    versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
-    seq = snapshot.seq
+    with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600) as lease:
+        versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id, fence=lease)
+        summary = _check_and_count(client, versions, snapshot, objects_step, steps)
+        counts = {
+            "objects": summary.objects,
+            "per_type": summary.per_type,
+            "history_entries": summary.history_entries,
+            "comments": summary.comments,
+            "tickets": summary.tickets,
+            "objects_with_attachments": summary.objects_with_attachments,
+        }
+        root = compute_root(versions, snapshot.document, counts, key)
+        completed = snapshots.complete(
+            snapshot_id,
+            {"counts": counts, "warnings": summary.warnings, "root": root},
+            finished_at=datetime.now(UTC),
+            fence=lease,
+        )
+    if not completed:
+        current = snapshots.get(snapshot_id)
+        raise IncompleteSnapshotError(
+            f"snapshot {snapshot_id} could not be completed: it is {current.status if current else 'gone'} "
+            f"({(current.document.get('failure') if current else '') or 'no reason recorded'})"
+        )
+    SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id).release()
+    log.info(
+        "snapshot %s complete: %s objects, %s history entries, %s comments, %s tickets (%s run), root %s %s",
+        snapshot_id, summary.objects, summary.history_entries, summary.comments, summary.tickets,
+        snapshot.kind, root["alg"], root["digest"][:16],
+    )  # fmt: skip
+    return summary
+
+
+def _check_and_count(
+    client: AssetsClient,
+    versions: VersionStore,
+    snapshot: Snapshot,
+    objects_step: Mapping[str, Any],
+    steps: Mapping[str, Any],
+) -> FinalSummary:
+    snapshot_id, seq = snapshot.snapshot_id, snapshot.seq
+    missing = [span for kind in KINDS for span in versions.missing_versions(kind, seq)]
+    if missing:
+        marked = mark_for_reread(versions, missing)
+        first = missing[0]
+        raise IncompleteSnapshotError(
+            f"snapshot {snapshot_id}: {len(missing)} versions this run stored are missing (e.g. "
+            f"{first.get('kind')} {first.get('item_id')}, version {first.get('hash')}): they were deleted "
+            f"while a writer had lost its lease; {marked} items are marked to be read again: retry the run"
+        )
     summary = FinalSummary(snapshot_id=snapshot_id, status=COMPLETE, kind=snapshot.kind)
     tally = versions.tally_visible(seq)
     for (kind, type_id), counted in tally.items():
@@ -87,9 +151,20 @@ def finalize(client: AssetsClient, db: Database, snapshot_id: str) -> FinalSumma
             f"snapshot {snapshot_id}: {objects_step['listed']} objects were listed but {summary.objects} are "
             "stored; it is not marked complete (retry export_objects)"
         )
+    selected: tuple[int, str] | None = None
     for step, flag in STEP_FLAGS.items():
-        if snapshot.include.get(flag) and not steps.get(step):
+        if not snapshot.include.get(flag):
+            continue
+        done = steps.get(step)
+        if not done:
             raise IncompleteSnapshotError(f"snapshot {snapshot_id}: {step} has not completed")
+        selected = selected or selection(versions, snapshot)
+        if (done.get("selected"), done.get("selection_digest")) != selected:
+            raise IncompleteSnapshotError(
+                f"snapshot {snapshot_id}: {step} read the activity of {done.get('selected')} objects, but "
+                f"{selected[0]} objects were created or changed since the last complete snapshot (another "
+                f"set: export_objects ran again after it); clear {step} and finalize to read them"
+            )
     live = client.count_objects(f"objectSchemaId = {snapshot.schema_id}")
     if live != summary.objects:
         summary.warnings.append(
@@ -102,27 +177,6 @@ def finalize(client: AssetsClient, db: Database, snapshot_id: str) -> FinalSumma
         )
     for warning in summary.warnings:
         log.warning("%s", warning)
-    snapshots.complete(
-        snapshot_id,
-        {
-            "counts": {
-                "objects": summary.objects,
-                "per_type": summary.per_type,
-                "history_entries": summary.history_entries,
-                "comments": summary.comments,
-                "tickets": summary.tickets,
-                "objects_with_attachments": summary.objects_with_attachments,
-            },
-            "warnings": summary.warnings,
-        },
-        finished_at=datetime.now(UTC),
-    )
-    SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id).release()
-    log.info(
-        "snapshot %s complete: %s objects, %s history entries, %s comments, %s tickets (%s run)",
-        snapshot_id, summary.objects, summary.history_entries, summary.comments, summary.tickets,
-        snapshot.kind,
-    )  # fmt: skip
     return summary
 
 

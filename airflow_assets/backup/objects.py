@@ -33,6 +33,7 @@ from airflow_assets.backup.run import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
 from airflow_assets.store.versions import (
+    CHILD_KINDS,
     OBJECT_BUCKET,
     Member,
     group_bucket,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 LIST_PAGE_SIZE = 1000  # ids only: small objects
 READ_PAGE_SIZE = 250  # with attributes: every reference embeds its target, ~17 KB an object
 READ_BATCH = 100  # changed objects read by id per request
-CHILD_KINDS = ("history", "comment", "ticket")
 LANE_WORKERS = 6  # id ranges walked side by side...
 LANE_OBJECTS = 2000  # ...of about this many objects each...
 MAX_LANES = 6  # ...and at most this many per object type
@@ -108,7 +108,8 @@ def export_objects(client: AssetsClient, db: Database, snapshot_id: str) -> Obje
     progress = ProgressLog(log, f"objects ({snapshot.kind})", total)
     totals = _Totals(summary, progress)
     stats = WalkStats()
-    with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600):
+    with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600) as lease:
+        versions.fence = lease
         walker = _LaneWalker(client, versions, snapshot, totals, stats, expected)
         # Largest types first, large ones split into id ranges; lanes side by side, each in id order.
         lanes = [

@@ -172,8 +172,8 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
     if snapshot.status == COMPLETE:
         return _summary(snapshot, already_complete=True, types=0, attributes=0, new_versions=0)
     snapshot = snapshots.for_write(snapshot_id)
-    with SchemaLease(db, workspace_id, schema_id, snapshot_id, wait=600):
-        versions = VersionStore(db, workspace_id, schema_id)
+    with SchemaLease(db, workspace_id, schema_id, snapshot_id, wait=600) as lease:
+        versions = VersionStore(db, workspace_id, schema_id, fence=lease)
         types, attributes, new_versions, removed = _store_config(client, versions, schema, snapshot.seq)
     summary = _summary(
         snapshot, already_complete=False, types=types, attributes=attributes, new_versions=new_versions

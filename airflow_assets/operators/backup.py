@@ -24,6 +24,7 @@ from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.backup.schema_config import BackupTarget, export_config
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
+from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.store import SnapshotStore
 
 
@@ -178,7 +179,7 @@ class FinalizeSnapshotOperator(_BackupStepOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             snapshot_id = self.snapshot_id(db, context)
-            summary = finalize(self.hook.get_client(), db, snapshot_id).as_dict()
+            summary = finalize(self.hook.get_client(), db, snapshot_id, key=snapshot_key()).as_dict()
             snapshot = SnapshotStore(db).get(snapshot_id)
         if snapshot is not None:
             # The Airflow Asset event of this snapshot: downstream DAGs read what to load from its extra.
@@ -229,8 +230,9 @@ class ReconstructPastOperator(_BackupStepOperator):
             if not past or moment is None:
                 raise AirflowSkipException("a run of the present: its snapshot was read, not reconstructed")
             summary = reconstruct_run(
-                self.hook.get_client(), db, self.schema_key, run, moment, base_wait=self.base_wait
-            )
+                self.hook.get_client(), db, self.schema_key, run, moment, base_wait=self.base_wait,
+                key=snapshot_key(),
+            )  # fmt: skip
         return summary.as_dict()
 
 

@@ -1,5 +1,10 @@
 """Prove that snapshots are sound, as restic's ``check`` does: every version they name exists and is intact.
 
+A complete snapshot is sound when every version it names exists and still hashes to its name, its
+manifest's counts match what it holds, and its root digest (:mod:`airflow_assets.store.digest`) matches
+the items it holds: a span re-pointed at another genuine version, a span removed together with lowered
+counts, or a failed snapshot marked ``complete`` by hand all fail the last test.
+
 A snapshot with sequence number ``s`` holds every span with ``from_seq <= s < to_seq``; each span names a
 version by the hash of its content. :class:`SnapshotChecker` reads those spans kind by kind, fetches the
 versions they name in batches by ``_id`` (answered from the primary index), recomputes each hash exactly
@@ -17,9 +22,10 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.ids import id_order
+from airflow_assets.store.digest import KEYED, RootDigest, key_id, same_root
 from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.layout import CONFIG_KINDS, CONTENT_KINDS, SNAPSHOTS, SPANS, VERSIONS
-from airflow_assets.store.snapshots import COMPLETE, Snapshot
+from airflow_assets.store.snapshots import COMPLETE, Snapshot, SnapshotStore
 from airflow_assets.store.versions import BATCH
 
 # Every kind a backup stores (README "Storage in MongoDB"); configuration first, then content.
@@ -30,6 +36,8 @@ COUNTED_KINDS = {"history_entries": "history", "comments": "comment", "tickets":
 MISSING = "missing"
 HASH_MISMATCH = "hash mismatch"
 COUNT_MISMATCH = "count mismatch"
+ROOT_MISMATCH = "root mismatch"
+UNAUTHENTICATED = "not authenticated"
 DAMAGED = "damaged"
 
 
@@ -40,8 +48,11 @@ class Problem:
     :param snapshot_id: the snapshot that reads the document.
     :param collection: ``versions``, ``spans`` or ``snapshots``.
     :param document_id: the ``_id`` of the document at fault.
-    :param problem: ``missing``, ``hash mismatch``, ``count mismatch`` or ``damaged``.
+    :param problem: ``missing``, ``hash mismatch``, ``count mismatch``, ``root mismatch``,
+        ``not authenticated`` or ``damaged``.
     :param detail: what was expected and what was found, in words.
+    :param kind: the item kind, for a problem of one item (a version).
+    :param item_id: the item, for a problem of one item.
     """
 
     snapshot_id: str
@@ -49,6 +60,8 @@ class Problem:
     document_id: str
     problem: str
     detail: str
+    kind: str = ""
+    item_id: str = ""
 
     def as_dict(self) -> dict[str, str]:
         """Return the problem as JSON-compatible values."""
@@ -108,10 +121,12 @@ class SnapshotChecker:
     """Check snapshots of one backup database; remembers the versions it has hashed.
 
     :param db: the backup database.
+    :param key: the snapshot key (HMAC) when one is configured; roots made with a key need it.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, key: bytes | None = None) -> None:
         self.db = db
+        self.key = key
         self._spans = db[SPANS]
         self._versions = db[VERSIONS]
         # Digests (as bytes: half the memory of hex) of versions found intact, and the damage of the others.
@@ -122,9 +137,11 @@ class SnapshotChecker:
         """Check one snapshot: its versions exist and hash right, and its manifest counts what it holds."""
         result = SnapshotCheck(snapshot.snapshot_id, snapshot.schema_key, snapshot.seq, snapshot.status)
         tally = _Tally()
+        root = RootDigest(self._root_key(snapshot))
         for kind in KINDS:
             batch: list[Mapping[str, Any]] = []
             for span in self._visible_spans(snapshot, kind):
+                root.add(kind, str(span.get("item_id")), str(span.get("hash")))
                 tally.per_kind[kind] = tally.per_kind.get(kind, 0) + 1
                 if kind == "object":
                     type_id = str(span.get("type_id"))
@@ -138,11 +155,64 @@ class SnapshotChecker:
         result.items = sum(tally.per_kind.values())
         if snapshot.status == COMPLETE:
             result.problems.extend(_count_problems(snapshot, tally))
+            self._check_root(snapshot, root, result)
         else:
             result.notes.append(
                 f"snapshot is {snapshot.status}: never offered for restore, its counts are not checked"
             )
         return result
+
+    def _root_key(self, snapshot: Snapshot) -> bytes | None:
+        stored = snapshot.document.get("root")
+        keyed = isinstance(stored, Mapping) and stored.get("alg") == KEYED
+        return self.key if keyed else None
+
+    def _check_root(self, snapshot: Snapshot, root: RootDigest, result: SnapshotCheck) -> None:
+        stored = snapshot.document.get("root")
+        where = (snapshot.snapshot_id, SNAPSHOTS, snapshot.snapshot_id)
+        if not isinstance(stored, Mapping):
+            since = SnapshotStore(self.db).roots_since(snapshot)
+            if since is not None and snapshot.seq >= since:
+                result.problems.append(
+                    Problem(
+                        *where,
+                        DAMAGED,
+                        f"the manifest has no root digest, yet every snapshot of the schema from seq {since} "
+                        "on was completed with one: it was not completed by finalize",
+                    )
+                )
+            else:
+                result.notes.append("completed before root digests were written: its root is not checked")
+            return
+        if stored.get("alg") == KEYED:
+            if self.key is None or stored.get("key_id") != key_id(self.key):
+                have = f"key {key_id(self.key)}" if self.key else "no key"
+                result.problems.append(
+                    Problem(
+                        *where,
+                        UNAUTHENTICATED,
+                        f"the root was made with snapshot key {stored.get('key_id')} and this check has "
+                        f"{have}: configure that key (the jira_assets_snapshot_key connection) to verify it",
+                    )
+                )
+                return
+        elif self.key is not None:
+            result.notes.append(
+                "its root digest is not keyed (completed before a snapshot key was configured): it catches "
+                "accidents, not a deliberate edit"
+            )
+        counts = snapshot.document.get("counts")
+        computed = root.root(snapshot.document, counts if isinstance(counts, Mapping) else {})
+        if not same_root(stored, computed):
+            result.problems.append(
+                Problem(
+                    *where,
+                    ROOT_MISMATCH,
+                    f"the manifest's root digest does not match the {root.items} items the snapshot holds "
+                    f"(the root says {stored.get('items')}): spans were re-pointed, removed or added, or the "
+                    "manifest was edited",
+                )
+            )
 
     def check_all(self, snapshots: Iterable[Snapshot]) -> Iterator[SnapshotCheck]:
         """Check each snapshot in turn."""
@@ -176,7 +246,13 @@ class SnapshotChecker:
             if not isinstance(digest, str) or not digest:
                 result.problems.append(
                     Problem(
-                        snapshot.snapshot_id, SPANS, str(span["_id"]), DAMAGED, "the span names no version"
+                        snapshot.snapshot_id,
+                        SPANS,
+                        str(span["_id"]),
+                        DAMAGED,
+                        "the span names no version",
+                        kind,
+                        str(span.get("item_id")),
                     )
                 )
                 continue
@@ -197,7 +273,17 @@ class SnapshotChecker:
                 problem, detail = damage
                 if problem == MISSING:
                     detail = f"{kind} {span.get('item_id')} (span {span['_id']}) names it"
-                result.problems.append(Problem(snapshot.snapshot_id, VERSIONS, digest, problem, detail))
+                result.problems.append(
+                    Problem(
+                        snapshot.snapshot_id,
+                        VERSIONS,
+                        digest,
+                        problem,
+                        detail,
+                        kind,
+                        str(span.get("item_id")),
+                    )
+                )
 
 
 def _digest(hex_digest: str) -> bytes:
@@ -217,9 +303,12 @@ def _hash_problem(
         return f"{kind} {item_id}: the version has no content"
     try:
         recomputed = content_hash(
-            kind=kind, workspace_id=snapshot.workspace_id, schema_id=snapshot.schema_id, item_id=item_id,
+            kind=kind,
+            workspace_id=snapshot.workspace_id,
+            schema_id=snapshot.schema_id,
+            item_id=item_id,
             data=data,
-        )  # fmt: skip
+        )
     except (TypeError, ValueError) as error:
         return f"{kind} {item_id}: the content cannot be hashed ({error})"
     if recomputed != document["_id"]:

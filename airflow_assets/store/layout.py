@@ -26,6 +26,8 @@ COUNTERS = "counters"
 LEASES = "leases"
 HEADS = "heads"
 PROGRESS = "progress"
+# Versions whose content no longer hashed to their name, moved aside by a repair (kept for inspection).
+QUARANTINE = "quarantine"
 # One document per value a reconstructed snapshot could not rewind exactly (its fidelity report in full).
 RECONSTRUCTION_NOTES = "reconstruction_notes"
 

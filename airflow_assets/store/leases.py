@@ -1,27 +1,43 @@
-"""A per-schema lease in MongoDB: backups and pruning of one schema never run at the same time.
+"""A fenced per-schema lease in MongoDB: backups and pruning of one schema never write at the same time.
 
 A backup run re-uses stored versions (a version unchanged since an earlier snapshot is not written again);
 pruning deletes versions no span names any more. Without the lease, pruning could delete a version in the
 moment between a backup finding it stored and the backup's new span naming it. Every task of a backup run
-takes the lease under the run's snapshot id (so they share it); pruning takes it under its own name. A
-lease expires unless renewed, so a killed task never blocks the schema for longer than ``ttl``.
+takes the lease under the run's snapshot id (so they share it); pruning takes it under its own name.
+
+The lease is **fenced** (restic fixed the same hole, issue 2715): every acquisition that does not join a
+live lease of the same holder raises its ``token``, and the lease document is never deleted, so the token
+only grows. A writer checks, before and after each batch of writes, that the token it acquired is still
+the current one (:meth:`SchemaLease.check`). A writer that was paused past its lease (a VM pause, a swap
+storm: its renewal timer stopped too) finds, when it resumes, either its own token still current (nobody
+took the lease meanwhile: nothing was deleted under it, and the lease is renewed) or a newer one: then it
+raises :class:`LeaseLostError` and writes nothing more. A confirmed write (see
+:mod:`airflow_assets.store.versions`) happens only after the check that follows its batch, so what a
+fenced-out writer did is redone by the next try. The lease is short and renewed in the background; the
+renewer also compares the wall clock with the expiry, since a pause stops timers but not the clock.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
+from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.layout import LEASES
 
-DEFAULT_TTL = timedelta(minutes=10)
+log = logging.getLogger(__name__)
+
+# Short, because it is renewed every third of it: a run whose worker was killed holds the schema this long.
+DEFAULT_TTL = timedelta(seconds=90)
+_FREED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LeaseHeldError(JiraAssetsError):
@@ -39,12 +55,23 @@ def _rebuild_held(message: str, holder: str) -> LeaseHeldError:
     return LeaseHeldError(message, holder=holder)
 
 
-class SchemaLease:
-    """The lease of one schema, held under ``holder`` and renewed in the background while entered.
+class LeaseLostError(JiraAssetsError):
+    """The lease this writer held was taken by another (it lapsed): stop writing; a retry starts afresh."""
+
+
+class Fence:
+    """What a store writer calls around its writes; the default never objects (readers, tests of layout)."""
+
+    def check(self) -> None:
+        """Raise if writing must stop."""
+
+
+class SchemaLease(Fence):
+    """The fenced lease of one schema, held under ``holder`` and renewed in the background while entered.
 
     :param db: the backup database.
     :param workspace_id: the workspace of the schema.
-    :param schema_id: the schema.
+    :param schema_id: the schema (or ``<schema>/<lane>`` for the reconstructed lane).
     :param holder: who holds it: a snapshot id for backups (all tasks of a run share it), ``prune:...``.
     :param ttl: how long the lease lasts without renewal.
     :param wait: how long :meth:`acquire` waits for another holder to let go before giving up.
@@ -68,20 +95,39 @@ class SchemaLease:
         self.ttl = ttl
         self.wait = wait
         self._clock = clock
+        self.token: int | None = None
+        self._expires_at: datetime | None = None
+        self._lost = ""
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
     def try_acquire(self) -> bool:
-        """Take (or renew) the lease if it is free, expired or already ours."""
+        """Join the live lease of this holder, or take the lease if it is free or expired (a new token)."""
         now = self._clock()
-        try:
-            self._leases.find_one_and_update(
-                {"_id": self.lease_id, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"holder": self.holder, "expires_at": now + self.ttl, "renewed_at": now}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
+        joined = self._leases.find_one_and_update(
+            {"_id": self.lease_id, "holder": self.holder, "expires_at": {"$gte": now}},
+            # A lease written before tokens existed gets token 0, which the next taker raises.
+            {"$set": {"expires_at": now + self.ttl, "renewed_at": now}, "$max": {"token": 0}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if joined is None:
+            try:
+                joined = self._leases.find_one_and_update(
+                    {"_id": self.lease_id, "expires_at": {"$lt": now}},
+                    {
+                        "$set": {"holder": self.holder, "expires_at": now + self.ttl, "renewed_at": now},
+                        "$inc": {"token": 1},
+                    },
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                return False
+        if joined is None:  # pragma: no cover - an upsert returning the document after it
             return False
+        self.token = int(joined.get("token") or 0)
+        self._expires_at = now + self.ttl
+        self._lost = ""
         return True
 
     def acquire(self) -> None:
@@ -101,9 +147,61 @@ class SchemaLease:
                 )
             time.sleep(min(2.0, max(0.05, deadline - time.monotonic())))
 
+    def renew(self) -> bool:
+        """Extend the lease if its token is still ours (also after it expired); else mark it lost."""
+        if self.token is None or self._lost:
+            return False
+        now = self._clock()
+        result = self._leases.update_one(
+            {"_id": self.lease_id, "holder": self.holder, "token": self.token},
+            {"$set": {"expires_at": now + self.ttl, "renewed_at": now}},
+        )
+        if result.matched_count:
+            self._expires_at = now + self.ttl
+            return True
+        current = self._leases.find_one({"_id": self.lease_id}) or {}
+        self._lost = (
+            f"the lease of {self.lease_id} was taken by {current.get('holder') or 'nobody'} "
+            f"(token {current.get('token')}, ours was {self.token}) while this writer ({self.holder}) "
+            "was not renewing it"
+        )
+        log.error("%s: this task stops writing", self._lost)
+        return False
+
+    def check(self) -> None:
+        """Make sure the lease is still ours before (or after) a write.
+
+        Reads the lease by ``_id`` and compares its token; when the wall clock is past the expiry this
+        writer knows of (its renewals stopped: a pause), renews first, fenced by the token.
+
+        :raises LeaseLostError: another holder took the lease since this writer acquired it.
+        """
+        if self.token is None:
+            raise LeaseLostError(f"lease {self.lease_id} was never acquired by {self.holder}")
+        if not self._lost:
+            now = self._clock()
+            if self._expires_at is None or now >= self._expires_at - self.ttl / 3:
+                self.renew()
+            else:
+                current = self._leases.find_one({"_id": self.lease_id}, {"holder": 1, "token": 1})
+                if not current or current.get("holder") != self.holder or current.get("token") != self.token:
+                    self.renew()  # records why it was lost
+        if self._lost:
+            raise LeaseLostError(
+                f"{self._lost}; what it wrote since is redone by the next try (nothing it wrote is confirmed)"
+            )
+
+    @property
+    def lost(self) -> str:
+        """Return why the lease was lost, or an empty string."""
+        return self._lost
+
     def release(self) -> None:
-        """Let go of the lease if it is ours."""
-        self._leases.delete_one({"_id": self.lease_id, "holder": self.holder})
+        """Let go of the lease if it is ours (the document stays: its token keeps growing)."""
+        query: dict[str, object] = {"_id": self.lease_id, "holder": self.holder}
+        if self.token is not None:
+            query["token"] = self.token
+        self._leases.update_one(query, {"$set": {"holder": None, "expires_at": _FREED}})
 
     def __enter__(self) -> SchemaLease:
         self.acquire()
@@ -122,6 +220,7 @@ class SchemaLease:
             self._renewer.join(timeout=5)
 
     def _renew(self) -> None:
-        interval = max(1.0, self.ttl.total_seconds() / 3)
+        interval = max(0.2, self.ttl.total_seconds() / 3)
         while not self._stop.wait(interval):
-            self.try_acquire()
+            if not self.renew():
+                return

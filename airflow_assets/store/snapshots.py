@@ -19,11 +19,15 @@ from pymongo.errors import DuplicateKeyError
 
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.layout import COUNTERS, SNAPSHOTS
+from airflow_assets.store.leases import Fence
 from airflow_assets.store.versions import RECONSTRUCTED_LANE, VersionStore
 
 RUNNING = "running"
 COMPLETE = "complete"
 FAILED = "failed"
+# A complete snapshot that `snapshots repair` found damaged: never offered for restore unless the restore
+# accepts damage; forgotten like a failed one once a newer sound snapshot exists.
+DAMAGED = "damaged"
 FULL = "full"
 INCREMENTAL = "incremental"
 # A snapshot of a past moment, rewound from a later real one by object history (a backfill run).
@@ -277,11 +281,51 @@ class SnapshotStore:
             {"_id": snapshot_id, "status": RUNNING}, {"$set": {f"steps.{step}": dict(summary)}}
         )
 
-    def complete(self, snapshot_id: str, fields: Mapping[str, Any], *, finished_at: datetime) -> bool:
-        """Mark a running snapshot complete with its final counts; return False if it was not running."""
+    def complete(
+        self,
+        snapshot_id: str,
+        fields: Mapping[str, Any],
+        *,
+        finished_at: datetime,
+        fence: Fence | None = None,
+    ) -> bool:
+        """Mark a running snapshot complete with its final counts; return False if it was not running.
+
+        With a ``root`` among the fields, the schema's lane records from which sequence number on every
+        complete snapshot has one (a manifest without one after that was not completed by finalize).
+
+        :param fence: the writer's lease, checked last before the manifest is completed.
+        """
+        if fields.get("root"):
+            snapshot = self.get(snapshot_id)
+            if snapshot is not None:
+                self._counters.update_one(
+                    {"_id": self._counter_id(snapshot)}, {"$min": {"roots_from": snapshot.seq}}, upsert=True
+                )
+        if fence is not None:
+            fence.check()
         result = self._snapshots.update_one(
             {"_id": snapshot_id, "status": RUNNING},
             {"$set": {**fields, "status": COMPLETE, "finished_at": finished_at}},
+        )
+        return bool(result.modified_count)
+
+    def roots_since(self, snapshot: Snapshot) -> int | None:
+        """Return the first sequence number of the snapshot's lane that was completed with a root digest."""
+        counter = self._counters.find_one({"_id": self._counter_id(snapshot)}, {"roots_from": 1}) or {}
+        since = counter.get("roots_from")
+        return int(since) if since is not None else None
+
+    @staticmethod
+    def _counter_id(snapshot: Snapshot) -> str:
+        lane = f"/{RECONSTRUCTED_LANE}" if snapshot.reconstructed else ""
+        return f"{snapshot.workspace_id}:{snapshot.schema_id}{lane}"
+
+    def mark_damaged(self, snapshot_id: str, damage: Mapping[str, Any], *, at: datetime) -> bool:
+        """Mark a complete snapshot damaged (``snapshots repair``); return False if it was not complete."""
+        result = self._snapshots.update_one(
+            {"_id": snapshot_id, "status": COMPLETE},
+            {"$set": {"status": DAMAGED, "damage": dict(damage), "damaged_at": at}},
         )
         return bool(result.modified_count)
 

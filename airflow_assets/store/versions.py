@@ -34,8 +34,10 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
+from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.layout import HEADS, SPANS, VERSIONS
+from airflow_assets.store.leases import Fence
 
 # The to_seq of a span that is still current: larger than any sequence number a schema will reach.
 OPEN = 2**62
@@ -50,6 +52,8 @@ CONFIG_GROUP = "all"
 DUPLICATE_KEY = 11000
 # The lane of reconstructed (backfilled) snapshots: a timeline of its own beside the schema's real one.
 RECONSTRUCTED_LANE = "reconstructed"
+# The kinds whose items belong to one object (their head group is the object's id).
+CHILD_KINDS = ("history", "comment", "ticket")
 
 
 def object_group(type_id: str, number: int) -> str:
@@ -146,8 +150,18 @@ class VersionStore:
         shares the versions: a value a real snapshot stored is not stored again.
     """
 
-    def __init__(self, db: Database, workspace_id: str, schema_id: str, *, lane: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        workspace_id: str,
+        schema_id: str,
+        *,
+        lane: str | None = None,
+        fence: Fence | None = None,
+    ) -> None:
         self.db = db
+        # Writes are checked against the writer's lease (see airflow_assets.store.leases); readers need none.
+        self.fence = fence or Fence()
         self.workspace_id = workspace_id
         self.schema_id = schema_id
         self.lane = lane
@@ -251,6 +265,8 @@ class VersionStore:
             for item, digest, _ in changed
         }
         _insert_new(self._versions, list(versions.values()), redo=None)
+        # A version found stored already is only safe once a span names it, under a lease still ours.
+        self.fence.check()
         self._close_spans(kind, seq, [(item.item_id, old) for item, _, olds in changed for old in olds])
         spans = []
         for item, digest, _ in changed:
@@ -267,6 +283,8 @@ class VersionStore:
                 }
             )
         _insert_new(self._spans, spans, redo=_reopen)
+        # Confirmed only if no pruning could have run since the versions were found or written.
+        self.fence.check()
         self._entries(kind, {(i.group, i.item_id): [seq, digest, i.stamp] for i, digest, _ in changed})
         return counts
 
@@ -277,6 +295,7 @@ class VersionStore:
         """
         if not gone:
             return []
+        self.fence.check()
         self._entries(
             kind, {(m.group, item_id): [m.from_seq, None, None, m.spans()] for item_id, m in gone.items()}
         )
@@ -327,13 +346,73 @@ class VersionStore:
         for start in range(0, len(writes), BATCH):
             self._heads.bulk_write(writes[start : start + BATCH], ordered=False)
 
+    # -- repair -------------------------------------------------------------------------------------
+
+    def missing_versions(self, kind: str, seq: int) -> list[dict[str, Any]]:
+        """Return the spans opened at ``seq`` whose version is not stored (a write of this run was undone)."""
+        missing: list[dict[str, Any]] = []
+        fields = {"hash": 1, "item_id": 1, "kind": 1, "parent_id": 1, "type_id": 1, "n": 1}
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            hashes = sorted({span["hash"] for span in batch})
+            stored = {doc["_id"] for doc in self._versions.find({"_id": {"$in": hashes}}, {"_id": 1})}
+            missing.extend(span for span in batch if span["hash"] not in stored)
+            batch.clear()
+
+        for span in self._spans.find({**self._scope(kind), "from_seq": seq}, fields):
+            batch.append(span)
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+        return missing
+
+    def item_group(self, kind: str, span: Mapping[str, Any]) -> str:
+        """Return the head group of the item a span belongs to."""
+        if kind == "object":
+            return object_group(str(span.get("type_id")), int(span.get("n") or 0))
+        if kind in CHILD_KINDS:
+            return str(span.get("parent_id"))
+        return CONFIG_GROUP
+
+    def open_span(self, kind: str, item_id: str) -> dict[str, Any] | None:
+        """Return the open span of an item, if it has one (an ``_id`` range: the primary index)."""
+        prefix = f"{self.workspace_id}|{self._span_schema}|{kind}|{item_id}|"
+        return self._spans.find_one(
+            {"_id": {"$gte": prefix, "$lt": prefix[:-1] + "}"}, "to_seq": OPEN},
+            {"hash": 1, "item_id": 1, "kind": 1, "parent_id": 1, "type_id": 1, "n": 1, "from_seq": 1},
+        )
+
+    def unconfirm(self, kind: str, items: Mapping[str, str]) -> int:
+        """Mark items (item id -> head group) as changed, so the next backup reads and writes them again.
+
+        An entry that is not current (the item was deleted, or changed since) is left alone. Return how
+        many entries were marked.
+        """
+        marked: dict[tuple[str, str], list[Any] | None] = {}
+        by_group: dict[str, set[str]] = {}
+        for item_id, group in items.items():
+            by_group.setdefault(group, set()).add(item_id)
+        for item_id, member in self.members(kind, by_group, lambda i: i in items).items():
+            if member.group == items[item_id]:
+                marked[(member.group, item_id)] = [member.from_seq, None, None, member.spans()]
+        self._entries(kind, marked)
+        return len(marked)
+
     # -- reading a snapshot -------------------------------------------------------------------------
 
     def visible_spans(
-        self, kind: str, seq: int, query: Mapping[str, Any] | None = None, *, sort: str | None = None
+        self,
+        kind: str,
+        seq: int,
+        query: Mapping[str, Any] | None = None,
+        *,
+        sort: str | None = None,
+        fields: Mapping[str, int] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the spans of ``kind`` that snapshot ``seq`` holds."""
-        cursor = self._spans.find(self._visible(kind, seq, query))
+        """Yield the spans of ``kind`` that snapshot ``seq`` holds (only ``fields`` of them when given)."""
+        cursor = self._spans.find(self._visible(kind, seq, query), fields)
         if sort is not None:
             cursor = cursor.sort(sort, 1)
         yield from cursor
@@ -373,40 +452,111 @@ class VersionStore:
         return {**self._scope(kind), "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}, **(query or {})}
 
     def read(
-        self, kind: str, seq: int, query: Mapping[str, Any] | None = None, *, sort: str | None = None
+        self,
+        kind: str,
+        seq: int,
+        query: Mapping[str, Any] | None = None,
+        *,
+        sort: str | None = None,
+        on_damage: DamageHandler | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the content of every item of ``kind`` that snapshot ``seq`` holds, a batch at a time."""
+        """Yield the content of every item of ``kind`` that snapshot ``seq`` holds, a batch at a time.
+
+        Every version is hashed again as it is read (:meth:`contents`).
+        """
         batch: list[dict[str, Any]] = []
         for span in self.visible_spans(kind, seq, query, sort=sort):
             batch.append(span)
             if len(batch) >= LOOKUP_BATCH:
-                yield from self._contents(batch)
+                yield from (data for _, data in self.contents(batch, on_damage=on_damage))
                 batch = []
         if batch:
-            yield from self._contents(batch)
+            yield from (data for _, data in self.contents(batch, on_damage=on_damage))
 
-    def read_kinds(self, kinds: Sequence[str], seq: int) -> dict[str, list[dict[str, Any]]]:
+    def read_kinds(
+        self, kinds: Sequence[str], seq: int, *, on_damage: DamageHandler | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
         """Return the content of every item of several small kinds (the configuration) in one query."""
         found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
         query = {"ws": self.workspace_id, "schema_id": self._span_schema, "kind": {"$in": list(kinds)}}
         spans = list(self._spans.find({**query, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}}))
         for start in range(0, len(spans), LOOKUP_BATCH):
-            batch = spans[start : start + LOOKUP_BATCH]
-            for span, data in zip(batch, self._contents(batch), strict=True):
+            for span, data in self.contents(spans[start : start + LOOKUP_BATCH], on_damage=on_damage):
                 found[span["kind"]].append(data)
         return found
 
-    def _contents(self, spans: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    def contents(
+        self, spans: Sequence[Mapping[str, Any]], *, on_damage: DamageHandler | None = None
+    ) -> Iterator[tuple[Mapping[str, Any], dict[str, Any]]]:
+        """Yield (span, content) of each span's version, each hashed again and compared with its name.
+
+        :param on_damage: called with a :class:`DamagedContentError` for a missing or altered version,
+            which is then left out; without it the error is raised (before the caller can write anything
+            from the batch).
+        :raises DamagedContentError: a version is missing or its content no longer hashes to its name.
+        """
         hashes = [span["hash"] for span in spans]
-        stored = {doc["_id"]: doc["data"] for doc in self._versions.find({"_id": {"$in": hashes}})}
+        stored = {doc["_id"]: doc.get("data") for doc in self._versions.find({"_id": {"$in": hashes}})}
         for span in spans:
             data = stored.get(span["hash"])
-            if data is None:
-                raise LookupError(
-                    f"version {span['hash']} of {span['kind']} {span['item_id']} is missing from "
-                    f"{self._versions.full_name}: the backup store is damaged"
-                )
-            yield data
+            damage = self._damage(span, data)
+            if damage is None:
+                assert isinstance(data, dict)
+                yield span, data
+            elif on_damage is None:
+                raise damage
+            else:
+                on_damage(damage)
+
+    def _damage(self, span: Mapping[str, Any], data: Any) -> DamagedContentError | None:
+        kind, item_id, digest = str(span.get("kind")), str(span.get("item_id")), str(span.get("hash"))
+        if data is None:
+            return DamagedContentError(
+                f"version {digest} of {kind} {item_id} is missing from {self._versions.full_name}: the "
+                "backup store is damaged (run `airflow-assets snapshots verify`, then `snapshots repair`)",
+                kind=kind, item_id=item_id, digest=digest, problem="missing",
+            )  # fmt: skip
+        try:
+            recomputed = content_hash(
+                kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item_id,
+                data=data,
+            )  # fmt: skip
+        except (TypeError, ValueError) as error:
+            recomputed = f"(not hashable: {error})"
+        if recomputed == digest:
+            return None
+        return DamagedContentError(
+            f"version {digest} of {kind} {item_id} was altered in {self._versions.full_name}: its content "
+            f"now hashes to {recomputed}; it is not used (run `airflow-assets snapshots verify`)",
+            kind=kind, item_id=item_id, digest=digest, problem="hash mismatch",
+        )  # fmt: skip
+
+
+class DamagedContentError(JiraAssetsError, LookupError):
+    """A stored version a snapshot names is missing, or its content no longer hashes to its name.
+
+    :param kind: the item kind (``object``, ``history``...).
+    :param item_id: the item's id.
+    :param digest: the version's name (the hash the span names).
+    :param problem: ``missing`` or ``hash mismatch``.
+    """
+
+    def __init__(self, message: str, *, kind: str, item_id: str, digest: str, problem: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.item_id = item_id
+        self.digest = digest
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_damage, (str(self), self.kind, self.item_id, self.digest, self.problem))
+
+
+def _rebuild_damage(message: str, kind: str, item_id: str, digest: str, problem: str) -> DamagedContentError:
+    return DamagedContentError(message, kind=kind, item_id=item_id, digest=digest, problem=problem)
+
+
+DamageHandler = Callable[[DamagedContentError], None]
 
 
 def _insert_new(
