@@ -10,6 +10,13 @@ it never runs while a backup of the schema does: a backup re-uses stored version
 a forgotten snapshot named could otherwise be deleted in the moment between the backup finding it stored
 and its new span naming it. A schema whose lease a backup holds is skipped and reported.
 
+Neither acts on a damaged schema (restic's prune refuses the same way): before deciding anything, forget
+checks the complete snapshots it would keep, and prune the complete snapshots that remain, by the check
+of ``snapshots verify`` (:mod:`airflow_assets.store.check`); a schema with damage is left alone, its
+damaged items are marked so that the next backup reads them again (:mod:`airflow_assets.store.repair`),
+and ``snapshots repair`` says which snapshots stay damaged. Forget never forgets the newest sound
+snapshot of a schema, whatever the policy says.
+
 Only plain operations are used (``find``, ``count_documents``, ``delete_many`` with ``$in``): no
 multi-document transactions, so any MongoDB-compatible server will do. Open spans (``to_seq == OPEN``)
 are never deleted: they are what the next backup compares against.
@@ -17,6 +24,7 @@ are never deleted: they are what the next backup compares against.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from bisect import bisect_left
@@ -28,8 +36,10 @@ from typing import Any
 
 from pymongo.database import Database
 
+from airflow_assets.store.check import SnapshotCheck, SnapshotChecker
 from airflow_assets.store.layout import LEASES, PROGRESS, SNAPSHOTS, SPANS, VERSIONS, ensure_indexes
 from airflow_assets.store.leases import LeaseHeldError, SchemaLease
+from airflow_assets.store.repair import mark_for_reread
 from airflow_assets.store.retention import (
     KeptSnapshot,
     RetentionRules,
@@ -38,17 +48,20 @@ from airflow_assets.store.retention import (
     select,
     utc,
 )
-from airflow_assets.store.snapshots import COMPLETE, FAILED, RUNNING
-from airflow_assets.store.versions import BATCH, OPEN, RECONSTRUCTED_LANE
+from airflow_assets.store.snapshots import COMPLETE, DAMAGED, FAILED, RUNNING, Snapshot, SnapshotStore
+from airflow_assets.store.versions import BATCH, OPEN, RECONSTRUCTED_LANE, VersionStore
 
 log = logging.getLogger(__name__)
 
 # The rule under which the newest complete snapshot of a schema is kept when the policy would not keep it.
 NEWEST = "newest"
+# The rule under which the newest sound snapshot is kept when the newer ones are damaged.
+NEWEST_SOUND = "newest sound"
 # Closed spans read per page while looking for the ones no snapshot needs (small documents, projected).
 SPAN_PAGE = 2000
-# Why a schema was left alone by prune.
+# Why a schema was left alone by prune (or forget).
 BACKUP_RUNNING = "backup running"
+DAMAGED_SCHEMA = "damaged"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -77,9 +90,15 @@ class SchemaForget:
     failed_removed: tuple[str, ...]
     running: int
     notes: tuple[str, ...] = ()
+    refused: str = ""
 
     def line(self) -> str:
         """Return the decision as one readable line."""
+        if self.refused:
+            return (
+                f"schema {self.schema_key} ({self.workspace_id}:{self.schema_id}): nothing forgotten, "
+                f"{self.refused}"
+            )
         kept = ", ".join(f"seq {entry.snapshot.seq} ({'+'.join(entry.rules)})" for entry in self.kept)
         text = (
             f"schema {self.schema_key} ({self.workspace_id}:{self.schema_id}): keep {len(self.kept)} "
@@ -167,6 +186,7 @@ class SchemaPrune:
     snapshots: int = 0
     spans_deleted: int = 0
     versions_deleted: int = 0
+    items_marked: int = 0
 
     def line(self) -> str:
         """Return the result as one readable line."""
@@ -231,7 +251,12 @@ class PruneReport:
 
 
 def forget(
-    db: Database, policy: RetentionRules, *, dry_run: bool, now: datetime | None = None
+    db: Database,
+    policy: RetentionRules,
+    *,
+    dry_run: bool,
+    now: datetime | None = None,
+    checker: SnapshotChecker | None = None,
 ) -> ForgetReport:
     """Remove the manifests of the complete snapshots ``policy`` does not keep, and of old failed ones.
 
@@ -242,19 +267,91 @@ def forget(
     :param policy: the retention policy (:class:`airflow_assets.backup.config.RetentionPolicy`).
     :param dry_run: decide and report, but delete nothing.
     :param now: when the decision is taken (reported; default: now).
+    :param checker: the soundness check to use (shared with :func:`prune`: versions are hashed once).
     :raises RetentionPolicyError: the policy keeps nothing.
     """
     check_policy(policy)
+    checker = checker or SnapshotChecker(db)
     decided_at = utc(now) if now is not None else datetime.now(UTC)
     schemas = []
     for (workspace_id, schema_id), manifests in _manifests_by_schema(db).items():
         decision = _forget_schema(workspace_id, schema_id, manifests, policy)
-        if not dry_run:
+        decision = _sound_decision(db, checker, decision, manifests, dry_run=dry_run)
+        if not dry_run and not decision.refused:
             _remove_manifests(db, decision.forgotten, COMPLETE)
             _remove_manifests(db, decision.failed_removed, FAILED)
+            _remove_manifests(db, decision.failed_removed, DAMAGED)
         log.info("%s%s", "dry run: " if dry_run else "", decision.line())
         schemas.append(decision)
     return ForgetReport(dry_run=dry_run, decided_at=decided_at, schemas=tuple(schemas))
+
+
+def _sound_decision(
+    db: Database,
+    checker: SnapshotChecker,
+    decision: SchemaForget,
+    manifests: Sequence[Mapping[str, Any]],
+    *,
+    dry_run: bool,
+) -> SchemaForget:
+    """Refuse a decision that keeps a damaged snapshot; keep the newest sound snapshot in any case."""
+    if not decision.kept:
+        return decision
+    by_id = {str(document["_id"]): document for document in manifests}
+    complete = sorted(
+        (document for document in manifests if document["status"] == COMPLETE),
+        key=lambda document: -int(document["seq"]),
+    )
+    checks: dict[str, SnapshotCheck] = {}
+
+    def check(snapshot_id: str) -> SnapshotCheck:
+        if snapshot_id not in checks:
+            snapshot = SnapshotStore(db).get(snapshot_id)
+            assert snapshot is not None, snapshot_id
+            checks[snapshot_id] = checker.check(snapshot)
+        return checks[snapshot_id]
+
+    newest_sound = next((str(doc["_id"]) for doc in complete if check(str(doc["_id"])).sound), None)
+    damaged = [entry.snapshot for entry in decision.kept if not check(entry.snapshot.snapshot_id).sound]
+    if damaged:
+        problems = [problem for ref in damaged for problem in check(ref.snapshot_id).problems]
+        if not dry_run:
+            _mark_damaged_items(
+                db, decision.workspace_id, decision.schema_id, [check(r.snapshot_id) for r in damaged]
+            )
+        return dataclasses.replace(
+            decision,
+            forgotten=(),
+            failed_removed=(),
+            refused=(
+                f"{DAMAGED_SCHEMA}: {len(damaged)} snapshots it would keep are not sound ({len(problems)} "
+                f"problems, e.g. {problems[0].describe()}); run `airflow-assets snapshots repair`"
+            ),
+        )
+    if newest_sound is not None and newest_sound in decision.forgotten:
+        document = by_id[newest_sound]
+        ref = SnapshotRef(newest_sound, _started_at(document), int(document["seq"]))
+        return dataclasses.replace(
+            decision,
+            forgotten=tuple(i for i in decision.forgotten if i != newest_sound),
+            kept=(*decision.kept, KeptSnapshot(ref, (NEWEST_SOUND,))),
+            notes=(*decision.notes, f"{newest_sound} is the newest sound snapshot: it is kept"),
+        )
+    return decision
+
+
+def _mark_damaged_items(
+    db: Database, workspace_id: str, schema_id: str, checks: Sequence[SnapshotCheck]
+) -> int:
+    """Mark what damaged snapshots lack so that the next backup of the schema reads it again."""
+    versions = VersionStore(db, workspace_id, schema_id)
+    damaged = [
+        {"kind": problem.kind, "item_id": problem.item_id, "hash": problem.document_id}
+        for check in checks
+        for problem in check.problems
+        if problem.collection == VERSIONS and problem.kind
+    ]
+    return mark_for_reread(versions, damaged)
 
 
 def _manifests_by_schema(db: Database) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
@@ -304,7 +401,9 @@ def _forget_schema(
             "it is kept: a schema always keeps its newest complete snapshot"
         )
     failed = tuple(
-        str(doc["_id"]) for doc in manifests if doc["status"] == FAILED and int(doc["seq"]) < newest.seq
+        str(doc["_id"])
+        for doc in manifests
+        if doc["status"] in (FAILED, DAMAGED) and int(doc["seq"]) < newest.seq
     )
     return SchemaForget(
         workspace_id,
@@ -333,7 +432,12 @@ def _remove_manifests(db: Database, snapshot_ids: Sequence[str], status: str) ->
 
 
 def prune(
-    db: Database, *, dry_run: bool, lease_wait: float = 0.0, assume_forgotten: Iterable[str] = ()
+    db: Database,
+    *,
+    dry_run: bool,
+    lease_wait: float = 0.0,
+    assume_forgotten: Iterable[str] = (),
+    checker: SnapshotChecker | None = None,
 ) -> PruneReport:
     """Delete the spans no remaining snapshot reads and the versions no remaining span names.
 
@@ -346,8 +450,10 @@ def prune(
     :param lease_wait: seconds to wait for a backup to release a schema's lease before skipping it.
     :param assume_forgotten: snapshot ids to treat as removed: a dry run of :func:`forget` passes
         :attr:`ForgetReport.removed_ids`, so the dry run of prune counts what the real pair would delete.
+    :param checker: the soundness check to use (shared with :func:`forget`: versions are hashed once).
     """
     forgotten = frozenset(assume_forgotten)
+    checker = checker or SnapshotChecker(db)
     if not dry_run:
         ensure_indexes(db)
     results = []
@@ -359,13 +465,15 @@ def prune(
             if holder:
                 result.skipped = f"{BACKUP_RUNNING} (lease held by {holder})"
             else:
-                _prune_schema(db, result, dry_run=True, forgotten=forgotten)
+                _prune_schema(db, result, dry_run=True, forgotten=forgotten, checker=checker)
         else:
             # The reconstructed lane has its own writer (a backfill): its lease is taken too.
             lane = SchemaLease(db, workspace_id, _lane(schema_id), lease.holder, wait=lease_wait)
             try:
                 with lease, lane:
-                    _prune_schema(db, result, dry_run=False, forgotten=forgotten)
+                    _prune_schema(
+                        db, result, dry_run=False, forgotten=forgotten, checker=checker, fence=lease
+                    )
             except LeaseHeldError as held:
                 result.skipped = f"{BACKUP_RUNNING} (lease held by {held.holder})"
             finally:
@@ -399,19 +507,40 @@ class _Needs:
         return first == len(self.seqs) or self.seqs[first] >= to_seq
 
 
-def _prune_schema(db: Database, result: SchemaPrune, *, dry_run: bool, forgotten: frozenset[str]) -> None:
+def _prune_schema(
+    db: Database,
+    result: SchemaPrune,
+    *,
+    dry_run: bool,
+    forgotten: frozenset[str],
+    checker: SnapshotChecker,
+    fence: SchemaLease | None = None,
+) -> None:
     # Read under the lease: no backup can start or complete a snapshot of this schema meanwhile. A running
     # snapshot (a backup whose lease expired, to be retried) needs its data as much as a complete one.
     snapshots = db[SNAPSHOTS].find(
         {
             "workspace_id": result.workspace_id,
             "schema_id": result.schema_id,
-            "status": {"$in": [COMPLETE, RUNNING]},
-        },
-        {"seq": 1},
+            "status": {"$in": [COMPLETE, RUNNING, DAMAGED]},
+        }
     )
-    seqs = [int(document["seq"]) for document in snapshots if document["_id"] not in forgotten]
+    remaining = [Snapshot.from_document(doc) for doc in snapshots if doc["_id"] not in forgotten]
+    seqs = [snapshot.seq for snapshot in remaining]
     result.snapshots = len(seqs)
+    # What prune relies on: the complete snapshots that remain are sound. Otherwise nothing is deleted.
+    checks = [checker.check(snapshot) for snapshot in remaining if snapshot.status == COMPLETE]
+    damaged = [check for check in checks if not check.sound]
+    if damaged:
+        problems = [problem for check in damaged for problem in check.problems]
+        result.skipped = (
+            f"{DAMAGED_SCHEMA}: {len(damaged)} of its {len(checks)} complete snapshots are not sound "
+            f"({len(problems)} problems, e.g. {problems[0].describe()}); nothing deleted, run "
+            "`airflow-assets snapshots repair`"
+        )
+        if not dry_run:
+            result.items_marked = _mark_damaged_items(db, result.workspace_id, result.schema_id, damaged)
+        return
     needs = _Needs(seqs)
     # Real and reconstructed snapshots number apart (the lane's numbers are negative): one set of needs
     # serves the spans of both.
@@ -420,6 +549,8 @@ def _prune_schema(db: Database, result: SchemaPrune, *, dry_run: bool, forgotten
             unused = [span for span in page if needs.unused(span)]
             for start in range(0, len(unused), BATCH):
                 batch = unused[start : start + BATCH]
+                if fence is not None:
+                    fence.check()
                 result.versions_deleted += _delete_versions(db, result, needs, batch, dry_run=dry_run)
                 result.spans_deleted += _delete_spans(db, batch, dry_run=dry_run)
 
@@ -433,11 +564,14 @@ def _closed_span_pages(db: Database, workspace_id: str, schema_id: str) -> Itera
 
     Paging by id, not one long cursor: the spans of a page may be deleted before the next page is read.
     """
+    # Span ids begin with "<ws>|<schema>|": the pages walk that range of the primary index, not all of it.
+    prefix = f"{workspace_id}|{schema_id}|"
+    end = prefix[:-1] + "}"  # "|" + 1
     query: dict[str, Any] = {"ws": workspace_id, "schema_id": schema_id, "to_seq": {"$lt": OPEN}}
     fields = {"hash": 1, "from_seq": 1, "to_seq": 1}
     after: str | None = None
     while True:
-        spec = query if after is None else {**query, "_id": {"$gt": after}}
+        spec = {**query, "_id": {"$gt" if after else "$gte": after or prefix, "$lt": end}}
         page = list(db[SPANS].find(spec, fields).sort("_id", 1).limit(SPAN_PAGE))
         if not page:
             return
