@@ -141,6 +141,15 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             title="Dry run",
             description="Plan and report only (the plan task's log); write nothing. Untick to restore.",
         ),
+        "accept_damaged": Param(
+            False,
+            type="boolean",
+            title="Accept a damaged snapshot",
+            description=(
+                "A snapshot that fails its check (missing or altered versions, counts or root digest that do "
+                "not match) is refused. Tick to restore what is sound and list the rest in the report."
+            ),
+        ),
     }
 
 

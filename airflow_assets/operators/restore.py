@@ -18,9 +18,11 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
+from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.restore import RestoreSession, SessionSettings, parse_request
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest
 from airflow_assets.restore.source import resolve_sources
+from airflow_assets.store.versions import DamagedContentError
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +85,15 @@ class RestoreStepOperator(BaseOperator):
                 hook = JiraAssetsHook(conn_id)
                 client = hook.get_client()
                 settings = SessionSettings(
-                    restore_id=restore_id, sites=tuple(self.site_connections), target_conn_id=conn_id
+                    restore_id=restore_id,
+                    sites=tuple(self.site_connections),
+                    target_conn_id=conn_id,
+                    snapshot_key=snapshot_key(),
                 )
                 session = RestoreSession(request, db, client, settings)
                 return self._run(session, dag_run)
-            except AssetsConfigError as error:
-                # Bad parameters or data checks: retrying cannot help, and nothing was written.
+            except (AssetsConfigError, DamagedContentError) as error:
+                # Bad parameters, data checks or damaged stored content: retrying cannot help.
                 raise AirflowFailException(str(error)) from None
 
     def _target_conn_id(self, request: RestoreRequest, db: Any) -> str:

@@ -89,6 +89,8 @@ class RestoreRequest:
     :param include_comments: restore comments as comments naming their author and time.
     :param history_as_comments: add one comment per object with its history.
     :param dry_run: plan and report, write nothing.
+    :param accept_damaged: restore what is sound of a damaged snapshot and report the rest (default:
+        a damaged snapshot is refused before any write).
     """
 
     snapshot: SnapshotChoice
@@ -101,6 +103,7 @@ class RestoreRequest:
     include_comments: bool = True
     history_as_comments: bool = False
     dry_run: bool = True
+    accept_damaged: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def mapping(self, old_key: str) -> SchemaMapping:
@@ -125,6 +128,7 @@ class RestoreRequest:
             "include_comments": self.include_comments,
             "history_as_comments": self.history_as_comments,
             "dry_run": self.dry_run,
+            "accept_damaged": self.accept_damaged,
         }
 
 
@@ -165,6 +169,7 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
         include_comments=_flag(params, "include_comments", True),
         history_as_comments=_flag(params, "history_as_comments", False),
         dry_run=_flag(params, "dry_run", True),
+        accept_damaged=_flag(params, "accept_damaged", False),
     )
 
 

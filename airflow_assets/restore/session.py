@@ -11,7 +11,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -22,13 +22,14 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.restore.comments import CommentsSummary, restore_comments
 from airflow_assets.restore.graph import strongly_connected
+from airflow_assets.restore.integrity import check_sources
 from airflow_assets.restore.ledger import Ledger
 from airflow_assets.restore.objects import OBJECT, SETTLE_SECONDS, ObjectRestorer, ObjectsSummary
 from airflow_assets.restore.plan import RestorePlan, build_plan
 from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source, referenced_type
 from airflow_assets.restore.scope import ObjectSet, TypeScope, scope_types, select_objects
-from airflow_assets.restore.source import resolve_sources
+from airflow_assets.restore.source import SourceSnapshot, resolve_sources
 from airflow_assets.restore.structure import (
     SCHEMA,
     StructureBuilder,
@@ -59,11 +60,13 @@ class SessionSettings:
     :param target_conn_id: the connection the target client was built from (for messages and the plan).
     :param max_workers: threads that create objects and comments.
     :param settle_seconds: how long to wait before looking again for an object whose create lost its answer.
+    :param snapshot_key: the snapshot key, to authenticate the source snapshots' root digests.
     """
 
     restore_id: str
     sites: Sequence[str]
     target_conn_id: str = ""
+    snapshot_key: bytes | None = field(default=None, repr=False)
     max_workers: int | None = None
     settle_seconds: float = SETTLE_SECONDS
 
@@ -84,9 +87,14 @@ class RestoreSession:
     # -- what every step needs -----------------------------------------------------------------------
 
     @cached_property
+    def snapshots(self) -> list[SourceSnapshot]:
+        """Return the snapshot each mapped schema is restored from (manifests only: nothing read yet)."""
+        return resolve_sources(self.db, self.request, self.settings.sites)
+
+    @cached_property
     def sources(self) -> list[SchemaSource]:
         """Return the mapped schemas' snapshots, referenced schemas first."""
-        found = [load_schema_source(s) for s in resolve_sources(self.db, self.request, self.settings.sites)]
+        found = [load_schema_source(s) for s in self.snapshots]
         order, _ = schema_order(found)
         return order
 
@@ -157,9 +165,25 @@ class RestoreSession:
     def plan(self) -> RestorePlan:
         """Check everything that needs data and store the plan; raise before any write on bad input."""
         self.ledger.ensure_indexes()
+        integrity = check_sources(
+            self.db,
+            [source.snapshot for source in self.snapshots],
+            key=self.settings.snapshot_key,
+            accept_damaged=self.request.accept_damaged,
+        )
         self._check_target()
         _, cycles = schema_order(self.sources)
         plan = build_plan(self, cycles)
+        damaged = [
+            line.strip()
+            if line.startswith(" ")
+            else f"{line}: accept_damaged is set, only what is sound is "
+            "restored (the items below are left out)"
+            for line in integrity.lines()
+        ]
+        if damaged:
+            plan.warnings[:0] = damaged
+            plan.warning_counts["damaged source"] = len(damaged)
         self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
         return plan
 

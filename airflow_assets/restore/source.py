@@ -10,10 +10,11 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.database import Database
 
+from airflow_assets.restore.integrity import DamageLog
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest, SchemaMapping
 from airflow_assets.store import SnapshotStore, VersionStore
 from airflow_assets.store.layout import CONFIG_KINDS, SNAPSHOTS
-from airflow_assets.store.snapshots import COMPLETE, Snapshot
+from airflow_assets.store.snapshots import COMPLETE, DAMAGED, Snapshot
 
 JsonDict = dict[str, Any]
 
@@ -25,12 +26,15 @@ class SourceSnapshot:
     :param index: the mapping's position in ``schema_mappings`` (for messages).
     :param mapping: the schema mapping.
     :param snapshot: the snapshot manifest.
+    :param damage: with ``accept_damaged``: collects the damaged items reads leave out (None: a damaged
+        item stops the read).
     """
 
     index: int
     mapping: SchemaMapping
     snapshot: Snapshot
     versions: VersionStore
+    damage: DamageLog | None = field(default=None, compare=False)
     _config: dict[str, list[JsonDict]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -49,9 +53,11 @@ class SourceSnapshot:
         The first call reads every configuration kind in one query; the others are answered from it.
         """
         if not self._config:
-            self._config.update(self.versions.read_kinds(CONFIG_KINDS, self.snapshot.seq))
+            self._config.update(
+                self.versions.read_kinds(CONFIG_KINDS, self.snapshot.seq, on_damage=self.damage)
+            )
         if kind not in self._config:
-            return list(self.versions.read(kind, self.snapshot.seq))
+            return list(self.versions.read(kind, self.snapshot.seq, on_damage=self.damage))
         return list(self._config[kind])
 
     def schema(self) -> JsonDict:
@@ -65,7 +71,7 @@ class SourceSnapshot:
 
     def objects(self) -> Iterator[JsonDict]:
         """Yield every object the snapshot holds, in id order."""
-        return self.versions.read("object", self.snapshot.seq, sort="n")
+        return self.versions.read("object", self.snapshot.seq, sort="n", on_damage=self.damage)
 
     def count_objects(self) -> int:
         """Return how many objects the snapshot holds."""
@@ -73,7 +79,7 @@ class SourceSnapshot:
 
     def entries(self, kind: str) -> Iterator[JsonDict]:
         """Yield every ``comment`` or ``history`` entry the snapshot holds (grouped by object id)."""
-        return self.versions.read(kind, self.snapshot.seq, sort="parent_id")
+        return self.versions.read(kind, self.snapshot.seq, sort="parent_id", on_damage=self.damage)
 
     def includes(self, what: str) -> bool:
         """Tell whether the snapshot backed up ``history``, ``comments`` or ``connected_tickets``."""
@@ -109,7 +115,8 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
     for index, mapping in enumerate(request.mappings):
         snapshot = _choose(db, store, request, index, mapping)
         versions = snapshot.versions(db)
-        sources.append(SourceSnapshot(index, mapping, snapshot, versions))
+        damage = DamageLog() if request.accept_damaged else None
+        sources.append(SourceSnapshot(index, mapping, snapshot, versions, damage))
     taken_sites = {source.site for source in sources}
     if len(taken_sites) > 1:
         raise RestoreParamError(
@@ -138,7 +145,13 @@ def _choose(
                 )
             # Several schemas and one id: the others take their snapshot nearest before it.
             return _latest(db, request, index, mapping, _state_at(snapshot.document))
-        if snapshot.status != COMPLETE:
+        if snapshot.status == DAMAGED and not request.accept_damaged:
+            raise RestoreParamError(
+                "snapshot",
+                f"snapshot {choice.snapshot_id} is damaged ({snapshot.document.get('damage')}): set "
+                "accept_damaged: true to restore what is sound, or choose another snapshot",
+            )
+        if snapshot.status not in (COMPLETE, DAMAGED):
             raise RestoreParamError(
                 "snapshot",
                 f"snapshot {choice.snapshot_id} is {snapshot.status}: only complete snapshots restore",
