@@ -270,6 +270,11 @@ TOOLS = (
     (("snapshots", "export"), "snapshots_export", "write a snapshot as plain files (backupAssets.py layout)"),
     (("snapshots", "verify"), "snapshots_verify", "prove snapshots are sound (exit 3 when damage is found)"),
     (
+        ("snapshots", "repair"),
+        "snapshots_repair",
+        "mark damaged items for the next backup to read again; say which snapshots stay damaged",
+    ),
+    (
         ("check",),
         "site_check",
         "a read-only probe of a real site and the contract's assumptions (exit 3: problems)",

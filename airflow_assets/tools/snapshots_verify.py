@@ -1,9 +1,10 @@
 """``airflow-assets snapshots verify [ID | --all] [--json]``: prove snapshots sound, as restic's ``check``.
 
-Every version a snapshot names must exist and still hash to its name, and the manifest's counts must match
-what the store holds (:mod:`airflow_assets.store.check`). Exit 0: sound; 3: damage found (each damaged or
-missing document named, with its collection and the snapshot that needs it); 1: the store could not be
-read; 2: bad usage (an unknown id).
+Every version a snapshot names must exist and still hash to its name, the manifest's counts must match
+what the store holds, and its root digest must match the items it holds, authenticated with the snapshot
+key when one is configured (:mod:`airflow_assets.store.check`). Exit 0: sound; 3: damage found (each
+damaged or missing document named, with its collection and the snapshot that needs it); 1: the store
+could not be read; 2: bad usage (an unknown id).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _verify(db: Database, args: argparse.Namespace) -> int:
     from airflow_assets.store.check import SnapshotChecker
 
     snapshots = _chosen(db, args)
-    checker = SnapshotChecker(db)
+    checker = SnapshotChecker(db, key=configured_key())
     results = list(checker.check_all(snapshots))
     sound = all(result.sound for result in results)
     if args.json:
@@ -63,6 +64,16 @@ def _verify(db: Database, args: argparse.Namespace) -> int:
     else:
         _print_table(results)
     return EXIT_OK if sound else EXIT_PROBLEMS
+
+
+def configured_key() -> bytes | None:
+    """Return the snapshot key of the Airflow connection ``jira_assets_snapshot_key`` (None: not defined)."""
+    from airflow_assets.hooks.snapshot_key import snapshot_key
+
+    try:
+        return snapshot_key()
+    except ValueError as error:
+        raise ToolError(str(error), 2) from None
 
 
 def _chosen(db: Database, args: argparse.Namespace) -> list[Snapshot]:
