@@ -18,6 +18,8 @@ from pymongo.database import Database
 
 from airflow_assets.backup.config import RetentionPolicy, problems_of
 from airflow_assets.hooks.backup_store import backup_database
+from airflow_assets.hooks.snapshot_key import snapshot_key
+from airflow_assets.store.check import SnapshotChecker
 from airflow_assets.store.prune import forget, prune
 from airflow_assets.store.retention import RetentionPolicyError, check_policy
 
@@ -103,12 +105,18 @@ class RetentionOperator(BaseOperator):
         policy = parse_policy(self.policy)
         dry_run = parse_dry_run(self.dry_run)
         with self.database() as db:
-            forgotten = forget(db, policy, dry_run=dry_run)
+            # One check for both: a version is hashed once, whichever of them reads it first.
+            checker = SnapshotChecker(db, key=snapshot_key())
+            forgotten = forget(db, policy, dry_run=dry_run, checker=checker)
             for line in forgotten.lines():
                 self.log.info("forget: %s", line)
             # A dry run of forget removed nothing: prune counts as if it had.
             pruned = prune(
-                db, dry_run=dry_run, lease_wait=self.lease_wait, assume_forgotten=forgotten.removed_ids
+                db,
+                dry_run=dry_run,
+                lease_wait=self.lease_wait,
+                assume_forgotten=forgotten.removed_ids,
+                checker=checker,
             )
             for line in pruned.lines():
                 self.log.info("prune: %s", line)

@@ -183,7 +183,7 @@ class RestoreSession:
         ]
         if damaged:
             plan.warnings[:0] = damaged
-            plan.warning_counts["damaged source"] = len(damaged)
+            plan.warning_counts["damaged source"] = len(integrity.damaged)
         self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
         return plan
 

@@ -93,8 +93,13 @@ class SnapshotCheck:
 
     @property
     def sound(self) -> bool:
-        """Tell whether nothing is wrong."""
+        """Tell whether nothing is wrong (its root authenticated, when snapshots are keyed)."""
         return not self.problems
+
+    @property
+    def intact(self) -> bool:
+        """Tell whether nothing is missing or altered, authenticated or not (what prune relies on)."""
+        return all(problem.problem == UNAUTHENTICATED for problem in self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the result as JSON-compatible values."""
@@ -197,9 +202,15 @@ class SnapshotChecker:
                 )
                 return
         elif self.key is not None:
-            result.notes.append(
-                "its root digest is not keyed (completed before a snapshot key was configured): it catches "
-                "accidents, not a deliberate edit"
+            # Not a note: whoever can edit the database can replace a keyed root by a plain one.
+            result.problems.append(
+                Problem(
+                    *where,
+                    UNAUTHENTICATED,
+                    "its root digest is a plain SHA-256, not an HMAC with the configured snapshot key: it "
+                    "was completed before the key was configured, or its root was replaced (restore it "
+                    "with accept_damaged, or let retention forget it)",
+                )
             )
         counts = snapshot.document.get("counts")
         computed = root.root(snapshot.document, counts if isinstance(counts, Mapping) else {})

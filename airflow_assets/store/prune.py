@@ -311,8 +311,8 @@ def _sound_decision(
             checks[snapshot_id] = checker.check(snapshot)
         return checks[snapshot_id]
 
-    newest_sound = next((str(doc["_id"]) for doc in complete if check(str(doc["_id"])).sound), None)
-    damaged = [entry.snapshot for entry in decision.kept if not check(entry.snapshot.snapshot_id).sound]
+    newest_sound = next((str(doc["_id"]) for doc in complete if check(str(doc["_id"])).intact), None)
+    damaged = [entry.snapshot for entry in decision.kept if not check(entry.snapshot.snapshot_id).intact]
     if damaged:
         problems = [problem for ref in damaged for problem in check(ref.snapshot_id).problems]
         if not dry_run:
@@ -530,7 +530,7 @@ def _prune_schema(
     result.snapshots = len(seqs)
     # What prune relies on: the complete snapshots that remain are sound. Otherwise nothing is deleted.
     checks = [checker.check(snapshot) for snapshot in remaining if snapshot.status == COMPLETE]
-    damaged = [check for check in checks if not check.sound]
+    damaged = [check for check in checks if not check.intact]
     if damaged:
         problems = [problem for check in damaged for problem in check.problems]
         result.skipped = (

@@ -211,7 +211,7 @@ def repair_schema(
             store = SnapshotStore(db)
             now = datetime.now(UTC)
             for check in checks:
-                if check.sound:
+                if check.intact:
                     continue
                 described = [problem.describe() for problem in check.problems]
                 result.damaged_snapshots[check.snapshot_id] = described
