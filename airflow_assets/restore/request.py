@@ -24,6 +24,8 @@ LATEST = "latest"
 # Assets schema keys: upper-case letters and digits, starting with a letter (2-10 characters on Cloud).
 SCHEMA_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 OBJECT_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([0-9]+)$")
+# Airflow's connection ids: letters, digits, "_", "." and "-", at most 250 characters.
+CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 # Characters Assets refuses in schema and object type names.
 FORBIDDEN_NAME_CHARS = set('=;:?."')
 
@@ -162,7 +164,7 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
         mappings=mappings,
         mode=mode,
         source_site=_optional_text(params, "source_site"),
-        target_conn_id=_optional_text(params, "target_conn_id"),
+        target_conn_id=_conn_id(params, "target_conn_id"),
         object_types=object_types,
         object_keys=object_keys,
         include_comments=_flag(params, "include_comments", True),
@@ -283,6 +285,15 @@ def _optional_text(params: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise RestoreParamError(name, f"must be text, not {shown(value)}")
     return value.strip() or None
+
+
+def _conn_id(params: Mapping[str, Any], name: str) -> str | None:
+    value = _optional_text(params, name)
+    if value is not None and not CONN_ID.match(value):
+        raise RestoreParamError(
+            name, f"{shown(value)} is not a connection id (letters, digits, '_', '.' and '-', at most 250)"
+        )
+    return value
 
 
 def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:

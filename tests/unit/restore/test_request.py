@@ -95,6 +95,7 @@ HUGE = "Q" * 1_000_000
         ({"schema_mappings": ITAM, "object_keys": [HUGE]}, "object_keys[0]"),
         ({"schema_mappings": ITAM, "object_types": [HUGE, HUGE]}, "object_types[1]"),
         ({"schema_mappings": ITAM, "target_conn_id": [HUGE]}, "target_conn_id"),
+        ({"schema_mappings": ITAM, "target_conn_id": HUGE}, "target_conn_id"),
     ],
 )
 def test_a_huge_parameter_is_cut_in_the_message(params: dict[str, Any], param: str) -> None:
