@@ -68,6 +68,14 @@ def get_provider_info() -> dict[str, Any]:
                         ),
                         "schema": {"type": ["string", "null"]},
                     },
+                    "allow_insecure_http": {
+                        "label": "Allow plain http (cleartext token)",
+                        "description": (
+                            "Only for a local test site such as the sandbox: http:// sends the email and "
+                            "API token unencrypted. Refused unless ticked; every task logs a warning."
+                        ),
+                        "schema": {"type": ["boolean", "null"]},
+                    },
                 },
             }
         ],

@@ -9,22 +9,23 @@ from urllib.parse import urlsplit
 from airflow_assets.api.pacing import RateLimits
 from airflow_assets.api.retry import RetryPolicy
 from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.messages import shown
 
 
 def check_url(field: str, value: object) -> str:
     """Return ``value`` as an http(s) URL without trailing slash, credentials, query or fragment."""
     if not isinstance(value, str) or not value.strip():
-        raise AssetsConfigError(f"{field} must be an http(s) URL, got {value!r}")
+        raise AssetsConfigError(f"{field} must be an http(s) URL, got {shown(value)}")
     text = value.strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AssetsConfigError(
-            f"{field} must be an http(s) URL such as https://your-site.atlassian.net, got {text!r}"
+            f"{field} must be an http(s) URL such as https://your-site.atlassian.net, got {shown(text)}"
         )
     if parts.username or parts.password:
         raise AssetsConfigError(f"{field} must not carry credentials; use email and api_token")
     if parts.query or parts.fragment:
-        raise AssetsConfigError(f"{field} must not have a query string or fragment, got {text!r}")
+        raise AssetsConfigError(f"{field} must not have a query string or fragment, got {shown(text)}")
     return text
 
 
@@ -36,8 +37,8 @@ def check_text(field: str, value: object, *, secret: bool = False) -> str:
     holds the whole token.
     """
     if not isinstance(value, str) or not value.strip():
-        shown = "" if secret else f", got {value!r}"
-        raise AssetsConfigError(f"{field} must be a non-empty string{shown}")
+        got = "" if secret else f", got {shown(value)}"
+        raise AssetsConfigError(f"{field} must be a non-empty string{got}")
     text = value.strip()
     unsendable = next((char for char in text if not _header_safe(char)), None)
     if unsendable is not None:
@@ -61,7 +62,7 @@ def check_id(field: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or "/" in value:
-        raise AssetsConfigError(f"{field} must be a non-empty id without '/', got {value!r}")
+        raise AssetsConfigError(f"{field} must be a non-empty id without '/', got {shown(value)}")
     return value.strip()
 
 
@@ -69,7 +70,9 @@ def check_api_base_template(value: str | None, *, default: str, placeholder: str
     """Return the Assets API base URL template; ``placeholder`` is the only ``{...}`` it may hold."""
     template = default if value is None else check_url("api_base_url", value)
     if "{" in template.replace(placeholder, ""):
-        raise AssetsConfigError(f"api_base_url may contain only the {placeholder} placeholder, got {value!r}")
+        raise AssetsConfigError(
+            f"api_base_url may contain only the {placeholder} placeholder, got {shown(value)}"
+        )
     return template
 
 
@@ -95,7 +98,7 @@ def check_budget_share(value: object) -> float:
         or not math.isfinite(value)
         or not 0 < value <= 1
     ):
-        raise AssetsConfigError(f"budget_share must be a fraction in (0, 1], got {value!r}")
+        raise AssetsConfigError(f"budget_share must be a fraction in (0, 1], got {shown(value)}")
     return float(value)
 
 
@@ -111,7 +114,7 @@ def check_timeout(value: object) -> tuple[float, float]:
         )
     ):
         raise AssetsConfigError(
-            f"timeout must be seconds > 0 or a (connect, read) pair of them, got {value!r}"
+            f"timeout must be seconds > 0 or a (connect, read) pair of them, got {shown(value)}"
         )
     return float(pair[0]), float(pair[1])
 
@@ -119,5 +122,5 @@ def check_timeout(value: object) -> tuple[float, float]:
 def check_max_workers(value: object) -> int:
     """Return the thread count, an integer >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise AssetsConfigError(f"max_workers must be an integer >= 1, got {value!r}")
+        raise AssetsConfigError(f"max_workers must be an integer >= 1, got {shown(value)}")
     return value

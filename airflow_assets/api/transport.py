@@ -359,6 +359,8 @@ class Transport:
             cause = f"HTTP {_status(error)}" if isinstance(error, AssetsApiError) else str(error)
         else:
             cause = repr(failure)
+        # Already redacted where it was built; masked again here, as a warning reaches every task log.
+        cause = self.redact(cause)
         log.warning(
             "%s %s: %s; retry %d of %d in %.2f s",
             endpoint.method,

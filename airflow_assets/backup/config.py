@@ -11,11 +11,13 @@ schemas of a file when one entry is broken.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +27,8 @@ from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.messages import cut, shown
+from airflow_assets.store.database_name import check_database_name
 
 CONFIG_ENV_VAR = "JIRA_ASSETS_CONFIG"
 DEFAULT_CONFIG_PATH = Path("dags/jira_assets.yaml")
@@ -32,8 +36,13 @@ DEFAULT_CONFIG_PATH = Path("dags/jira_assets.yaml")
 SITE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 SCHEMA_KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-MONGO_DATABASE_FORBIDDEN = set('/\\. "$\x00')
-MONGO_DATABASE_MAX_LENGTH = 63
+# A site's schemas backed up at once share its rate limits (each gets 1 / parallel_schemas of every budget)
+# and its pool has 2 slots per schema. At 64, each task's share of a 1000/min budget is about 15 calls a
+# minute, already slower than one schema alone; more only adds waiting tasks and pool slots. A larger
+# value is a typo (1e12), not a plan.
+MAX_PARALLEL_SCHEMAS = 64
+# A schedule must fire within this many years: 29 February fires every 4 years, 30 February never.
+CRON_HORIZON_YEARS = 5
 # Airflow's own cron presets (airflow.utils.dates.cron_presets); "@once" is no backup schedule.
 CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 ROOT_PATH = "(top level)"
@@ -68,8 +77,8 @@ class BackupConfigError(AssetsConfigError):
 def _check_site_name(name: str) -> str:
     if not SITE_NAME_PATTERN.match(name):
         raise ValueError(
-            f"site name {name!r} may hold only letters, digits and underscores (it becomes part of DAG ids "
-            "and pool names)"
+            f"site name {shown(name)} may hold only letters, digits and underscores (it becomes part of "
+            "DAG ids and pool names)"
         )
     return name
 
@@ -83,9 +92,9 @@ def _refuse_yaml_boolean(value: Any) -> Any:
 
 def _check_schema_key(key: str) -> str:
     if not SCHEMA_KEY_PATTERN.match(key):
-        hint = f" (did you mean {key.upper()!r}?)" if SCHEMA_KEY_PATTERN.match(key.upper()) else ""
+        hint = f" (did you mean {shown(key.upper())}?)" if SCHEMA_KEY_PATTERN.match(key.upper()) else ""
         raise ValueError(
-            f"{key!r} is not an Assets schema key: 2-10 uppercase letters and digits, starting with a "
+            f"{shown(key)} is not an Assets schema key: 2-10 uppercase letters and digits, starting with a "
             f"letter{hint}"
         )
     return key
@@ -97,8 +106,8 @@ def _check_cron(expression: str) -> str:
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(
-            f"{expression!r} is not a cron expression: it needs 5 fields (minute hour day month weekday), "
-            f"e.g. '0 2 * * *', or one of {', '.join(CRON_PRESETS)}"
+            f"{shown(expression)} is not a cron expression: it needs 5 fields (minute hour day month "
+            f"weekday), e.g. '0 2 * * *', or one of {', '.join(CRON_PRESETS)}"
         )
     try:
         from croniter import croniter
@@ -106,9 +115,37 @@ def _check_cron(expression: str) -> str:
         valid = all(re.fullmatch(r"[0-9A-Za-z*/,?LW#-]+", part) for part in fields)
     else:
         valid = bool(croniter.is_valid(expression))
+        if valid and not _fires(croniter, expression):
+            # A backup that never runs looks configured and protects nothing.
+            raise ValueError(
+                f"{shown(expression)} never fires (no date matches it within {CRON_HORIZON_YEARS} years, "
+                "e.g. 30 February): check its day and month fields"
+            )
     if not valid:
-        raise ValueError(f"{expression!r} is not a valid cron expression (minute hour day month weekday)")
+        raise ValueError(
+            f"{shown(expression)} is not a valid cron expression (minute hour day month weekday)"
+        )
     return expression
+
+
+def _fires(croniter: Any, expression: str) -> bool:
+    """Tell whether a valid cron expression has a fire time within :data:`CRON_HORIZON_YEARS`."""
+    now = datetime.now(UTC)
+    try:
+        # Bounded: croniter raises CroniterBadDateError after that many years without a match, not loops.
+        following = croniter(expression, now, max_years_between_matches=CRON_HORIZON_YEARS).get_next(datetime)
+    except Exception:  # CroniterBadDateError, or any other croniter failure on an impossible date
+        return False
+    return isinstance(following, datetime) and following.year - now.year <= CRON_HORIZON_YEARS
+
+
+def _check_parallel_schemas(count: int) -> int:
+    if count > MAX_PARALLEL_SCHEMAS:
+        raise ValueError(
+            f"{count} is more than {MAX_PARALLEL_SCHEMAS}, the most schemas of one site that may back up at "
+            "the same time (they share the site's rate limits: more only wait for each other)"
+        )
+    return count
 
 
 def _check_timezone(name: str) -> str:
@@ -122,36 +159,31 @@ def _check_timezone(name: str) -> str:
         try:
             zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"{name!r} is not an IANA time zone, e.g. 'UTC' or 'Europe/Berlin'") from error
+            raise ValueError(
+                f"{shown(name)} is not an IANA time zone, e.g. 'UTC' or 'Europe/Berlin'"
+            ) from error
     except Exception as error:
-        raise ValueError(f"{name!r} is not an IANA time zone, e.g. 'UTC' or 'Europe/Berlin'") from error
+        raise ValueError(f"{shown(name)} is not an IANA time zone, e.g. 'UTC' or 'Europe/Berlin'") from error
     return name
 
 
 def _check_conn_id(conn_id: str) -> str:
     if not CONN_ID_PATTERN.match(conn_id):
         raise ValueError(
-            f"{conn_id!r} is not a connection id: use letters, digits, '_', '.' and '-' only, not empty"
+            f"{shown(conn_id)} is not a connection id: use letters, digits, '_', '.' and '-' only, not empty"
         )
     return conn_id
 
 
 def _check_mongo_database(name: str) -> str:
-    if not name:
-        raise ValueError("the MongoDB database name must not be empty")
-    bad = sorted(MONGO_DATABASE_FORBIDDEN.intersection(name))
-    if bad:
-        shown = ", ".join(repr(char) for char in bad)
-        raise ValueError(f"{name!r} is not a MongoDB database name: it must not contain {shown}")
-    if len(name) > MONGO_DATABASE_MAX_LENGTH:
-        raise ValueError(f"MongoDB database names are shorter than 64 characters; {name!r} has {len(name)}")
-    return name
+    return check_database_name(name)
 
 
 SiteName = Annotated[str, AfterValidator(_check_site_name)]
 SchemaKey = Annotated[str, BeforeValidator(_refuse_yaml_boolean), AfterValidator(_check_schema_key)]
 CronExpression = Annotated[str, AfterValidator(_check_cron)]
 TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
+ParallelSchemas = Annotated[int, AfterValidator(_check_parallel_schemas)]
 ConnId = Annotated[str, AfterValidator(_check_conn_id)]
 MongoDatabaseName = Annotated[str, AfterValidator(_check_mongo_database)]
 
@@ -248,7 +280,7 @@ class SiteDefaults(BaseModel):
     timezone: TimezoneName = "UTC"
     include: IncludeSettings = Field(default_factory=IncludeSettings)
     full_sweep_every: int = Field(default=7, ge=1)
-    parallel_schemas: int = Field(default=1, ge=1)
+    parallel_schemas: ParallelSchemas = Field(default=1, ge=1)
 
     def resolve(self, site_name: str, entry: SchemaEntry) -> SchemaSettings:
         """Return the settings of one schema entry of this site (the entry's fields win)."""
@@ -377,6 +409,24 @@ class BackupConfig(BaseModel):
             )
         return self
 
+    @_model_validator(mode="after")
+    def _refuse_a_schema_backed_up_twice(self) -> BackupConfig:
+        first: dict[tuple[str, str], tuple[str, int]] = {}
+        for name, site in self.sites.items():
+            for index, entry in enumerate(site.schemas):
+                earlier = first.setdefault((site.conn_id, entry.key), (name, index))
+                if earlier != (name, index):
+                    raise PydanticCustomError(
+                        "schema_backed_up_twice",
+                        "{message}",
+                        {
+                            "site": name,
+                            "index": index,
+                            "message": _backed_up_twice_message(entry.key, site.conn_id, *earlier),
+                        },
+                    )
+        return self
+
     def schema_settings(self) -> list[SchemaSettings]:
         """Return the resolved settings of every schema of every site, in config order."""
         return [settings for name, site in self.sites.items() for settings in site.schema_settings(name)]
@@ -396,9 +446,17 @@ def _duplicate_message(key: str) -> str:
     return f"schema {key!r} is listed more than once in this site"
 
 
+def _backed_up_twice_message(key: str, conn_id: str, site: str, index: int) -> str:
+    where = format_path(["sites", site, "schemas", index])
+    return (
+        f"schema {key!r} of connection {shown(conn_id)} is already backed up by {where}: both sites use "
+        "that connection, so two DAGs would back up the same schema; list it in one site only"
+    )
+
+
 def _site_clash_message(name: str, names: Sequence[str]) -> str:
     other = next(other for other in names if other.lower() == name.lower())
-    return f"site name {name!r} differs from {other!r} only in case (DAG ids are lowercase)"
+    return f"site name {shown(name)} differs from {shown(other)} only in case (DAG ids are lowercase)"
 
 
 # -- reading and part-by-part validation ----------------------------------------------------------------
@@ -416,7 +474,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
             raise yaml.constructor.ConstructorError(
                 "while reading a mapping",
                 node.start_mark,
-                f"found the key {key!r} a second time (first on line {seen[key] + 1})",
+                f"found the key {shown(key)} a second time (first on line {seen[key] + 1})",
                 key_node.start_mark,
             )
         if isinstance(key, Hashable):
@@ -451,9 +509,9 @@ def format_path(loc: Iterable[str | int]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         elif SITE_NAME_PATTERN.match(part):
-            text += f".{part}" if text else part
+            text += f".{cut(part)}" if text else cut(part)
         else:
-            text += f"[{part!r}]"
+            text += f"[{shown(part)}]"
     return text or ROOT_PATH
 
 
@@ -490,6 +548,8 @@ def problems_of(error: ValidationError, prefix: Sequence[str | int] = ()) -> lis
         message = detail["msg"]
         if kind == "duplicate_schema_key":
             loc += ["schemas", context["index"], "key"]
+        elif kind == "schema_backed_up_twice":
+            loc += ["sites", context["site"], "schemas", context["index"], "key"]
         elif kind == "duplicate_site_name":
             loc += [context["site"]]
         elif kind == "extra_forbidden":
@@ -615,6 +675,7 @@ def validate_parts(data: Any) -> ConfigParts:
                 site = SitePart(site.name, site.defaults, (problem, *site.problems), site.schemas, site.raw)
             seen_lower.setdefault(str(name).lower(), str(name))
             sites.append(site)
+        sites = _refuse_schemas_backed_up_twice(sites)
     return ConfigParts(
         tuple(problems),
         mongo,
@@ -624,6 +685,30 @@ def validate_parts(data: Any) -> ConfigParts:
         alerts,
         tuple(alerts_problems),
     )
+
+
+def _refuse_schemas_backed_up_twice(sites: list[SitePart]) -> list[SitePart]:
+    """Refuse a schema that a second site with the same connection (the same Jira site) lists again.
+
+    The first entry keeps its DAG; the later one gets the problem, naming the first.
+    """
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    checked = []
+    for site in sites:
+        if site.defaults is None:
+            checked.append(site)
+            continue
+        schemas = []
+        for part in site.schemas:
+            if part.entry is not None:
+                earlier = first.setdefault((site.defaults.conn_id, part.entry.key), (site.name, part.index))
+                if earlier[0] != site.name:
+                    where = format_path(["sites", site.name, "schemas", part.index, "key"])
+                    message = _backed_up_twice_message(part.entry.key, site.defaults.conn_id, *earlier)
+                    part = SchemaPart(part.index, part.key, None, (*part.problems, f"{where}: {message}"))
+            schemas.append(part)
+        checked.append(dataclasses.replace(site, schemas=tuple(schemas)))
+    return checked
 
 
 def _validate_site(name: str, raw_site: Any) -> SitePart:

@@ -7,14 +7,18 @@ from contextlib import contextmanager
 
 from pymongo.database import Database
 
+from airflow_assets.store.database_name import check_database_name
+
 
 @contextmanager
 def backup_database(mongo_conn_id: str, database: str) -> Iterator[Database]:
     """Yield the backup database; the client is closed when the block ends.
 
     MongoHook reads its connection when constructed: build it here, when a task or a command runs, never
-    when a DAG file is parsed.
+    when a DAG file is parsed. A database MongoDB keeps for itself (``admin``, ``local``, ``config``) is
+    refused before anything connects, whoever passed the name (config, operator argument, template).
     """
+    check_database_name(database, "mongo_database")
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
     client = MongoHook(mongo_conn_id=mongo_conn_id).get_conn()

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
 from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
 from airflow_assets.exceptions import AssetsConfigError, JiraAssetsError
+from airflow_assets.hooks.site_address import (
+    allows_insecure_http,
+    check_conn_type,
+    cleartext_urls,
+    cleartext_warning,
+    refuse_cleartext,
+    site_url,
+)
+from airflow_assets.messages import shown
+
+log = logging.getLogger(__name__)
 
 # The UI's Test button waits for the answer: fail within seconds rather than after minutes of backoff.
 TEST_RETRY = RetryPolicy(max_attempts=2, initial_wait=1.0, max_wait=2.0, max_retry_after=2.0)
@@ -21,9 +32,10 @@ class JiraAssetsHook(BaseHook):
     """Build an :class:`~airflow_assets.api.AssetsClient` from a ``jira_assets`` connection.
 
     The connection holds the Jira site URL (host), the account email (login) and the API token (password);
-    extras ``workspace_id`` (discovered when empty), ``api_base_url`` and ``cloud_id`` are optional, and
+    extras ``workspace_id`` (discovered when empty), ``api_base_url`` and ``cloud_id`` are optional,
     ``rate_limit_scale`` multiplies the documented rate limits the client paces to (a site with raised
-    limits, or the local sandbox).
+    limits, or the local sandbox), and ``allow_insecure_http: true`` lets a local test site use plain http
+    (refused otherwise: Basic auth would send the token in cleartext).
     Nothing is read or sent until :meth:`get_client` or :meth:`test_connection` is called.
 
     :param jira_assets_conn_id: the Airflow connection id.
@@ -68,16 +80,26 @@ class JiraAssetsHook(BaseHook):
     def _build_client(
         self, *, retry: RetryPolicy | None, timeout: tuple[float, float] | None = None
     ) -> AssetsClient:
-        conn = self.get_connection(self.jira_assets_conn_id)
+        conn_id = self.jira_assets_conn_id
+        conn = self.get_connection(conn_id)
+        check_conn_type(conn.conn_type, conn_id=conn_id)
         extra = conn.extra_dejson
         options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        scale = _rate_limit_scale(extra, conn_id=self.jira_assets_conn_id)
+        scale = _rate_limit_scale(extra, conn_id=conn_id)
+        api_base_url = _extra_field(extra, "api_base_url")
+        site = site_url(conn.host, conn.schema, conn.port, conn_id=conn_id, api_base_url=api_base_url)
+        cleartext = cleartext_urls((site, api_base_url))
+        if not allows_insecure_http(extra, conn_id=conn_id):
+            refuse_cleartext(cleartext, conn_id=conn_id)
+        elif cleartext:
+            # Every task that builds a client says so in its own log, not just the first one.
+            log.warning("%s", cleartext_warning(cleartext, conn_id=conn_id))
         return AssetsClient(
-            site_url=_site_url(conn.host, conn.schema, conn.port, conn_id=self.jira_assets_conn_id),
+            site_url=site,
             email=conn.login or "",
             api_token=conn.password or "",
             workspace_id=_extra_field(extra, "workspace_id"),
-            api_base_url=_extra_field(extra, "api_base_url"),
+            api_base_url=api_base_url,
             cloud_id=_extra_field(extra, "cloud_id"),
             budget_share=self.budget_share,
             retry=retry,
@@ -118,7 +140,7 @@ def _rate_limit_scale(extra: dict[str, Any], *, conn_id: str) -> float:
         scale = 0.0
     if not 0 < scale <= 1000:
         raise AssetsConfigError(
-            f"connection {conn_id!r}: extra rate_limit_scale must be a number in (0, 1000], got {raw!r}"
+            f"connection {conn_id!r}: extra rate_limit_scale must be a number in (0, 1000], got {shown(raw)}"
         )
     return scale
 
@@ -133,19 +155,3 @@ def _scaled(limits: RateLimits, scale: float) -> RateLimits:
         default_limit=max(1, round(limits.default_limit * scale)),
         total_limit=None if limits.total_limit is None else max(1, round(limits.total_limit * scale)),
     )
-
-
-def _site_url(host: str | None, schema: str | None, port: int | None, *, conn_id: str) -> str:
-    """Turn the connection's host (with or without scheme) into the site's base URL."""
-    host = (host or "").strip().rstrip("/")
-    if not host:
-        raise AssetsConfigError(
-            f"connection {conn_id!r}: the host must be the Jira site URL, e.g. https://your-site.atlassian.net"
-        )
-    if "://" not in host:
-        # URI-style connections lose the scheme of the host; `schema` may carry it, https otherwise.
-        scheme = schema if schema in ("http", "https") else "https"
-        host = f"{scheme}://{host}"
-    if port and urlsplit(host).port is None:
-        host = f"{host}:{port}"
-    return host

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airflow_assets.api import AssetsClient
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
@@ -82,8 +83,7 @@ class RestoreStepOperator(BaseOperator):
         with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             try:
                 conn_id = self._target_conn_id(request, db)
-                hook = JiraAssetsHook(conn_id)
-                client = hook.get_client()
+                client = _target_client(request, conn_id)
                 settings = SessionSettings(
                     restore_id=restore_id,
                     sites=tuple(self.site_connections),
@@ -151,3 +151,13 @@ class RestoreStepOperator(BaseOperator):
             )
         log.info("verify: the target matches the snapshot (%s objects compared)", report_v.objects_checked)
         return report_v.as_dict()
+
+
+def _target_client(request: RestoreRequest, conn_id: str) -> AssetsClient:
+    """Return the client of the target site; a bad connection the run named is a bad parameter."""
+    try:
+        return JiraAssetsHook(conn_id).get_client()
+    except AssetsConfigError as error:
+        if request.target_conn_id is None:
+            raise
+        raise RestoreParamError("target_conn_id", str(error)) from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_assets.restore.directory import describe_person
 from airflow_assets.restore.graph import cyclic_nodes
+from airflow_assets.restore.hidden_characters import warn_hidden_characters
 from airflow_assets.restore.request import NEW_SCHEMA
 from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import object_refs
@@ -148,6 +149,7 @@ def build_plan(session: RestoreSession, cycles: list[list[str]]) -> RestorePlan:
     schemas = [_schema_plan(session, source, warnings) for source in session.sources]
     _config_warnings(session, warnings)
     _value_warnings(session, warnings)
+    warn_hidden_characters(schemas, warnings.add)
     return RestorePlan(
         restore_id=session.settings.restore_id,
         mode=request.mode,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.messages import cut, shown
 
 NEW_SCHEMA = "new_schema"
 RECREATE_MISSING = "recreate_missing"
@@ -23,6 +24,8 @@ LATEST = "latest"
 # Assets schema keys: upper-case letters and digits, starting with a letter (2-10 characters on Cloud).
 SCHEMA_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 OBJECT_KEY = re.compile(r"^([A-Z][A-Z0-9]{1,9})-([0-9]+)$")
+# Airflow's connection ids: letters, digits, "_", "." and "-", at most 250 characters.
+CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 # Characters Assets refuses in schema and object type names.
 FORBIDDEN_NAME_CHARS = set('=;:?."')
 
@@ -139,7 +142,7 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
     """
     mode = _text(params, "mode", NEW_SCHEMA)
     if mode not in MODES:
-        raise RestoreParamError("mode", f"must be one of {', '.join(MODES)}, not {mode!r}")
+        raise RestoreParamError("mode", f"must be one of {', '.join(MODES)}, not {shown(mode)}")
     snapshot = parse_snapshot(params.get("snapshot", LATEST))
     mappings = _mappings(params.get("schema_mappings"), mode)
     object_types = _names(params, "object_types")
@@ -148,7 +151,9 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
     for index, key in enumerate(object_keys):
         match = OBJECT_KEY.match(key)
         if match is None:
-            raise RestoreParamError(f"object_keys[{index}]", f"{key!r} is not an object key like ITAM-42")
+            raise RestoreParamError(
+                f"object_keys[{index}]", f"{shown(key)} is not an object key like ITAM-42"
+            )
         if match.group(1) not in old_keys:
             raise RestoreParamError(
                 f"object_keys[{index}]",
@@ -163,7 +168,7 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
         mappings=mappings,
         mode=mode,
         source_site=_optional_text(params, "source_site"),
-        target_conn_id=_optional_text(params, "target_conn_id"),
+        target_conn_id=_conn_id(params, "target_conn_id"),
         object_types=object_types,
         object_keys=object_keys,
         include_comments=_flag(params, "include_comments", True),
@@ -178,14 +183,16 @@ def parse_snapshot(raw: Any) -> SnapshotChoice:
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", LATEST)):
         return SnapshotChoice(latest=True)
     if not isinstance(raw, str):
-        raise RestoreParamError("snapshot", f"must be 'latest', a snapshot id or a timestamp, not {raw!r}")
+        raise RestoreParamError(
+            "snapshot", f"must be 'latest', a snapshot id or a timestamp, not {shown(raw)}"
+        )
     text = raw.strip()
     if re.match(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?$", text):
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise RestoreParamError(
-                "snapshot", f"{text!r} looks like a timestamp but is not a valid one"
+                "snapshot", f"{shown(text)} looks like a timestamp but is not a valid one"
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
@@ -193,7 +200,7 @@ def parse_snapshot(raw: Any) -> SnapshotChoice:
     if text.count(":") < 2:
         raise RestoreParamError(
             "snapshot",
-            f"{text!r} is neither 'latest', a snapshot id (<workspace>:<schema id>:<run id>, "
+            f"{shown(text)} is neither 'latest', a snapshot id (<workspace>:<schema id>:<run id>, "
             "see `airflow-assets snapshots list`) nor an ISO timestamp such as 2026-11-30T02:00:00Z",
         )
     return SnapshotChoice(snapshot_id=text)
@@ -211,7 +218,7 @@ def _mappings(raw: Any, mode: str) -> tuple[SchemaMapping, ...]:
             raise RestoreParamError(where, "must be an object {old_key, new_key, new_name}")
         unknown = set(entry) - {"old_key", "new_key", "new_name"}
         if unknown:
-            raise RestoreParamError(where, f"unknown field(s) {', '.join(sorted(unknown))}")
+            raise RestoreParamError(where, f"unknown field(s) {cut(', '.join(sorted(map(str, unknown))))}")
         old_key = _key(entry.get("old_key"), f"{where}.old_key", required=True)
         new_key = _key(entry.get("new_key"), f"{where}.new_key", required=False)
         new_name = entry.get("new_name")
@@ -248,7 +255,7 @@ def _mappings(raw: Any, mode: str) -> tuple[SchemaMapping, ...]:
             if value in seen:
                 raise RestoreParamError(
                     f"schema_mappings[{index}].{attribute}",
-                    f"{value} is listed twice (also in schema_mappings[{seen[value]}])",
+                    f"{cut(value)} is listed twice (also in schema_mappings[{seen[value]}])",
                 )
             seen[value] = index
     return tuple(mappings)
@@ -261,7 +268,8 @@ def _key(raw: Any, where: str, *, required: bool) -> str | None:
         return None
     if not isinstance(raw, str) or not SCHEMA_KEY.match(raw.strip()):
         raise RestoreParamError(
-            where, f"{raw!r} is not a schema key (2-10 upper-case letters and digits, starting with a letter)"
+            where,
+            f"{shown(raw)} is not a schema key (2-10 upper-case letters and digits, starting with a letter)",
         )
     return raw.strip()
 
@@ -271,7 +279,7 @@ def _text(params: Mapping[str, Any], name: str, default: str) -> str:
     if value is None:
         return default
     if not isinstance(value, str):
-        raise RestoreParamError(name, f"must be text, not {value!r}")
+        raise RestoreParamError(name, f"must be text, not {shown(value)}")
     return value.strip()
 
 
@@ -280,8 +288,17 @@ def _optional_text(params: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise RestoreParamError(name, f"must be text, not {value!r}")
+        raise RestoreParamError(name, f"must be text, not {shown(value)}")
     return value.strip() or None
+
+
+def _conn_id(params: Mapping[str, Any], name: str) -> str | None:
+    value = _optional_text(params, name)
+    if value is not None and not CONN_ID.match(value):
+        raise RestoreParamError(
+            name, f"{shown(value)} is not a connection id (letters, digits, '_', '.' and '-', at most 250)"
+        )
+    return value
 
 
 def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -289,7 +306,7 @@ def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise RestoreParamError(name, f"must be true or false, not {value!r}")
+        raise RestoreParamError(name, f"must be true or false, not {shown(value)}")
     return value
 
 
@@ -305,6 +322,6 @@ def _names(params: Mapping[str, Any], name: str) -> tuple[str, ...]:
     seen: set[str] = set()
     for index, item in enumerate(names):
         if item in seen:
-            raise RestoreParamError(f"{name}[{index}]", f"{item} is listed twice")
+            raise RestoreParamError(f"{name}[{index}]", f"{shown(item)} is listed twice")
         seen.add(item)
     return tuple(names)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_assets.messages import cut, shown
 from airflow_assets.restore.request import RECREATE_MISSING, RestoreParamError, RestoreRequest
 from airflow_assets.restore.schema_source import SchemaSource, referenced_type
 
@@ -46,7 +47,8 @@ def scope_types(sources: Sequence[SchemaSource], request: RestoreRequest) -> Typ
                 known = sorted({str(t.get("name")) for s in sources for t in s.object_types.values()})
                 raise RestoreParamError(
                     f"object_types[{index}]",
-                    f"no object type named {name!r} in the chosen snapshots (types: {', '.join(known)})",
+                    f"no object type named {shown(name)} in the chosen snapshots "
+                    f"(types: {cut(', '.join(known), 400)})",
                 )
             for source, type_id in found:
                 scope.included[source.old_key].add(type_id)
@@ -141,12 +143,13 @@ def select_objects(
         if key in by_key:
             chosen.append(by_key[key])
         elif key not in held:
-            raise RestoreParamError(f"object_keys[{index}]", f"{key} is not in the chosen snapshot")
+            raise RestoreParamError(f"object_keys[{index}]", f"{shown(key)} is not in the chosen snapshot")
         elif request.mode == RECREATE_MISSING:
             missing.append(key)
         else:
             raise RestoreParamError(
-                f"object_keys[{index}]", f"{key} is not of an object type this restore covers (object_types)"
+                f"object_keys[{index}]",
+                f"{shown(key)} is not of an object type this restore covers (object_types)",
             )
     selected = set(chosen)
     queue = list(chosen)

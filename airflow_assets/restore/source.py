@@ -10,6 +10,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.database import Database
 
+from airflow_assets.messages import shown
 from airflow_assets.restore.integrity import DamageLog
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest, SchemaMapping
 from airflow_assets.store import SnapshotStore, VersionStore
@@ -108,7 +109,8 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
     """
     if request.source_site is not None and request.source_site not in sites:
         raise RestoreParamError(
-            "source_site", f"{request.source_site!r} is not a site of the backup config ({', '.join(sites)})"
+            "source_site",
+            f"{shown(request.source_site)} is not a site of the backup config ({', '.join(sites)})",
         )
     store = SnapshotStore(db)
     sources = []

@@ -74,6 +74,7 @@ def test_an_unreachable_site_fails_with_exit_1(
         "host": "http://127.0.0.1:9",
         "login": "a@b.c",
         "password": "t0k",
+        "extra": {"allow_insecure_http": True},
     }
     monkeypatch.setenv("AIRFLOW_CONN_PROBE_SITE", json.dumps(connection))
 

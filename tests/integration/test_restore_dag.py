@@ -62,6 +62,14 @@ def test_restore_dag_dry_run_plans_and_writes_nothing_then_a_real_run_verifies(
             {"schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}], "object_types": ["Spaceship"]},
             "object_types[0]",
         ),
+        (
+            # The backup store's connection, named by mistake: its type is said, not "email must be ...".
+            {
+                "schema_mappings": [{"old_key": "LOC", "new_key": "LOC3"}],
+                "target_conn_id": "jira_assets_backup",
+            },
+            "target_conn_id",
+        ),
     ],
 )
 def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(
@@ -80,4 +88,6 @@ def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(
     assert _schema_keys(sandbox) == before
     out, err = capfd.readouterr()
     assert f"AirflowFailException: parameter {param}:" in out + err
+    if param == "target_conn_id":
+        assert "connection 'jira_assets_backup' is of type 'mongo', expected 'jira_assets'" in out + err
     assert mongo_db["restore_ids"].count_documents({}) == mongo_db["restore_intents"].count_documents({}) == 0

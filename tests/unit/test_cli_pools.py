@@ -15,7 +15,9 @@ from airflow_assets.pools import PoolSpec, pool_specs
 
 def test_pool_specs_give_each_site_two_slots_per_parallel_schema() -> None:
     config = parse_config(
-        "sites:\n  prod: {schemas: [ITAM, LOC], parallel_schemas: 3}\n  qa: {schemas: [ITAM]}\n"
+        "sites:\n"
+        "  prod: {schemas: [ITAM, LOC], parallel_schemas: 3}\n"
+        "  qa: {conn_id: jira_qa, schemas: [ITAM]}\n"
     )
 
     assert pool_specs(config) == [

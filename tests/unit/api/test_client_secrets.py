@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
+import socket
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -89,3 +92,39 @@ def test_config_reprs_hide_nothing_secret() -> None:
     assert "very-secret-token-42" not in repr(client) and "api_token='***'" in repr(client)
     assert "very-secret-token-42" not in repr(client._redact)
     client.close()
+
+
+def test_url_encoded_secrets_in_an_error_body_and_a_redirect_are_masked(
+    site: Any, make_client: Callable[..., AssetsClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client()
+    token, basic = _secrets(site)
+    lower_basic = re.sub("%[0-9A-F]{2}", lambda hit: hit.group().lower(), quote(basic, safe=""))
+    site.script(
+        "GET",
+        "object/2",
+        {"status": 400, "body": {"errorMessages": [f"bad query auth={quote_plus(basic)}"], "errors": {}}},
+    )
+    # A redirect whose URL carries the Basic value, to a port nothing listens on: the connection error
+    # quotes the URL, in the exception and in each retry warning.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    location = f"http://127.0.0.1:{port}/login?auth=Basic%20{lower_basic}&token={quote(token, safe='')}"
+    site.script("GET", "object/3", *[{"status": 302, "headers": {"Location": location}}] * 4)
+    errors = []
+    for object_id in ("2", "3"):
+        with pytest.raises(JiraAssetsError) as caught:
+            client.get_object(object_id)
+        errors.append(caught.value)
+
+    retries = [record.getMessage() for record in caplog.records if "retry" in record.getMessage()]
+    assert retries and all("/login?auth=Basic%20***&token=***" in text for text in retries)
+    assert "bad query auth=***" in str(errors[0])
+    assert "/login?auth=Basic%20***&token=***" in str(errors[1])
+    # The scripted site's token is URL-safe; its Basic value ends in "==", which encoding changes.
+    assert quote_plus(basic) != basic
+    forms = {quote_plus(basic), quote(basic, safe=""), lower_basic, token}
+    for text in [caplog.text, *map(str, errors), *map(repr, errors)]:
+        assert not any(form in text for form in forms)

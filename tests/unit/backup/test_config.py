@@ -20,6 +20,7 @@ from airflow_assets.backup.config import (
     config_path,
     load_config,
     parse_config,
+    read_yaml,
 )
 from airflow_assets.exceptions import AssetsConfigError
 
@@ -301,3 +302,76 @@ def test_the_example_config_documents_itself() -> None:
 
     assert len(comments) > 15
     assert EXAMPLE.read_text(encoding="utf-8").startswith("# Jira Assets backups")
+
+
+def test_parallel_schemas_is_bounded_and_the_message_names_the_bound() -> None:
+    message = _problems(_site(parallel_schemas="1000000000000"))
+
+    assert message.startswith("sites.prod.parallel_schemas: 1000000000000 is more than 64")
+    assert parse_config(_site(parallel_schemas="64")).sites["prod"].parallel_schemas == 64
+    with pytest.raises(ValueError, match="more than 64"):
+        BackupConfig.model_validate({"sites": {"prod": {"schemas": ["ITAM"], "parallel_schemas": 65}}})
+
+
+@pytest.mark.parametrize("database", ["admin", "local", "config", "Admin", "CONFIG"])
+def test_the_servers_own_databases_are_refused_for_backups(database: str) -> None:
+    message = _problems(f"mongo: {{database: {database}}}\n" + _site())
+
+    assert message.startswith(f"mongo.database: {database!r} is a database MongoDB keeps for itself")
+    assert "choose a database of your own" in message
+
+
+@pytest.mark.parametrize(
+    ("where", "schedule"),
+    [("sites.prod.schedule", "0 0 30 2 *"), ("sites.prod.schedule", "0 3 31 4,6,9,11 *")],
+)
+def test_a_schedule_that_never_fires_is_refused(where: str, schedule: str) -> None:
+    message = _problems(_site(schedule=f"'{schedule}'"))
+
+    assert message.startswith(f"{where}: '{schedule}' never fires")
+
+
+def test_a_schema_schedule_or_the_monitors_that_never_fires_is_refused() -> None:
+    schema = _problems(_site("[ITAM, {key: LOC, schedule: '0 0 30 2 *'}]"))
+    monitor = _problems("alerts: {monitor: {schedule: '0 0 31 2 *'}}\n" + _site())
+
+    assert schema.startswith("sites.prod.schemas[1].schedule: '0 0 30 2 *' never fires")
+    assert monitor.startswith("alerts.monitor.schedule: '0 0 31 2 *' never fires")
+
+
+def test_rare_but_real_schedules_pass() -> None:
+    # 29 February fires every four years; day 30 OR Monday (cron's rule) fires every February week.
+    for schedule in ("0 0 29 2 *", "0 0 30 2 1", "0 0 L 2 *"):
+        assert parse_config(_site(schedule=f"'{schedule}'")).sites["prod"].schedule == schedule
+
+
+def test_a_schema_two_sites_back_up_through_one_connection_is_refused_naming_both() -> None:
+    text = (
+        "sites:\n"
+        "  prod: {conn_id: jira_prod, schemas: [ITAM, LOC]}\n"
+        "  prod_copy: {conn_id: jira_prod, schemas: [PEOPLE, LOC]}\n"
+    )
+    message = _problems(text)
+
+    assert message == (
+        "sites.prod_copy.schemas[1].key: schema 'LOC' of connection 'jira_prod' is already backed up by "
+        "sites.prod.schemas[1]: both sites use that connection, so two DAGs would back up the same schema; "
+        "list it in one site only"
+    )
+    with pytest.raises(ValueError, match=r"already backed up by sites\.prod\.schemas\[1\]"):
+        BackupConfig.model_validate(read_yaml(text))
+    # Two sites that both leave conn_id out use the same default connection.
+    assert "already backed up" in _problems("sites: {a: {schemas: [ITAM]}, b: {schemas: [ITAM]}}")
+    # The same key on two different connections is two different schemas.
+    parse_config("sites: {a: {conn_id: one, schemas: [ITAM]}, b: {conn_id: two, schemas: [ITAM]}}")
+
+
+def test_values_echoed_in_problems_are_cut() -> None:
+    huge = "Z" * 1_000_000
+    # YAML allows keys of up to 1024 characters.
+    message = _problems(_site(timezone=huge, conn_id=f"'{huge} x'") + f"    {huge[:1000]}: 1\n")
+
+    assert len(message) < 1000
+    assert "sites.prod.timezone: 'ZZZZ" in message and "… (1000000 chars) is not an IANA" in message
+    assert "… (1000002 chars) is not a connection id" in message
+    assert "… (1000 chars): unknown setting" in message

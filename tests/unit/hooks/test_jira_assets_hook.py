@@ -125,7 +125,7 @@ def test_hook_reads_a_uri_style_connection(
     # jira-assets:// (Airflow turns the dash into the conn type's underscore); the path names the scheme.
     uri = (
         f"jira-assets://{quote(demo_sandbox.email, safe='')}:{quote(demo_sandbox.api_token, safe='')}"
-        f"@{host_port}/http?api_base_url={api_base}"
+        f"@{host_port}/http?api_base_url={api_base}&allow_insecure_http=true"
     )
     monkeypatch.setenv("AIRFLOW_CONN_ASSETS_URI", uri)
 
@@ -146,6 +146,7 @@ def test_test_connection_answers_quickly_when_the_site_is_down(monkeypatch: pyte
                 "host": f"http://127.0.0.1:{port}",
                 "login": "a@b.c",
                 "password": "tok-1",
+                "extra": {"allow_insecure_http": True},
             }
         ),
     )

@@ -80,3 +80,28 @@ def test_invalid_parameters_are_refused_naming_the_parameter(params: dict[str, A
 
     assert raised.value.param == param
     assert str(raised.value).startswith(f"parameter {param}: ")
+
+
+HUGE = "Q" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"schema_mappings": ITAM, "mode": HUGE}, "mode"),
+        ({"schema_mappings": ITAM, "snapshot": HUGE}, "snapshot"),
+        ({"schema_mappings": [{"old_key": HUGE, "new_key": "ITAM2"}]}, "schema_mappings[0].old_key"),
+        ({"schema_mappings": [{"old_key": "ITAM", "new_key": "X2", HUGE: 1}]}, "schema_mappings[0]"),
+        ({"schema_mappings": ITAM, "object_keys": [HUGE]}, "object_keys[0]"),
+        ({"schema_mappings": ITAM, "object_types": [HUGE, HUGE]}, "object_types[1]"),
+        ({"schema_mappings": ITAM, "target_conn_id": [HUGE]}, "target_conn_id"),
+        ({"schema_mappings": ITAM, "target_conn_id": HUGE}, "target_conn_id"),
+    ],
+)
+def test_a_huge_parameter_is_cut_in_the_message(params: dict[str, Any], param: str) -> None:
+    with pytest.raises(RestoreParamError) as caught:
+        parse_request(params)
+
+    assert caught.value.param == param
+    assert len(str(caught.value)) < 400
+    assert "… (1000000 chars)" in str(caught.value) or "… (1000004 chars)" in str(caught.value)
