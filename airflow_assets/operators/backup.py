@@ -6,11 +6,12 @@ JSON summary (counts, ids) to XCom; payloads stay in MongoDB.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -22,10 +23,30 @@ from airflow_assets.backup.finalize import finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.backup.schema_config import BackupTarget, export_config
+from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.store import SnapshotStore
+from airflow_assets.store.versions import DamagedContentError
+
+_Execute = TypeVar("_Execute", bound=Callable[..., Any])
+
+
+def _fail_fast(execute: _Execute) -> _Execute:
+    """Fail the task without retries on what a retry cannot mend: bad config or connections, damaged data.
+
+    A lost lease (:class:`~airflow_assets.store.LeaseLostError`) is retried: the retry takes the lease anew.
+    """
+
+    @functools.wraps(execute)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return execute(*args, **kwargs)
+        except (AssetsConfigError, DamagedContentError) as error:
+            raise AirflowFailException(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class _BackupStepOperator(BaseOperator):
@@ -128,6 +149,7 @@ class ExportConfigOperator(_BackupStepOperator):
         self.schedule = schedule
         self.timezone = timezone
 
+    @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         target = BackupTarget(
             site=self.site,
@@ -150,6 +172,7 @@ class ExportConfigOperator(_BackupStepOperator):
 class ExportObjectsOperator(_BackupStepOperator):
     """Store a version of every object of the schema that changed since the previous snapshot."""
 
+    @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             return export_objects(self.hook.get_client(), db, self.snapshot_id(db, context)).as_dict()
@@ -167,6 +190,7 @@ class ExportActivityOperator(_BackupStepOperator):
             raise ValueError(f"what must be one of {', '.join(ACTIVITY_KINDS)}, got {what!r}")
         self.what = what
 
+    @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             client = self.hook.get_client()
@@ -176,6 +200,7 @@ class ExportActivityOperator(_BackupStepOperator):
 class FinalizeSnapshotOperator(_BackupStepOperator):
     """Check the snapshot, record its counts and mark it complete: only then can it be restored."""
 
+    @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             snapshot_id = self.snapshot_id(db, context)
@@ -216,6 +241,7 @@ class ReconstructPastOperator(_BackupStepOperator):
         self.schema_key = schema_key
         self.base_wait = base_wait
 
+    @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         run = backup_run(context)
         config = context["ti"].xcom_pull(task_ids="export_config") or {}
@@ -241,6 +267,7 @@ class MarkSnapshotFailedOperator(_BackupStepOperator):
 
     ui_color = "#fde8e8"
 
+    @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
         dag_run = context["dag_run"]
         with self.database() as db:

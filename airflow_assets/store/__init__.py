@@ -6,7 +6,7 @@ Nothing here calls the Assets API. The layout is documented in the README ("Stor
 from __future__ import annotations
 
 from airflow_assets.store.layout import ensure_indexes
-from airflow_assets.store.leases import LeaseHeldError, SchemaLease
+from airflow_assets.store.leases import LeaseHeldError, LeaseLostError, SchemaLease
 from airflow_assets.store.snapshots import Snapshot, SnapshotStateError, SnapshotStore
 from airflow_assets.store.versions import OPEN, Item, VersionStore
 
@@ -14,6 +14,7 @@ __all__ = [
     "OPEN",
     "Item",
     "LeaseHeldError",
+    "LeaseLostError",
     "SchemaLease",
     "Snapshot",
     "SnapshotStateError",

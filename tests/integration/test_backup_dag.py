@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.database import Database
 
+from airflow_assets.backup.objects import export_objects
+from airflow_assets.backup.run import BackupRun
+from airflow_assets.backup.schema_config import export_config
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
 from tests.integration.backup_support import (
@@ -14,6 +17,7 @@ from tests.integration.backup_support import (
     collection_counts,
     live_objects,
     stored,
+    target,
 )
 from tests.integration.conftest import BackupDags
 
@@ -83,6 +87,44 @@ def test_a_run_with_nothing_changed_writes_no_versions_and_a_repeated_run_no_dup
     assert list(stored(mongo_db, older.snapshot_id, "object")) == list(
         stored(mongo_db, newer.snapshot_id, "object")
     )
+
+
+def test_a_run_killed_after_export_objects_does_not_hide_changes_from_the_next_run(
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    dag = backup_dags("LOC")["jira_assets_backup_test_loc"]
+    assert str(dag.test().state) == "success"
+    client = client_for(sandbox)
+    schema_id = sandbox.seed.schema_ids["LOC"]
+    country = sandbox.seed.type_ids["Country"]
+    objects = [i for i, data in live_objects(client, schema_id).items() if data["objectTypeId"] == country]
+    name = next(a["id"] for a in client.get_object_type_attributes(country) if a["name"] == "Name")
+    for number, object_id in enumerate(objects[:3]):
+        client.update_object(
+            object_id,
+            {
+                "attributes": [
+                    {"objectTypeAttributeId": name, "objectAttributeValues": [{"value": f"Land {number}"}]}
+                ]
+            },
+        )
+        client.create_comment(object_id, f"renamed during the night ({number})")
+    # A run whose worker was killed -9 right after export_objects: those two steps ran, nothing else did,
+    # not even the teardown (the same code the DAG's tasks run).
+    killed = BackupRun(dag.dag_id, "manual__killed", "manual", *(datetime.now(UTC),) * 4)
+    config = export_config(client, mongo_db, target("LOC"), killed)
+    export_objects(client, mongo_db, config.snapshot_id)
+
+    next_run = dag.test()
+
+    assert str(next_run.state) == "success", _task_states(next_run)
+    snapshot = SnapshotStore(mongo_db).find_for_run(dag.dag_id, next_run.run_id)
+    assert snapshot is not None and snapshot.kind == "incremental"
+    everything = live_objects(client, schema_id)
+    history = sum(len(client.get_object_history(object_id)) for object_id in everything)
+    comments = sum(len(client.get_object_comments(object_id)) for object_id in everything)
+    counts = snapshot.document["counts"]
+    assert (counts["history_entries"], counts["comments"]) == (history, comments)
 
 
 def test_a_run_for_a_past_date_takes_a_base_then_reconstructs_its_moment(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from pymongo.database import Database
 from airflow_assets.store import (
     Item,
     LeaseHeldError,
+    LeaseLostError,
     SchemaLease,
     SnapshotStateError,
     SnapshotStore,
@@ -141,3 +143,57 @@ def test_the_lease_keeps_a_second_holder_out_until_released_or_expired(mongo_db:
     assert not backup.try_acquire()
     prune.release()
     assert backup.try_acquire()
+
+
+def test_a_writer_paused_past_its_lease_is_fenced_out_once_another_took_it(mongo_db: Database) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    ttl = timedelta(seconds=90)
+    writer = SchemaLease(mongo_db, "ws", "1", "snapshot-a", ttl=ttl, clock=lambda: now[0])
+    same_run = SchemaLease(mongo_db, "ws", "1", "snapshot-a", ttl=ttl, clock=lambda: now[0])
+    prune = SchemaLease(mongo_db, "ws", "1", "prune:x", ttl=ttl, clock=lambda: now[0])
+    writer.acquire()
+    same_run.acquire()  # a task of the same run joins the live lease: same token, neither is fenced
+    assert same_run.token == writer.token
+    writer.check()
+    same_run.check()
+
+    now[0] += timedelta(minutes=11)  # a VM pause: no renewal ran, the wall clock moved on
+    assert prune.try_acquire()
+    assert prune.token is not None and writer.token is not None and prune.token > writer.token
+    with pytest.raises(LeaseLostError, match="taken by prune:x"):
+        writer.check()
+    assert not writer.renew()  # and it stays out, also after prune lets go
+    prune.release()
+    with pytest.raises(LeaseLostError):
+        writer.check()
+    # Its retry (a new acquisition of the same holder) gets a newer token and writes again.
+    retry = SchemaLease(mongo_db, "ws", "1", "snapshot-a", ttl=ttl, clock=lambda: now[0])
+    retry.acquire()
+    retry.check()
+    assert retry.token is not None and retry.token > prune.token
+
+
+def test_a_writer_paused_past_its_lease_that_nobody_took_renews_and_goes_on(mongo_db: Database) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    writer = SchemaLease(mongo_db, "ws", "1", "snapshot-a", ttl=timedelta(seconds=90), clock=lambda: now[0])
+    writer.acquire()
+    now[0] += timedelta(minutes=11)
+
+    writer.check()  # nobody acquired it meanwhile: nothing could have been deleted under it
+
+    lease = mongo_db["leases"].find_one({"_id": "ws:1"})
+    assert lease is not None and lease["holder"] == "snapshot-a" and lease["token"] == writer.token
+    assert lease["expires_at"].replace(tzinfo=UTC) > now[0]
+
+
+def test_the_renewer_marks_a_lost_lease_so_the_next_write_stops(mongo_db: Database) -> None:
+    writer = SchemaLease(mongo_db, "ws", "1", "snapshot-a", ttl=timedelta(seconds=0.6))
+    with writer:
+        # Someone takes it by force (an operator's script, a clock far ahead on another worker).
+        mongo_db["leases"].update_one({"_id": "ws:1"}, {"$set": {"holder": "other"}, "$inc": {"token": 1}})
+        deadline = time.monotonic() + 5
+        while not writer.lost and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "taken by other" in writer.lost
+        with pytest.raises(LeaseLostError):
+            writer.check()
