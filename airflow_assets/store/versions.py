@@ -559,6 +559,28 @@ def _rebuild_damage(message: str, kind: str, item_id: str, digest: str, problem:
 DamageHandler = Callable[[DamagedContentError], None]
 
 
+def version_damage(document: Mapping[str, Any]) -> DamagedContentError | None:
+    """Hash a stored version again by the fields it carries (kind, workspace, schema, item, content).
+
+    Any edit of those fields leaves the version's name (its ``_id``) unmatched.
+    """
+    kind, item_id, digest = str(document.get("kind")), str(document.get("item_id")), str(document.get("_id"))
+    try:
+        recomputed = content_hash(
+            kind=kind, workspace_id=str(document.get("ws")), schema_id=str(document.get("schema_id")),
+            item_id=item_id, data=document.get("data") or {},
+        )  # fmt: skip
+    except (TypeError, ValueError) as error:
+        recomputed = f"(not hashable: {error})"
+    if recomputed == digest and isinstance(document.get("data"), Mapping):
+        return None
+    return DamagedContentError(
+        f"version {digest} of {kind} {item_id} was altered: its content now hashes to {recomputed}; it is "
+        "not used (run `airflow-assets snapshots verify`)",
+        kind=kind, item_id=item_id, digest=digest, problem="hash mismatch",
+    )  # fmt: skip
+
+
 def _insert_new(
     collection: Collection,
     documents: Sequence[dict[str, Any]],

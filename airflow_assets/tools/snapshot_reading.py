@@ -206,21 +206,29 @@ def read_snapshot_config(db: Database, snapshot: Snapshot) -> SnapshotConfig:
 
 
 def read_versions(db: Database, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Return the content of versions by hash."""
+    """Return the content of versions by hash, each hashed again as it is read.
+
+    :raises DamagedContentError: a version is missing, or its content no longer hashes to its name.
+    """
     from airflow_assets.store.layout import VERSIONS
-    from airflow_assets.store.versions import BATCH
+    from airflow_assets.store.versions import BATCH, DamagedContentError, version_damage
 
     wanted = sorted(set(hashes))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), BATCH):
-        for document in db[VERSIONS].find({"_id": {"$in": wanted[start : start + BATCH]}}, {"data": 1}):
+        for document in db[VERSIONS].find({"_id": {"$in": wanted[start : start + BATCH]}}):
+            damage = version_damage(document)
+            if damage is not None:
+                raise damage
             found[document["_id"]] = document["data"]
     missing = set(wanted) - set(found)
     if missing:
-        raise LookupError(
-            f"{len(missing)} version(s) are missing from the backup store, e.g. {sorted(missing)[0]}: "
-            "the store is damaged (run `airflow-assets snapshots verify`)"
-        )
+        first = sorted(missing)[0]
+        raise DamagedContentError(
+            f"{len(missing)} version(s) are missing from the backup store, e.g. {first}: "
+            "the store is damaged (run `airflow-assets snapshots verify`)",
+            kind="?", item_id="?", digest=first, problem="missing",
+        )  # fmt: skip
     return found
 
 

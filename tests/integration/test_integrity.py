@@ -397,3 +397,16 @@ def test_forget_and_prune_never_leave_a_schema_without_a_sound_snapshot(
     live = [s for s in SnapshotStore(mongo_db).list(status=COMPLETE)]
     assert [s.snapshot_id for s in live] == [older]
     assert mongo_db[SPANS].count_documents({"to_seq": OPEN}) > 0
+
+
+def test_the_snapshot_tools_read_only_content_that_still_hashes_to_its_name(
+    vault: Vault, mongo_db: Database
+) -> None:
+    from airflow_assets.tools.snapshot_reading import objects_at
+
+    _, newer, object_id = _two_snapshots(vault, mongo_db)
+    assert objects_at(mongo_db, _snapshot(mongo_db, newer), [object_id])[object_id]["id"] == object_id
+    _tamper_content(mongo_db, newer, object_id)
+
+    with pytest.raises(DamagedContentError, match=f"object {object_id} was altered"):
+        objects_at(mongo_db, _snapshot(mongo_db, newer), [object_id])
