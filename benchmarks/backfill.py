@@ -30,7 +30,6 @@ import random
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -41,10 +40,8 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 import pymongo
-from bench_support import Site, client_for, cpu_seconds, peak_rss_mib
+from bench_support import Site, bench_mongo, client_for, cpu_seconds, peak_rss_mib, server_pids
 from pymongo.database import Database
-
-from airflow_assets.devtools.embedded_mongo import embedded_mongo
 
 if TYPE_CHECKING:
     from airflow_assets.sandbox.model import Site as SandboxSite
@@ -332,8 +329,7 @@ def main() -> None:
     churn = {"now": now.isoformat(), "days": days, "per_day": per_day, "seed": args.seed}
     started = time.perf_counter()
     with (
-        tempfile.TemporaryDirectory() as storage,
-        embedded_mongo(storage) as mongo,
+        bench_mongo(DB_NAME) as mongo,
         sandbox(n, args.latency_ms, scale, churn) as (site, applied, stats, sandbox_pid),
     ):
         edited = ", ".join(f"{name} {count}" for name, count in sorted(applied["edited"].items()))
@@ -359,7 +355,7 @@ def main() -> None:
         )
         moments = [moment_of(day, now) for day in range(1, days + 1)]
         bytes_before, documents_before = stored(db)
-        pids = {"benchmark": os.getpid(), "mongo": mongo.process.pid, "sandbox": sandbox_pid}
+        pids = {"benchmark": os.getpid(), **server_pids(mongo), "sandbox": sandbox_pid}
         rebuilt = reconstruct_days(site, stats, db, scale, moments, pids)
         bytes_after, documents_after = stored(db)
     print("   reconstructed snapshots (newest first; each moment is 00:00 UTC, before that day's edits):")

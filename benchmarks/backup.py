@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -34,10 +33,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
-from bench_support import Site, client_for, peak_rss_mib
+from bench_support import Site, bench_mongo, client_for, peak_rss_mib
 
 from airflow_assets.api import RateLimits
-from airflow_assets.devtools.embedded_mongo import embedded_mongo
 
 SCHEMA_KEY = "ITAM"
 INCLUDE = {"history": True, "comments": True, "connected_tickets": False}
@@ -224,7 +222,8 @@ def main() -> None:
         f"{args.latency_ms:g} ms latency, documented rate limits x {scale:g} "
         f"(sliding window {60 / scale:g} s), history and comments included"
     )
-    with tempfile.TemporaryDirectory() as storage, embedded_mongo(storage) as mongo:
+    sizes = sorted({n, n * args.rss_factor})
+    with bench_mongo("bench", *(f"memory_{size}" for size in sizes)) as mongo:
         peaks: dict[int, dict[str, float]] = {}
         with sandbox(n, args.latency_ms, scale) as (site, stats):
             db = pymongo.MongoClient(mongo.uri)["bench"]
@@ -260,7 +259,7 @@ def main() -> None:
             )
         # Memory at N and at rss_factor x N under the same conditions (no latency, limits x 1000, so the
         # larger run takes minutes too): flat means the same peaks.
-        for size in sorted({n, n * args.rss_factor}):
+        for size in sizes:
             with sandbox(size, 0.0, 1000.0) as (site, stats):
                 run = backup_run(site, stats, mongo.uri, f"memory_{size}", "full", 1000.0, 7)
                 peaks[size] = {step: r["peak_rss_mib"] for step, r in run.results.items()}

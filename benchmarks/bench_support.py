@@ -1,4 +1,4 @@
-"""What the benchmarks share: the sandbox's address, a client of it, and per-process figures.
+"""What the benchmarks share: the MongoDB server, the sandbox's address, a client of it, per-process figures.
 
 The benchmarks run as scripts (``python benchmarks/backup.py``), which puts this folder on the import path.
 """
@@ -7,10 +7,44 @@ from __future__ import annotations
 
 import os
 import resource
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
+
 from airflow_assets.api import AssetsClient, RateLimits
+from airflow_assets.devtools.embedded_mongo import EmbeddedMongo, embedded_mongo
+
+
+@contextmanager
+def bench_mongo(*databases: str) -> Iterator[EmbeddedMongo]:
+    """Start the embedded MongoDB (or take AIRFLOW_ASSETS_MONGO_URI's server) and print which serves.
+
+    On an existing server the benchmark's ``databases`` must not exist yet, and are dropped afterwards.
+    """
+    with tempfile.TemporaryDirectory() as storage, embedded_mongo(storage) as mongo:
+        print(f"   MongoDB: {mongo.kind}" + (f" ({mongo.reason})" if mongo.reason else ""), flush=True)
+        if mongo.started_here:
+            yield mongo
+            return
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo.uri)
+        with client:
+            taken = sorted(set(databases) & set(client.list_database_names()))
+            if taken:
+                raise SystemExit(f"the benchmark's databases exist on {mongo.kind}: {', '.join(taken)}")
+            try:
+                yield mongo
+            finally:
+                for name in databases:
+                    client.drop_database(name)
+
+
+def server_pids(mongo: EmbeddedMongo) -> dict[str, int]:
+    """Return the MongoDB server's process id to measure, when the benchmark started it."""
+    return {"mongo": mongo.process.pid} if mongo.process is not None else {}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -36,12 +35,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
-from bench_support import Site, client_for, cpu_seconds, peak_rss_mib
+from bench_support import Site, bench_mongo, client_for, cpu_seconds, peak_rss_mib, server_pids
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RateLimits
 from airflow_assets.api.endpoints import OBJECT_CREATE, OBJECT_UPDATE
-from airflow_assets.devtools.embedded_mongo import embedded_mongo
 
 SITE_NAME = "bench"
 SCHEMA_KEYS = ("PEOPLE", "LOC", "ITAM")
@@ -334,8 +332,7 @@ def main() -> None:
         f"(sliding window {60 / scale:g} s), comments included"
     )
     with (
-        tempfile.TemporaryDirectory() as storage,
-        embedded_mongo(storage) as mongo,
+        bench_mongo(DB_NAME) as mongo,
         sandbox(n) as running,
     ):
         site, counts, stats = running.site, running.object_counts, running.conn
@@ -349,7 +346,7 @@ def main() -> None:
         )
         stats.send(("realism", args.latency_ms, scale))
         stats.recv()
-        pids = {"sandbox": running.pid, "mongo": mongo.process.pid}
+        pids = {"sandbox": running.pid, **server_pids(mongo)}
         result = restore_in_child(site, mongo.uri, scale, args.max_workers, pids)
         sandbox_calls = sandbox_stats(stats)
     objects, comments, verify = result["objects"], result["comments"], result["verify"]

@@ -81,7 +81,7 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
 
     with embedded_mongo(root / "mongo") as mongo, run_sandbox(seed="demo") as sandbox:
         print(f"sandbox (a local Jira Cloud site with Assets): {sandbox.url}")
-        print(f"embedded MongoDB (SecantusDB):                 {mongo.uri}")
+        print(f"MongoDB ({mongo.kind}):{' ' * max(1, 37 - len(mongo.kind))}{mongo.uri}")
         # The same connections a deployment defines in the UI or in its secrets backend.
         # The sandbox enforces no limit: pace at 20x the documented ones so the demo takes seconds.
         os.environ["AIRFLOW_CONN_JIRA_ASSETS_DEFAULT"] = sandbox_connection(sandbox, rate_limit_scale=20)

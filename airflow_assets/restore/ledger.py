@@ -66,6 +66,15 @@ class Ledger:
             collection.create_indexes(
                 [IndexModel([("restore_id", ASCENDING), ("kind", ASCENDING)], name="kind")]
             )
+        # save_file replaces and read_file reads a file's parts in order: without it both scan every
+        # stored file of every restore.
+        self.db[RESTORE_FILES].create_indexes(
+            [
+                IndexModel(
+                    [("restore_id", ASCENDING), ("name", ASCENDING), ("part", ASCENDING)], name="file_part"
+                )
+            ]
+        )
 
     def _id(self, kind: str, old_id: str) -> str:
         return f"{self.restore_id}|{kind}|{old_id}"

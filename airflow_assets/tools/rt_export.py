@@ -212,12 +212,14 @@ class ReferencedObjects:
         found: dict[str, tuple[str, str]] = {}
         for start in range(0, len(object_ids), BATCH):
             chunk = object_ids[start : start + BATCH]
-            # Span ids start with ws|schema|kind|item|: anchored prefixes are primary-index ranges.
-            prefixes = [re.compile("^" + re.escape(f"{workspace_id}|{schema_id}|object|{i}|")) for i in chunk]
+            # Span ids start with ws|schema|kind|item|: each object's spans are one range of the primary
+            # index. (A regex would need no flags to be bounded: Python's re adds "u", and the server then
+            # scans every span id of the store.)
+            ranges = [_prefix_range(f"{workspace_id}|{schema_id}|object|{i}|") for i in chunk]
             hashes = {
                 span["hash"]: str(span["item_id"])
                 for span in self._spans.find(
-                    {"_id": {"$in": prefixes}, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}},
+                    {"$or": ranges, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}},
                     {"hash": 1, "item_id": 1},
                 )
             }
@@ -230,6 +232,11 @@ class ReferencedObjects:
                     str(data.get("objectKey") or ""),
                 )
         return found
+
+
+def _prefix_range(prefix: str) -> dict[str, Any]:
+    """Return the ``_id`` condition of the ids that start with ``prefix`` (which ends in ``|``)."""
+    return {"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
 
 
 class ValueRenderer:

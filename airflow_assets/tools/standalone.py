@@ -93,17 +93,12 @@ def _serve(root: Path, *, host: str, port: int) -> int:
     try:
         with embedded_mongo(layout.mongo_storage) as mongo, run_sandbox(seed="demo") as sandbox:
             print(f"sandbox (a local Jira Cloud site with Assets): {sandbox.url}", flush=True)
-            print(f"embedded MongoDB (SecantusDB):                 {mongo.uri}", flush=True)
+            print(f"MongoDB ({mongo.kind}):{' ' * max(1, 37 - len(mongo.kind))}{mongo.uri}", flush=True)
             connections = {
                 "jira_assets_default": json.loads(
                     sandbox_connection(sandbox, rate_limit_scale=SANDBOX_RATE_LIMIT_SCALE)
                 ),
-                "jira_assets_backup": {
-                    "conn_type": "mongo",
-                    "host": mongo.host,
-                    "port": mongo.port,
-                    "schema": "jira_assets_backup",
-                },
+                "jira_assets_backup": mongo.airflow_connection("jira_assets_backup"),
             }
             env = stack.airflow_env(layout, host=host, port=port)
             airflow = stack.AirflowStandalone(env, layout.airflow_log, cwd=root)

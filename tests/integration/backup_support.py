@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,5 +105,20 @@ def collection_counts(db: Database) -> dict[str, int]:
 
 
 def mongo_database(mongo: EmbeddedMongo, name: str) -> Database:
-    """Return a database of the embedded server."""
-    return pymongo.MongoClient(mongo.uri)[name]
+    """Return a fresh database of the test server whose name starts with ``name`` (the caller drops it)."""
+    return pymongo.MongoClient(mongo.uri)[fresh_database_name(name)]
+
+
+def fresh_database_name(prefix: str = "test") -> str:
+    """Return a database name no other test uses (AIRFLOW_ASSETS_MONGO_URI may name a shared server)."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def dropped_afterwards(client: pymongo.MongoClient, *names: str) -> Iterator[None]:
+    """Drop the test's own databases when the block exits."""
+    try:
+        yield
+    finally:
+        for name in names:
+            client.drop_database(name)

@@ -24,14 +24,15 @@ from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.devtools.demo import DEMO_CONFIG, DEMO_DAG_FILE
 from airflow_assets.devtools.embedded_mongo import embedded_mongo
 from airflow_assets.sandbox.launch import run_sandbox
-from tests.integration.backup_support import client_for
+from tests.integration.backup_support import client_for, dropped_afterwards, fresh_database_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DAG_ID = "jira_assets_backup_demo_loc"
 RESTORE_DAG = "jira_assets_restore"
 POOL = "jira_assets_demo"
-MONGO_DATABASE = "jira_assets_backup"
+# Databases of its own: with AIRFLOW_ASSETS_MONGO_URI the test runs on a shared server.
+MONGO_DATABASE = fresh_database_name()
 DAYS = 7
 # Daily at 02:00 UTC. The backfill ends at the latest slot: the one the scheduler would otherwise run
 # (catchup off) when the DAG is unpaused. The backfill's run of that date is there first, so the scheduler
@@ -52,7 +53,11 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
     dags_folder.mkdir()
     (dags_folder / "jira_assets_backup.py").write_text(DEMO_DAG_FILE)
     config = dags_folder / "jira_assets.yaml"
-    config.write_text(DEMO_CONFIG.replace("    conn_id: jira_assets_default\n", DAILY))
+    config.write_text(
+        DEMO_CONFIG.replace("    conn_id: jira_assets_default\n", DAILY).replace(
+            "database: jira_assets_backup}", f"database: {MONGO_DATABASE}}}"
+        )
+    )
     latest = _latest_slot(datetime.now(UTC))
     moments = [latest - timedelta(days=days) for days in range(DAYS - 1, -1, -1)]
 
@@ -63,7 +68,11 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
             "AIRFLOW_CONN_JIRA_ASSETS_BACKUP": mongo.airflow_conn_uri(MONGO_DATABASE),
         }
         mongo_client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri, tz_aware=True)
-        with mongo_client, celery_stack(tmp_path, dags_folder=dags_folder, env=env) as stack:
+        with (
+            mongo_client,
+            dropped_afterwards(mongo_client, MONGO_DATABASE),
+            celery_stack(tmp_path, dags_folder=dags_folder, env=env) as stack,
+        ):
             stack.start()
             created = stack.run(str(Path(sys.executable).with_name("airflow-assets")), "pools", "create")
             assert f"pool {POOL}: 2 slots" in created.stdout, created.stdout

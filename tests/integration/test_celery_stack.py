@@ -26,7 +26,7 @@ from airflow_assets.devtools.embedded_mongo import embedded_mongo
 from airflow_assets.sandbox.launch import run_sandbox
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import SPANS
-from tests.integration.backup_support import back_up, client_for
+from tests.integration.backup_support import back_up, client_for, dropped_afterwards, fresh_database_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -40,7 +40,9 @@ POOL = "jira_assets_demo"
 BACKUP_INCLUDE = {"history": True, "comments": True, "connected_tickets": False}
 INCLUDE_OVERRIDES = {"ITAM": {"connected_tickets": True}}
 RESTORE_CONF = {"schema_mappings": [{"old_key": "LOC", "new_key": "LOC2"}], "dry_run": False}
-MONGO_DATABASE = "jira_assets_backup"
+# Databases of its own: with AIRFLOW_ASSETS_MONGO_URI the test runs on a shared server.
+MONGO_DATABASE = fresh_database_name()
+REFERENCE_DATABASE = fresh_database_name("reference")
 # The demo's config, but on a schedule whose latest slot lies before the DAGs' start date: an unpaused
 # backup DAG gets no scheduled run beside the ones the test triggers.
 NEVER_SOON = "    conn_id: jira_assets_default\n    schedule: '0 0 29 2 *'\n"
@@ -78,7 +80,11 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
     (dags_folder / "jira_assets_backup.py").write_text(DEMO_DAG_FILE)
     (dags_folder / "load_loc_snapshots.py").write_text(DOWNSTREAM_FILE)
     config = dags_folder / "jira_assets.yaml"
-    config.write_text(DEMO_CONFIG.replace("    conn_id: jira_assets_default\n", NEVER_SOON))
+    config.write_text(
+        DEMO_CONFIG.replace("    conn_id: jira_assets_default\n", NEVER_SOON).replace(
+            "database: jira_assets_backup}", f"database: {MONGO_DATABASE}}}"
+        )
+    )
 
     with embedded_mongo(tmp_path / "mongo") as mongo, run_sandbox(seed="demo") as sandbox:
         env = {
@@ -87,7 +93,11 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             "AIRFLOW_CONN_JIRA_ASSETS_BACKUP": mongo.airflow_conn_uri(MONGO_DATABASE),
         }
         mongo_client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
-        with mongo_client, celery_stack(tmp_path, dags_folder=dags_folder, env=env) as stack:
+        with (
+            mongo_client,
+            dropped_afterwards(mongo_client, MONGO_DATABASE, REFERENCE_DATABASE),
+            celery_stack(tmp_path, dags_folder=dags_folder, env=env) as stack,
+        ):
             timings["db migrate"] = time.monotonic() - began
             stack.start()
             # The pool, from the same config, while the components start.
@@ -109,7 +119,7 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             # The same backups made in-process, the plain-Python path the operators call, into another DB.
             started = time.monotonic()
             db = mongo_client[MONGO_DATABASE]
-            reference = mongo_client["reference"]
+            reference = mongo_client[REFERENCE_DATABASE]
             client = client_for(sandbox)
             snapshots = {}
             for dag_id, key in BACKUP_DAGS.items():
