@@ -36,6 +36,7 @@ from airflow_assets.restore.request import parse_request
 from airflow_assets.restore.source import resolve_sources
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
+from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.layout import (
     CONTENT_KINDS,
     COUNTERS,
@@ -187,18 +188,30 @@ def _copy_schemas(db: Database, copies: int) -> None:
             return separator.join((workspace, other(schema_id, copy), rest))
 
         copied: dict[str, list[dict[str, Any]]] = {name: [] for name in originals}
+        # Each copy's versions are named by their own content hash (the schema id is part of it): reads
+        # hash every version again and would refuse a copy under its original's name.
+        renamed = {
+            version["_id"]: content_hash(
+                kind=version["kind"],
+                workspace_id=version["ws"],
+                schema_id=other(version["schema_id"]),
+                item_id=version["item_id"],
+                data=version["data"],
+            )
+            for version in originals[VERSIONS]
+        }
         for span in originals[SPANS]:
             copied[SPANS].append(
                 {
                     **span,
                     "_id": split_id(span["_id"], "|"),
                     "schema_id": other(span["schema_id"]),
-                    "hash": f"{span['hash']}-{copy}",
+                    "hash": renamed.get(span["hash"], f"{span['hash']}-{copy}"),
                 }
             )
         for version in originals[VERSIONS]:
             copied[VERSIONS].append(
-                {**version, "_id": f"{version['_id']}-{copy}", "schema_id": other(version["schema_id"])}
+                {**version, "_id": renamed[version["_id"]], "schema_id": other(version["schema_id"])}
             )
         for head in originals[HEADS]:
             copied[HEADS].append(
