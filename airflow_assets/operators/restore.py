@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.exceptions import AssetsBadRequestError, AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
@@ -92,8 +92,9 @@ class RestoreStepOperator(BaseOperator):
                 )
                 session = RestoreSession(request, db, client, settings)
                 return self._run(session, dag_run)
-            except (AssetsConfigError, DamagedContentError) as error:
-                # Bad parameters, data checks or damaged stored content: retrying cannot help.
+            except (AssetsConfigError, AssetsBadRequestError, DamagedContentError) as error:
+                # Bad parameters, data checks, a write the site refused (400, with its message) or
+                # damaged stored content: retrying cannot help.
                 raise AirflowFailException(str(error)) from None
 
     def _target_conn_id(self, request: RestoreRequest, db: Any) -> str:

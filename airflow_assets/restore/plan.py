@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_assets.restore.config_match import BY_CASE, BY_NAME, GlobalMatch, match_global
 from airflow_assets.restore.directory import describe_person
 from airflow_assets.restore.graph import cyclic_nodes
 from airflow_assets.restore.hidden_characters import warn_hidden_characters
@@ -263,28 +264,16 @@ def reconstructed_note(snapshot: Snapshot) -> str:
 
 def _config_warnings(session: RestoreSession, warnings: _Warnings) -> None:
     target = session.target
-    if session.same_site:
-        return
     for source in session.sources:
         for kind, items, target_items in (
             ("status", source.global_status_types, target.global_status_types),
             ("reference type", source.global_reference_types, target.global_reference_types),
         ):
-            names = {str(t.get("name", "")).lower(): t for t in target_items}
             for item in items:
-                match = names.get(str(item.get("name", "")).lower())
-                if match is not None:
-                    warnings.add(
-                        f"{kind} by name",
-                        f"global {kind} {item.get('name')!r} mapped by name to the target's id "
-                        f"{match.get('id')}",
-                    )
-                else:
-                    warnings.add(
-                        f"{kind} missing",
-                        f"global {kind} {item.get('name')!r} is not on the target: "
-                        "created there as a global one",
-                    )
+                _global_warning(kind, item, match_global(item, target_items, same_site=session.same_site),
+                                warnings)  # fmt: skip
+        if session.same_site:
+            continue
         for type_id in session.scope.included.get(source.old_key, set()):
             icon = source.object_types[type_id].get("icon") or {}
             if icon.get("name") not in target.icons:
@@ -292,6 +281,24 @@ def _config_warnings(session: RestoreSession, warnings: _Warnings) -> None:
                     "icon",
                     f"{source.old_key}/{source.type_name(type_id)}: icon {icon.get('name')!r} not found",
                 )
+
+
+def _global_warning(kind: str, item: JsonDict, match: GlobalMatch | None, warnings: _Warnings) -> None:
+    name = item.get("name")
+    if match is None:
+        warnings.add(
+            f"{kind} missing", f"global {kind} {name!r} is not on the target: created there as a global one"
+        )
+    elif match.how == BY_CASE:
+        warnings.add(
+            f"{kind} by case",
+            f"global {kind} {name!r} is not on the target; its {match.target.get('name')!r} (id "
+            f"{match.target_id}) differs in case only and is used (the site refuses a second such name)",
+        )
+    elif match.how == BY_NAME:
+        warnings.add(
+            f"{kind} by name", f"global {kind} {name!r} mapped by name to the target's id {match.target_id}"
+        )
 
 
 def _value_warnings(session: RestoreSession, warnings: _Warnings) -> None:

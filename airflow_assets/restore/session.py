@@ -26,6 +26,7 @@ from airflow_assets.restore.integrity import check_sources
 from airflow_assets.restore.ledger import Ledger
 from airflow_assets.restore.objects import OBJECT, SETTLE_SECONDS, ObjectRestorer, ObjectsSummary
 from airflow_assets.restore.plan import RestorePlan, build_plan
+from airflow_assets.restore.refusals import check_new_globals, check_new_schema
 from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source, referenced_type
 from airflow_assets.restore.scope import ObjectSet, TypeScope, scope_types, select_objects
@@ -36,6 +37,7 @@ from airflow_assets.restore.structure import (
     StructureMaps,
     StructureSummary,
     apply_restrictions,
+    new_schema_name,
     restrictions_of,
 )
 from airflow_assets.restore.target import TargetSite, read_target
@@ -188,6 +190,9 @@ class RestoreSession:
         return plan
 
     def _check_target(self) -> None:
+        names: dict[str, int] = {}
+        if self.request.mode == NEW_SCHEMA:
+            check_new_globals(self.sources, self.target, same_site=self.same_site)
         for source in self.sources:
             index = source.source.index
             schema = self.target.schema(source.new_key)
@@ -203,6 +208,10 @@ class RestoreSession:
                         f"({schema.get('name')!r}): choose a free key, or use mode recreate_missing to bring "
                         "deleted objects back into it",
                     )
+                name = new_schema_name(source, same_site=self.same_site)
+                ours_id = str(schema["id"]) if schema is not None and ours else None
+                check_new_schema(source, name, self.target, self.scope, ours=ours_id, names_before=names)
+                names.setdefault(name.casefold(), index)
                 continue
             if not self.same_site:
                 raise RestoreParamError(

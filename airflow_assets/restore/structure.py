@@ -16,6 +16,8 @@ from typing import Any
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsApiError, AssetsTransportError, JiraAssetsError
+from airflow_assets.restore.attribute_order import order_attributes
+from airflow_assets.restore.config_match import BY_CASE, match_global, match_own
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
 from airflow_assets.restore.schema_source import (
@@ -124,6 +126,7 @@ class StructureSummary:
     reference_types_created: int = 0
     object_types_created: int = 0
     attributes_created: int = 0
+    attributes_moved: int = 0
     reused: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -135,6 +138,7 @@ class StructureSummary:
             "reference_types_created": self.reference_types_created,
             "object_types_created": self.object_types_created,
             "attributes_created": self.attributes_created,
+            "attributes_moved": self.attributes_moved,
             "reused": self.reused,
             "warnings": len(self.warnings),
         }
@@ -179,6 +183,9 @@ class StructureBuilder:
         for references in (False, True):
             for source in self.sources:
                 self._attributes(source, references=references)
+        if self.request.mode == NEW_SCHEMA:
+            for source in self.sources:
+                self._order_attributes(source)
         return self.summary
 
     def _count(self, created: bool, what: str) -> None:
@@ -289,17 +296,18 @@ class StructureBuilder:
         def refresh() -> None:
             listed[:] = [dict(entry) for entry in fetch(object_schema_id=schema_id)]
 
+        by_id = self.same_site and self.request.mode != NEW_SCHEMA
+
         def find() -> Created | None:
-            for candidate in listed:
-                if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
-                    return Created(str(candidate["id"]))
-            return None
+            # Only the schema's own types: a global of a similar name is another type.
+            found = match_own(item, listed, schema_id, by_id=by_id)
+            return Created(str(found["id"])) if found is not None else None
 
         def create() -> Created:
             body = {name: item[name] for name in fields if item.get(name) is not None}
             body["objectSchemaId"] = schema_id
             answer = create_call(body)
-            listed.append(dict(answer))
+            listed.append({"objectSchemaId": schema_id, **answer})
             return Created(norm.as_id(answer.get("id"), what=f"the new {kind}'s id"))
 
         _, made = ensure(self.ledger, kind, item["id"], find=find, create=create, refresh=refresh)
@@ -315,18 +323,23 @@ class StructureBuilder:
         counter: str,
         what: str,
     ) -> None:
-        """Map a global status or reference type: by id on the same site, else by name, else create it."""
+        """Map a global status or reference type: by id on the same site, else by exact name, else create it.
+
+        A match that ignores case is taken (the site refuses a second such name) and warned about.
+        """
         if self.ledger.get(kind, item["id"]) is not None:
-            return
-        if self.same_site and any(str(g.get("id")) == item["id"] for g in target_globals):
-            self.ledger.complete(kind, item["id"], Created(item["id"]))
             return
 
         def find() -> Created | None:
-            for candidate in target_globals:
-                if str(candidate.get("name", "")).lower() == str(item.get("name", "")).lower():
-                    return Created(str(candidate["id"]))
-            return None
+            found = match_global(item, target_globals, same_site=self.same_site)
+            if found is None:
+                return None
+            if found.how == BY_CASE:
+                self.summary.warnings.append(
+                    f"global {what} {item.get('name')!r} mapped to the target's "
+                    f"{found.target.get('name')!r} (the names differ in case only)"
+                )
+            return Created(found.target_id)
 
         def create() -> Created:
             answer = create_call({name: item[name] for name in fields if item.get(name) is not None})
@@ -419,6 +432,21 @@ class StructureBuilder:
                 if (attribute_kind(attribute) == ATTR_REFERENCE) != references:
                     continue
                 self._attribute(source, type_id, new_type.new_id, attribute)
+
+    def _order_attributes(self, source: SchemaSource) -> None:
+        """Give each type's attributes the snapshot's order (references were created last)."""
+        created = self.ledger.created(ATTRIBUTE)
+        for type_id in source.types_parent_first(self.scope.included.get(source.old_key, set())):
+            new_type = self.ledger.get(OBJECT_TYPE, type_id)
+            assert new_type is not None
+            wanted = [
+                created[attribute["id"]].new_id
+                for attribute in source.attributes_of.get(type_id, [])
+                if attribute["id"] in created
+            ]
+            self.summary.attributes_moved += order_attributes(
+                self.client, self.ledger, type_id, new_type.new_id, wanted
+            )
 
     def _owned_attributes(self, type_id: str) -> list[JsonDict]:
         if type_id not in self._target_attributes:

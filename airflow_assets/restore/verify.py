@@ -17,10 +17,18 @@ from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.restore.comments import COMMENT, comment_marker
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
-from airflow_assets.restore.schema_source import SchemaSource, attribute_kind, is_system, referenced_type
+from airflow_assets.restore.schema_source import (
+    ATTR_STATUS,
+    SchemaSource,
+    attribute_kind,
+    is_system,
+    reference_type_id,
+    referenced_type,
+)
 from airflow_assets.restore.scope import ObjectSet, TypeScope
 from airflow_assets.restore.structure import ATTRIBUTE, OBJECT_TYPE, SCHEMA, StructureMaps
 from airflow_assets.restore.values import ValueMaps, object_body
+from airflow_assets.restore.verify_config import verify_config_types
 
 JsonDict = dict[str, Any]
 MAX_LISTED = 200
@@ -151,6 +159,9 @@ class Verifier:
             return
         types = {str(t.get("id")): dict(t) for t in self.client.get_object_types(schema.new_id)}
         self.report.read_calls += 1
+        self.report.read_calls += verify_config_types(
+            self.client, source, schema.new_id, self.maps.statuses, self.maps.reference_types, self.differ
+        )
         for type_id in source.types_parent_first(self.scope.included.get(source.old_key, set())):
             self.report.object_types_checked += 1
             old = source.object_types[type_id]
@@ -186,6 +197,10 @@ class Verifier:
             if new is None:
                 self.differ(f"{name}: attribute missing on the target")
                 continue
+            if self.request.mode == NEW_SCHEMA and _setting(old, "position") != _setting(new, "position"):
+                self.differ(
+                    f"{name}: position is {new.get('position')}, the snapshot has {old.get('position')}"
+                )
             if is_system(old):
                 continue
             checks = ["name", "type", "maximumCardinality", "label", "options", "suffix", "hidden"]
@@ -205,6 +220,16 @@ class Verifier:
                 expected = self.maps.object_types.get(reference, reference)
                 if referenced_type(new) != expected:
                     self.differ(f"{name}: references object type {referenced_type(new)}, expected {expected}")
+                old_kind = reference_type_id(old)
+                expected_kind = self.maps.reference_types.get(old_kind or "", old_kind)
+                if reference_type_id(new) != expected_kind:
+                    self.differ(f"{name}: reference type {reference_type_id(new)}, expected {expected_kind}")
+            if attribute_kind(old) == ATTR_STATUS:
+                allowed = {self.maps.statuses.get(str(s), str(s)) for s in old.get("typeValueMulti") or []}
+                if {str(s) for s in new.get("typeValueMulti") or []} != allowed:
+                    self.differ(
+                        f"{name}: allows statuses {new.get('typeValueMulti')}, expected {sorted(allowed)}"
+                    )
 
     # -- objects --------------------------------------------------------------------------------------
 
@@ -329,7 +354,7 @@ def _setting(attribute: Mapping[str, Any], name: str) -> Any:
     value = attribute.get(name)
     if name in ("label", "uniqueAttribute", "hidden"):
         return norm.as_bool(value)
-    if name in ("type", "minimumCardinality", "maximumCardinality"):
+    if name in ("type", "minimumCardinality", "maximumCardinality", "position"):
         try:
             return int(value if value is not None else 0)
         except (TypeError, ValueError):
