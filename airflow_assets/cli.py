@@ -1,10 +1,9 @@
-"""The ``airflow-assets`` command: a site's schemas, the backup pools, the local sandbox and the demo."""
+"""The ``airflow-assets`` command: the operator tools, the backup pools, the local sandbox and the demo."""
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -50,62 +49,6 @@ def _demo(args: argparse.Namespace) -> int:
     from airflow_assets.devtools.demo import run_demo
 
     return run_demo(workdir=args.workdir)
-
-
-def _schemas_list(args: argparse.Namespace) -> int:
-    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
-
-    from airflow_assets.api import RetryPolicy
-    from airflow_assets.exceptions import JiraAssetsError
-    from airflow_assets.hooks import JiraAssetsHook
-
-    # Someone is waiting at the terminal: retry briefly, not with a backup's patience.
-    retry = RetryPolicy(max_attempts=3, initial_wait=1.0, max_wait=5.0, max_retry_after=10.0)
-    rows: list[dict[str, Any]] = []
-    try:
-        with JiraAssetsHook(args.conn_id, retry=retry).get_client() as client:
-            for schema in client.iter_object_schemas(include_counts=True):
-                schema_id = str(schema["id"])
-                rows.append(
-                    {
-                        "key": schema.get("objectSchemaKey", ""),
-                        "name": schema.get("name", ""),
-                        "id": schema_id,
-                        "object_types": len(client.get_object_types(schema_id)),
-                        "objects": client.count_objects(f"objectSchemaId = {schema_id}"),
-                    }
-                )
-    except AirflowNotFoundException:
-        print(
-            f"airflow-assets schemas list: connection {args.conn_id!r} is not defined "
-            f"(add it in the UI or as AIRFLOW_CONN_{args.conn_id.upper()})",
-            file=sys.stderr,
-        )
-        return 2
-    except JiraAssetsError as error:
-        # The client's errors name the call and Atlassian's message, never the token.
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"airflow-assets schemas list: connection {args.conn_id!r}: {first_line}", file=sys.stderr)
-        return 2
-    except AirflowException as error:
-        # e.g. a connection whose JSON or URI cannot be read; Airflow masks its secrets in the message.
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"airflow-assets schemas list: connection {args.conn_id!r}: {first_line}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    header = {"key": "key", "name": "name", "id": "id", "object_types": "object types", "objects": "objects"}
-    key_width = max(len(str(row["key"])) for row in [header, *rows])
-    name_width = max(len(str(row["name"])) for row in [header, *rows])
-    for row in [header, *rows]:
-        print(
-            f"{row['key']!s:<{key_width}}  {row['name']!s:<{name_width}}  {row['id']!s:>4}  "
-            f"{row['object_types']!s:>12}  {row['objects']!s:>8}"
-        )
-    if not rows:
-        print(f"(no object schemas visible to connection {args.conn_id!r})")
-    return 0
 
 
 def _load_pool_specs(args: argparse.Namespace, command: str) -> list[Any] | None:
@@ -181,19 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    schemas = commands.add_parser("schemas", help="the object schemas of a Jira site")
-    schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)
-    schemas_list = schemas_commands.add_parser(
-        "list",
-        help="list a site's object schemas: key, name, id, object types, objects",
-        description="List the object schemas of a Jira site, to fill in the backup configuration.",
-    )
-    schemas_list.add_argument(
-        "--conn-id", default="jira_assets_default", help="the jira_assets connection (default: %(default)s)"
-    )
-    schemas_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    schemas_list.set_defaults(handler=_schemas_list)
-
     pools = commands.add_parser("pools", help="the Airflow pools the backups run in, one per site")
     pools_commands = pools.add_subparsers(dest="pools_command", required=True)
     config_help = "the backup configuration (default: $JIRA_ASSETS_CONFIG, else dags/jira_assets.yaml)"
@@ -205,12 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pools_create.add_argument("--config", default=None, help=config_help)
     pools_create.add_argument("--slots", type=int, default=None, help="slots of every pool")
-    pools_create.set_defaults(handler=_pools_create)
+    pools_create.set_defaults(handler=_pools_create, uses_airflow=True)
     pools_check = pools_commands.add_parser(
         "check", help="exit 1 listing the pools the configuration needs that do not exist"
     )
     pools_check.add_argument("--config", default=None, help=config_help)
-    pools_check.set_defaults(handler=_pools_check)
+    pools_check.set_defaults(handler=_pools_check, uses_airflow=True)
 
     sandbox = commands.add_parser("sandbox", help="the local stand-in for a Jira Cloud site with Assets")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -257,14 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
 # The operator tools: (command path, module, help). Each module has add_arguments(parser) and run(args).
 TOOLS = (
     (
+        ("schemas", "list"),
+        "schemas_list",
+        "list a site's object schemas: key, name, id, object types, objects",
+    ),
+    (
         ("snapshots", "list"),
         "snapshots_list",
-        "a table of the snapshots: id, site, schema, taken at, kind, status",
+        "a table of the snapshots: short id, site, schema, taken at, kind, status",
     ),
     (
         ("snapshots", "show"),
         "snapshots_show",
-        "one snapshot: counts per object type, what it includes, fidelity",
+        "one snapshot: counts per object type, what it includes, steps, fidelity",
     ),
     (("snapshots", "diff"), "snapshots_diff", "what changed between two snapshots of a schema"),
     (("snapshots", "export"), "snapshots_export", "write a snapshot as plain files (backupAssets.py layout)"),
@@ -273,6 +208,17 @@ TOOLS = (
         ("snapshots", "repair"),
         "snapshots_repair",
         "mark damaged items for the next backup to read again; say which snapshots stay damaged",
+    ),
+    (("restores", "list"), "restores_list", "a table of the restore runs: id, mode, schemas, status, verify"),
+    (
+        ("restores", "show"),
+        "restores_show",
+        "one restore run: request, steps, verify, warnings; --key-map FILE writes its old -> new keys",
+    ),
+    (
+        ("config", "check"),
+        "config_check",
+        "check a backup configuration file: its problems one per line (exit 2), or a summary",
     ),
     (
         ("check",),
@@ -285,6 +231,14 @@ TOOLS = (
         "airflow standalone + sandbox + embedded MongoDB, preset: try it in two minutes",
     ),
 )
+GROUP_HELP = {
+    "schemas": "the object schemas of a Jira site",
+    "snapshots": "the snapshots in the backup store",
+    "restores": "the restore runs recorded in the backup store",
+    "config": "the backup configuration file",
+}
+# Commands that run without Airflow: it is not even imported (standalone starts its own Airflow).
+WITHOUT_AIRFLOW = {("config", "check"), ("standalone",)}
 
 
 def _add_tools(commands: Any) -> None:
@@ -296,10 +250,11 @@ def _add_tools(commands: Any) -> None:
         parent = commands
         if len(path) == 2:
             if path[0] not in groups:
-                group = commands.add_parser(path[0], help="the snapshots in the backup store")
+                group = commands.add_parser(path[0], help=GROUP_HELP[path[0]])
                 groups[path[0]] = group.add_subparsers(dest=f"{path[0]}_command", required=True)
             parent = groups[path[0]]
         parser = parent.add_parser(path[-1], help=help_text, description=help_text)
+        parser.set_defaults(uses_airflow=path not in WITHOUT_AIRFLOW)
         try:
             module = importlib.import_module(f"airflow_assets.tools.{module_name}")
         except ModuleNotFoundError:
@@ -316,8 +271,18 @@ def _not_built(name: str, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``airflow-assets`` command."""
+    from airflow_assets.tools.command_process import (
+        logs_to_stderr,
+        metadata_db_connections,
+        quiet_on_broken_pipe,
+    )
+
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    if not getattr(args, "uses_airflow", False):
+        return quiet_on_broken_pipe(lambda: int(args.handler(args)))
+    logs_to_stderr()
+    with metadata_db_connections():
+        return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 if __name__ == "__main__":

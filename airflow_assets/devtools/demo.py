@@ -121,6 +121,8 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
         failed = _run_backups(backup_db, built)
         print()
         failed += _run_restores(backup_db, client, cycle_keys=_cycle_keys(sandbox))
+        print()
+        print(cli_hint(root))
         return 1 if failed else 0
     return 0
 
@@ -251,6 +253,23 @@ def _restore(backup_db: Database, title: str, conf: dict[str, Any]) -> RestoreOu
     for difference in (verify.get("first_differences") or [])[:3]:
         print(f"  difference: {difference}")
     return outcome
+
+
+def cli_hint(root: Path) -> str:
+    """Return the lines that point ``airflow-assets`` at the demo's data.
+
+    The demo's MongoDB stops with it; ``standalone`` on the same work directory serves the same data and
+    stores both connections in Airflow's database, where the command finds them.
+    """
+    import shlex
+
+    return (
+        "to read this data with airflow-assets: start `airflow-assets standalone --workdir "
+        f"{shlex.quote(str(root))}`, then in another shell:\n"
+        f"  export AIRFLOW_HOME={shlex.quote(str(root / 'airflow'))} "
+        f"JIRA_ASSETS_CONFIG={shlex.quote(str(root / 'dags' / 'jira_assets.yaml'))}\n"
+        "  airflow-assets snapshots list; airflow-assets restores list"
+    )
 
 
 def _references(objects: Iterable[Mapping[str, Any]], target_keys: Sequence[str]) -> list[LostReference]:

@@ -11,17 +11,27 @@ from airflow_assets.store.database_name import check_database_name
 
 
 @contextmanager
-def backup_database(mongo_conn_id: str, database: str) -> Iterator[Database]:
+def backup_database(
+    mongo_conn_id: str, database: str, *, server_selection_timeout_ms: int | None = None
+) -> Iterator[Database]:
     """Yield the backup database; the client is closed when the block ends.
 
     MongoHook reads its connection when constructed: build it here, when a task or a command runs, never
     when a DAG file is parsed. A database MongoDB keeps for itself (``admin``, ``local``, ``config``) is
     refused before anything connects, whoever passed the name (config, operator argument, template).
+
+    :param server_selection_timeout_ms: how long to wait for a reachable server when the connection does
+        not say (its ``serverSelectionTimeoutMS`` extra wins); pymongo's default is 30 s, which suits a task,
+        not someone waiting at a terminal.
     """
     check_database_name(database, "mongo_database")
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
-    client = MongoHook(mongo_conn_id=mongo_conn_id).get_conn()
+    hook = MongoHook(mongo_conn_id=mongo_conn_id)
+    if server_selection_timeout_ms is not None:
+        # The hook passes its extras to MongoClient as keyword arguments.
+        hook.extras.setdefault("serverSelectionTimeoutMS", server_selection_timeout_ms)
+    client = hook.get_conn()
     try:
         yield client[database]
     finally:

@@ -8,6 +8,8 @@ from typing import Any
 
 from airflow_assets.backup.config import BackupConfig, load_config
 
+# Someone waits at the terminal: an unreachable MongoDB is reported after seconds, not pymongo's 30.
+SERVER_SELECTION_TIMEOUT_MS = 3000
 CONFIG_HELP = "the backup configuration (default: $JIRA_ASSETS_CONFIG, else dags/jira_assets.yaml)"
 
 
@@ -25,4 +27,6 @@ def backup_database(config: BackupConfig) -> AbstractContextManager[Any]:
     """Open the backup database (pymongo ``Database``) through the config's Airflow ``mongo`` connection."""
     from airflow_assets.hooks.backup_store import backup_database as open_database
 
-    return open_database(config.mongo.conn_id, config.mongo.database)
+    return open_database(
+        config.mongo.conn_id, config.mongo.database, server_selection_timeout_ms=SERVER_SELECTION_TIMEOUT_MS
+    )

@@ -5,7 +5,8 @@ schema list, one AQL page, one object's history and its comments, all through th
 extra plain reads with the same credentials look at the raw answers (the client normalises ``isLast``
 and hides headers): the forms the contract marks UNCONFIRMED, and the rate-limit headers the site sends.
 Nothing is written. Exit codes: 0 passed, 1 the site could not be reached or refused the credentials,
-2 bad usage (no such connection), 3 a read failed or an assumption was contradicted.
+2 bad usage (the connection is missing, unreadable or not a ``jira_assets`` one), 3 a read failed or an
+assumption was contradicted.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Report:
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     unreachable: bool = False
+    misconfigured: bool = False
 
     @property
     def problems(self) -> list[str]:
@@ -88,7 +90,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """Return 1 when the site could not be reached, 3 on any problem, else 0."""
+        """Return 2 for an unusable connection, 1 when the site could not be reached, 3 on any problem."""
+        if self.misconfigured:
+            return EXIT_USAGE
         if self.unreachable:
             return EXIT_FAILURE
         return EXIT_PROBLEMS if self.problems else EXIT_OK
@@ -117,18 +121,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = probe(args.conn_id)
     except _ConnectionMissing:
-        print(
-            f"{COMMAND}: connection {args.conn_id!r} is not defined "
-            f"(add it in the UI or as AIRFLOW_CONN_{args.conn_id.upper()})",
-            file=sys.stderr,
-        )
+        from airflow_assets.tools.connections import not_defined
+
+        print(f"{COMMAND}: {not_defined(args.conn_id)}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
-    elif not report.unreachable:
+    elif not (report.unreachable or report.misconfigured):
         print(render(report))
     if report.error:
-        print(f"{COMMAND}: connection {args.conn_id!r}: {report.error}", file=sys.stderr)
+        from airflow_assets.tools.connections import about_connection
+
+        print(f"{COMMAND}: {about_connection(args.conn_id, report.error)}", file=sys.stderr)
     return report.exit_code
 
 
@@ -141,7 +145,7 @@ def probe(conn_id: str) -> Report:
     from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
     from airflow_assets.api import RetryPolicy
-    from airflow_assets.exceptions import JiraAssetsError
+    from airflow_assets.exceptions import AssetsConfigError, JiraAssetsError
     from airflow_assets.hooks import JiraAssetsHook
 
     report = Report(conn_id)
@@ -154,8 +158,12 @@ def probe(conn_id: str) -> Report:
         client = hook.get_client()
     except AirflowNotFoundException as error:
         raise _ConnectionMissing(conn_id) from error
-    except (AirflowException, JiraAssetsError) as error:
-        # A connection that cannot be read or is incomplete (no host): the operator must fix it first.
+    except (AirflowException, AssetsConfigError) as error:
+        # A connection that cannot be read, is incomplete (no host) or of another type: fix it first.
+        report.error = _first_line(error, token)
+        report.misconfigured = True
+        return report
+    except JiraAssetsError as error:
         report.error = _first_line(error, token)
         report.unreachable = True
         return report

@@ -43,6 +43,7 @@ CONFIG_KINDS = (
 )
 # Object fields (besides attribute values) a diff reports.
 OBJECT_FIELDS = ("objectKey", "label", "objectTypeId", "created", "updated", "hasAvatar", "avatarUUID")
+SHORT_ID_LENGTH = 8
 SPAN_FIELDS = {"_id": 0, "item_id": 1, "from_seq": 1, "to_seq": 1, "hash": 1, "type_id": 1}
 
 
@@ -77,8 +78,7 @@ def run_tool(name: str, args: argparse.Namespace, body: Any) -> int:
         _complain(name, f"invalid backup configuration{source}:", error.problems)
         return EXIT_USAGE
     except PyMongoError as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        _complain(name, f"cannot read the backup store: {first_line}", [])
+        _complain(name, f"cannot read the backup store: {mongo_problem(error)}", [])
         return EXIT_FAILURE
     except LookupError as error:
         if isinstance(error, (KeyError, IndexError)):
@@ -92,6 +92,20 @@ def run_tool(name: str, args: argparse.Namespace, body: Any) -> int:
         return EXIT_FAILURE
 
 
+def mongo_problem(error: Exception) -> str:
+    """Return a pymongo error in one short line (no topology dump, no configured timeouts)."""
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, ServerSelectionTimeoutError):
+        # "<host>: <reason> (configured timeouts: ...), Timeout: 3.0s, Topology Description: <...>"
+        reason, _, rest = text.partition(", Timeout: ")
+        waited = rest.split(",")[0] if rest else ""
+        reason = reason.split(" (configured timeouts:")[0]
+        text = f"no MongoDB server answered ({reason}" + (f"; gave up after {waited}" if waited else "") + ")"
+    return text
+
+
 def _complain(name: str, message: str, details: Sequence[str]) -> None:
     print(f"airflow-assets {name}: {message}", file=sys.stderr)
     for line in details:
@@ -101,57 +115,78 @@ def _complain(name: str, message: str, details: Sequence[str]) -> None:
 @contextmanager
 def open_store(args: argparse.Namespace) -> Iterator[Database]:
     """Yield the backup database named by ``--config``, as the DAGs reach it (its Airflow connection)."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.exceptions import AirflowConfigException
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
     from airflow_assets.tools.backup_store import backup_database, read_config
+    from airflow_assets.tools.connections import connection_problem, not_defined
 
     config = read_config(args)
+    conn_id = config.mongo.conn_id
     try:
         with backup_database(config) as db:
             yield db
     except AirflowNotFoundException as error:
-        conn_id = config.mongo.conn_id
-        raise ToolError(
-            f"connection {conn_id!r} is not defined (add it in the UI or as AIRFLOW_CONN_{conn_id.upper()})",
-            EXIT_USAGE,
-        ) from error
+        raise ToolError(not_defined(conn_id), EXIT_USAGE) from error
+    except (AirflowException, AirflowConfigException) as error:
+        # A connection that cannot be read, or of another type than mongo: fix the connection first.
+        raise ToolError(connection_problem(conn_id, error), EXIT_USAGE) from error
 
 
 # -- finding snapshots ------------------------------------------------------------------------------------
 
 
+def short_id(snapshot_id: str) -> str:
+    """Return a snapshot's short id: the first 8 hex digits of its id's SHA-256 (stable, never wraps)."""
+    import hashlib
+
+    return hashlib.sha256(snapshot_id.encode()).hexdigest()[:SHORT_ID_LENGTH]
+
+
 def resolve_snapshot(db: Database, text: str) -> Snapshot:
-    """Return the snapshot with id ``text``, or the one whose id ends with ``text`` (e.g. its run id).
+    """Return the snapshot whose id or short id is ``text``, or whose id ends with it (e.g. its run id).
 
     :raises ToolError: (exit 2) no snapshot matches, or several do (they are listed).
     """
     from airflow_assets.store.layout import SNAPSHOTS
-    from airflow_assets.store.snapshots import Snapshot, SnapshotStore
+    from airflow_assets.store.snapshots import SnapshotStore
 
     wanted = text.strip()
     if not wanted:
         raise ToolError("a snapshot id is empty", EXIT_USAGE)
-    exact = SnapshotStore(db).get(wanted)
+    snapshots = SnapshotStore(db)
+    exact = snapshots.get(wanted)
     if exact is not None:
         return exact
-    # Manifests are one per run and schema: few enough to match suffixes here, on any compatible server.
+    # Manifests are one per run and schema: few enough to match here, on any compatible server.
+    fields = {"schema_key": 1, "seq": 1}
     matches = [
-        document for document in db[SNAPSHOTS].find({}, {"steps": 0}) if str(document["_id"]).endswith(wanted)
+        document
+        for document in db[SNAPSHOTS].find({}, fields)
+        if short_id(str(document["_id"])) == wanted or str(document["_id"]).endswith(wanted)
     ]
     if len(matches) == 1:
-        return Snapshot.from_document(matches[0])
+        # Read the whole manifest (its steps too) as an exact id would have.
+        found = snapshots.get(str(matches[0]["_id"]))
+        if found is not None:
+            return found
     if not matches:
         raise ToolError(
-            f"no snapshot {wanted!r}: give a snapshot id (`airflow-assets snapshots list` shows them) "
-            "or a unique end of one, e.g. its run id",
+            f"no snapshot {wanted!r}: give a snapshot id or short id (`airflow-assets snapshots list` shows "
+            "them) or a unique end of an id, e.g. its run id",
             EXIT_USAGE,
         )
     candidates = sorted(matches, key=lambda document: (document["schema_key"], -int(document["seq"])))
     raise ToolError(
-        f"{wanted!r} matches {len(matches)} snapshots; give more of the id:",
+        f"{wanted!r} matches {len(matches)} snapshots; give more of the id, or a short id:",
         EXIT_USAGE,
-        [f"{document['_id']}  ({document['schema_key']} #{document['seq']})" for document in candidates],
+        [_candidate(document) for document in candidates],
     )
+
+
+def _candidate(document: dict[str, Any]) -> str:
+    snapshot_id = str(document["_id"])
+    return f"{short_id(snapshot_id)}  {snapshot_id}  ({document['schema_key']} #{document['seq']})"
 
 
 def previous_complete(db: Database, snapshot: Snapshot) -> Snapshot | None:

@@ -1,13 +1,15 @@
 """``airflow-assets snapshots list``: the snapshots in the backup store, newest first per schema.
 
-The table shows each snapshot's id, site, schema, when it was taken (``started_at``), kind (full,
-incremental, reconstructed), status, its objects, and the objects added, removed and changed since the
-previous complete snapshot of its schema (``+3 -1 ~12``; the first one shows ``+N (first)``). The changes
-come from the spans that start or end between the two snapshots, never from reading objects.
+The table shows each snapshot's short id (8 hex digits; every command taking a snapshot id takes it), site,
+schema, when it was taken (``started_at``), kind (full, incremental, reconstructed), status, its objects,
+and the objects added, removed and changed since the previous complete snapshot of its schema
+(``+3 -1 ~12``; the first one shows ``+N (first)``). The changes come from the spans that start or end
+between the two snapshots, never from reading objects.
 
 ``--json`` prints a list, one entry per snapshot::
 
-    [{"id": "<workspace>:<schemaId>:<run id>", "site": "prod", "schema_key": "ITAM", "schema_name": "...",
+    [{"id": "<workspace>:<schemaId>:<run id>", "short_id": "1a2b3c4d", "site": "prod", "schema_key": "ITAM",
+      "schema_name": "...",
       "workspace_id": "...", "schema_id": "3", "seq": 2, "run_id": "...", "started_at": "<ISO 8601>",
       "finished_at": "<ISO 8601>" | null, "kind": "incremental", "kind_reason": "...", "status": "complete",
       "objects": 150 | null,
@@ -62,7 +64,7 @@ def snapshot_rows(
     """Return one row per snapshot (see the module docstring), newest first per schema."""
     from airflow_assets.store.layout import SNAPSHOTS
     from airflow_assets.store.snapshots import COMPLETE, Snapshot
-    from airflow_assets.tools.snapshot_reading import changes_between, iso
+    from airflow_assets.tools.snapshot_reading import changes_between, iso, short_id
 
     query: dict[str, Any] = {}
     if site is not None:
@@ -97,6 +99,7 @@ def snapshot_rows(
             rows.append(
                 {
                     "id": snapshot.snapshot_id,
+                    "short_id": short_id(snapshot.snapshot_id),
                     "site": document.get("site"),
                     "schema_key": snapshot.schema_key,
                     "schema_name": document.get("schema_name"),
@@ -160,8 +163,9 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         out.print(f"(no snapshots{' of ' + ', '.join(filters) if filters else ''})")
         return
     table = Table(title="Snapshots (newest first per schema; changes against the previous complete snapshot)")
+    # The short id never wraps, so it can be copied from any terminal; --json gives the full ids.
+    table.add_column("id", no_wrap=True)
     for name, justify in (
-        ("id", "left"),
         ("site", "left"),
         ("schema", "left"),
         ("taken at (UTC)", "left"),
@@ -174,7 +178,7 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for row in rows:
         status_style = {"complete": "green", "failed": "red", "running": "yellow"}.get(row["status"], "")
         table.add_row(
-            Text(row["id"]),
+            row["short_id"],
             Text(str(row["site"] or "")),
             Text(row["schema_key"]),
             when(row["started_at"]),

@@ -1,14 +1,16 @@
 """``airflow-assets snapshots show ID``: one snapshot, its counts per object type, what it includes, fidelity.
 
-``ID`` is a snapshot id (``<workspace>:<schemaId>:<run id>``, as ``snapshots list`` prints it) or a unique
-end of one, e.g. the run id; several matches are refused (exit 2) with the candidates listed.
+``ID`` is a snapshot id (``<workspace>:<schemaId>:<run id>``), its short id (as ``snapshots list`` prints
+it) or a unique end of an id, e.g. the run id; several matches are refused (exit 2), the candidates
+listed.
 
 Counts per object type are the ones finalize recorded, under the type names of the snapshot's own
 configuration; a snapshot that is not complete has none recorded, so its types are counted from the store.
 
 ``--json`` prints one object::
 
-    {"id": "...", "site": "prod", "schema_key": "ITAM", "schema_name": "...", "workspace_id": "...",
+    {"id": "...", "short_id": "1a2b3c4d", "site": "prod", "schema_key": "ITAM", "schema_name": "...",
+     "workspace_id": "...",
      "schema_id": "3", "seq": 2, "status": "complete", "failure": null, "kind": "incremental",
      "kind_reason": "...", "base_seq": 1, "include": {"history": true, "comments": true, "tickets": false},
      "dag_id": "...", "run_id": "...", "run_type": "scheduled", "started_at": "<ISO 8601>",
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from airflow_assets.tools.backup_store import add_config_argument
 
     parser.add_argument(
-        "snapshot", metavar="ID", help="a snapshot id, or a unique end of one (e.g. its run id)"
+        "snapshot", metavar="ID", help="a snapshot id or short id, or a unique end of an id (e.g. its run id)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     add_config_argument(parser)
@@ -73,7 +75,7 @@ def _show(db: Database, args: argparse.Namespace) -> int:
 def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
     """Return what ``show`` prints (see the module docstring)."""
     from airflow_assets.store.snapshots import COMPLETE
-    from airflow_assets.tools.snapshot_reading import iso, read_snapshot_config
+    from airflow_assets.tools.snapshot_reading import iso, read_snapshot_config, short_id
 
     document = snapshot.document
     config = read_snapshot_config(db, snapshot)
@@ -118,6 +120,7 @@ def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
         seconds = round(finished.timestamp() - started.timestamp(), 3)
     return {
         "id": snapshot.snapshot_id,
+        "short_id": short_id(snapshot.snapshot_id),
         "site": document.get("site"),
         "schema_key": snapshot.schema_key,
         "schema_name": document.get("schema_name"),
@@ -162,7 +165,7 @@ def _print_report(report: dict[str, Any]) -> None:
     from airflow_assets.tools.snapshot_reading import console, when
 
     out = console()
-    facts = Table(show_header=False, title=f"Snapshot {report['id']}", title_justify="left")
+    facts = Table(show_header=False, title=f"Snapshot {report['short_id']}", title_justify="left")
     facts.add_column("field", style="bold")
     facts.add_column("value", overflow="fold")
     include = report["include"]
@@ -171,6 +174,7 @@ def _print_report(report: dict[str, Any]) -> None:
     if report["seconds"] is not None:
         timing += f" ({report['seconds']:.1f} s)"
     for name, value in (
+        ("id", report["id"]),
         ("site", report["site"]),
         ("schema", f"{report['schema_key']} ({report['schema_name']}, id {report['schema_id']})"),
         ("sequence", report["seq"]),

@@ -121,6 +121,7 @@ def _serve(root: Path, *, host: str, port: int) -> int:
                     f"{stack.ADMIN['password']}",
                     flush=True,
                 )
+                print(cli_hint(layout), flush=True)
                 print("press Ctrl-C to stop", flush=True)
                 airflow.wait_forever()
             except stack.StandaloneError as error:
@@ -134,6 +135,15 @@ def _serve(root: Path, *, host: str, port: int) -> int:
         print(f"{COMMAND}: {error}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def cli_hint(layout: Any) -> str:
+    """Return the lines that point ``airflow-assets`` in another shell at this stack's data."""
+    return (
+        "use airflow-assets on this data from another shell (connections come from Airflow's database):\n"
+        f"  export AIRFLOW_HOME={layout.airflow_home} JIRA_ASSETS_CONFIG={layout.config_file}\n"
+        "  airflow-assets snapshots list"
+    )
 
 
 def _unpause_dags(api: Any, layout: Any) -> None:

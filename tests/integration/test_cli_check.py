@@ -111,3 +111,17 @@ def test_a_contradiction_gives_exit_3() -> None:
     report = site_check.Report("c", findings=[site_check.Finding("a", CONTRADICTED, "b")])
     assert report.exit_code == 3
     assert site_check.Report("c", findings=[site_check.Finding("a", NOT_SEEN, "b")]).exit_code == 0
+
+
+def test_a_connection_of_another_type_is_one_line_and_bad_usage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_PROBE_MONGO", "mongo://127.0.0.1:27017/db")
+
+    assert main(["check", "--conn-id", "probe_mongo"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines() == [
+        "airflow-assets check: connection 'probe_mongo' is of type 'mongo', expected 'jira_assets'"
+    ]

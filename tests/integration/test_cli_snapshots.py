@@ -8,7 +8,9 @@ again, and ITAM once. The commands run in-process through ``airflow_assets.cli.m
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from airflow_assets.cli import main
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import run_sandbox
 from airflow_assets.store import SnapshotStore
-from airflow_assets.tools.snapshot_reading import SnapshotConfig
+from airflow_assets.tools.snapshot_reading import SnapshotConfig, short_id
 from airflow_assets.tools.snapshots_diff import render_value
 from tests.integration.backup_support import back_up, client_for
 
@@ -207,12 +209,34 @@ def test_list_filters_by_schema_and_site(cli: Any, store: Store) -> None:
 def test_list_table_names_each_snapshot_with_its_changes(cli: Any, store: Store) -> None:
     code, out, _ = cli("list")
     assert code == 0
-    lines = {line for line in out.splitlines() if store.loc_second in line}
+    lines = {line for line in out.splitlines() if short_id(store.loc_second) in line}
     (line,) = lines
     for text in ("LOC", "incremental", "complete", "+1 -1 ~2", "test"):
         assert text in line
-    (first_line,) = [line for line in out.splitlines() if store.loc_first in line]
+    (first_line,) = [line for line in out.splitlines() if short_id(store.loc_first) in line]
     assert "(first)" in first_line and "full" in first_line
+
+
+def test_short_ids_stay_whole_in_a_narrow_table_and_every_command_takes_them(
+    cli: Any, store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, _ = cli("list")
+    assert code == 0
+    for snapshot_id in (store.loc_first, store.loc_second, store.itam):
+        assert re.search(rf"\b{short_id(snapshot_id)}\b", out), out
+    code, out, _ = cli("list", "--json")
+    assert {row["short_id"] for row in json.loads(out)} == {
+        short_id(s) for s in (store.loc_first, store.loc_second, store.itam)
+    }
+    code, out, _ = cli("show", short_id(store.loc_second), "--json")
+    assert code == 0 and json.loads(out)["id"] == store.loc_second
+    code, out, _ = cli("diff", short_id(store.loc_first), short_id(store.loc_second), "--json")
+    assert code == 0 and json.loads(out)["objects"] == {"added": 1, "removed": 1, "changed": 2}
+    code, out, err = cli("verify", short_id(store.itam))
+    assert code == 0, err
+    code, _, err = cli("export", short_id(store.itam), "--out", str(tmp_path / "itam"))
+    assert code == 0, err
 
 
 # -- show ---------------------------------------------------------------------------------------------------
@@ -229,6 +253,17 @@ def test_show_counts_objects_per_type_as_the_sandbox_does(cli: Any, store: Store
     assert (report["kind"], report["base_seq"], report["fidelity"]) == ("incremental", 1, None)
     assert report["kind_reason"]
     assert report["steps"]["export_objects"]["deleted"] == 1
+
+
+def test_show_by_a_unique_ending_keeps_the_steps(cli: Any, store: Store) -> None:
+    code, out, _ = cli("show", store.loc_second, "--json")
+    by_id = json.loads(out)
+    code, out, _ = cli("show", store.loc_second.split(":", 1)[1], "--json")
+    assert code == 0
+    by_ending = json.loads(out)
+    assert by_ending["steps"] and by_ending["steps"] == by_id["steps"]
+    code, out, _ = cli("show", store.loc_second.split(":", 1)[1])
+    assert code == 0 and "Steps" in out and "export_objects" in out
 
 
 def test_show_table_and_a_run_id_suffix(cli: Any, store: Store) -> None:
@@ -346,6 +381,29 @@ def test_an_unreachable_store_fails_with_exit_1(
     )
     assert main(["snapshots", "list", "--config", str(store.config)]) == 1
     assert "cannot read the backup store" in capsys.readouterr().err
+
+
+def test_an_unreachable_store_is_one_line_within_seconds(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No timeout in the connection: the command's own short one applies (pymongo's default is 30 s).
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", "mongo://127.0.0.1:1/db")
+    started = time.monotonic()
+    assert main(["snapshots", "list", "--config", str(store.config)]) == 1
+    assert time.monotonic() - started < 10
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("airflow-assets snapshots list: cannot read the backup store: ")
+    assert "127.0.0.1:1" in line and "Topology" not in line and len(line) < 300
+
+
+def test_a_connection_of_another_type_is_one_line_and_bad_usage(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", "http://127.0.0.1:1/db")
+    assert main(["snapshots", "list", "--config", str(store.config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("airflow-assets snapshots list: connection 'jira_assets_backup': ")
+    assert "mongo" in line
 
 
 def test_a_missing_connection_or_config_is_bad_usage(

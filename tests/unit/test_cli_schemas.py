@@ -64,7 +64,7 @@ def test_an_unknown_connection_is_one_line_and_exit_2(
     assert captured.out == ""
     assert captured.err.strip().splitlines() == [
         "airflow-assets schemas list: connection 'cli_schemas_nowhere' is not defined "
-        "(add it in the UI or as AIRFLOW_CONN_CLI_SCHEMAS_NOWHERE)"
+        "(add it in the UI, with `airflow connections add`, or as AIRFLOW_CONN_CLI_SCHEMAS_NOWHERE)"
     ]
 
 
@@ -74,7 +74,8 @@ def test_a_wrong_token_is_one_line_without_the_token(
     wrong = "not-the-token-" + "x" * 20
     _connect(monkeypatch, "cli_schemas_badauth", demo_sandbox, token=wrong)
 
-    assert main(["schemas", "list", "--conn-id", "cli_schemas_badauth"]) == 2
+    # The site refused the credentials: a failure (1), as `check` says, not bad usage (2).
+    assert main(["schemas", "list", "--conn-id", "cli_schemas_badauth"]) == 1
 
     captured = capsys.readouterr()
     (line,) = captured.err.strip().splitlines()
@@ -82,3 +83,36 @@ def test_a_wrong_token_is_one_line_without_the_token(
     assert "401" in line
     assert wrong not in captured.err + captured.out
     assert demo_sandbox.api_token not in captured.err + captured.out
+
+
+def test_an_unreachable_site_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection = {
+        "conn_type": "jira_assets",
+        "host": "http://127.0.0.1:9",
+        "login": "a@b.c",
+        "password": "t0k",
+        "extra": {"allow_insecure_http": True},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_CLI_SCHEMAS_DOWN", json.dumps(connection))
+
+    assert main(["schemas", "list", "--conn-id", "cli_schemas_down"]) == 1
+
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("airflow-assets schemas list: connection 'cli_schemas_down': ")
+
+
+def test_a_connection_of_another_type_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CLI_SCHEMAS_MONGO", "mongo://127.0.0.1:27017/db")
+
+    assert main(["schemas", "list", "--conn-id", "cli_schemas_mongo"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines() == [
+        "airflow-assets schemas list: connection 'cli_schemas_mongo' is of type 'mongo', "
+        "expected 'jira_assets'"
+    ]
