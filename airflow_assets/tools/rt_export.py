@@ -179,7 +179,9 @@ class ReferencedObjects:
     """Find the label and key of referenced objects, in this snapshot or another schema's newest snapshot.
 
     :param db: the backup database.
-    :param sources: (schema id, seq) to look in, in order: the exported snapshot first.
+    :param sources: (workspace id, span scope, seq) to look in, in order: the exported snapshot first. The
+        span scope is :attr:`VersionStore.span_schema` of the snapshot (the schema id, plus the lane of a
+        reconstructed snapshot): a snapshot's objects are read where its own spans are.
     """
 
     def __init__(self, db: Database, sources: Sequence[tuple[str, str, int]]) -> None:
@@ -195,10 +197,10 @@ class ReferencedObjects:
         if missing and len(self._known) + len(missing) > LABEL_CACHE:
             self._known.clear()
             missing = set(object_ids)
-        for workspace_id, schema_id, seq in self._sources:
+        for workspace_id, span_schema, seq in self._sources:
             if not missing:
                 break
-            found = self._lookup(workspace_id, schema_id, seq, sorted(missing, key=id_order))
+            found = self._lookup(workspace_id, span_schema, seq, sorted(missing, key=id_order))
             self._known.update(found)
             missing -= set(found)
         for object_id in missing:
@@ -207,7 +209,7 @@ class ReferencedObjects:
         return {object_id: self._known.get(object_id) for object_id in object_ids}
 
     def _lookup(
-        self, workspace_id: str, schema_id: str, seq: int, object_ids: Sequence[str]
+        self, workspace_id: str, span_schema: str, seq: int, object_ids: Sequence[str]
     ) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
         for start in range(0, len(object_ids), BATCH):
@@ -215,7 +217,7 @@ class ReferencedObjects:
             # Span ids start with ws|schema|kind|item|: each object's spans are one range of the primary
             # index. (A regex would need no flags to be bounded: Python's re adds "u", and the server then
             # scans every span id of the store.)
-            ranges = [_prefix_range(f"{workspace_id}|{schema_id}|object|{i}|") for i in chunk]
+            ranges = [_prefix_range(f"{workspace_id}|{span_schema}|object|{i}|") for i in chunk]
             hashes = {
                 span["hash"]: str(span["item_id"])
                 for span in self._spans.find(
@@ -446,8 +448,10 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     files = _Files(staging)
     summary = ExportSummary(snapshot.snapshot_id, key, str(final))
     _write_config(files, config)
-    sources = [(snapshot.workspace_id, snapshot.schema_id, snapshot.seq)]
-    sources += [(other.workspace_id, schema_id, other.seq) for schema_id, other in others.items()]
+    # Spans are looked up in each snapshot's own lane: a reconstructed snapshot's objects (and their
+    # labels as of its moment) live in the reconstructed lane, under negative sequence numbers.
+    sources = [(snapshot.workspace_id, versions.span_schema, snapshot.seq)]
+    sources += [(other.workspace_id, other.versions(db).span_schema, other.seq) for other in others.values()]
     references = ReferencedObjects(db, sources)
     renderer = ValueRenderer(config, references, schema_keys)
     for object_type in config.types_in_order():
