@@ -6,7 +6,10 @@ reference as ``{"displayValue": label, "searchValue": key}``. A snapshot stores 
 display values: references by id, statuses by id, users by account id), so the display values are rebuilt
 here the way Assets renders them: dates as ``06/Jan/25``, date-times as ``06/Jan/25 8:25 AM`` (UTC),
 statuses by name, users by display name, groups by name, references from the referenced object's label and
-key (read from this snapshot, or from the newest complete snapshot of the schema it lives in).
+key (read from this snapshot, in its own lane when it is reconstructed, or from the newest complete
+snapshot of the schema it lives in). ``objectsmeta/<Type>_<typeId>.json`` lists the objects as the API does
+(``objectType``, ``name``, ``attributes`` with ``objectAttributeValues``): importAssets.py reads
+``object['objectType']['id']`` there. docs/export.md lists every field that script reads.
 
 Objects are read a type at a time and a batch at a time, and every file is written as it is read: memory
 holds the configuration and a bounded cache of referenced labels, never the whole schema.

@@ -3,9 +3,11 @@
 ``importAssets.py`` of github.com/Rudy-Tmc/backupAndRestoreAssetsCloud (commit 9f5406a5, read through in
 issue 15) restores a folder of the backupAssets.py layout. It indexes the JSON it loads directly, so every
 field it reads must be in every file and entry, with the type it uses it as: a missing ``objectType`` in
-``objectsmeta`` stopped it at once. :data:`SCRIPT_READS` lists each field path it reads, with the line of
-the script that reads it; the test exports snapshots of the demo schemas and checks every path against
-every file. docs/export.md lists the same paths for readers.
+``objectsmeta`` stopped it at once. :data:`SCRIPT_READS` lists each field path it reads, with the function
+and expression of the script that reads it; the tests export the demo schemas with the CLI and check every
+path against every file, then the conditions its logic needs (a parent type it can order, a status id it
+can translate, a reference key whose number after the dash is an exported object...). Its code is not run
+here: it talks to api.atlassian.com only. docs/export.md lists the same paths for readers.
 """
 
 from __future__ import annotations
