@@ -6,7 +6,10 @@ reference as ``{"displayValue": label, "searchValue": key}``. A snapshot stores 
 display values: references by id, statuses by id, users by account id), so the display values are rebuilt
 here the way Assets renders them: dates as ``06/Jan/25``, date-times as ``06/Jan/25 8:25 AM`` (UTC),
 statuses by name, users by display name, groups by name, references from the referenced object's label and
-key (read from this snapshot, or from the newest complete snapshot of the schema it lives in).
+key (read from this snapshot, in its own lane when it is reconstructed, or from the newest complete
+snapshot of the schema it lives in). ``objectsmeta/<Type>_<typeId>.json`` lists the objects as the API does
+(``objectType``, ``name``, ``attributes`` with ``objectAttributeValues``): importAssets.py reads
+``object['objectType']['id']`` there. docs/export.md lists every field that script reads.
 
 Objects are read a type at a time and a batch at a time, and every file is written as it is read: memory
 holds the configuration and a bounded cache of referenced labels, never the whole schema.
@@ -159,13 +162,6 @@ class SchemaConfig:
             carried.extend(self.own_attributes.get(owner, []))
         return carried
 
-    def status_names(self) -> dict[str, str]:
-        """Return status type names by id (the schema's and the global ones)."""
-        return {
-            str(status["id"]): str(status.get("name", status["id"]))
-            for status in [*self.global_status_types, *self.status_types]
-        }
-
     def attribute_as_listed(self, attribute: Mapping[str, Any]) -> JsonDict:
         """Return an attribute definition with its owner type embedded again, as the API lists it."""
         listed = dict(attribute)
@@ -179,7 +175,9 @@ class ReferencedObjects:
     """Find the label and key of referenced objects, in this snapshot or another schema's newest snapshot.
 
     :param db: the backup database.
-    :param sources: (schema id, seq) to look in, in order: the exported snapshot first.
+    :param sources: (workspace id, span scope, seq) to look in, in order: the exported snapshot first. The
+        span scope is :attr:`VersionStore.span_schema` of the snapshot (the schema id, plus the lane of a
+        reconstructed snapshot): a snapshot's objects are read where its own spans are.
     """
 
     def __init__(self, db: Database, sources: Sequence[tuple[str, str, int]]) -> None:
@@ -195,10 +193,10 @@ class ReferencedObjects:
         if missing and len(self._known) + len(missing) > LABEL_CACHE:
             self._known.clear()
             missing = set(object_ids)
-        for workspace_id, schema_id, seq in self._sources:
+        for workspace_id, span_schema, seq in self._sources:
             if not missing:
                 break
-            found = self._lookup(workspace_id, schema_id, seq, sorted(missing, key=id_order))
+            found = self._lookup(workspace_id, span_schema, seq, sorted(missing, key=id_order))
             self._known.update(found)
             missing -= set(found)
         for object_id in missing:
@@ -207,7 +205,7 @@ class ReferencedObjects:
         return {object_id: self._known.get(object_id) for object_id in object_ids}
 
     def _lookup(
-        self, workspace_id: str, schema_id: str, seq: int, object_ids: Sequence[str]
+        self, workspace_id: str, span_schema: str, seq: int, object_ids: Sequence[str]
     ) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
         for start in range(0, len(object_ids), BATCH):
@@ -215,7 +213,7 @@ class ReferencedObjects:
             # Span ids start with ws|schema|kind|item|: each object's spans are one range of the primary
             # index. (A regex would need no flags to be bounded: Python's re adds "u", and the server then
             # scans every span id of the store.)
-            ranges = [_prefix_range(f"{workspace_id}|{schema_id}|object|{i}|") for i in chunk]
+            ranges = [_prefix_range(f"{workspace_id}|{span_schema}|object|{i}|") for i in chunk]
             hashes = {
                 span["hash"]: str(span["item_id"])
                 for span in self._spans.find(
@@ -246,21 +244,44 @@ def _prefix_range(prefix: str) -> dict[str, Any]:
     return {"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
 
 
+@dataclass(frozen=True)
+class RenderedObject:
+    """One stored object as the layout holds it.
+
+    :param object_id: the object's id (the key in ``objects/<Type>_<id>.json``).
+    :param listed: the object as the API lists it, for ``objectsmeta/`` (``objectType``, ``name``,
+        ``attributes`` with ``objectAttributeValues``).
+    :param values: its attributes by name with their display values, for ``objects/``.
+    """
+
+    object_id: str
+    listed: JsonDict
+    values: JsonDict
+
+
 class ValueRenderer:
-    """Turn a stored object's attribute values into the display values of the layout."""
+    """Turn a stored object back into the shapes the API answers, and its values into display values.
+
+    A value is rendered once as the API sends it (``value``/``referencedObject``/``status``/``user``/
+    ``group`` with ``displayValue``, ``searchValue``, ``referencedType``); its entry in ``objects/`` is then
+    taken from that value the way backupAssets.py takes it: ``{displayValue, searchValue}`` for a
+    reference, the ``displayValue`` otherwise.
+    """
 
     def __init__(
         self, config: SchemaConfig, references: ReferencedObjects, schema_keys: Mapping[str, str]
     ) -> None:
         self.config = config
         self.references = references
-        self.statuses = config.status_names()
+        self.statuses = {
+            str(status["id"]): status for status in [*config.global_status_types, *config.status_types]
+        }
         self.schema_keys = schema_keys
 
     def render_batch(
         self, objects: Sequence[Mapping[str, Any]], order: Mapping[str, int]
-    ) -> Iterator[tuple[str, JsonDict]]:
-        """Yield (object id, {attribute name: display value}) for a batch of stored objects."""
+    ) -> Iterator[RenderedObject]:
+        """Yield each object of a batch of stored objects as the layout holds it."""
         referenced = {
             str(value["referencedObjectId"])
             for stored in objects
@@ -270,51 +291,139 @@ class ValueRenderer:
         }
         labels = self.references.resolve(referenced) if referenced else {}
         for stored in objects:
-            rendered: JsonDict = {}
-            attributes = sorted(
-                stored.get("attributes") or [],
-                key=lambda a: (
-                    order.get(str(a.get("objectTypeAttributeId")), 1 << 30),
-                    id_order(a.get("objectTypeAttributeId")),
-                ),
-            )
-            for attribute in attributes:
-                values = attribute.get("values") or []
-                if not values:
-                    continue
-                attribute_id = str(attribute.get("objectTypeAttributeId"))
-                definition = self.config.attributes.get(attribute_id, {})
-                name = str(definition.get("name", attribute_id))
-                shown = [self._display(definition, value, labels) for value in values]
-                rendered[name] = shown[0] if len(shown) == 1 else shown
-            yield str(stored["id"]), rendered
+            yield self._render(stored, order, labels)
 
-    def _display(
+    def _render(
+        self,
+        stored: Mapping[str, Any],
+        order: Mapping[str, int],
+        labels: Mapping[str, tuple[str, str] | None],
+    ) -> RenderedObject:
+        object_id = str(stored["id"])
+        values: JsonDict = {}
+        listed_attributes: list[JsonDict] = []
+        attributes = sorted(
+            stored.get("attributes") or [],
+            key=lambda a: (
+                order.get(str(a.get("objectTypeAttributeId")), 1 << 30),
+                id_order(a.get("objectTypeAttributeId")),
+            ),
+        )
+        for attribute in attributes:
+            stored_values = attribute.get("values") or []
+            if not stored_values:
+                continue
+            attribute_id = str(attribute.get("objectTypeAttributeId"))
+            definition = self.config.attributes.get(attribute_id, {})
+            listed_values = [self._listed_value(definition, value, labels) for value in stored_values]
+            listed_attributes.append(
+                {
+                    "objectTypeAttributeId": attribute_id,
+                    "objectAttributeValues": listed_values,
+                    "objectId": object_id,
+                }
+            )
+            shown = [
+                {"displayValue": value["displayValue"], "searchValue": value["searchValue"]}
+                if value["referencedType"]
+                else value["displayValue"]
+                for value in listed_values
+            ]
+            values[str(definition.get("name", attribute_id))] = shown[0] if len(shown) == 1 else shown
+        return RenderedObject(object_id, self._listed_object(stored, listed_attributes), values)
+
+    def _listed_object(self, stored: Mapping[str, Any], attributes: list[JsonDict]) -> JsonDict:
+        """Return a stored object in the shape of an ``objectEntries`` item of ``iql/objects``."""
+        object_id = str(stored["id"])
+        type_id = str(stored.get("objectTypeId"))
+        label = str(stored.get("label") or "")
+        listed: JsonDict = {
+            "id": object_id,
+            "label": label,
+            "objectKey": stored.get("objectKey"),
+            "objectType": self.config.object_types.get(type_id, {"id": type_id, "name": ""}),
+            "created": stored.get("created"),
+            "updated": stored.get("updated"),
+            "hasAvatar": bool(stored.get("hasAvatar")),
+        }
+        if stored.get("avatarUUID"):
+            listed["avatar"] = {"avatarUUID": stored["avatarUUID"], "objectId": object_id}
+        listed["attributes"] = attributes
+        if "attachmentsExists" in stored:
+            listed["extendedInfo"] = {"attachmentsExists": bool(stored["attachmentsExists"])}
+        listed["name"] = label
+        return listed
+
+    def _listed_value(
         self,
         definition: Mapping[str, Any],
         value: Mapping[str, Any],
         labels: Mapping[str, tuple[str, str] | None],
-    ) -> Any:
+    ) -> JsonDict:
+        """Return one stored value as the API sends it, ``displayValue`` rendered as Assets renders it."""
         if value.get("referencedObjectId") is not None:
             object_id = str(value["referencedObjectId"])
             found = labels.get(object_id)
             if found is None:
                 # Not in any snapshot: the restore script only needs the number after the dash.
                 key = f"{self._key_prefix(definition)}-{object_id}"
-                return {"displayValue": key, "searchValue": key}
-            return {"displayValue": found[0], "searchValue": found[1]}
+                label, referenced = key, {"id": object_id}
+            else:
+                label, key = found
+                referenced = {"id": object_id, "objectKey": key, "label": label, "name": label}
+            return {
+                "referencedObject": referenced,
+                "displayValue": label,
+                "searchValue": key,
+                "referencedType": True,
+            }
         if value.get("statusId") is not None:
-            return self.statuses.get(str(value["statusId"]), str(value["statusId"]))
+            status_id = str(value["statusId"])
+            status = self.statuses.get(status_id) or {"id": status_id, "name": status_id}
+            name = str(status.get("name", status_id))
+            shown_status = {"id": status_id, "name": name, "category": status.get("category", 0)}
+            return {
+                "status": shown_status,
+                "displayValue": name,
+                "searchValue": status_id,
+                "referencedType": False,
+            }
         if "user" in value:
-            user = value.get("user") or {}
-            return str(user.get("displayName") or user.get("accountId") or "")
+            person = value.get("user") or {}
+            account_id = str(person.get("accountId") or "")
+            shown_name = str(person.get("displayName") or account_id)
+            user: JsonDict = {"displayName": shown_name, "name": shown_name, "key": account_id}
+            if person.get("emailAddress"):
+                user["emailAddress"] = person["emailAddress"]
+            return {
+                "user": user,
+                "displayValue": shown_name,
+                "searchValue": account_id,
+                "referencedType": False,
+            }
         if "groupName" in value:
-            return str(value.get("groupName") or "")
+            group = str(value.get("groupName") or "")
+            return {
+                "group": {"name": group},
+                "displayValue": group,
+                "searchValue": group,
+                "referencedType": False,
+            }
         raw = value.get("value")
-        if raw is None:
-            return ""
-        text = "true" if raw is True else "false" if raw is False else str(raw)
-        if _int(definition.get("type"), -1) == ATTR_DEFAULT:
+        text = "" if raw is None else "true" if raw is True else "false" if raw is False else str(raw)
+        listed: JsonDict = {
+            "value": text,
+            "displayValue": self._plain_display(definition, text),
+            "searchValue": text,
+            "referencedType": False,
+        }
+        if value.get("additionalValue") is not None:
+            listed["additionalValue"] = value["additionalValue"]
+        return listed
+
+    @staticmethod
+    def _plain_display(definition: Mapping[str, Any], text: str) -> str:
+        if text and _int(definition.get("type"), -1) == ATTR_DEFAULT:
             default_type = definition.get("defaultType") or {}
             kind = _int(default_type.get("id"), -1) if isinstance(default_type, Mapping) else -1
             if kind == DEFAULT_DATE:
@@ -446,8 +555,10 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     files = _Files(staging)
     summary = ExportSummary(snapshot.snapshot_id, key, str(final))
     _write_config(files, config)
-    sources = [(snapshot.workspace_id, snapshot.schema_id, snapshot.seq)]
-    sources += [(other.workspace_id, schema_id, other.seq) for schema_id, other in others.items()]
+    # Spans are looked up in each snapshot's own lane: a reconstructed snapshot's objects (and their
+    # labels as of its moment) live in the reconstructed lane, under negative sequence numbers.
+    sources = [(snapshot.workspace_id, versions.span_schema, snapshot.seq)]
+    sources += [(other.workspace_id, other.versions(db).span_schema, other.seq) for other in others.values()]
     references = ReferencedObjects(db, sources)
     renderer = ValueRenderer(config, references, schema_keys)
     for object_type in config.types_in_order():
@@ -506,10 +617,9 @@ def _flush(
     objects: _JsonStream,
     meta: _JsonStream,
 ) -> int:
-    for stored in batch:
-        meta.add(stored)
-    for object_id, rendered in renderer.render_batch(batch, order):
-        objects.put(object_id, rendered)
+    for rendered in renderer.render_batch(batch, order):
+        meta.add(rendered.listed)
+        objects.put(rendered.object_id, rendered.values)
     return len(batch)
 
 
@@ -540,7 +650,19 @@ def _write_object_entries(
         key=lambda entry: (str(entry.get("created") or ""), id_order(entry.get("id"))),
         reverse=kind == "history",
     )
-    files.write(f"{folder}/{object_id}.json", entries)
+    files.write(f"{folder}/{object_id}.json", [_listed_entry(entry) for entry in entries])
+
+
+def _listed_entry(entry: Mapping[str, Any]) -> JsonDict:
+    """Return a stored history entry or comment with its author as the API names it (``key``: account id)."""
+    listed = dict(entry)
+    actor = dict(entry.get("actor") or {})
+    if actor.get("accountId") and "key" not in actor:
+        actor["key"] = actor["accountId"]
+    # importAssets.py writes the author's name into the comment it makes: it must be there, if empty.
+    actor.setdefault("displayName", "")
+    listed["actor"] = actor
+    return listed
 
 
 def _swap(staging: Path, final: Path) -> None:
