@@ -14,8 +14,7 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.backup.activity import selection
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store import SchemaLease, SnapshotStore, VersionStore
-from airflow_assets.store.check import KINDS
-from airflow_assets.store.digest import compute_root
+from airflow_assets.store.digest import seal
 from airflow_assets.store.repair import mark_for_reread
 from airflow_assets.store.snapshots import COMPLETE, RUNNING, Snapshot
 from airflow_assets.store.versions import RECONSTRUCTED_LANE
@@ -97,7 +96,16 @@ def finalize(
             "tickets": summary.tickets,
             "objects_with_attachments": summary.objects_with_attachments,
         }
-        root = compute_root(versions, snapshot.document, counts, key)
+        root, missing = seal(versions, snapshot.document, counts, key)
+        if missing:
+            marked = mark_for_reread(versions, missing)
+            first = missing[0]
+            raise IncompleteSnapshotError(
+                f"snapshot {snapshot_id}: {len(missing)} versions this run stored are missing (e.g. "
+                f"{first.get('kind')} {first.get('item_id')}, version {first.get('hash')}): they were "
+                f"deleted while a writer had lost its lease; {marked} items are marked to be read again: "
+                "retry the run"
+            )
         completed = snapshots.complete(
             snapshot_id,
             {"counts": counts, "warnings": summary.warnings, "root": root},
@@ -127,15 +135,6 @@ def _check_and_count(
     steps: Mapping[str, Any],
 ) -> FinalSummary:
     snapshot_id, seq = snapshot.snapshot_id, snapshot.seq
-    missing = [span for kind in KINDS for span in versions.missing_versions(kind, seq)]
-    if missing:
-        marked = mark_for_reread(versions, missing)
-        first = missing[0]
-        raise IncompleteSnapshotError(
-            f"snapshot {snapshot_id}: {len(missing)} versions this run stored are missing (e.g. "
-            f"{first.get('kind')} {first.get('item_id')}, version {first.get('hash')}): they were deleted "
-            f"while a writer had lost its lease; {marked} items are marked to be read again: retry the run"
-        )
     summary = FinalSummary(snapshot_id=snapshot_id, status=COMPLETE, kind=snapshot.kind)
     tally = versions.tally_visible(seq)
     for (kind, type_id), counted in tally.items():

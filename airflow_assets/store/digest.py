@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow_assets.store.hashing import canonical_json
 from airflow_assets.store.layout import CONFIG_KINDS, CONTENT_KINDS
-from airflow_assets.store.versions import VersionStore
+from airflow_assets.store.versions import LOOKUP_BATCH, VersionStore
 
 UNKEYED = "sha256"
 KEYED = "hmac-sha256"
@@ -89,9 +89,30 @@ def compute_root(
 
     Streams the snapshot's spans (kind, item id, hash only): memory stays flat in the schema's size.
     """
+    return seal(versions, manifest, counts, key)[0]
+
+
+def seal(
+    versions: VersionStore, manifest: Mapping[str, Any], counts: Mapping[str, Any], key: bytes | None
+) -> tuple[dict[str, Any], list[Mapping[str, Any]]]:
+    """Return the snapshot's root and, in the same pass, the spans it opened whose version is missing.
+
+    One pass over the snapshot's spans: the digest takes every span, and the spans this snapshot opened
+    (``from_seq`` is its sequence number) have their version looked up by ``_id`` (a version re-used by a
+    writer that then lost its lease may have been pruned).
+    """
     digest = RootDigest(key)
     seq = int(manifest["seq"])
+    missing: list[Mapping[str, Any]] = []
+    opened: list[dict[str, Any]] = []
+    fields = dict.fromkeys(("kind", "item_id", "hash", "from_seq", "parent_id", "type_id", "n"), 1)
     for kind in (*CONFIG_KINDS, *CONTENT_KINDS):
-        for span in versions.visible_spans(kind, seq, fields={"item_id": 1, "hash": 1}):
+        for span in versions.visible_spans(kind, seq, fields=fields):
             digest.add(kind, str(span.get("item_id")), str(span.get("hash")))
-    return digest.root(manifest, counts)
+            if span.get("from_seq") == seq:
+                opened.append(span)
+                if len(opened) >= LOOKUP_BATCH:
+                    missing.extend(versions.absent(opened))
+                    opened = []
+    missing.extend(versions.absent(opened))
+    return digest.root(manifest, counts), missing

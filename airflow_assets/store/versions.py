@@ -348,25 +348,13 @@ class VersionStore:
 
     # -- repair -------------------------------------------------------------------------------------
 
-    def missing_versions(self, kind: str, seq: int) -> list[dict[str, Any]]:
-        """Return the spans opened at ``seq`` whose version is not stored (a write of this run was undone)."""
-        missing: list[dict[str, Any]] = []
-        fields = {"hash": 1, "item_id": 1, "kind": 1, "parent_id": 1, "type_id": 1, "n": 1}
-        batch: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            hashes = sorted({span["hash"] for span in batch})
-            stored = {doc["_id"] for doc in self._versions.find({"_id": {"$in": hashes}}, {"_id": 1})}
-            missing.extend(span for span in batch if span["hash"] not in stored)
-            batch.clear()
-
-        for span in self._spans.find({**self._scope(kind), "from_seq": seq}, fields):
-            batch.append(span)
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
-        return missing
+    def absent(self, spans: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Return the spans whose version is not stored (looked up by ``_id``, content not read)."""
+        if not spans:
+            return []
+        hashes = sorted({str(span["hash"]) for span in spans})
+        stored = {doc["_id"] for doc in self._versions.find({"_id": {"$in": hashes}}, {"_id": 1})}
+        return [span for span in spans if span["hash"] not in stored]
 
     def item_group(self, kind: str, span: Mapping[str, Any]) -> str:
         """Return the head group of the item a span belongs to."""
