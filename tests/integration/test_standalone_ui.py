@@ -132,15 +132,16 @@ def _check_connection_form(page: Any, url: str) -> None:
         field = dialog.locator(f"input[name={name}]")
         assert field.get_attribute("placeholder") == placeholder
         assert dialog.get_by_text(label, exact=True).is_visible()
-    # Hidden by ui-field-behaviour: schema and port.
+    # Hidden by ui-field-behaviour: schema. The port stays: the Test button needs a stored one (443).
     assert dialog.locator("input[name=schema]").count() == 0
-    assert dialog.locator("input[name=port]").count() == 0
+    assert dialog.locator("input[name=port]").count() == 1
+    assert dialog.get_by_text("Port (443)", exact=True).is_visible()
     dialog.locator("input[name=host]").fill("https://your-site.atlassian.net")
     dialog.locator("input[name=login]").fill("automation@example.com")
     page.screenshot(path=str(DOCS / "ui-connection-form.png"))
     # The provider's conn-fields, in the (collapsed) Extra Fields section.
     dialog.get_by_text("Extra Fields", exact=True).click()
-    for label in ("Assets workspace id", "Assets API base URL", "Cloud id"):
+    for label in ("Assets workspace id", "Assets API base URL", "Cloud id", "Rate limit scale"):
         dialog.get_by_text(label, exact=True).wait_for()
     page.keyboard.press("Escape")
 
