@@ -37,16 +37,22 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Jira Assets",
                 "connection-type": "jira_assets",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "extra"],
+                    # The port stays visible: Airflow 3.3's Test button (connection list) sends the stored
+                    # port as Number(port), 0 for none, and the API server refuses the test when that
+                    # differs from the stored port ("The host or port to test differs ..."). A stored 443
+                    # makes the test work; the hook treats 443 (https) as no port.
+                    "hidden-fields": ["schema", "extra"],
                     "relabeling": {
                         "host": "Jira site URL",
                         "login": "Account email",
                         "password": "API token",
+                        "port": "Port (443)",
                     },
                     "placeholders": {
                         "host": "https://your-site.atlassian.net",
                         "login": "automation@example.com",
                         "password": "API token from id.atlassian.com",
+                        "port": "443",
                     },
                 },
                 "conn-fields": {
@@ -67,6 +73,14 @@ def get_provider_info() -> dict[str, Any]:
                             "https://api.atlassian.com/ex/jira/{cloudId}."
                         ),
                         "schema": {"type": ["string", "null"]},
+                    },
+                    "rate_limit_scale": {
+                        "label": "Rate limit scale",
+                        "description": (
+                            "Multiplies the documented rate limits the client paces to (default 1): for a "
+                            "site whose limits Atlassian raised, or the local sandbox."
+                        ),
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1000},
                     },
                     "allow_insecure_http": {
                         "label": "Allow plain http (cleartext token)",

@@ -15,55 +15,60 @@ from airflow_assets.restore.request import MODES, NEW_SCHEMA
 
 SCHEMA_KEY_PATTERN = "^[A-Z][A-Z0-9]{1,9}$"
 OBJECT_KEY_PATTERN = "^[A-Z][A-Z0-9]{1,9}-[0-9]+$"
+ANY_SITE = "(any: the site whose backups hold the schema)"
+MAPPING_OBJECT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "old_key": {"type": "string", "pattern": SCHEMA_KEY_PATTERN, "title": "Key in the snapshot"},
+        "new_key": {
+            "type": ["string", "null"],
+            "pattern": SCHEMA_KEY_PATTERN,
+            "title": "Key to restore under",
+        },
+        "new_name": {"type": ["string", "null"], "maxLength": 255, "title": "New schema name"},
+    },
+    "required": ["old_key"],
+    "additionalProperties": False,
+}
 
 
 def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str, Param]:
-    """Return the restore DAG's params; the form's example mapping restores the first configured schema."""
+    """Return the restore DAG's params; the form's example mapping restores the first configured schema.
+
+    A param with a default is optional: its type allows null, or the trigger form marks it required.
+    """
     example = schema_keys[0] if schema_keys else "ITAM"
     copy_key = (example + "2")[:10] if len(example) < 10 else example[:9] + "2"
+    backed_up = ", ".join(schema_keys) if schema_keys else "none yet"
     return {
         "snapshot": Param(
             "latest",
-            type="string",
+            type=["null", "string"],
             minLength=1,
             title="Snapshot",
             description=(
-                "latest; a snapshot id (airflow-assets snapshots list); or an ISO timestamp such as "
-                "2026-11-30T02:00:00Z for the latest complete snapshot taken at or before it. "
+                "latest (or empty); a snapshot id (airflow-assets snapshots list); or an ISO timestamp "
+                "such as 2026-11-30T02:00:00Z for the latest complete snapshot taken at or before it. "
                 "Applied per schema."
             ),
             examples=["latest", "2026-11-30T02:00:00Z"],
         ),
         "schema_mappings": Param(
-            [{"old_key": example, "new_key": copy_key, "new_name": None}],
-            type="array",
+            f"{example} -> {copy_key}",
+            # Text or a list: the form shows a plain text box (Airflow's multi-type field) in which each
+            # line is one mapping; a JSON list of {old_key, new_key, new_name} is still taken (REST, CLI).
+            type=["string", "array"],
+            minLength=1,
             minItems=1,
             title="Schema mappings",
             description=(
-                "Which schemas to restore: old_key is the key in the snapshot; new_key the key to restore it "
-                "under (new_schema: a free key; recreate_missing: leave empty); new_name optional. "
-                "Schemas are ordered by their references automatically."
+                "One schema per line: old key -> new key, then an optional new name in quotes, e.g. "
+                f'{example} -> {copy_key} "{example} restored". old key: the key in the snapshot; '
+                "new key: the key to restore it under (recreate_missing: the old key alone). Schemas "
+                f"this config backs up: {backed_up}. Schemas are ordered by their references "
+                "automatically."
             ),
-            items={
-                "type": "object",
-                "properties": {
-                    "old_key": {
-                        "type": "string",
-                        "pattern": SCHEMA_KEY_PATTERN,
-                        "title": "Key in the snapshot",
-                    },
-                    "new_key": {
-                        "type": ["string", "null"],
-                        "pattern": SCHEMA_KEY_PATTERN,
-                        "title": "Key to restore under",
-                    },
-                    "new_name": {"type": ["string", "null"], "maxLength": 255, "title": "New schema name"},
-                },
-                "required": ["old_key"],
-                "additionalProperties": False,
-            },
-            # No `examples` here: the UI offers examples as choices and cannot show an object as one (it
-            # crashes the trigger form); the default is the example.
+            items={"anyOf": [{"type": "string", "minLength": 1}, MAPPING_OBJECT]},
         ),
         "mode": Param(
             NEW_SCHEMA,
@@ -86,7 +91,6 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             type=["null", "string"],
             **_enum_of(sites),
             title="Source site",
-            examples=list(sites[:1]) or ["prod"],
             description=(
                 "The backup config's site the snapshots come from; only needed when two sites share a key."
             ),
@@ -102,48 +106,48 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             ),
         ),
         "object_types": Param(
-            [],
-            type="array",
+            None,
+            # No `examples`: the form would offer them as the only choices and refuse typed names.
+            type=["null", "array"],
             items={"type": "string", "minLength": 1},
             uniqueItems=True,
             title="Only these object types",
-            examples=[["Server", "Laptop"]],
             description=(
-                "Object type names; empty restores all. The plan adds their parents and the "
-                "types their references "
-                "need, and says so."
+                "One object type name per line, e.g. Server; empty restores all. The plan adds their "
+                "parents and the types their references need, and says so."
             ),
         ),
         "object_keys": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string", "pattern": OBJECT_KEY_PATTERN},
             uniqueItems=True,
             title="Only these objects",
-            examples=[[f"{example}-42"]],
-            description="Object keys as in the snapshot, e.g. ITAM-42; empty restores all.",
+            description=(
+                f"One object key per line, as in the snapshot, e.g. {example}-42; empty restores all."
+            ),
         ),
         "include_comments": Param(
             True,
-            type="boolean",
+            type=["boolean", "null"],
             title="Restore comments",
             description="Comments come back as comments that name the original author and time.",
         ),
         "history_as_comments": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             title="History as a comment",
             description="Add one compact, readable comment per object with its history from the snapshot.",
         ),
         "dry_run": Param(
             True,
-            type="boolean",
+            type=["boolean", "null"],
             title="Dry run",
             description="Plan and report only (the plan task's log); write nothing. Untick to restore.",
         ),
         "accept_damaged": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             title="Accept a damaged snapshot",
             description=(
                 "A snapshot that fails its check (missing or altered versions, counts or root digest that do "
@@ -154,5 +158,7 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
 
 
 def _enum_of(sites: Sequence[str]) -> dict[str, Any]:
-    """Offer the configured sites as choices (and none); any name when the config has none."""
-    return {"enum": [None, *sites]} if sites else {}
+    """Offer the configured sites as choices (and none, shown as words); any name when the config has none."""
+    if not sites:
+        return {"examples": ["prod"]}
+    return {"enum": [None, *sites], "values_display": {"null": ANY_SITE, **{site: site for site in sites}}}

@@ -18,6 +18,8 @@ INSECURE_EXTRA = "allow_insecure_http"
 EXPECTED_CONN_TYPE = "jira_assets"
 _TRUE = ("true", "yes", "1")
 _FALSE = ("false", "no", "0", "")
+# A scheme's own port is no port: the UI's Test button needs a stored port, 443 (see provider_info).
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def check_conn_type(conn_type: str | None, *, conn_id: str) -> None:
@@ -57,7 +59,7 @@ def site_url(
             f"connection {conn_id!r}: the host {shown(host)} has a path ({shown(parts.path)}): give just the "
             f"site root, {root} (a path is taken only together with the extra api_base_url)"
         )
-    if port and parts.port is None:
+    if port and parts.port is None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
         host = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
     return host
 

@@ -21,6 +21,13 @@ from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.restore import RestoreSession, SessionSettings, parse_request
+from airflow_assets.restore.log_lines import (
+    comments_line,
+    objects_line,
+    report_lines,
+    restrictions_line,
+    structure_line,
+)
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest
 from airflow_assets.restore.source import resolve_sources
 from airflow_assets.store.versions import DamagedContentError
@@ -73,6 +80,7 @@ class RestoreStepOperator(BaseOperator):
         try:
             request = parse_request(context["params"])
         except RestoreParamError as error:
+            log.error("%s failed: %s", self.step, error)
             raise AirflowFailException(str(error)) from None
         if request.dry_run and self.step != "plan":
             raise AirflowSkipException(
@@ -94,7 +102,8 @@ class RestoreStepOperator(BaseOperator):
                 return self._run(session, dag_run)
             except (AssetsConfigError, AssetsBadRequestError, DamagedContentError) as error:
                 # Bad parameters, data checks, a write the site refused (400, with its message) or
-                # damaged stored content: retrying cannot help.
+                # damaged stored content: retrying cannot help. One plain line first, then the failure.
+                log.error("%s failed: %s", self.step, error)
                 raise AirflowFailException(str(error)) from None
 
     def _target_conn_id(self, request: RestoreRequest, db: Any) -> str:
@@ -119,28 +128,35 @@ class RestoreStepOperator(BaseOperator):
                 "warnings": sum(plan.warning_counts.values()),
                 "dry_run": plan.dry_run,
             }
+        request = session.request
         if self.step == "create_structure":
             structure = session.build_structure()
             for warning in structure.warnings:
                 log.warning("%s", warning)
+            log.info("%s", structure_line(structure))
             return structure.as_dict()
         if self.step == "create_objects":
             objects = session.restore_objects()
             for warning in objects.warnings[:200]:
                 log.warning("%s", warning)
-            log.info("objects: %s", objects.as_dict())
+            log.info("%s", objects_line(objects))
             return objects.as_dict()
         if self.step == "restore_comments":
-            return session.restore_comments().as_dict()
+            comments = session.restore_comments()
+            flags = {"comments": request.include_comments, "history": request.history_as_comments}
+            log.info("%s", comments_line(comments, **flags))
+            return comments.as_dict()
         if self.step == "apply_restrictions":
             applied, refused = session.apply_restrictions()
             for warning in refused:
                 log.warning("%s", warning)
+            log.info("%s", restrictions_line(applied, refused, mode=request.mode))
             return {"applied": applied, "refused": len(refused)}
         if self.step == "report":
             started = getattr(dag_run, "start_date", None)
             report = session.report(started_at=started.astimezone(UTC) if started else datetime.now(UTC))
-            log.info("restore report: %s", report)
+            for line in report_lines(report):
+                log.info("%s", line)
             return {k: v for k, v in report.items() if k in ("objects_restored", "warnings", "duration_s")}
         report_v = session.verify()
         for difference in report_v.differences[:200]:

@@ -17,6 +17,7 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsApiError, AssetsTransportError
 from airflow_assets.restore.ledger import Created, Ledger
+from airflow_assets.restore.progress import progress_log
 from airflow_assets.restore.source import SourceSnapshot
 from airflow_assets.restore.structure import maybe_applied
 
@@ -202,8 +203,10 @@ def restore_comments(
             count += 1
         return count
 
+    progress = progress_log(log, f"comments of {source.mapping.old_key}", len(work))
     for items, count in client.map_concurrent(write, list(by_object.values()), ordered=False):
         summary.comment_calls += count
+        progress.add(len(items))
         for kind, *_ in items:
             if kind == COMMENT:
                 summary.comments_created += 1

@@ -31,6 +31,7 @@ from airflow_assets.exceptions import (
 from airflow_assets.ids import id_order
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.ledger import Created, Intent, Ledger
+from airflow_assets.restore.progress import progress_log
 from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import ObjectSet, object_refs
 from airflow_assets.restore.structure import StructureMaps, maybe_applied
@@ -217,6 +218,7 @@ class ObjectRestorer:
         in_flight: dict[Future[Any], tuple[str, str]] = {}
         failure: BaseException | None = None
         completions = _Completions(self.ledger)
+        progress = progress_log(log, "objects", len(waiting))
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="restore") as pool:
             while (ready and failure is None) or in_flight:
                 jobs: list[tuple[str, str]] = []
@@ -248,6 +250,7 @@ class ObjectRestorer:
                     with self._lock:
                         self._done[old_id] = created
                     self.summary.created += 1
+                    progress.add()
                     self.summary.dropped_values += len(body.dropped)
                     self.summary.warnings.extend(body.dropped)
                     for dependent in dependents.get(old_id, []):

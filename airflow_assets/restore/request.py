@@ -8,13 +8,20 @@ first task fails before any write.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.messages import cut, shown
+from airflow_assets.restore.mapping_text import (
+    EXAMPLE,
+    MappingEntry,
+    MappingTextError,
+    mapping_entries,
+    read_line,
+)
 
 NEW_SCHEMA = "new_schema"
 RECREATE_MISSING = "recreate_missing"
@@ -207,68 +214,89 @@ def parse_snapshot(raw: Any) -> SnapshotChoice:
 
 
 def _mappings(raw: Any, mode: str) -> tuple[SchemaMapping, ...]:
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes) or not raw:
-        raise RestoreParamError(
-            "schema_mappings", 'list at least one schema, e.g. [{"old_key": "ITAM", "new_key": "ITAM2"}]'
-        )
-    mappings: list[SchemaMapping] = []
-    for index, entry in enumerate(raw):
-        where = f"schema_mappings[{index}]"
-        if not isinstance(entry, Mapping):
-            raise RestoreParamError(where, "must be an object {old_key, new_key, new_name}")
-        unknown = set(entry) - {"old_key", "new_key", "new_name"}
-        if unknown:
-            raise RestoreParamError(where, f"unknown field(s) {cut(', '.join(sorted(map(str, unknown))))}")
-        old_key = _key(entry.get("old_key"), f"{where}.old_key", required=True)
-        new_key = _key(entry.get("new_key"), f"{where}.new_key", required=False)
-        new_name = entry.get("new_name")
-        if new_name is not None and not isinstance(new_name, str):
-            raise RestoreParamError(f"{where}.new_name", "must be text")
-        new_name = (new_name or "").strip() or None
-        if mode == RECREATE_MISSING:
-            if new_key not in (None, old_key):
-                raise RestoreParamError(
-                    f"{where}.new_key",
-                    f"recreate_missing restores into the existing schema {old_key}: leave new_key empty or "
-                    f"set it to {old_key} (use mode new_schema to restore into {new_key})",
-                )
-            if new_name is not None:
-                raise RestoreParamError(
-                    f"{where}.new_name",
-                    "recreate_missing keeps the existing schema's name: leave new_name empty",
-                )
-            new_key = old_key
-        elif new_key is None:
-            raise RestoreParamError(
-                f"{where}.new_key", "new_schema creates a schema: give the key it gets (e.g. the old key + 2)"
-            )
-        if new_name is not None:
-            bad = sorted(set(new_name) & FORBIDDEN_NAME_CHARS)
-            if bad:
-                raise RestoreParamError(f"{where}.new_name", f"may not contain {' '.join(bad)}")
-        assert old_key is not None and new_key is not None
-        mappings.append(SchemaMapping(old_key, new_key, new_name))
+    """Read ``schema_mappings``: lines ``OLD -> NEW "name"``, a list of them, or a JSON list of objects."""
+    try:
+        entries = mapping_entries(raw)
+    except MappingTextError as error:
+        raise RestoreParamError(error.where, error.message) from None
+    if not entries:
+        raise RestoreParamError("schema_mappings", f"list at least one schema, one per line, e.g. {EXAMPLE}")
+    mappings = [_mapping(entry, mode) for entry in entries]
     for attribute in ("old_key", "new_key"):
-        seen: dict[str, int] = {}
-        for index, mapping in enumerate(mappings):
+        seen: dict[str, str] = {}
+        for entry, mapping in zip(entries, mappings, strict=True):
             value = getattr(mapping, attribute)
+            where = entry.where if entry.line is not None else f"{entry.where}.{attribute}"
             if value in seen:
-                raise RestoreParamError(
-                    f"schema_mappings[{index}].{attribute}",
-                    f"{cut(value)} is listed twice (also in schema_mappings[{seen[value]}])",
-                )
-            seen[value] = index
+                raise RestoreParamError(where, f"{cut(value)} is listed twice (also in {seen[value]})")
+            seen[value] = entry.where
     return tuple(mappings)
 
 
-def _key(raw: Any, where: str, *, required: bool) -> str | None:
+def _mapping(entry: MappingEntry, mode: str) -> SchemaMapping:
+    """Check one mapping; a line's errors name the line and quote it."""
+    line = entry.line
+    if line is not None:
+        try:
+            fields: Mapping[str, Any] = read_line(line, entry.where)
+        except MappingTextError as error:
+            raise RestoreParamError(error.where, error.message) from None
+    elif isinstance(entry.value, Mapping):
+        fields = entry.value
+    else:
+        raise RestoreParamError(
+            entry.where, f"must be a line like {EXAMPLE} or an object {{old_key, new_key, new_name}}"
+        )
+
+    def refuse(name: str, message: str) -> RestoreParamError:
+        if line is None:
+            return RestoreParamError(f"{entry.where}.{name}", message)
+        return RestoreParamError(entry.where, f"{shown(line)}: {message}")
+
+    unknown = set(fields) - {"old_key", "new_key", "new_name"}
+    if unknown:
+        raise RestoreParamError(entry.where, f"unknown field(s) {cut(', '.join(sorted(map(str, unknown))))}")
+    old_key = _key(fields.get("old_key"), "old_key", refuse, required=True)
+    new_key = _key(fields.get("new_key"), "new_key", refuse, required=False)
+    new_name = fields.get("new_name")
+    if new_name is not None and not isinstance(new_name, str):
+        raise refuse("new_name", "must be text")
+    new_name = (new_name or "").strip() or None
+    if mode == RECREATE_MISSING:
+        if new_key not in (None, old_key):
+            raise refuse(
+                "new_key",
+                f"recreate_missing restores into the existing schema {old_key}: leave new_key empty or "
+                f"set it to {old_key} (use mode new_schema to restore into {new_key})",
+            )
+        if new_name is not None:
+            raise refuse(
+                "new_name", "recreate_missing keeps the existing schema's name: leave new_name empty"
+            )
+        new_key = old_key
+    elif new_key is None:
+        suggestion = f"{old_key}2"[:10]
+        raise refuse(
+            "new_key", f"new_schema creates a schema: give the key it gets, e.g. {old_key} -> {suggestion}"
+        )
+    if new_name is not None:
+        bad = sorted(set(new_name) & FORBIDDEN_NAME_CHARS)
+        if bad:
+            raise refuse("new_name", f"may not contain {' '.join(bad)}")
+    assert old_key is not None and new_key is not None
+    return SchemaMapping(old_key, new_key, new_name)
+
+
+def _key(
+    raw: Any, name: str, refuse: Callable[[str, str], RestoreParamError], *, required: bool
+) -> str | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if required:
-            raise RestoreParamError(where, "is required")
+            raise refuse(name, "is required")
         return None
     if not isinstance(raw, str) or not SCHEMA_KEY.match(raw.strip()):
-        raise RestoreParamError(
-            where,
+        raise refuse(
+            name,
             f"{shown(raw)} is not a schema key (2-10 upper-case letters and digits, starting with a letter)",
         )
     return raw.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import pytest
@@ -74,11 +76,12 @@ def test_restore_dag_dry_run_plans_and_writes_nothing_then_a_real_run_verifies(
 )
 def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(
     backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database, conf: dict[str, Any], param: str,
-    capfd: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     dags = backup_dags("LOC")
     assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
     before = _schema_keys(sandbox)
+    caplog.set_level(logging.ERROR)
 
     run = dags["jira_assets_restore"].test(run_conf={**conf, "dry_run": False})
 
@@ -88,6 +91,39 @@ def test_restore_dag_refuses_bad_parameters_in_the_plan_task_before_any_write(
     assert _schema_keys(sandbox) == before
     out, err = capfd.readouterr()
     assert f"AirflowFailException: parameter {param}:" in out + err
+    # Also one plain line, outside the traceback.
+    plain = [r.getMessage() for r in caplog.records if r.name == "airflow_assets.operators.restore"]
+    assert [line for line in plain if line.startswith(f"plan failed: parameter {param}:")], plain
     if param == "target_conn_id":
         assert "connection 'jira_assets_backup' is of type 'mongo', expected 'jira_assets'" in out + err
     assert mongo_db["restore_ids"].count_documents({}) == mongo_db["restore_intents"].count_documents({}) == 0
+
+
+def test_each_restore_step_logs_a_line_a_person_can_follow(
+    backup_dags: BackupDags, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    dags = backup_dags("LOC")
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    # A progress line after every object and comment (15 s apart in production).
+    monkeypatch.setattr("airflow_assets.restore.progress.PROGRESS_SECONDS", 0.0)
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    count = sandbox.seed.object_counts["LOC"]
+
+    run = dags["jira_assets_restore"].test(
+        run_conf={"schema_mappings": 'LOC -> LOCLOG "Locations (log test)"', "dry_run": False}
+    )
+
+    assert str(run.state) == "success", _states(run)
+    ours = [record.getMessage() for record in caplog.records if record.name.startswith("airflow_assets")]
+    text = "\n".join(ours)
+    assert "structure: created 1 schema, " in text
+    assert re.search(rf"objects: \d+/{count} \(\d+%\), [\d,]+/min, ETA \d+", text), text[-3000:]
+    assert f"objects: created {count} of {count} selected in " in text
+    assert re.search(r"comments: created \d+ comments? and 0 history comments in \d+ calls?", text)
+    assert "restrictions: applied " in text
+    assert f"restore jira_assets_restore:{run.run_id}: {count} objects restored in " in text
+    assert "old -> new key map: key_map.csv" in text
+    assert f"export it with: airflow-assets restores show jira_assets_restore:{run.run_id} --key-map " in text
+    assert not [line for line in ours if "datetime.datetime(" in line or "{'" in line]

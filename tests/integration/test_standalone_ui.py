@@ -7,7 +7,6 @@ Playwright's driver; Playwright's own browser downloads are never used.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
 import tempfile
@@ -40,14 +39,7 @@ CHROMIUM_FLAGS = [
 ]
 RESTORE_DAG_ID = "jira_assets_restore"
 BACKUP_DAG_ID = "jira_assets_backup_demo_loc"
-DRY_RUN_MAPPING = [{"old_key": "LOC", "new_key": "LOCUI", "new_name": "Locations (UI dry run)"}]
-# Paste text into the focused element (Monaco reads a paste event's clipboard data; no clipboard needed).
-PASTE_INTO_FOCUSED = """text => {
-    const data = new DataTransfer();
-    data.setData("text/plain", text);
-    document.activeElement.dispatchEvent(
-        new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
-}"""
+DRY_RUN_MAPPING = 'LOC -> LOCUI "Locations (UI dry run)"'
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -140,15 +132,16 @@ def _check_connection_form(page: Any, url: str) -> None:
         field = dialog.locator(f"input[name={name}]")
         assert field.get_attribute("placeholder") == placeholder
         assert dialog.get_by_text(label, exact=True).is_visible()
-    # Hidden by ui-field-behaviour: schema and port.
+    # Hidden by ui-field-behaviour: schema. The port stays: the Test button needs a stored one (443).
     assert dialog.locator("input[name=schema]").count() == 0
-    assert dialog.locator("input[name=port]").count() == 0
+    assert dialog.locator("input[name=port]").count() == 1
+    assert dialog.get_by_text("Port (443)", exact=True).is_visible()
     dialog.locator("input[name=host]").fill("https://your-site.atlassian.net")
     dialog.locator("input[name=login]").fill("automation@example.com")
     page.screenshot(path=str(DOCS / "ui-connection-form.png"))
     # The provider's conn-fields, in the (collapsed) Extra Fields section.
     dialog.get_by_text("Extra Fields", exact=True).click()
-    for label in ("Assets workspace id", "Assets API base URL", "Cloud id"):
+    for label in ("Assets workspace id", "Assets API base URL", "Cloud id", "Rate limit scale"):
         dialog.get_by_text(label, exact=True).wait_for()
     page.keyboard.press("Escape")
 
@@ -170,12 +163,15 @@ def _dry_run_from_trigger_form(page: Any, url: str, api: AirflowApi) -> None:
                 f"see {DOCS / 'ui-trigger-form-error.png'}"
             )
         raise
-    # An array parameter is a JSON editor (Monaco): replace the example mapping with ours by pasting it, as a
-    # user would (typed text would get Monaco's auto-closed brackets and quotes).
-    editor = dialog.locator(".monaco-editor").filter(has_text="old_key").first
-    editor.locator(".view-lines").click()
-    page.keyboard.press("Control+A")
-    page.evaluate(PASTE_INTO_FOCUSED, json.dumps(DRY_RUN_MAPPING))
+    # The mappings are a plain text box, one mapping per line: type ours over the example, as a user would.
+    mappings = dialog.locator("#element_schema_mappings")
+    mappings.fill("")
+    mappings.press_sequentially(DRY_RUN_MAPPING)
+    # The object filters are free text lists (one name per line), not a choice of examples.
+    object_types = dialog.locator("#element_object_types")
+    assert object_types.evaluate("element => element.tagName") == "TEXTAREA"
+    # Optional fields carry no required mark; the source site's empty choice is words, not "null".
+    assert dialog.get_by_text("null", exact=True).count() == 0
     # Dry run is ticked by default.
     assert dialog.locator("input[name=element_dry_run]").is_checked()
     page.screenshot(path=str(DOCS / "ui-trigger-form.png"), full_page=True)

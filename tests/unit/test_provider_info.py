@@ -18,7 +18,7 @@ def test_connection_form_declares_the_optional_fields() -> None:
     manager = ProvidersManager()
 
     widgets = manager.connection_form_widgets
-    for field in ("workspace_id", "api_base_url", "cloud_id"):
+    for field in ("workspace_id", "api_base_url", "cloud_id", "rate_limit_scale", "allow_insecure_http"):
         assert f"extra__jira_assets__{field}" in widgets, sorted(w for w in widgets if "jira" in w)
     behaviour = manager.field_behaviours["jira_assets"]
     assert behaviour["relabeling"]["password"] == "API token"

@@ -105,3 +105,54 @@ def test_a_huge_parameter_is_cut_in_the_message(params: dict[str, Any], param: s
     assert caught.value.param == param
     assert len(str(caught.value)) < 400
     assert "… (1000000 chars)" in str(caught.value) or "… (1000004 chars)" in str(caught.value)
+
+
+def test_mappings_are_read_from_lines_of_old_key_arrow_new_key_and_an_optional_quoted_name() -> None:
+    text = 'LOC -> LOC2 "Locations copy"\n\n# a comment\nITAM->ITAM2\n  PEOPLE → PPL2  \n'
+
+    request = parse_request({"schema_mappings": text})
+
+    assert [(m.old_key, m.new_key, m.new_name) for m in request.mappings] == [
+        ("LOC", "LOC2", "Locations copy"),
+        ("ITAM", "ITAM2", None),
+        ("PEOPLE", "PPL2", None),
+    ]
+
+
+def test_mappings_are_read_from_a_list_of_lines_and_from_json_text() -> None:
+    as_lines = parse_request({"schema_mappings": ['LOC -> LOC2 "Locations copy"']})
+    as_json_text = parse_request(
+        {"schema_mappings": '[{"old_key": "LOC", "new_key": "LOC2", "new_name": "Locations copy"}]'}
+    )
+    as_objects = parse_request(
+        {"schema_mappings": [{"old_key": "LOC", "new_key": "LOC2", "new_name": "Locations copy"}]}
+    )
+
+    assert as_lines.mappings == as_json_text.mappings == as_objects.mappings
+
+
+def test_recreate_missing_takes_a_line_with_the_key_alone() -> None:
+    request = parse_request({"mode": "recreate_missing", "schema_mappings": "ITAM\n"})
+
+    assert request.mappings[0].new_key == "ITAM"
+
+
+@pytest.mark.parametrize(
+    ("mappings", "param", "said"),
+    [
+        ("LOC -> LOC2\nITAM -> itam2", "schema_mappings line 2", "'ITAM -> itam2': 'itam2' is not a"),
+        ("LOC -> LOC2\n\nITAM", "schema_mappings line 3", "give the key it gets, e.g. ITAM -> ITAM2"),
+        ("LOC -> LOC2 Locations copy", "schema_mappings line 1", "cannot read 'LOC -> LOC2 Locations"),
+        ("LOC -> LOC2\nLOC -> LOC3", "schema_mappings line 2", "twice (also in schema_mappings line 1)"),
+        ('LOC -> LOC2 "a.b"', "schema_mappings line 1", "may not contain ."),
+        ('[{"old_key": "LOC", "new_key": "LOC2"', "schema_mappings", "looks like JSON but is not valid JSON"),
+        ("\n# nothing\n", "schema_mappings", "list at least one schema"),
+        (["LOC -> LOC2", "ITAM -> LOC2"], "schema_mappings[1]", "twice (also in schema_mappings[0])"),
+    ],
+)  # fmt: skip
+def test_a_bad_mapping_line_is_named_and_quoted(mappings: Any, param: str, said: str) -> None:
+    with pytest.raises(RestoreParamError) as raised:
+        parse_request({"schema_mappings": mappings})
+
+    assert raised.value.param == param
+    assert said in raised.value.message
