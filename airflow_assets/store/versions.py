@@ -392,14 +392,14 @@ class VersionStore:
 
     def visible_spans(
         self,
-        kind: str,
+        kind: str | None,
         seq: int,
         query: Mapping[str, Any] | None = None,
         *,
         sort: str | None = None,
         fields: Mapping[str, int] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the spans of ``kind`` that snapshot ``seq`` holds (only ``fields`` of them when given)."""
+        """Yield the spans of ``kind`` (None: every kind) that snapshot ``seq`` holds (``fields`` of them)."""
         cursor = self._spans.find(self._visible(kind, seq, query), fields)
         if sort is not None:
             cursor = cursor.sort(sort, 1)
@@ -436,8 +436,11 @@ class VersionStore:
             for row in self._spans.aggregate(pipeline)
         }
 
-    def _visible(self, kind: str, seq: int, query: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {**self._scope(kind), "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}, **(query or {})}
+    def _visible(self, kind: str | None, seq: int, query: Mapping[str, Any] | None) -> dict[str, Any]:
+        scope: dict[str, Any] = {"ws": self.workspace_id, "schema_id": self._span_schema}
+        if kind is not None:
+            scope["kind"] = kind
+        return {**scope, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}, **(query or {})}
 
     def read(
         self,
