@@ -460,20 +460,23 @@ def prune(
     for (workspace_id, schema_id), manifests in _manifests_by_schema(db).items():
         result = SchemaPrune(workspace_id, schema_id, str(manifests[-1].get("schema_key", "?")))
         lease = SchemaLease(db, workspace_id, schema_id, f"prune:{uuid.uuid4()}", wait=lease_wait)
+        if _refuse_damage(db, result, forgotten, checker, dry_run=dry_run):
+            # What prune relies on is not sound: nothing of the schema is deleted.
+            log.warning("%s", result.line())
+            results.append(result)
+            continue
         if dry_run:
             holder = _backup_holding(db, lease)
             if holder:
                 result.skipped = f"{BACKUP_RUNNING} (lease held by {holder})"
             else:
-                _prune_schema(db, result, dry_run=True, forgotten=forgotten, checker=checker)
+                _prune_schema(db, result, dry_run=True, forgotten=forgotten)
         else:
             # The reconstructed lane has its own writer (a backfill): its lease is taken too.
             lane = SchemaLease(db, workspace_id, _lane(schema_id), lease.holder, wait=lease_wait)
             try:
                 with lease, lane:
-                    _prune_schema(
-                        db, result, dry_run=False, forgotten=forgotten, checker=checker, fence=lease
-                    )
+                    _prune_schema(db, result, dry_run=False, forgotten=forgotten, fence=lease)
             except LeaseHeldError as held:
                 result.skipped = f"{BACKUP_RUNNING} (lease held by {held.holder})"
             finally:
@@ -507,17 +510,8 @@ class _Needs:
         return first == len(self.seqs) or self.seqs[first] >= to_seq
 
 
-def _prune_schema(
-    db: Database,
-    result: SchemaPrune,
-    *,
-    dry_run: bool,
-    forgotten: frozenset[str],
-    checker: SnapshotChecker,
-    fence: SchemaLease | None = None,
-) -> None:
-    # Read under the lease: no backup can start or complete a snapshot of this schema meanwhile. A running
-    # snapshot (a backup whose lease expired, to be retried) needs its data as much as a complete one.
+def _remaining(db: Database, result: SchemaPrune, forgotten: frozenset[str]) -> list[Snapshot]:
+    """Return the schema's snapshots that still need data: complete, running (to be retried) or damaged."""
     snapshots = db[SNAPSHOTS].find(
         {
             "workspace_id": result.workspace_id,
@@ -525,22 +519,45 @@ def _prune_schema(
             "status": {"$in": [COMPLETE, RUNNING, DAMAGED]},
         }
     )
-    remaining = [Snapshot.from_document(doc) for doc in snapshots if doc["_id"] not in forgotten]
+    return [Snapshot.from_document(doc) for doc in snapshots if doc["_id"] not in forgotten]
+
+
+def _refuse_damage(
+    db: Database, result: SchemaPrune, forgotten: frozenset[str], checker: SnapshotChecker, *, dry_run: bool
+) -> bool:
+    """Check the complete snapshots that will remain; report the schema skipped if one is damaged.
+
+    Runs before the lease is taken, so backups of the schema do not wait for the check: a snapshot that
+    completes meanwhile was checked by its own finalize, and damage already found stays found.
+    """
+    checks = [checker.check(s) for s in _remaining(db, result, forgotten) if s.status == COMPLETE]
+    damaged = [check for check in checks if not check.intact]
+    if not damaged:
+        return False
+    problems = [problem for check in damaged for problem in check.problems]
+    result.skipped = (
+        f"{DAMAGED_SCHEMA}: {len(damaged)} of its {len(checks)} complete snapshots are not sound "
+        f"({len(problems)} problems, e.g. {problems[0].describe()}); nothing deleted, run "
+        "`airflow-assets snapshots repair`"
+    )
+    if not dry_run:
+        result.items_marked = _mark_damaged_items(db, result.workspace_id, result.schema_id, damaged)
+    return True
+
+
+def _prune_schema(
+    db: Database,
+    result: SchemaPrune,
+    *,
+    dry_run: bool,
+    forgotten: frozenset[str],
+    fence: SchemaLease | None = None,
+) -> None:
+    # Read under the lease: no backup can start or complete a snapshot of this schema meanwhile. A running
+    # snapshot (a backup whose lease expired, to be retried) needs its data as much as a complete one.
+    remaining = _remaining(db, result, forgotten)
     seqs = [snapshot.seq for snapshot in remaining]
     result.snapshots = len(seqs)
-    # What prune relies on: the complete snapshots that remain are sound. Otherwise nothing is deleted.
-    checks = [checker.check(snapshot) for snapshot in remaining if snapshot.status == COMPLETE]
-    damaged = [check for check in checks if not check.intact]
-    if damaged:
-        problems = [problem for check in damaged for problem in check.problems]
-        result.skipped = (
-            f"{DAMAGED_SCHEMA}: {len(damaged)} of its {len(checks)} complete snapshots are not sound "
-            f"({len(problems)} problems, e.g. {problems[0].describe()}); nothing deleted, run "
-            "`airflow-assets snapshots repair`"
-        )
-        if not dry_run:
-            result.items_marked = _mark_damaged_items(db, result.workspace_id, result.schema_id, damaged)
-        return
     needs = _Needs(seqs)
     # Real and reconstructed snapshots number apart (the lane's numbers are negative): one set of needs
     # serves the spans of both.
