@@ -50,6 +50,7 @@ PASTE_INTO_FOCUSED = """text => {
 }"""
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.timeout(300),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
