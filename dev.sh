@@ -3,10 +3,14 @@
 #   ./dev.sh demo   - install everything, start the sandbox + embedded MongoDB, back up the demo schemas,
 #                     then restore deleted objects and one schema into a new key, and verify both
 #   ./dev.sh test   - install everything, lint and type-check, run the whole test suite (starts its own services)
+#   ./dev.sh fast   - the inner loop: lint, type-check and the tests that are neither end-to-end nor slow,
+#                     stopping at the first failure (a few minutes)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
+# `./dev.sh fast`: everything but the end-to-end tests (whole Airflow stacks, the demo) and the slow ones.
+FAST_SELECTION="not e2e and not slow"
 
 # Succeed when "$1" runs and is Python 3.11 or newer (a pyenv shim of an uninstalled version does not run).
 supported_python() {
@@ -50,11 +54,26 @@ install_chromium() {
         || echo "could not install chromium: the browser test will be skipped" >&2
 }
 
+# What the venv was last installed from: the lock file and the package's metadata.
+install_inputs_hash() {
+    cat requirements-lock.txt pyproject.toml | "$VENV/bin/python" -c \
+        'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'
+}
+
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
         python=$(find_python)
+        echo "creating .venv with $python..." >&2
         "$python" -m venv "$VENV"
     fi
+    # An install that succeeded records what it installed: the same inputs again install nothing (16 s saved).
+    stamp="$VENV/.airflow-assets-installed"
+    wanted=$(install_inputs_hash)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        return 0
+    fi
+    rm -f "$stamp"
+    echo "installing the locked dependencies into .venv (about a minute the first time)..." >&2
     # A venv made by uv has no pip of its own.
     "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip --upgrade >/dev/null
     # uv installs the locked set in seconds; plain pip is the fallback when uv cannot be had.
@@ -65,12 +84,17 @@ setup() {
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
     fi
+    echo "$wanted" > "$stamp"
+    echo "installed." >&2
 }
 
-run_tests() {
+lint() {
     "$VENV/bin/ruff" check airflow_assets tests benchmarks
     "$VENV/bin/ruff" format --check airflow_assets tests benchmarks
     "$VENV/bin/mypy"
+}
+
+run_tests() {
     set +e
     "$VENV/bin/python" -m pytest "$@"
     status=$?
@@ -87,6 +111,7 @@ shift || true
 case "$command" in
     setup) setup ;;
     demo) setup; exec "$VENV/bin/airflow-assets" demo "$@" ;;
-    test) setup; install_chromium; run_tests "$@" ;;
-    *) echo "usage: ./dev.sh demo | test [pytest args] | setup" >&2; exit 2 ;;
+    test) setup; install_chromium; lint; run_tests "$@" ;;
+    fast) setup; lint; run_tests -m "$FAST_SELECTION" -x "$@" ;;
+    *) echo "usage: ./dev.sh demo | test [pytest args] | fast [pytest args] | setup" >&2; exit 2 ;;
 esac

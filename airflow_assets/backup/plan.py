@@ -422,11 +422,20 @@ tasks of a missing pool). {settings.parallel_schemas} schema(s) of this site may
 
 ## Restore
 
-Trigger the `{RESTORE_DAG_ID}` DAG with this configuration (use another `new_key` to restore into a copy):
+Trigger the `{RESTORE_DAG_ID}` DAG. Deleted objects back into the live schema `{key}` (with the references
+other objects had to them):
 
 ```json
-{{"schema_mappings": [{{"old_key": "{key}", "new_key": "{key}"}}], "snapshot": "latest"}}
+{{"mode": "recreate_missing", "schema_mappings": [{{"old_key": "{key}"}}], "snapshot": "latest"}}
 ```
+
+The whole schema into a new one (a key that does not exist yet: `{key}` itself is refused while it exists):
+
+```json
+{{"schema_mappings": [{{"old_key": "{key}", "new_key": "{key}2"}}], "snapshot": "latest"}}
+```
+
+Each run is a dry run until you add `"dry_run": false`: read its plan first.
 
 ## Backfill
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import signal
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +73,7 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
     os.environ["JIRA_ASSETS_CONFIG"] = str(dags / "jira_assets.yaml")
     # A stop request unwinds the context managers below (sandbox, MongoDB) instead of killing the process.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    _quiet_known_warnings()
 
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
@@ -87,6 +90,10 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
         os.environ["AIRFLOW_CONN_JIRA_ASSETS_DEFAULT"] = sandbox_connection(sandbox, rate_limit_scale=20)
         os.environ["AIRFLOW_CONN_JIRA_ASSETS_BACKUP"] = mongo.airflow_conn_uri("jira_assets_backup")
 
+        print(
+            "  (the sandbox speaks plain http on loopback: its connection sets allow_insecure_http, "
+            "which a real site never needs)"
+        )
         hook = JiraAssetsHook()
         ok, message = hook.test_connection()
         print(f"connection jira_assets_default: {'OK' if ok else 'FAILED'} - {message}")
@@ -121,10 +128,40 @@ def run_demo(*, workdir: str | os.PathLike[str] = ".demo") -> int:
         failed = _run_backups(backup_db, built)
         print()
         failed += _run_restores(backup_db, client, cycle_keys=_cycle_keys(sandbox))
-        print()
-        print(cli_hint(root))
+        _print_next_steps(root)
         return 1 if failed else 0
     return 0
+
+
+def _print_next_steps(root: Path) -> None:
+    """Say what to look at next, once the demo's services are about to stop."""
+    print()
+    print("next:")
+    print(f"  run the demo again: it takes incremental backups and restores from them (data kept in {root})")
+    print("  see it in Airflow's UI: airflow-assets standalone, then docs/ui.md (a restore from the form)")
+    print(
+        "  back up your own site: README, 'Back up object schemas' (airflow-assets schemas list --conn-id X)"
+    )
+    print("  probe a real site, read-only: airflow-assets check --conn-id X")
+    print("  " + cli_hint(root).replace("\n", "\n  "))
+
+
+class _SandboxCleartextFilter(logging.Filter):
+    """Drop the hook's plain-http warning: every task of the demo would repeat it for the loopback sandbox."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "allow_insecure_http is set" not in record.getMessage()
+
+
+def _quiet_known_warnings() -> None:
+    """Keep the demo's output to its own lines: drop two warnings that say nothing about the demo.
+
+    The hook warns in every task that the sandbox's connection is plain http (the demo says so once
+    instead), and starlette warns that Airflow's execution API (through ``svcs``) imports its test client
+    while ``httpx2`` is not installed: third-party, and harmless here.
+    """
+    logging.getLogger("airflow_assets.hooks.jira_assets").addFilter(_SandboxCleartextFilter())
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
 
 
 def _run_backups(backup_db: Database, dags: Mapping[str, DAG]) -> int:
@@ -137,7 +174,7 @@ def _run_backups(backup_db: Database, dags: Mapping[str, DAG]) -> int:
     snapshots = SnapshotStore(backup_db)
     columns = ("objects", "history_entries", "comments", "tickets")
     headings = "".join(f" {column.split('_')[0]:>8}" for column in columns)
-    print(f"{'backup DAG':<34} {'state':<8}{headings}  snapshot")
+    print(f"{'backup DAG':<34} {'state':<8} {'kind':<11}{headings}  snapshot")
     failed = 0
     for dag_id, dag in sorted(dags.items()):
         if not dag_id.startswith("jira_assets_backup_"):
@@ -148,7 +185,9 @@ def _run_backups(backup_db: Database, dags: Mapping[str, DAG]) -> int:
         state = str(dag_run.state)
         failed += state != "success"
         figures = "".join(f" {counts.get(column, '-'):>8}" for column in columns)
-        print(f"{dag_id:<34} {state:<8}{figures}  {snapshot.snapshot_id if snapshot else '-'}")
+        # full: every object with its history and comments; incremental: only what changed since.
+        kind = snapshot.kind if snapshot else "-"
+        print(f"{dag_id:<34} {state:<8} {kind:<11}{figures}  {snapshot.snapshot_id if snapshot else '-'}")
     return failed
 
 
@@ -195,10 +234,11 @@ def _run_restores(backup_db: Database, client: AssetsClient, *, cycle_keys: Sequ
         f"new_schema {COPY_MAPPING['old_key']} -> {COPY_MAPPING['new_key']}",
         {"schema_mappings": [COPY_MAPPING], "dry_run": False},
     )
-    print(
-        f"reports: MongoDB {backup_db.name}.restores, _id {RESTORE_DAG_ID}:<run id>; "
-        "key maps: restore_files (key_map.csv)"
-    )
+    print()
+    print(f"restore reports: MongoDB {backup_db.name}.restores, one document per restore:")
+    for run in (recreate, copy):
+        print(f"  _id {run.restore_id}")
+    print("  the old -> new key maps: restore_files (name key_map.csv, restore_id as above)")
     return sum(not run.ok for run in (recreate, copy)) + (len(back) != len(lost))
 
 
@@ -206,6 +246,7 @@ def _run_restores(backup_db: Database, client: AssetsClient, *, cycle_keys: Sequ
 class RestoreOutcome:
     """What a restore run left in MongoDB: its state, report, verify result and key map."""
 
+    restore_id: str
     state: str
     report: dict[str, Any]
     verify: dict[str, Any]
@@ -227,9 +268,11 @@ def _restore(backup_db: Database, title: str, conf: dict[str, Any]) -> RestoreOu
     # in the DAG's own Param objects, so a second dag.test() would inherit the first run's mode.
     dag = build_from_config()[RESTORE_DAG_ID]
     dag_run = dag.test(run_conf=conf)
-    ledger = Ledger(backup_db, f"{dag.dag_id}:{dag_run.run_id}")
+    restore_id = f"{dag.dag_id}:{dag_run.run_id}"
+    ledger = Ledger(backup_db, restore_id)
     document = ledger.document()
     outcome = RestoreOutcome(
+        restore_id=restore_id,
         state=str(dag_run.state),
         report=document.get("report") or {},
         verify=(document.get("steps") or {}).get("verify") or {},

@@ -11,10 +11,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,9 @@ def airflow_env(
 ) -> dict[str, str]:
     """Return the environment of ``airflow standalone``: ours without Airflow settings, plus the preset.
 
+    The scheduler's and the triggerer's log servers get free ports: their defaults (8793, 8794) are often
+    taken on a shared machine (another Airflow, a Celery worker), and then the log server dies at start.
+
     :param layout: the work directory's layout.
     :param host: the interface the api-server listens on.
     :param port: the api-server's port.
@@ -94,6 +98,7 @@ def airflow_env(
     }
     # airflow standalone starts its components as `airflow ...` from the PATH: this venv's first.
     inherited["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), inherited.get("PATH", "")])
+    worker_log_port = free_port(exclude={port})
     return {
         **inherited,
         "AIRFLOW_HOME": str(layout.airflow_home),
@@ -111,9 +116,22 @@ def airflow_env(
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         # Tasks report to the execution API; its default assumes port 8080.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port(exclude={port, worker_log_port})),
         "JIRA_ASSETS_CONFIG": str(layout.config_file),
         **(extra or {}),
     }
+
+
+def free_port(*, exclude: Iterable[int] = ()) -> int:
+    """Return a TCP port nothing listens on now (the system picks it), never one of ``exclude``."""
+    unwanted = set(exclude)
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("", 0))
+            chosen = int(probe.getsockname()[1])
+        if chosen not in unwanted:
+            return chosen
 
 
 class AirflowStandalone:

@@ -12,7 +12,7 @@ import pymongo
 import pytest
 from pymongo.database import Database
 
-from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
+from airflow_assets.api import AssetsClient, RateLimits
 from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.activity import export_activity
 from airflow_assets.backup.finalize import finalize
@@ -23,10 +23,10 @@ from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
+from tests.fast_retry import FAST_RETRY
 
 # The sandbox enforces no limit unless asked: pace at 100x the documented ones so tests stay fast.
 FAST_LIMITS = RateLimits(default_limit=100_000, limits={}, total_limit=None)
-FAST_RETRY = RetryPolicy(max_attempts=8, initial_wait=0.01, max_wait=0.05, max_retry_after=0.05)
 ALL_INCLUDED = {"history": True, "comments": True, "connected_tickets": True}
 
 

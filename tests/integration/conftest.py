@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pymongo
 import pytest
 from airflow.sdk import DAG
 from pymongo.database import Database
@@ -13,7 +15,8 @@ from pymongo.database import Database
 from airflow_assets.dags import build_from_config
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox
-from tests.integration.backup_support import set_connections
+from tests.integration.backup_support import client_for, set_connections
+from tests.integration.restore_support import back_up_demo
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +26,28 @@ def airflow_db() -> Iterator[None]:
 
     initdb()
     yield
+
+
+@pytest.fixture(scope="session")
+def demo_backup(mongo_server: EmbeddedMongo, demo_sandbox: RunningSandbox) -> Iterator[Database]:
+    """Back up the demo schema LOC of the session's demo sandbox once; the database holding the snapshot.
+
+    LOC only: the readers so far plan restores of LOC, and ITAM's history makes a backup of all three schemas
+    cost more than the backups it saves. Add a key here when a reader needs it.
+
+    Shared by every test that only reads it: such a test never writes snapshots, and gives each restore it
+    plans an id of its own (the plan is stored in ``restores``). A test that backs up again, restores into the
+    site or damages the store takes its own ``mongo_db``.
+    """
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_server.uri)
+    db = client[f"test_demo_backup_{uuid.uuid4().hex[:8]}"]
+    with client_for(demo_sandbox) as assets:
+        back_up_demo(assets, db, keys=("LOC",))
+    try:
+        yield db
+    finally:
+        client.drop_database(db.name)
+        client.close()
 
 
 BackupDags = Callable[..., dict[str, DAG]]

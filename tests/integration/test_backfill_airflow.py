@@ -26,7 +26,7 @@ from airflow_assets.devtools.embedded_mongo import embedded_mongo
 from airflow_assets.sandbox.launch import run_sandbox
 from tests.integration.backup_support import client_for, dropped_afterwards, fresh_database_name
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 DAG_ID = "jira_assets_backup_demo_loc"
 RESTORE_DAG = "jira_assets_restore"

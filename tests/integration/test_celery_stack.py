@@ -28,7 +28,7 @@ from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import SPANS
 from tests.integration.backup_support import back_up, client_for, dropped_afterwards, fresh_database_name
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 BACKUP_DAGS = {
     "jira_assets_backup_demo_people": "PEOPLE",

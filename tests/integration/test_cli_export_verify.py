@@ -52,6 +52,11 @@ def _write_config(path: Path, database: str) -> Path:
     return path
 
 
+# Each test backs up demo schemas and runs the command in-process: 15-35 s apiece within the suite, so
+# `./dev.sh fast` leaves the module out (`./dev.sh test` runs it).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def backed_up(
     demo_sandbox: RunningSandbox, mongo_server: EmbeddedMongo, tmp_path_factory: pytest.TempPathFactory

@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import requests
 
 from airflow_assets.devtools.standalone_stack import AirflowApi, processes_mentioning, running_standalone
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def free_port() -> int:
@@ -22,10 +24,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextmanager
+def occupied(*ports: int) -> Iterator[None]:
+    """Listen on ``ports`` for the block (a port someone else holds already is as good)."""
+    with ExitStack() as stack:
+        for port in ports:
+            listener = stack.enter_context(socket.socket())
+            with suppress(OSError):
+                listener.bind(("", port))
+                listener.listen()
+        yield
+
+
 def test_standalone_answers_its_health_check_and_stops_on_sigint(tmp_path: Path) -> None:
     workdir = tmp_path / "standalone"
     started = time.monotonic()
-    with running_standalone(workdir, port=free_port()) as standalone:
+    # Airflow's default log-server ports taken, as on a shared machine: standalone must not need them.
+    with occupied(8793, 8794), running_standalone(workdir, port=free_port()) as standalone:
         ready_after = time.monotonic() - started
         health = requests.get(f"{standalone.url}/api/v2/monitor/health", timeout=10).json()
         assert health["metadatabase"]["status"] == "healthy"
@@ -52,6 +67,8 @@ def test_standalone_answers_its_health_check_and_stops_on_sigint(tmp_path: Path)
     print(f"ready after {ready_after:.1f} s")
     assert code == 0, "\n".join(standalone.output[-30:])
     assert "stopped" in standalone.output[-1]
+    airflow_log = (workdir / "airflow-standalone.log").read_text(errors="replace")
+    assert "Address already in use" not in airflow_log
     # Nothing left: no Airflow component, task process or MongoDB of this work directory.
     leftovers = []
     for _ in range(10):

@@ -6,11 +6,12 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import requests
 
-from airflow_assets.api import AqlPage, AssetsClient, PacerRegistry, RateLimits, RetryPolicy
+from airflow_assets.api import AqlPage, AssetsClient, PacerRegistry, RateLimits
 from airflow_assets.api import endpoints as ep
 from airflow_assets.exceptions import (
     AssetsAuthError,
@@ -20,17 +21,17 @@ from airflow_assets.exceptions import (
 )
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
 from airflow_assets.sandbox.realism import FAULT_KINDS, RealismConfig
+from tests.fast_retry import FAST_RETRY
 
-# Waits in milliseconds keep the retry tests fast; the behaviour is the production one.
-FAST_RETRY = RetryPolicy(max_attempts=12, initial_wait=0.02, max_wait=0.3, max_retry_after=2.0)
+# The rate-limit tests' sandbox counts calls over a 1-second window: backoff up to 0.3 s and an honoured
+# Retry-After let twelve attempts outlast it.
+OUTLASTS_A_RATE_WINDOW = replace(FAST_RETRY, max_wait=0.3, max_retry_after=2.0)
 # The client does not pace here, so the server's limiter is what these tests exercise.
 NO_PACING = RateLimits(enabled=False)
-# The faulty sandbox sends Retry-After: 1 with some 503s; capping it keeps hundreds of faults quick.
-FAST_RETRY_CAPPED = RetryPolicy(max_attempts=12, initial_wait=0.02, max_wait=0.3, max_retry_after=0.05)
 
 
 def make_client(sandbox: RunningSandbox, *, token: str | None = None, **options: object) -> AssetsClient:
-    settings: dict[str, object] = {"retry": FAST_RETRY, "limits": NO_PACING, "max_workers": 8}
+    settings: dict[str, object] = {"retry": OUTLASTS_A_RATE_WINDOW, "limits": NO_PACING, "max_workers": 8}
     settings.update(options)
     return AssetsClient(
         site_url=sandbox.url,
@@ -139,7 +140,7 @@ def test_rate_limited_reads_complete_with_every_object_read_once(
 def test_faults_are_survived_with_every_object_read_once(
     faulty_sandbox: RunningSandbox, expected_itam_ids: list[str]
 ) -> None:
-    with make_client(faulty_sandbox, retry=FAST_RETRY_CAPPED) as client:
+    with make_client(faulty_sandbox, retry=FAST_RETRY) as client:
         schema_id = faulty_sandbox.seed.schema_ids["ITAM"]  # type: ignore[union-attr]
         listed = [obj["id"] for obj in client.iter_objects(f"objectSchemaId = {schema_id}", page_size=50)]
         fetched = Counter(obj["id"] for _, obj in client.map_concurrent(client.get_object, listed))
@@ -203,7 +204,7 @@ def test_token_never_appears_in_logs_or_errors(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     errors: list[JiraAssetsError] = []
-    with make_client(faulty_sandbox, retry=FAST_RETRY_CAPPED) as client:
+    with make_client(faulty_sandbox, retry=FAST_RETRY) as client:
         assert faulty_sandbox.api_token not in repr(client)
         for _ in client.iter_objects("objectSchemaId = 1", page_size=20):
             pass

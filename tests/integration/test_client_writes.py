@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
+from airflow_assets.api import AssetsClient, RateLimits
 from airflow_assets.exceptions import AssetsBadRequestError, AssetsNotFoundError
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
+from tests.fast_retry import FAST_RETRY
 
-# Millisecond waits: a write test never waits for a retry the sandbox does not provoke anyway.
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.05, max_retry_after=0.1)
 NO_PACING = RateLimits(enabled=False)
 CLOUD_ICON = "a6f3c2d1-5b4e-4c7a-9e8d-2f1b0c3d4e5f"
 JsonDict = dict[str, Any]

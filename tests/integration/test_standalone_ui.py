@@ -42,6 +42,7 @@ BACKUP_DAG_ID = "jira_assets_backup_demo_loc"
 DRY_RUN_MAPPING = 'LOC -> LOCUI "Locations (UI dry run)"'
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.timeout(300),
     pytest.mark.skipif(
         not CHROMIUM.exists(),

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,8 +19,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from airflow_assets.api import AssetsClient, PacerRegistry, RateLimits, RetryPolicy
+from airflow_assets.api import AssetsClient, PacerRegistry, RateLimits
 from airflow_assets.sandbox.server import serve_in_thread
+from tests.fast_retry import FAST_RETRY
 
 WORKSPACE_ID = "ws-0001"
 API_PREFIX = f"/jsm/assets/workspace/{WORKSPACE_ID}/v1/"
@@ -29,8 +30,8 @@ API_PREFIX = f"/jsm/assets/workspace/{WORKSPACE_ID}/v1/"
 LIST_ENDPOINT = re.compile(
     r"(/history|/attributes|/referenceinfo|/objecttypes/flat|^comment/object/|^config/\w+$|^icon/global$)"
 )
-# Millisecond waits keep the retry tests fast; the logic is the production one.
-FAST_RETRY = RetryPolicy(max_attempts=4, initial_wait=0.001, max_wait=0.01, max_retry_after=0.05)
+# The retry tests script four failing answers and expect the client to give up after the fourth.
+FOUR_ATTEMPTS = replace(FAST_RETRY, max_attempts=4)
 NO_PACING = RateLimits(enabled=False)
 
 
@@ -260,7 +261,7 @@ def make_client(site: ScriptedSite) -> Iterator[Callable[..., AssetsClient]]:
             "email": site.email,
             "api_token": site.api_token,
             "api_base_url": site.api_base_template,
-            "retry": FAST_RETRY,
+            "retry": FOUR_ATTEMPTS,
             "limits": NO_PACING,
             "pacers": PacerRegistry(),
             "timeout": (2.0, 5.0),

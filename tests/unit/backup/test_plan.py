@@ -122,10 +122,14 @@ def test_doc_md_says_what_where_when_how_to_restore_and_shows_the_entry() -> Non
         "history, connected tickets",
         "left out: comments",
         "`jira_assets_restore`",
-        '{"schema_mappings": [{"old_key": "PEOPLE", "new_key": "PEOPLE"}], "snapshot": "latest"}',
+        '{"mode": "recreate_missing", "schema_mappings": [{"old_key": "PEOPLE"}], "snapshot": "latest"}',
+        '{"schema_mappings": [{"old_key": "PEOPLE", "new_key": "PEOPLE2"}], "snapshot": "latest"}',
+        '"dry_run": false',
         "dags/jira_assets.yaml",
     ):
         assert fact in doc, fact
+    # A new_schema restore into the key the schema still has is refused: the docs never suggest it.
+    assert '"new_key": "PEOPLE"}' not in doc
     entry_block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert yaml.safe_load(entry_block) == {
         "sites": {
