@@ -264,13 +264,7 @@ def _start_mongod(cleanup: ExitStack, path: Path, host: str, port: int, timeout:
             *("--wiredTigerCacheSizeGB", "0.25"),
             *("--setParameter", "diagnosticDataCollectionEnabled=false"),
         ]
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        process = _spawn(command)
         output = _drain(process)
         try:
             version = _wait_for_ping(process, host, chosen, timeout, output)
@@ -283,6 +277,13 @@ def _start_mongod(cleanup: ExitStack, path: Path, host: str, port: int, timeout:
         cleanup.callback(_stop, process)
         return EmbeddedMongo(host, chosen, path, process, kind=f"{MONGOD} {version}")
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _spawn(command: list[str]) -> subprocess.Popen[str]:
+    """Start a server in its own session, its output read as text from one pipe."""
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def _start_secantus(
@@ -299,13 +300,7 @@ def _start_secantus(
         *("--config", str(config), "--log-level", "INFO"),
         *("--host", host, "--port", str(port), "--storage-path", str(path)),
     ]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = _spawn(command)
     cleanup.callback(_stop, process)
     listening = _wait_for_port(process, timeout)
     return EmbeddedMongo(host, listening, path, process, kind=SECANTUSDB, reason=reason)
