@@ -262,22 +262,24 @@ def run_restore(args: argparse.Namespace) -> None:
 
 
 def _time_hashing() -> dict[str, float]:
-    """Count the time every re-hash of stored content takes (reads and the plan's check), from now on."""
+    """Count, from now on, the time spent hashing stored content again: on every read, and in the check."""
     import airflow_assets.store.check as check
     import airflow_assets.store.versions as versions
 
-    totals = {"seconds": 0.0, "versions": 0.0}
-    original = versions.content_hash
+    totals = {"read_seconds": 0.0, "read_versions": 0.0, "check_seconds": 0.0, "check_versions": 0.0}
 
-    def timed_hash(**fields: Any) -> str:
-        started = time.perf_counter()
-        digest = original(**fields)
-        totals["seconds"] += time.perf_counter() - started
-        totals["versions"] += 1
-        return digest
+    def timed(original: Any, what: str) -> Any:
+        def timed_hash(**fields: Any) -> str:
+            started = time.perf_counter()
+            digest = original(**fields)
+            totals[f"{what}_seconds"] += time.perf_counter() - started
+            totals[f"{what}_versions"] += 1
+            return str(digest)
 
-    versions.content_hash = timed_hash  # type: ignore[assignment]
-    check.content_hash = timed_hash  # type: ignore[assignment]
+        return timed_hash
+
+    versions.content_hash = timed(versions.content_hash, "read")
+    check.content_hash = timed(check.content_hash, "check")
     return totals
 
 
@@ -394,11 +396,17 @@ def main() -> None:
     for difference in result["differences"]:
         print(f"     {difference}")
     plan_hashing, all_hashing = result["plan_hashing"], result["all_hashing"]
+    plan_seconds = seconds["plan"]
+    read_s, read_n = plan_hashing["read_seconds"], plan_hashing["read_versions"]
+    check_s, check_n = plan_hashing["check_seconds"], plan_hashing["check_versions"]
     print(
-        f"   re-hashing stored content: {plan_hashing['seconds']:.2f} s for {plan_hashing['versions']:,.0f} "
-        f"versions in the plan (its check of every source snapshot included) = "
-        f"{plan_hashing['seconds'] / seconds['plan']:.1%} of its {seconds['plan']:.1f} s (target < 10%); "
-        f"{all_hashing['seconds']:.2f} s for {all_hashing['versions']:,.0f} versions in the whole restore"
+        f"   re-hashing on read: {read_s:.2f} s for {read_n:,.0f} versions read by the plan = "
+        f"{read_s / plan_seconds:.1%} of its {plan_seconds:.1f} s (target < 10%); "
+        f"{all_hashing['read_seconds']:.2f} s for {all_hashing['read_versions']:,.0f} read by the whole restore"
+    )
+    print(
+        f"   the plan's check of its source snapshots: {check_n:,.0f} versions hashed in {check_s:.2f} s = "
+        f"{check_s / plan_seconds:.1%} of the plan"
     )
     steps = ", ".join(f"{step} {seconds[step]:.1f}" for step in RESTORE_STEPS)
     print(f"   steps (s): {steps}; total {sum(seconds.values()):.1f}")

@@ -400,7 +400,8 @@ class VersionStore:
         fields: Mapping[str, int] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield the spans of ``kind`` (None: every kind) that snapshot ``seq`` holds (``fields`` of them)."""
-        cursor = self._spans.find(self._visible(kind, seq, query), fields)
+        # Pages of BATCH spans: a cursor's own batches grow to 16 MB, and memory must not grow with a schema.
+        cursor = self._spans.find(self._visible(kind, seq, query), fields).batch_size(BATCH)
         if sort is not None:
             cursor = cursor.sort(sort, 1)
         yield from cursor
