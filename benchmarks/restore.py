@@ -402,7 +402,7 @@ def main() -> None:
     print(
         f"   re-hashing on read: {read_s:.2f} s for {read_n:,.0f} versions read by the plan = "
         f"{read_s / plan_seconds:.1%} of its {plan_seconds:.1f} s (target < 10%); "
-        f"{all_hashing['read_seconds']:.2f} s for {all_hashing['read_versions']:,.0f} read by the whole restore"
+        f"{all_hashing['read_seconds']:.2f} s for {all_hashing['read_versions']:,.0f} in the whole restore"
     )
     print(
         f"   the plan's check of its source snapshots: {check_n:,.0f} versions hashed in {check_s:.2f} s = "
