@@ -114,7 +114,10 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
     summary.resumed_after = max(start_after, 0)
     # What finalize compares with: the objects whose activity this step is responsible for.
     summary.selected, summary.selection_digest = selection(versions, snapshot)
-    total = sum(1 for _ in _object_refs(versions, snapshot, start_after))
+    if start_after < 0:
+        total = summary.selected
+    else:
+        total = sum(1 for _ in _object_refs(versions, snapshot, start_after))
     if start_after >= 0:
         log.info("%s: resuming after object id %s (%s objects left)", activity.step, start_after, total)
     progress = ProgressLog(log, f"{activity.step} calls", total)

@@ -98,7 +98,7 @@ def finalize(
         }
         root, missing = seal(versions, snapshot.document, counts, key)
         if missing:
-            marked = mark_for_reread(versions, missing)
+            marked = mark_for_reread(versions, missing).items
             first = missing[0]
             raise IncompleteSnapshotError(
                 f"snapshot {snapshot_id}: {len(missing)} versions this run stored are missing (e.g. "

@@ -18,8 +18,7 @@ from pymongo.database import Database
 
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.store.check import SnapshotCheck, SnapshotChecker
-from airflow_assets.store.layout import VERSIONS
-from airflow_assets.store.repair import mark_for_reread
+from airflow_assets.store.repair import damaged_items, mark_for_reread
 from airflow_assets.store.snapshots import Snapshot
 from airflow_assets.store.versions import DamagedContentError
 
@@ -70,13 +69,9 @@ def check_sources(
     for check, snapshot in zip(result.checks, snapshots, strict=True):
         if check.sound:
             continue
-        damaged = [
-            {"kind": problem.kind, "item_id": problem.item_id, "hash": problem.document_id}
-            for problem in check.problems
-            if problem.collection == VERSIONS and problem.kind
-        ]
+        damaged = damaged_items([check])
         if damaged and not snapshot.reconstructed:
-            marked = mark_for_reread(snapshot.versions(db), damaged)
+            marked = mark_for_reread(snapshot.versions(db), damaged).items
             log.warning(
                 "%s items of %s are marked to be read again by the next backup", marked, snapshot.schema_key
             )

@@ -39,7 +39,7 @@ from pymongo.database import Database
 from airflow_assets.store.check import SnapshotCheck, SnapshotChecker
 from airflow_assets.store.layout import LEASES, PROGRESS, SNAPSHOTS, SPANS, VERSIONS, ensure_indexes
 from airflow_assets.store.leases import LeaseHeldError, SchemaLease
-from airflow_assets.store.repair import mark_for_reread
+from airflow_assets.store.repair import damaged_items, mark_for_reread
 from airflow_assets.store.retention import (
     KeptSnapshot,
     RetentionRules,
@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 
 # The rule under which the newest complete snapshot of a schema is kept when the policy would not keep it.
 NEWEST = "newest"
-# The rule under which the newest sound snapshot is kept when the newer ones are damaged.
-NEWEST_SOUND = "newest sound"
 # Closed spans read per page while looking for the ones no snapshot needs (small documents, projected).
 SPAN_PAGE = 2000
 # Why a schema was left alone by prune (or forget).
@@ -276,7 +274,7 @@ def forget(
     schemas = []
     for (workspace_id, schema_id), manifests in _manifests_by_schema(db).items():
         decision = _forget_schema(workspace_id, schema_id, manifests, policy)
-        decision = _sound_decision(db, checker, decision, manifests, dry_run=dry_run)
+        decision = _sound_decision(db, checker, decision, dry_run=dry_run)
         if not dry_run and not decision.refused:
             _remove_manifests(db, decision.forgotten, COMPLETE)
             _remove_manifests(db, decision.failed_removed, FAILED)
@@ -287,71 +285,37 @@ def forget(
 
 
 def _sound_decision(
-    db: Database,
-    checker: SnapshotChecker,
-    decision: SchemaForget,
-    manifests: Sequence[Mapping[str, Any]],
-    *,
-    dry_run: bool,
+    db: Database, checker: SnapshotChecker, decision: SchemaForget, *, dry_run: bool
 ) -> SchemaForget:
-    """Refuse a decision that keeps a damaged snapshot; keep the newest sound snapshot in any case."""
-    if not decision.kept:
+    """Refuse a decision that keeps a damaged snapshot.
+
+    With the newest complete snapshot always kept, this is what keeps the newest sound one: either every
+    kept snapshot is sound, or nothing is forgotten.
+    """
+    store = SnapshotStore(db)
+    kept = [store.get(entry.snapshot.snapshot_id) for entry in decision.kept]
+    damaged = [check for check in checker.check_all(s for s in kept if s is not None) if not check.intact]
+    if not damaged:
         return decision
-    by_id = {str(document["_id"]): document for document in manifests}
-    complete = sorted(
-        (document for document in manifests if document["status"] == COMPLETE),
-        key=lambda document: -int(document["seq"]),
+    if not dry_run:
+        _mark_damaged_items(db, decision.workspace_id, decision.schema_id, damaged)
+    problems = [problem for check in damaged for problem in check.problems]
+    return dataclasses.replace(
+        decision,
+        forgotten=(),
+        failed_removed=(),
+        refused=(
+            f"{DAMAGED_SCHEMA}: {len(damaged)} snapshots it would keep are not sound ({len(problems)} "
+            f"problems, e.g. {problems[0].describe()}); run `airflow-assets snapshots repair`"
+        ),
     )
-    checks: dict[str, SnapshotCheck] = {}
-
-    def check(snapshot_id: str) -> SnapshotCheck:
-        if snapshot_id not in checks:
-            snapshot = SnapshotStore(db).get(snapshot_id)
-            assert snapshot is not None, snapshot_id
-            checks[snapshot_id] = checker.check(snapshot)
-        return checks[snapshot_id]
-
-    newest_sound = next((str(doc["_id"]) for doc in complete if check(str(doc["_id"])).intact), None)
-    damaged = [entry.snapshot for entry in decision.kept if not check(entry.snapshot.snapshot_id).intact]
-    if damaged:
-        problems = [problem for ref in damaged for problem in check(ref.snapshot_id).problems]
-        if not dry_run:
-            _mark_damaged_items(
-                db, decision.workspace_id, decision.schema_id, [check(r.snapshot_id) for r in damaged]
-            )
-        return dataclasses.replace(
-            decision,
-            forgotten=(),
-            failed_removed=(),
-            refused=(
-                f"{DAMAGED_SCHEMA}: {len(damaged)} snapshots it would keep are not sound ({len(problems)} "
-                f"problems, e.g. {problems[0].describe()}); run `airflow-assets snapshots repair`"
-            ),
-        )
-    if newest_sound is not None and newest_sound in decision.forgotten:
-        document = by_id[newest_sound]
-        ref = SnapshotRef(newest_sound, _started_at(document), int(document["seq"]))
-        return dataclasses.replace(
-            decision,
-            forgotten=tuple(i for i in decision.forgotten if i != newest_sound),
-            kept=(*decision.kept, KeptSnapshot(ref, (NEWEST_SOUND,))),
-            notes=(*decision.notes, f"{newest_sound} is the newest sound snapshot: it is kept"),
-        )
-    return decision
 
 
 def _mark_damaged_items(
     db: Database, workspace_id: str, schema_id: str, checks: Sequence[SnapshotCheck]
 ) -> int:
     """Mark what damaged snapshots lack so that the next backup of the schema reads it again."""
-    versions = VersionStore(db, workspace_id, schema_id)
-    damaged = [
-        {"kind": problem.kind, "item_id": problem.item_id, "hash": problem.document_id}
-        for check in checks
-        for problem in check.problems
-        if problem.collection == VERSIONS and problem.kind
-    ]
-    return mark_for_reread(versions, damaged)
+    return mark_for_reread(VersionStore(db, workspace_id, schema_id), damaged_items(checks)).items
 
 
 def _manifests_by_schema(db: Database) -> dict[tuple[str, str], list[Mapping[str, Any]]]:

@@ -22,31 +22,55 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo.database import Database
 
 from airflow_assets.store.check import SnapshotCheck, SnapshotChecker
-from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.layout import CONFIG_KINDS, CONTENT_KINDS, QUARANTINE, SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.leases import SchemaLease
 from airflow_assets.store.snapshots import COMPLETE, Snapshot, SnapshotStore
-from airflow_assets.store.versions import CHILD_KINDS, LOOKUP_BATCH, OPEN, Member, VersionStore
+from airflow_assets.store.versions import (
+    CHILD_KINDS,
+    LOOKUP_BATCH,
+    OPEN,
+    Member,
+    VersionStore,
+    version_damage,
+)
 
 log = logging.getLogger(__name__)
 
 
-def mark_for_reread(versions: VersionStore, damaged: Iterable[Mapping[str, Any]]) -> int:
-    """Mark damaged items so that the next backup reads them again; return how many head entries moved.
+class Marked(NamedTuple):
+    """What :func:`mark_for_reread` did: head entries marked changed, altered versions quarantined."""
+
+    items: int
+    quarantined: int
+
+
+def damaged_items(checks: Iterable[SnapshotCheck]) -> list[dict[str, str]]:
+    """Return each damaged item the checks found once: ``kind``, ``item_id`` and ``hash`` (its version)."""
+    found = {
+        (problem.kind, problem.item_id, problem.document_id): None
+        for check in checks
+        for problem in check.problems
+        if problem.collection == VERSIONS and problem.kind and problem.item_id
+    }
+    return [{"kind": kind, "item_id": item_id, "hash": digest} for kind, item_id, digest in found]
+
+
+def mark_for_reread(versions: VersionStore, damaged: Iterable[Mapping[str, Any]]) -> Marked:
+    """Quarantine altered versions of damaged items; mark the items so that the next backup reads them again.
 
     :param damaged: one mapping per damaged item with ``kind``, ``item_id`` and ``hash`` (the version the
         damaged span names). An item whose open span names another version (it changed since) is left:
         the next backup has nothing to read again for it.
     """
-    marked = 0
+    marked = quarantined = 0
     for entry in damaged:
         kind, item_id, digest = str(entry.get("kind")), str(entry.get("item_id")), str(entry.get("hash"))
-        quarantine(versions, kind, item_id, digest)
+        quarantined += quarantine(versions, digest)
         span = versions.open_span(kind, item_id)
         if span is None or span.get("hash") != digest:
             continue
@@ -57,34 +81,32 @@ def mark_for_reread(versions: VersionStore, damaged: Iterable[Mapping[str, Any]]
                 marked += versions.unconfirm(
                     "object", {parent["item_id"]: versions.item_group("object", parent)}
                 )
-    return marked
+    return Marked(marked, quarantined)
 
 
-def quarantine(versions: VersionStore, kind: str, item_id: str, digest: str) -> bool:
-    """Move a version whose content no longer hashes to its name out of ``versions``; return if it moved."""
+def quarantine(versions: VersionStore, digest: str) -> bool:
+    """Move a version whose content no longer hashes to its name out of ``versions``; return if it moved.
+
+    Judged by the version's own fields only: a genuine version that a tampered span names for another item
+    is left where it is.
+    """
     db = versions.db
     document = db[VERSIONS].find_one({"_id": digest})
-    if document is None or not isinstance(document.get("data"), Mapping):
+    if document is None:
         return False
-    try:
-        recomputed = content_hash(
-            kind=kind, workspace_id=versions.workspace_id, schema_id=versions.schema_id, item_id=item_id,
-            data=document["data"],
-        )  # fmt: skip
-    except (TypeError, ValueError):
-        recomputed = ""
-    if recomputed == digest:
+    damage = version_damage(document)
+    if damage is None:
         return False
     db[QUARANTINE].insert_one(
         {
             "_id": f"{digest}:{uuid.uuid4().hex[:8]}",
             "version": document,
-            "reason": f"{kind} {item_id}: its content hashes to {recomputed or '(nothing)'}",
+            "reason": str(damage),
             "at": datetime.now(UTC),
         }
     )
-    db[VERSIONS].delete_one({"_id": digest, "data": document["data"]})
-    log.warning("version %s of %s %s was altered: moved to %s", digest, kind, item_id, QUARANTINE)
+    db[VERSIONS].delete_one({"_id": digest, "data": document.get("data")})
+    log.warning("%s: moved to %s", damage, QUARANTINE)
     return True
 
 
@@ -185,23 +207,14 @@ def repair_schema(
         try:
             versions = VersionStore(db, first.workspace_id, first.schema_id, fence=lease)
             checker = SnapshotChecker(db, key=key)
-            damaged_items: dict[tuple[str, str, str], None] = {}
-            checks: list[SnapshotCheck] = []
-            for snapshot in sorted(snapshots, key=lambda s: s.seq):
-                if snapshot.status != COMPLETE:
-                    continue
-                check = checker.check(snapshot)
-                checks.append(check)
-                for problem in check.problems:
-                    if problem.kind and problem.item_id and problem.collection == VERSIONS:
-                        damaged_items[(problem.kind, problem.item_id, problem.document_id)] = None
+            checks = [
+                checker.check(snapshot)
+                for snapshot in sorted(snapshots, key=lambda s: s.seq)
+                if snapshot.status == COMPLETE
+            ]
             result.checked = len(checks)
-            result.quarantined = sum(
-                quarantine(versions, kind, item_id, digest) for kind, item_id, digest in damaged_items
-            )
-            result.items_marked = mark_for_reread(
-                versions, [{"kind": k, "item_id": i, "hash": h} for k, i, h in damaged_items]
-            )
+            marked = mark_for_reread(versions, damaged_items(checks))
+            result.items_marked, result.quarantined = marked.items, marked.quarantined
             for kind in (*CONFIG_KINDS, *CONTENT_KINDS):
                 stale = {item_id: member.group for item_id, member in heads_out_of_step(versions, kind)}
                 if stale:

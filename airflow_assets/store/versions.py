@@ -488,40 +488,31 @@ class VersionStore:
         :raises DamagedContentError: a version is missing or its content no longer hashes to its name.
         """
         hashes = [span["hash"] for span in spans]
-        stored = {doc["_id"]: doc.get("data") for doc in self._versions.find({"_id": {"$in": hashes}})}
+        stored = {doc["_id"]: doc for doc in self._versions.find({"_id": {"$in": hashes}})}
         for span in spans:
-            data = stored.get(span["hash"])
-            damage = self._damage(span, data)
+            document = stored.get(span["hash"])
+            damage = self._damage(span, document)
             if damage is None:
-                assert isinstance(data, dict)
-                yield span, data
+                assert document is not None
+                yield span, document["data"]
             elif on_damage is None:
                 raise damage
             else:
                 on_damage(damage)
 
-    def _damage(self, span: Mapping[str, Any], data: Any) -> DamagedContentError | None:
+    def _damage(
+        self, span: Mapping[str, Any], document: Mapping[str, Any] | None
+    ) -> DamagedContentError | None:
         kind, item_id, digest = str(span.get("kind")), str(span.get("item_id")), str(span.get("hash"))
-        if data is None:
+        if document is None:
             return DamagedContentError(
                 f"version {digest} of {kind} {item_id} is missing from {self._versions.full_name}: the "
                 "backup store is damaged (run `airflow-assets snapshots verify`, then `snapshots repair`)",
                 kind=kind, item_id=item_id, digest=digest, problem="missing",
             )  # fmt: skip
-        try:
-            recomputed = content_hash(
-                kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item_id,
-                data=data,
-            )  # fmt: skip
-        except (TypeError, ValueError) as error:
-            recomputed = f"(not hashable: {error})"
-        if recomputed == digest:
-            return None
-        return DamagedContentError(
-            f"version {digest} of {kind} {item_id} was altered in {self._versions.full_name}: its content "
-            f"now hashes to {recomputed}; it is not used (run `airflow-assets snapshots verify`)",
-            kind=kind, item_id=item_id, digest=digest, problem="hash mismatch",
-        )  # fmt: skip
+        # The version must be of the item the span names, in this schema, and hash to its name.
+        expected = {"kind": kind, "item_id": item_id, "ws": self.workspace_id, "schema_id": self.schema_id}
+        return version_damage(document, expected=expected)
 
 
 class DamagedContentError(JiraAssetsError, LookupError):
@@ -551,12 +542,26 @@ def _rebuild_damage(message: str, kind: str, item_id: str, digest: str, problem:
 DamageHandler = Callable[[DamagedContentError], None]
 
 
-def version_damage(document: Mapping[str, Any]) -> DamagedContentError | None:
+def version_damage(
+    document: Mapping[str, Any], *, expected: Mapping[str, str] | None = None
+) -> DamagedContentError | None:
     """Hash a stored version again by the fields it carries (kind, workspace, schema, item, content).
 
     Any edit of those fields leaves the version's name (its ``_id``) unmatched.
+
+    :param expected: fields the version must hold (the item a span names it for): a genuine version of
+        another item is damage too.
     """
     kind, item_id, digest = str(document.get("kind")), str(document.get("item_id")), str(document.get("_id"))
+    wanted = dict(expected or {})
+    for name, value in wanted.items():
+        if document.get(name) != value:
+            return DamagedContentError(
+                f"version {digest} holds {name} {document.get(name)!r} where {value!r} was named: the backup "
+                "store is damaged (run `airflow-assets snapshots verify`)",
+                kind=wanted.get("kind", kind), item_id=wanted.get("item_id", item_id), digest=digest,
+                problem="hash mismatch",
+            )  # fmt: skip
     try:
         recomputed = content_hash(
             kind=kind, workspace_id=str(document.get("ws")), schema_id=str(document.get("schema_id")),

@@ -33,7 +33,7 @@ from pymongo.database import Database
 from airflow_assets.ids import id_order
 from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
-from airflow_assets.store.versions import BATCH, DamagedContentError, VersionStore, version_damage
+from airflow_assets.store.versions import BATCH, VersionStore, version_damage
 
 JsonDict = dict[str, Any]
 
@@ -223,14 +223,10 @@ class ReferencedObjects:
             }
             for version in self._versions.find({"_id": {"$in": list(hashes)}}):
                 # Hashed again like every read of stored content: an altered label is never exported.
-                damage = version_damage(version)
-                if damage is not None or version.get("item_id") != hashes[version["_id"]]:
-                    raise damage or DamagedContentError(
-                        f"version {version['_id']} is named by object {hashes[version['_id']]}'s span but "
-                        f"holds item {version.get('item_id')}: the backup store is damaged",
-                        kind="object", item_id=hashes[version["_id"]], digest=version["_id"],
-                        problem="hash mismatch",
-                    )  # fmt: skip
+                expected = {"kind": "object", "item_id": hashes[version["_id"]]}
+                damage = version_damage(version, expected=expected)
+                if damage is not None:
+                    raise damage
                 data = version.get("data") or {}
                 found[hashes[version["_id"]]] = (
                     str(data.get("label") or ""),
