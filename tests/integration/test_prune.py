@@ -67,8 +67,11 @@ class Backups:
     def start(self, *, db: Database | None = None, started_at: datetime | None = None) -> str:
         """Run export_config and export_objects of a new run; return its snapshot id (lease still held)."""
         self.runs += 1
-        moment = started_at or T0 + timedelta(minutes=self.runs)
-        run = BackupRun("dag", f"manual__{self.runs}", "manual", moment, moment, moment, moment)
+        # The run stands for the present (its data interval ends now: a run of a past date would be
+        # reconstructed instead); only its recorded start is chosen.
+        now = datetime.now(UTC)
+        recorded = started_at or T0 + timedelta(minutes=self.runs)
+        run = BackupRun("dag", f"manual__{self.runs}", "manual", now, now, now, recorded)
         summary = export_config(self.client, self.db, self.target, run)
         export_objects(self.client, db if db is not None else self.db, summary.snapshot_id)
         return summary.snapshot_id
