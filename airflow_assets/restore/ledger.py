@@ -18,13 +18,14 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
+
+from airflow_assets.store.insert import insert_new, replace_with
 
 RESTORE_IDS = "restore_ids"
 RESTORE_INTENTS = "restore_intents"
 RESTORES = "restores"
 RESTORE_FILES = "restore_files"
-DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,12 @@ class Ledger:
             }
             for old_id, context in entries
         ]
-        _write_all(self._intents, documents)
+        insert_new(self._intents, documents, redo=replace_with)
 
     def complete_many(self, kind: str, entries: list[tuple[str, Created]]) -> None:
         """Record several completed creates in one write."""
-        _write_all(self._ids, [self._completion(kind, old_id, created) for old_id, created in entries])
+        completions = [self._completion(kind, old_id, created) for old_id, created in entries]
+        insert_new(self._ids, completions, redo=replace_with)
 
     def _completion(self, kind: str, old_id: str, created: Created) -> dict[str, Any]:
         return {
@@ -230,18 +232,3 @@ def _write_once(collection: Collection, document: dict[str, Any]) -> None:
         collection.insert_one(document)
     except DuplicateKeyError:
         collection.replace_one({"_id": document["_id"]}, document)
-
-
-def _write_all(collection: Collection, documents: list[dict[str, Any]]) -> None:
-    """Insert documents in one write; those a retry finds written are replaced."""
-    if not documents:
-        return
-    try:
-        collection.insert_many(documents, ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if any(entry.get("code") != DUPLICATE_KEY for entry in errors):
-            raise
-        for entry in errors:
-            document = documents[entry["index"]]
-            collection.replace_one({"_id": document["_id"]}, document)

@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.hashing import content_hash
+from airflow_assets.store.insert import insert_new
 from airflow_assets.store.layout import HEADS, SPANS, VERSIONS
 from airflow_assets.store.leases import Fence
 
@@ -49,7 +48,6 @@ LOOKUP_BATCH = 50
 # Object ids per head group of objects.
 OBJECT_BUCKET = 1000
 CONFIG_GROUP = "all"
-DUPLICATE_KEY = 11000
 # The lane of reconstructed (backfilled) snapshots: a timeline of its own beside the schema's real one.
 RECONSTRUCTED_LANE = "reconstructed"
 # The kinds whose items belong to one object (their head group is the object's id).
@@ -264,7 +262,7 @@ class VersionStore:
             }
             for item, digest, _ in changed
         }
-        _insert_new(self._versions, list(versions.values()), redo=None)
+        insert_new(self._versions, list(versions.values()))
         # A version found stored already is only safe once a span names it, under a lease still ours.
         self.fence.check()
         self._close_spans(kind, seq, [(item.item_id, old) for item, _, olds in changed for old in olds])
@@ -282,7 +280,7 @@ class VersionStore:
                     **item.fields,
                 }
             )
-        _insert_new(self._spans, spans, redo=_reopen)
+        insert_new(self._spans, spans, redo=_reopen)
         # Confirmed only if no pruning could have run since the versions were found or written.
         self.fence.check()
         self._entries(kind, {(i.group, i.item_id): [seq, digest, i.stamp] for i, digest, _ in changed})
@@ -576,29 +574,6 @@ def version_damage(
         "not used (run `airflow-assets snapshots verify`)",
         kind=kind, item_id=item_id, digest=digest, problem="hash mismatch",
     )  # fmt: skip
-
-
-def _insert_new(
-    collection: Collection,
-    documents: Sequence[dict[str, Any]],
-    *,
-    redo: Callable[[dict[str, Any]], UpdateOne] | None,
-) -> None:
-    """Insert documents that are new as far as the caller knows (inserts cost a fraction of upserts).
-
-    A document whose ``_id`` exists already (a retried write, content seen before) is left as it is, or
-    rewritten with ``redo``.
-    """
-    if not documents:
-        return
-    try:
-        collection.insert_many(documents, ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if any(entry.get("code") != DUPLICATE_KEY for entry in errors):
-            raise
-        if redo is not None:
-            collection.bulk_write([redo(documents[entry["index"]]) for entry in errors], ordered=False)
 
 
 def _reopen(span: dict[str, Any]) -> UpdateOne:
