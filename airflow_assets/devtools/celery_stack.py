@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+from airflow_assets.devtools.airflow_rest import ADMIN, AirflowApi
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -33,8 +33,6 @@ REDIS_DB_NUMBERS = tuple(range(9, 15))
 # The key that marks a Redis database number as taken by one stack (it expires should the stack die).
 REDIS_CLAIM_KEY = "airflow_assets:celery_stack:owner"
 REDIS_CLAIM_SECONDS = 3600
-ADMIN = {"username": "admin", "password": "admin"}
-TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 _WORKLOAD_LINE = re.compile(r"Executing workload in Celery: .*")
 _WORKLOAD_FIELD = re.compile(r"\b(dag_id|task_id|run_id)='([^']*)'")
 
@@ -130,8 +128,10 @@ class Component:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class CeleryStack:
+class CeleryStack(AirflowApi):
     """Airflow with the CeleryExecutor on a PostgreSQL database and a Redis database, as processes.
+
+    Driven over the REST API as the :class:`AirflowApi` it is (call :meth:`wait_until_healthy` first).
 
     :param home: the ``AIRFLOW_HOME`` (created; logs of the processes go to ``home/stack-logs``).
     :param database_url: the scratch database, ``postgresql://user@host:port/name``.
@@ -155,7 +155,7 @@ class CeleryStack:
     ) -> None:
         self.home = home
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         self.log_dir = home / "stack-logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = _child_env(
@@ -189,7 +189,6 @@ class CeleryStack:
             worker = [airflow, "celery", "worker", "-q", "default", "--concurrency", str(concurrency)]
             worker += ["-H", f"w{number}@%h", "--skip-serve-logs"]
             self.components.append(Component(f"w{number}", worker, self._log(f"w{number}")))
-        self._session = requests.Session()
 
     def _log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -250,7 +249,7 @@ class CeleryStack:
             assert component.process is not None
             with suppress(subprocess.TimeoutExpired):
                 component.process.wait(timeout=5)
-        self._session.close()
+        self.close()
 
     def check_alive(self) -> None:
         """Raise when a component has exited, with the tail of its log."""
@@ -266,86 +265,18 @@ class CeleryStack:
 
     # -- REST API -------------------------------------------------------------------------------------
 
-    def wait_until_healthy(self, timeout: float = 120) -> None:
-        """Wait until the api-server answers and hands out a token; keep it for later calls."""
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                reply = self._session.post(f"{self.url}/auth/token", json=ADMIN, timeout=10)
-                if reply.status_code < 300:
-                    token = reply.json()["access_token"]
-                    self._session.headers["Authorization"] = f"Bearer {token}"
-                    return
-                last = f"{reply.status_code} {reply.text[:200]}"
-            except requests.RequestException as error:
-                last = _first_line(error)
-            time.sleep(1)
-        raise CeleryStackError(f"api-server at {self.url} not ready after {timeout:.0f} s: {last}")
+    def wait_until_healthy(self, timeout: float = 120) -> dict[str, Any]:
+        """Wait until the api-server reports healthy, then log in as the admin for the calls that follow."""
+        health = super().wait_until_healthy(timeout)
+        self.login()
+        return health
+
+    def failure_details(self) -> str:
+        return self.logs()
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the REST API (``/api/v2/...``); return the JSON answer, raise on an error status."""
-        reply = self._session.request(method, f"{self.url}/api/v2/{path.lstrip('/')}", timeout=30, **kwargs)
-        if reply.status_code >= 300:
-            raise CeleryStackError(f"{method} {path}: {reply.status_code} {reply.text[:500]}")
-        return reply.json() if reply.content else None
-
-    def wait_for_dags(self, dag_ids: Sequence[str], timeout: float = 120) -> None:
-        """Wait until the dag-processor has parsed every DAG of ``dag_ids``."""
-        deadline = time.monotonic() + timeout
-        missing = set(dag_ids)
-        while time.monotonic() < deadline:
-            self.check_alive()
-            listed = self.api("GET", "dags", params={"limit": 100})
-            missing = set(dag_ids) - {dag["dag_id"] for dag in listed["dags"]}
-            if not missing:
-                return
-            time.sleep(1)
-        errors = self.api("GET", "importErrors")
-        raise CeleryStackError(
-            f"DAGs {sorted(missing)} not parsed after {timeout:.0f} s; import errors: {errors}"
-        )
-
-    def unpause(self, dag_id: str) -> None:
-        """Unpause a DAG (the stack creates DAGs paused)."""
-        self.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-
-    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        """Trigger a run of ``dag_id`` now; return its run id."""
-        run = self.api(
-            "POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": dict(conf or {})}
-        )
-        return str(run["dag_run_id"])
-
-    def wait_for_runs(self, runs: Mapping[str, str], timeout: float) -> dict[str, str]:
-        """Wait until every run (dag id -> run id) has ended; return each one's state.
-
-        :raise CeleryStackError: when a run has not ended within ``timeout`` seconds.
-        """
-        deadline = time.monotonic() + timeout
-        states: dict[str, str] = {}
-        while time.monotonic() < deadline:
-            self.check_alive()
-            for dag_id, run_id in runs.items():
-                if states.get(dag_id) not in TERMINAL_RUN_STATES:
-                    states[dag_id] = str(self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"])
-            if all(state in TERMINAL_RUN_STATES for state in states.values()):
-                return states
-            time.sleep(1)
-        details = {dag_id: self.task_states(dag_id, run_id) for dag_id, run_id in runs.items()}
-        raise CeleryStackError(
-            f"runs not ended after {timeout:.0f} s: {states}; tasks: {details}\n{self.logs()}"
-        )
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Return the task instances of a run as the REST API gives them."""
-        answer = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
-        return list(answer["task_instances"])
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        """Return task id -> state of a run."""
-        return {ti["task_id"]: str(ti["state"]) for ti in self.task_instances(dag_id, run_id)}
+        return self.call(method, path, **kwargs)
 
     def executed_on(self, worker: Component) -> list[tuple[str, str]]:
         """Return (dag id, task id) of every workload a worker's log says it executed."""

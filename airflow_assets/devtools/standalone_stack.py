@@ -2,7 +2,8 @@
 
 :mod:`airflow_assets.tools.standalone` wires it to the sandbox and the embedded MongoDB; the tests start that
 command as a process with :func:`running_standalone` and drive Airflow over its REST API with
-:class:`AirflowApi`. Nothing here imports Airflow: Airflow runs in its own processes.
+:class:`~airflow_assets.devtools.airflow_rest.AirflowApi`. Nothing here imports Airflow: Airflow runs in its
+own processes.
 """
 
 from __future__ import annotations
@@ -15,20 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import requests
+from airflow_assets.devtools.airflow_rest import ADMIN
 
-ADMIN = {"username": "admin", "password": "admin"}
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 # The line `airflow-assets standalone` prints once Airflow is healthy and preset; tests wait for it.
 READY_LINE = re.compile(r"^Airflow UI: (?P<url>http://\S+)\s+login: (?P<login>\S+) / (?P<password>\S+)")
-TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-SERVER_ERROR_RETRIES = 8
 
 
 class StandaloneError(RuntimeError):
@@ -206,138 +204,6 @@ class AirflowStandalone:
         with suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         return self.process.returncode
-
-
-class AirflowApi:
-    """A small client of Airflow's REST API (``/api/v2``), logged in as the standalone admin.
-
-    :param url: the api-server, e.g. ``http://localhost:8080``.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self._session = requests.Session()
-
-    def close(self) -> None:
-        self._session.close()
-
-    def health(self) -> dict[str, Any] | None:
-        """Return ``/api/v2/monitor/health`` (no login needed), or None while it does not answer."""
-        try:
-            reply = self._session.get(f"{self.url}/api/v2/monitor/health", timeout=5)
-        except requests.RequestException:
-            return None
-        if reply.status_code != 200:
-            return None
-        answer = reply.json()
-        return answer if isinstance(answer, dict) else None
-
-    def wait_until_healthy(self, timeout: float, *, alive: Any = None) -> dict[str, Any]:
-        """Wait until the metadatabase, scheduler and dag-processor report healthy; return the health answer.
-
-        :param timeout: seconds to wait.
-        :param alive: called while waiting; raises when the process behind the API has died.
-        """
-        deadline = time.monotonic() + timeout
-        last: dict[str, Any] | None = None
-        while time.monotonic() < deadline:
-            if alive is not None:
-                alive()
-            last = self.health()
-            if last is not None and is_healthy(last):
-                return last
-            time.sleep(0.5)
-        raise StandaloneError(f"{self.url} not healthy after {timeout:.0f} s; last health answer: {last}")
-
-    def login(self, username: str = ADMIN["username"], password: str = ADMIN["password"]) -> None:
-        """Get a token (``POST /auth/token``) for the calls that follow."""
-        reply = self._session.post(
-            f"{self.url}/auth/token", json={"username": username, "password": password}, timeout=30
-        )
-        if reply.status_code >= 300:
-            raise StandaloneError(f"login as {username} failed: {reply.status_code} {reply.text[:200]}")
-        self._session.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
-
-    def call(self, method: str, path: str, *, ok: Sequence[int] = (), **kwargs: Any) -> Any:
-        """Call ``/api/v2/<path>``; return the JSON answer; raise on an error status not in ``ok``."""
-        url = f"{self.url}/api/v2/{path.lstrip('/')}"
-        reply = self._session.request(method, url, timeout=60, **kwargs)
-        # SQLite allows one writer: while the first tasks start, a write may fail with "database is locked".
-        for _ in range(SERVER_ERROR_RETRIES):
-            if reply.status_code < 500:
-                break
-            time.sleep(2)
-            reply = self._session.request(method, url, timeout=60, **kwargs)
-        if reply.status_code >= 300 and reply.status_code not in ok:
-            raise StandaloneError(f"{method} {path}: {reply.status_code} {reply.text[:500]}")
-        if reply.status_code in ok:
-            return None
-        return reply.json() if reply.content else None
-
-    def put_connection(self, connection_id: str, fields: Mapping[str, Any]) -> None:
-        """Create a connection or replace the one of that id (``fields`` as in ``AIRFLOW_CONN_<ID>`` JSON)."""
-        body = {
-            "connection_id": connection_id,
-            "conn_type": fields["conn_type"],
-            **{
-                name: fields[name]
-                for name in ("host", "login", "password", "schema", "port")
-                if name in fields
-            },
-        }
-        if "extra" in fields:
-            extra = fields["extra"]
-            body["extra"] = extra if isinstance(extra, str) else json.dumps(extra)
-        if self.call("POST", "connections", json=body, ok=(409,)) is None:
-            self.call("PATCH", f"connections/{connection_id}", json=body)
-
-    def put_pool(self, name: str, slots: int, description: str) -> None:
-        """Create a pool, or set the slots and description of the one of that name."""
-        body = {"name": name, "slots": slots, "description": description, "include_deferred": False}
-        if self.call("POST", "pools", json=body, ok=(409,)) is None:
-            self.call("PATCH", f"pools/{name}", json=body)
-
-    def wait_for_dags(self, dag_ids: Sequence[str], timeout: float) -> None:
-        """Wait until the dag-processor has parsed every DAG of ``dag_ids``."""
-        deadline = time.monotonic() + timeout
-        missing = set(dag_ids)
-        while time.monotonic() < deadline:
-            listed = self.call("GET", "dags", params={"limit": 100})
-            missing = set(dag_ids) - {dag["dag_id"] for dag in listed["dags"]}
-            if not missing:
-                return
-            time.sleep(1)
-        raise StandaloneError(f"DAGs {sorted(missing)} not parsed after {timeout:.0f} s")
-
-    def unpause(self, dag_id: str) -> None:
-        """Unpause a DAG."""
-        self.call("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-
-    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        """Trigger a run of ``dag_id`` now; return its run id."""
-        run = self.call(
-            "POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": dict(conf or {})}
-        )
-        return str(run["dag_run_id"])
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
-        """Wait until a run has ended; return its state."""
-        deadline = time.monotonic() + timeout
-        state = "?"
-        while time.monotonic() < deadline:
-            state = str(self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"])
-            if state in TERMINAL_RUN_STATES:
-                return state
-            time.sleep(1)
-        tasks = self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        states = {ti["task_id"]: ti["state"] for ti in tasks["task_instances"]}
-        raise StandaloneError(f"{dag_id} run {run_id} still {state} after {timeout:.0f} s; tasks: {states}")
-
-
-def is_healthy(health: Mapping[str, Any]) -> bool:
-    """Tell whether a ``monitor/health`` answer says the database, scheduler and dag-processor are healthy."""
-    required = ["metadatabase", "scheduler"] + (["dag_processor"] if "dag_processor" in health else [])
-    return all((health.get(part) or {}).get("status") == "healthy" for part in required)
 
 
 @dataclass(frozen=True)

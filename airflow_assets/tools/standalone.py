@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 def _serve(root: Path, *, host: str, port: int) -> int:
     from airflow_assets.backup.config import BackupConfigError, load_config
     from airflow_assets.devtools import standalone_stack as stack
+    from airflow_assets.devtools.airflow_rest import ADMIN, AirflowApi, AirflowApiError
     from airflow_assets.devtools.connections import sandbox_connection
     from airflow_assets.devtools.demo import DEMO_CONFIG, DEMO_DAG_FILE
     from airflow_assets.devtools.embedded_mongo import EmbeddedMongoError, embedded_mongo
@@ -104,9 +105,9 @@ def _serve(root: Path, *, host: str, port: int) -> int:
             airflow = stack.AirflowStandalone(env, layout.airflow_log, cwd=root)
             print(f"starting airflow standalone (output: {layout.airflow_log})", flush=True)
             airflow.start()
-            api = stack.AirflowApi(f"http://localhost:{port}")
+            api = AirflowApi(f"http://localhost:{port}", alive=airflow.check_alive)
             try:
-                api.wait_until_healthy(HEALTH_TIMEOUT, alive=airflow.check_alive)
+                api.wait_until_healthy(HEALTH_TIMEOUT)
                 api.login()
                 # Connections first: the pool lets the scheduled backups start, and they need both.
                 for connection_id, fields in connections.items():
@@ -117,14 +118,13 @@ def _serve(root: Path, *, host: str, port: int) -> int:
                 _unpause_dags(api, layout)
                 print(f"DAGs folder: {layout.dags_folder} (backup config {layout.config_file.name})")
                 print(
-                    f"Airflow UI: http://localhost:{port}  login: {stack.ADMIN['username']} / "
-                    f"{stack.ADMIN['password']}",
+                    f"Airflow UI: http://localhost:{port}  login: {ADMIN['username']} / {ADMIN['password']}",
                     flush=True,
                 )
                 print(cli_hint(layout), flush=True)
                 print("press Ctrl-C to stop", flush=True)
                 airflow.wait_forever()
-            except stack.StandaloneError as error:
+            except (stack.StandaloneError, AirflowApiError) as error:
                 print(f"{COMMAND}: {error}", file=sys.stderr)
                 return EXIT_FAILURE
             finally:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_assets.devtools.standalone_stack import AirflowApi, processes_mentioning, running_standalone
+from airflow_assets.devtools.airflow_rest import AirflowApi
+from airflow_assets.devtools.standalone_stack import processes_mentioning, running_standalone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

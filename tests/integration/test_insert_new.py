@@ -1,4 +1,4 @@
-"""The store's one duplicate-tolerant insert, against the real server: what a retried task's second write does."""
+"""The store's one duplicate-tolerant insert against the real server: what a retried task's write does."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ def test_a_retried_insert_leaves_what_is_written_and_adds_what_is_not(mongo_db: 
 
     insert_new(collection, [{"_id": "a", "value": 2}, {"_id": "b", "value": 3}])
 
-    assert list(collection.find({}, sort=[("_id", 1)])) == [{"_id": "a", "value": 1}, {"_id": "b", "value": 3}]
+    assert list(collection.find({}, sort=[("_id", 1)])) == [
+        {"_id": "a", "value": 1},
+        {"_id": "b", "value": 3},
+    ]
 
 
 def test_a_redo_rewrites_only_the_documents_found_written(mongo_db: Database) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from airflow_assets.devtools.standalone_stack import AirflowApi, RunningStandalone, running_standalone
+from airflow_assets.devtools.airflow_rest import AirflowApi
+from airflow_assets.devtools.standalone_stack import RunningStandalone, running_standalone
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The committed screenshots are refreshed with UPDATE_SCREENSHOTS=1; other runs write theirs to a temp folder,
