@@ -52,7 +52,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _load_pool_specs(args: argparse.Namespace, command: str) -> list[Any] | None:
-    from airflow_assets.backup.config import BackupConfigError, load_config
+    from airflow_assets.config.loading import load_config
+    from airflow_assets.config.problems import BackupConfigError
     from airflow_assets.pools import pool_specs
 
     if args.slots is not None and args.slots < 1:

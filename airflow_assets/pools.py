@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from airflow_assets.backup.config import BackupConfig
-from airflow_assets.backup.plan import pool_name
+from airflow_assets.config.backup_config import BackupConfig
+from airflow_assets.dags.plan import pool_name
 
 # History and comments of one schema run side by side: two API tasks per schema that may back up at once.
 TASKS_PER_SCHEMA = 2

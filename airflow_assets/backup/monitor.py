@@ -14,7 +14,7 @@ from croniter import croniter
 from pymongo import DESCENDING
 from pymongo.database import Database
 
-from airflow_assets.backup.plan import SchemaWatch
+from airflow_assets.dags.plan import SchemaWatch
 from airflow_assets.store.layout import SNAPSHOTS
 from airflow_assets.store.snapshots import COMPLETE, RECONSTRUCTED
 

@@ -1,4 +1,4 @@
-"""Turn the backup plan (pure DAG specs, :mod:`airflow_assets.backup.plan`) into Airflow DAGs.
+"""Turn the backup plan (pure DAG specs, :mod:`airflow_assets.dags.plan`) into Airflow DAGs.
 
 Parsing a DAG file must stay cheap and must never raise: an exception drops every DAG of the file. So
 the config is read and planned without any network or database call, each spec is built on its own,
@@ -18,7 +18,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param
 
-from airflow_assets.backup.plan import (
+from airflow_assets.dags.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,

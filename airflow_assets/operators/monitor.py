@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_assets.backup.monitor import check_snapshots
-from airflow_assets.backup.plan import SchemaWatch
+from airflow_assets.dags.plan import SchemaWatch
 from airflow_assets.hooks.backup_store import backup_database
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from airflow.sdk import BaseOperator, Context
 from pydantic import ValidationError
 from pymongo.database import Database
 
-from airflow_assets.backup.config import RetentionPolicy, problems_of
+from airflow_assets.config.problems import problems_of
+from airflow_assets.config.storage import RetentionPolicy
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.store.check import SnapshotChecker
@@ -67,7 +68,7 @@ class RetentionOperator(BaseOperator):
 
     :param mongo_conn_id: the ``mongo`` connection of the backup store.
     :param mongo_database: the database backups are kept in.
-    :param policy: the :class:`~airflow_assets.backup.config.RetentionPolicy` fields (``keep_last``,
+    :param policy: the :class:`~airflow_assets.config.storage.RetentionPolicy` fields (``keep_last``,
         ``keep_daily``, ``keep_weekly``, ``keep_monthly``); an empty policy is refused.
     :param dry_run: report only; a bool or a rendered template such as ``"{{ params.dry_run }}"``.
     :param lease_wait: seconds prune waits for a running backup of a schema before skipping it.

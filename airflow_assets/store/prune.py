@@ -262,7 +262,7 @@ def forget(
     data the removed manifests referred to stays until :func:`prune`.
 
     :param db: the backup database.
-    :param policy: the retention policy (:class:`airflow_assets.backup.config.RetentionPolicy`).
+    :param policy: the retention policy (:class:`airflow_assets.config.storage.RetentionPolicy`).
     :param dry_run: decide and report, but delete nothing.
     :param now: when the decision is taken (reported; default: now).
     :param checker: the soundness check to use (shared with :func:`prune`: versions are hashed once).

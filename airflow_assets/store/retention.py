@@ -29,7 +29,7 @@ class RetentionPolicyError(AssetsConfigError):
 
 
 class RetentionRules(Protocol):
-    """The counts of a retention policy (:class:`airflow_assets.backup.config.RetentionPolicy` has them)."""
+    """The counts of a retention policy (:class:`airflow_assets.config.storage.RetentionPolicy` has them)."""
 
     @property
     def keep_last(self) -> int: ...

@@ -6,7 +6,8 @@ import argparse
 from contextlib import AbstractContextManager
 from typing import Any
 
-from airflow_assets.backup.config import BackupConfig, load_config
+from airflow_assets.config.backup_config import BackupConfig
+from airflow_assets.config.loading import load_config
 
 # Someone waits at the terminal: an unreachable MongoDB is reported after seconds, not pymongo's 30.
 SERVER_SELECTION_TIMEOUT_MS = 3000

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the configuration file; print its problems or a summary."""
-    from airflow_assets.backup.config import BackupConfigError, load_config, read_config_text
+    from airflow_assets.config.loading import load_config, read_config_text
+    from airflow_assets.config.problems import BackupConfigError
 
     try:
         config = load_config(args.file)

@@ -65,7 +65,7 @@ def run_tool(name: str, args: argparse.Namespace, body: Any) -> int:
     """
     from pymongo.errors import PyMongoError
 
-    from airflow_assets.backup.config import BackupConfigError
+    from airflow_assets.config.problems import BackupConfigError
 
     try:
         with open_store(args) as db:

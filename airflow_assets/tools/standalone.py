@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(root: Path, *, host: str, port: int) -> int:
-    from airflow_assets.backup.config import BackupConfigError, load_config
+    from airflow_assets.config.loading import load_config
+    from airflow_assets.config.problems import BackupConfigError
     from airflow_assets.devtools import standalone_stack as stack
     from airflow_assets.devtools.airflow_rest import ADMIN, AirflowApi, AirflowApiError
     from airflow_assets.devtools.connections import sandbox_connection

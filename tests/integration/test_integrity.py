@@ -17,10 +17,10 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup.activity import export_activity
-from airflow_assets.backup.config import RetentionPolicy
 from airflow_assets.backup.finalize import IncompleteSnapshotError, finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.schema_config import export_config
+from airflow_assets.config.storage import RetentionPolicy
 from airflow_assets.restore.integrity import DamagedSnapshotError
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore

@@ -18,11 +18,11 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RateLimits
 from airflow_assets.backup.activity import export_activity
-from airflow_assets.backup.config import RetentionPolicy
 from airflow_assets.backup.finalize import finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import CONFIG_KINDS, BackupTarget, export_config
+from airflow_assets.config.storage import RetentionPolicy
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.operators.retention import RetentionOperator
 from airflow_assets.sandbox.launch import RunningSandbox

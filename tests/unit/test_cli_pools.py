@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_assets.backup.config import parse_config
 from airflow_assets.cli import main
+from airflow_assets.config.loading import parse_config
 from airflow_assets.pools import PoolSpec, pool_specs
 
 

@@ -22,8 +22,9 @@ import jsonschema
 import pytest
 import yaml
 
-from airflow_assets.backup.config import BackupConfig, load_config
 from airflow_assets.cli import build_parser
+from airflow_assets.config.backup_config import BackupConfig
+from airflow_assets.config.loading import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"

@@ -61,3 +61,12 @@ def test_backup_restore_and_store_logic_run_without_airflow() -> None:
 
     assert len(logic) >= 20
     assert seen["airflow_after_first"] == []
+
+
+def test_the_config_and_the_dag_plan_run_without_airflow() -> None:
+    # The CLI, the pools and the monitor read the configuration and the DAG plan: no Airflow comes with them.
+    config = [name for name in MODULES if name.startswith("airflow_assets.config")]
+    seen = _imports("airflow_assets.dags.plan", *config)
+
+    assert len(config) >= 8
+    assert seen["airflow_after_first"] == []

@@ -16,8 +16,8 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import ParamValidationError
 from airflow.serialization.serialized_objects import DagSerialization
 
-from airflow_assets.backup.plan import RestoreDagSpec
 from airflow_assets.dags.factory import build_restore_dag
+from airflow_assets.dags.plan import RestoreDagSpec
 from airflow_assets.restore.request import parse_request
 
 REQUIRED = {"schema_mappings", "mode"}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from airflow_assets.backup.config import RetentionPolicy
+from airflow_assets.config.storage import RetentionPolicy
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.store.retention import (
     RetentionDecision,

@@ -8,20 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from airflow_assets.backup.config import (
+from airflow_assets.config.backup_config import BackupConfig
+from airflow_assets.config.loading import (
     DEFAULT_CONFIG_PATH,
-    BackupConfig,
-    BackupConfigError,
-    IncludeSettings,
-    MongoSettings,
-    RetentionPolicy,
-    SchemaEntry,
-    SchemaSettings,
     config_path,
     load_config,
     parse_config,
     read_yaml,
 )
+from airflow_assets.config.problems import BackupConfigError
+from airflow_assets.config.sites import IncludeSettings, SchemaEntry, SchemaSettings
+from airflow_assets.config.storage import MongoSettings, RetentionPolicy
 from airflow_assets.exceptions import AssetsConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "jira_assets.example.yaml"

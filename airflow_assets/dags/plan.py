@@ -1,9 +1,10 @@
-"""Turn the backup configuration into DAG specs: plain dataclasses, no Airflow import, network or database.
+"""Plan every DAG of the configuration (backup, retention, restore, monitor): plain dataclasses describing
+each DAG, with no Airflow import, network or database call.
 
-The DAG factory instantiates what :func:`plan_backup_dags` returns. A broken part of the configuration
-never vanishes and never takes the valid parts down: it becomes a :class:`BrokenDagSpec` (a placeholder
-DAG that shows the error) with the id the DAG would have had, while its valid neighbours still get their
-specs.
+The DAG factory (:mod:`airflow_assets.dags.factory`) instantiates what :func:`plan_backup_dags` returns.
+A broken part of the configuration never vanishes and never takes the valid parts down: it becomes a
+:class:`BrokenDagSpec` (a placeholder DAG that shows the error) with the id the DAG would have had, while
+its valid neighbours still get their specs.
 """
 
 from __future__ import annotations
@@ -18,20 +19,11 @@ from typing import Any
 
 import yaml
 
-from airflow_assets.backup.config import (
-    BackupConfigError,
-    ConfigParts,
-    IncludeSettings,
-    MongoSettings,
-    RetentionPolicy,
-    SchemaEntry,
-    SchemaSettings,
-    SitePart,
-    config_path,
-    read_config_text,
-    read_yaml,
-    validate_parts,
-)
+from airflow_assets.config.loading import config_path, read_config_text, read_yaml
+from airflow_assets.config.parts import ConfigParts, SitePart, validate_parts
+from airflow_assets.config.problems import BackupConfigError
+from airflow_assets.config.sites import IncludeSettings, SchemaEntry, SchemaSettings
+from airflow_assets.config.storage import MongoSettings, RetentionPolicy
 
 DAG_ID_PREFIX = "jira_assets_backup"
 CONFIG_ERROR_DAG_ID = f"{DAG_ID_PREFIX}_config_error"

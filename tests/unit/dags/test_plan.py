@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_assets.backup.config import IncludeSettings, RetentionPolicy
-from airflow_assets.backup.plan import (
+from airflow_assets.config.sites import IncludeSettings
+from airflow_assets.config.storage import RetentionPolicy
+from airflow_assets.dags.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,

@@ -1,0 +1,232 @@
+"""Validate a configuration part by part, so the valid sites and schemas of a file survive a broken one.
+
+The DAG factory plans from the parts (a broken entry becomes a placeholder DAG); :func:`parse_config
+<airflow_assets.config.loading.parse_config>` refuses the file when any part has a problem and otherwise
+builds the whole :class:`~airflow_assets.config.backup_config.BackupConfig` from the parts, without
+validating it a second time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_assets.config.alerts import AlertSettings
+from airflow_assets.config.backup_config import BackupConfig, settings_at
+from airflow_assets.config.clashes import backed_up_twice_message, duplicate_message, site_clash_message
+from airflow_assets.config.field_paths import ROOT_PATH, format_path
+from airflow_assets.config.fields import SITE_NAME_PATTERN, check_site_name
+from airflow_assets.config.problems import did_you_mean, problems_of
+from airflow_assets.config.sites import SchemaEntry, SiteDefaults, SiteSettings
+from airflow_assets.config.storage import MongoSettings, RetentionPolicy
+
+
+def _validate(model: type[BaseModel], data: Any, prefix: Sequence[str | int]) -> tuple[Any, list[str]]:
+    try:
+        return model.model_validate(data), []
+    except ValidationError as error:
+        return None, problems_of(error, prefix)
+
+
+@dataclass(frozen=True)
+class SchemaPart:
+    """One schema entry of a site, validated on its own.
+
+    :param index: position in the site's ``schemas`` list.
+    :param key: the entry's key as written when it is a string (even an invalid one), else None.
+    :param entry: the validated entry, or None when it has problems.
+    :param problems: what is wrong with it (field paths from the top of the configuration).
+    """
+
+    index: int
+    key: str | None
+    entry: SchemaEntry | None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SitePart:
+    """One site, validated on its own: its settings, and each schema entry separately.
+
+    :param name: the site's name as written.
+    :param defaults: the site's own settings (everything but ``schemas``), or None when they have problems.
+    :param problems: problems of the site itself (name, settings, the ``schemas`` list as a whole).
+    :param schemas: each schema entry; empty when ``schemas`` is not a list.
+    :param raw: the site's settings as written, without ``schemas`` (for documentation).
+    """
+
+    name: str
+    defaults: SiteDefaults | None
+    problems: tuple[str, ...]
+    schemas: tuple[SchemaPart, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfigParts:
+    """A configuration validated part by part, so valid parts survive a broken neighbour.
+
+    :param problems: problems of the document as a whole (not a mapping, unknown top-level keys, ``mongo``,
+        ``sites`` not a non-empty mapping); when any, nothing else can be trusted.
+    :param mongo: the storage settings, or None when they have problems.
+    :param retention: the retention policy, or None when it has problems.
+    :param retention_problems: what is wrong with ``retention``.
+    :param sites: each site in config order.
+    :param alerts: the alert settings, or None when they have problems.
+    :param alerts_problems: what is wrong with ``alerts``.
+    """
+
+    problems: tuple[str, ...]
+    mongo: MongoSettings | None
+    retention: RetentionPolicy | None
+    retention_problems: tuple[str, ...]
+    sites: tuple[SitePart, ...]
+    alerts: AlertSettings | None = None
+    alerts_problems: tuple[str, ...] = ()
+
+    def all_problems(self) -> list[str]:
+        """Return every problem of the configuration, top level first."""
+        problems = [*self.problems]
+        for site in self.sites:
+            problems += site.problems
+            for schema in site.schemas:
+                problems += schema.problems
+        return problems + list(self.retention_problems) + list(self.alerts_problems)
+
+    def config(self) -> BackupConfig:
+        """Return the whole configuration, built from the parts as they were validated (not a second time).
+
+        :raises ValueError: when any part has a problem (see :meth:`all_problems`).
+        """
+        if self.all_problems() or self.mongo is None or self.retention is None or self.alerts is None:
+            raise ValueError("the configuration has problems: only a valid one can be built from its parts")
+        sites = {}
+        for site in self.sites:
+            assert site.defaults is not None  # a site without settings has problems
+            entries = [schema.entry for schema in site.schemas if schema.entry is not None]
+            sites[site.name] = SiteSettings.model_construct(
+                site.defaults.model_fields_set | {"schemas"}, **dict(site.defaults), schemas=entries
+            )
+        return BackupConfig.model_construct(
+            mongo=self.mongo, sites=sites, retention=self.retention, alerts=self.alerts
+        )
+
+
+def validate_parts(data: Any) -> ConfigParts:
+    """Validate parsed YAML part by part: top level, ``mongo``, ``retention``, each site, each schema entry.
+
+    :param data: the configuration as plain data (what :func:`read_yaml` returns).
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        problem = f"{ROOT_PATH}: the configuration must be a mapping with mongo, sites and retention"
+        return ConfigParts((problem,), None, None, (), ())
+    problems: list[str] = []
+    for name in data:
+        if name not in BackupConfig.model_fields:
+            sections = settings_at([str(name)])
+            hint = did_you_mean(str(name), sections) or f" (allowed: {', '.join(sections)})"
+            problems.append(f"{format_path([str(name)])}: unknown setting{hint}")
+    mongo, mongo_problems = _validate(MongoSettings, data.get("mongo") or {}, ["mongo"])
+    problems += mongo_problems
+    retention, retention_problems = _validate(RetentionPolicy, data.get("retention") or {}, ["retention"])
+    alerts, alerts_problems = _validate(AlertSettings, data.get("alerts") or {}, ["alerts"])
+    raw_sites = data.get("sites")
+    sites: list[SitePart] = []
+    if not isinstance(raw_sites, Mapping) or not raw_sites:
+        problems.append(
+            "sites: required: a mapping of site names to their settings, with at least one site "
+            "(e.g. sites: {prod: {conn_id: jira_assets_default, schemas: [ITAM]}})"
+        )
+    else:
+        seen_lower: dict[str, str] = {}
+        for name, raw_site in raw_sites.items():
+            site = _validate_site(str(name), raw_site)
+            clash = seen_lower.get(str(name).lower())
+            if clash is not None:
+                problem = f"{format_path(['sites', str(name)])}: {site_clash_message(str(name), [clash])}"
+                site = SitePart(site.name, site.defaults, (problem, *site.problems), site.schemas, site.raw)
+            seen_lower.setdefault(str(name).lower(), str(name))
+            sites.append(site)
+        sites = _refuse_schemas_backed_up_twice(sites)
+    return ConfigParts(
+        tuple(problems),
+        mongo,
+        retention,
+        tuple(retention_problems),
+        tuple(sites),
+        alerts,
+        tuple(alerts_problems),
+    )
+
+
+def _refuse_schemas_backed_up_twice(sites: list[SitePart]) -> list[SitePart]:
+    """Refuse a schema that a second site with the same connection (the same Jira site) lists again.
+
+    The first entry keeps its DAG; the later one gets the problem, naming the first.
+    """
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    checked = []
+    for site in sites:
+        if site.defaults is None:
+            checked.append(site)
+            continue
+        schemas = []
+        for part in site.schemas:
+            if part.entry is not None:
+                earlier = first.setdefault((site.defaults.conn_id, part.entry.key), (site.name, part.index))
+                if earlier[0] != site.name:
+                    where = format_path(["sites", site.name, "schemas", part.index, "key"])
+                    message = backed_up_twice_message(part.entry.key, site.defaults.conn_id, *earlier)
+                    part = SchemaPart(part.index, part.key, None, (*part.problems, f"{where}: {message}"))
+            schemas.append(part)
+        checked.append(dataclasses.replace(site, schemas=tuple(schemas)))
+    return checked
+
+
+def _validate_site(name: str, raw_site: Any) -> SitePart:
+    prefix: list[str | int] = ["sites", name]
+    problems: list[str] = []
+    if not SITE_NAME_PATTERN.match(name):
+        try:
+            check_site_name(name)
+        except ValueError as error:
+            problems.append(f"{format_path(prefix)}: {error}")
+    if not isinstance(raw_site, Mapping):
+        problems.append(
+            f"{format_path(prefix)}: a site is a mapping of its settings, e.g. "
+            "{conn_id: jira_assets_default, schemas: [ITAM]}"
+        )
+        return SitePart(name, None, tuple(problems), ())
+    own = {key: value for key, value in raw_site.items() if key != "schemas"}
+    defaults, site_problems = _validate(SiteDefaults, own, prefix)
+    problems += site_problems
+    raw_schemas = raw_site.get("schemas")
+    schemas: list[SchemaPart] = []
+    if not isinstance(raw_schemas, list) or not raw_schemas:
+        problems.append(
+            f"{format_path([*prefix, 'schemas'])}: required: a list of at least one schema key, "
+            "e.g. [ITAM, PEOPLE]"
+        )
+    else:
+        seen: dict[str, int] = {}
+        for index, raw_entry in enumerate(raw_schemas):
+            entry_prefix = [*prefix, "schemas", index]
+            entry, entry_problems = _validate(SchemaEntry, raw_entry, entry_prefix)
+            written = raw_entry.get("key") if isinstance(raw_entry, Mapping) else raw_entry
+            key = written if isinstance(written, str) else None
+            if entry is not None and entry.key in seen:
+                entry_problems.append(
+                    f"{format_path([*entry_prefix, 'key'])}: {duplicate_message(entry.key)} "
+                    f"(first at schemas[{seen[entry.key]}])"
+                )
+                entry = None
+            elif entry is not None:
+                seen[entry.key] = index
+            schemas.append(SchemaPart(index, key, entry, tuple(entry_problems)))
+    return SitePart(name, defaults, tuple(problems), tuple(schemas), own)
