@@ -14,7 +14,6 @@ from croniter import croniter
 from pymongo import DESCENDING
 from pymongo.database import Database
 
-from airflow_assets.dags.plan import SchemaWatch
 from airflow_assets.store.layout import SNAPSHOTS
 from airflow_assets.store.snapshots import COMPLETE, RECONSTRUCTED
 
@@ -31,6 +30,16 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         """Return the finding as JSON-compatible values."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SchemaWatch:
+    """A schema the monitor checks: where it is backed up, and how often."""
+
+    site: str
+    schema_key: str
+    schedule: str
+    timezone: str
 
 
 def schedule_period(schedule: str, timezone: str, now: datetime) -> timedelta:

@@ -147,6 +147,12 @@ def validate_parts(data: Any) -> ConfigParts:
         seen_lower: dict[str, str] = {}
         for name, raw_site in raw_sites.items():
             site = _validate_site(str(name), raw_site)
+            if not isinstance(name, str):
+                problem = (
+                    f"{format_path(['sites', str(name)])}: a site name must be text, and YAML read this one "
+                    f'as a {_yaml_type(name)}: put it in quotes (e.g. "prod": or "yes":)'
+                )
+                site = SitePart(site.name, None, (problem, *site.problems), site.schemas, site.raw)
             clash = seen_lower.get(str(name).lower())
             if clash is not None:
                 problem = f"{format_path(['sites', str(name)])}: {site_clash_message(str(name), [clash])}"
@@ -163,6 +169,15 @@ def validate_parts(data: Any) -> ConfigParts:
         alerts,
         tuple(alerts_problems),
     )
+
+
+def _yaml_type(value: Any) -> str:
+    """Name what YAML made of an unquoted key: ``yes``/``on`` become booleans, ``1`` a number, ``~`` null."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else type(value).__name__
 
 
 def _refuse_schemas_backed_up_twice(sites: list[SitePart]) -> list[SitePart]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from airflow_assets.backup.monitor import SchemaWatch
 from airflow_assets.config.loading import config_path, read_config_text, read_yaml
 from airflow_assets.config.parts import ConfigParts, SitePart, validate_parts
 from airflow_assets.config.problems import BackupConfigError
@@ -151,16 +152,6 @@ class RestoreDagSpec:
     doc_md: str
     source: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class SchemaWatch:
-    """A schema the monitor checks: where it is backed up, and how often."""
-
-    site: str
-    schema_key: str
-    schedule: str
-    timezone: str
 
 
 @dataclass(frozen=True)

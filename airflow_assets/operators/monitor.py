@@ -10,8 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_assets.backup.monitor import check_snapshots
-from airflow_assets.dags.plan import SchemaWatch
+from airflow_assets.backup.monitor import SchemaWatch, check_snapshots
 from airflow_assets.hooks.backup_store import backup_database
 
 log = logging.getLogger(__name__)

@@ -117,8 +117,7 @@ def test_every_dag_of_the_package_alerts_on_failure(backup_dags: BackupDags, tmp
 
 
 def test_the_monitor_judges_real_backups_only_not_a_backfills_reconstructions(mongo_db: Database) -> None:
-    from airflow_assets.backup.monitor import check_snapshots
-    from airflow_assets.dags.plan import SchemaWatch
+    from airflow_assets.backup.monitor import SchemaWatch, check_snapshots
 
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     common = {

@@ -27,9 +27,8 @@ from pymongo import monitoring
 from pymongo.database import Database
 
 from airflow_assets import cli
-from airflow_assets.backup.monitor import check_snapshots
+from airflow_assets.backup.monitor import SchemaWatch, check_snapshots
 from airflow_assets.config.storage import RetentionPolicy
-from airflow_assets.dags.plan import SchemaWatch
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.restore.ledger import RESTORE_FILES, Created, Ledger
 from airflow_assets.restore.request import parse_request

@@ -104,3 +104,18 @@ def test_a_config_validated_once_equals_the_model_validated_whole(text: str) -> 
     assert parsed.schema_settings() == whole.schema_settings()
     for name, site in whole.sites.items():
         assert parsed.sites[name].model_fields_set == site.model_fields_set
+
+
+@pytest.mark.parametrize(("name", "kind"), [("yes", "boolean"), ("off", "boolean"), ("1", "number")])
+def test_a_site_name_yaml_reads_as_no_text_is_refused_with_the_fix(name: str, kind: str) -> None:
+    with pytest.raises(BackupConfigError) as caught:
+        parse_config(f"sites:\n  {name}:\n    schemas: [ITAM]\n  prod:\n    schemas: [PEOPLE]\n")
+
+    (problem,) = caught.value.problems
+    assert f"a site name must be text, and YAML read this one as a {kind}: put it in quotes" in problem
+
+
+def test_a_quoted_site_name_that_looks_like_a_boolean_is_a_site() -> None:
+    config = parse_config('sites:\n  "yes":\n    schemas: [ITAM]\n')
+
+    assert list(config.sites) == ["yes"]
