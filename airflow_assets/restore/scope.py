@@ -167,3 +167,28 @@ def select_objects(
         still_exist=missing,
         closure_added=len(selected) - len(set(chosen)),
     )
+
+
+@dataclass(frozen=True)
+class EntryCounts:
+    """How many comments, and how many objects with history, the selected objects of one schema have."""
+
+    comments: int = 0
+    history_comments: int = 0
+
+
+def count_entries(
+    schemas: Sequence[SchemaSource], selection: ObjectSet, request: RestoreRequest
+) -> dict[str, EntryCounts]:
+    """Read the comments and history the restore brings back, per schema key (what the plan counts)."""
+    counts = {}
+    for position, schema in enumerate(schemas):
+        snapshot = schema.source
+        mine = {old for old, owner in selection.source_of.items() if owner == position}
+        comments = history = 0
+        if request.include_comments and snapshot.includes("comments"):
+            comments = sum(1 for entry in snapshot.entries("comment") if str(entry.get("objectId")) in mine)
+        if request.history_as_comments and snapshot.includes("history"):
+            history = len({str(entry.get("objectId")) for entry in snapshot.entries("history")} & mine)
+        counts[schema.old_key] = EntryCounts(comments, history)
+    return counts
