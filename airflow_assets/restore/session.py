@@ -190,8 +190,10 @@ class RestoreSession:
     @cached_property
     def target(self) -> TargetSite:
         """Return what was read of the target site (once per task)."""
-        # recreate_missing: the plan tells which object types the existing schemas have already.
-        written_into = [m.new_key for m in self.request.mappings] if self.request.mode != NEW_SCHEMA else []
+        written_into: list[str] = []
+        if self._planning and self.request.mode != NEW_SCHEMA:
+            # The plan tells which object types the schemas a recreate_missing restore writes into have.
+            written_into = [mapping.new_key for mapping in self.request.mappings]
         return read_target(self.client, types_of=written_into)
 
     @property
@@ -257,7 +259,7 @@ class RestoreSession:
 
     def plan(self) -> RestorePlan:
         """Check everything that needs data and store the plan; raise before any write on bad input."""
-        for name in ("snapshots", "schemas", "scope", "selection", "live", "target_conn_id"):
+        for name in ("snapshots", "schemas", "scope", "target", "selection", "live", "target_conn_id"):
             self.__dict__.pop(
                 name, None
             )  # planned afresh from the request (a retry may find newer snapshots)
