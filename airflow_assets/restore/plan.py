@@ -382,7 +382,7 @@ class _Names:
 def _schema_plan(inputs: _Inputs, position: int, warnings: _Warnings) -> SchemaPlan:
     request, selection, schema = inputs.request, inputs.selection, inputs.schemas[position]
     snapshot = schema.source
-    mine = {old: obj for old, obj in selection.objects.items() if selection.source_of[old] == position}
+    mine = {old: obj for old, obj in selection.objects.items() if selection.schema_of[old] == position}
     per_type = Counter(str(obj.get("objectTypeId")) for obj in mine.values())
     existing = inputs.target.schema(schema.new_key)
     existing_types: set[str] = set()

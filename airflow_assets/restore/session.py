@@ -385,7 +385,7 @@ class RestoreSession:
         if self.request.include_comments or self.request.history_as_comments:
             created = self.ledger.created(OBJECT)
             for position, schema in enumerate(self.schemas):
-                mine = {old: c for old, c in created.items() if self.selection.source_of.get(old) == position}
+                mine = {old: c for old, c in created.items() if self.selection.schema_of.get(old) == position}
                 restore_comments(
                     self.client, self.ledger, schema.source, mine,
                     comments=self.request.include_comments, history=self.request.history_as_comments,
@@ -428,7 +428,7 @@ class RestoreSession:
         for old_id in sorted(created, key=lambda i: int(i) if i.isdigit() else 0):
             if old_id not in self.selection.objects:
                 continue
-            schema = planned[self.selection.source_of[old_id]]
+            schema = planned[self.selection.schema_of[old_id]]
             new = created[old_id]
             writer.writerow(
                 [

@@ -236,40 +236,40 @@ class StructureBuilder:
                 return dict(schema)
         return None
 
-    def _needs_other_schemas(self, source: SchemaSource) -> bool:
+    def _needs_other_schemas(self, schema: SchemaSource) -> bool:
         return any(
-            (target := referenced_type(attribute)) is not None and target not in source.object_types
-            for attribute in source.attributes.values()
+            (target := referenced_type(attribute)) is not None and target not in schema.object_types
+            for attribute in schema.attributes.values()
         )
 
-    def _new_schema_id(self, source: SchemaSource) -> str:
-        created = self.ledger.get(SCHEMA, source.source.snapshot.schema_id)
+    def _new_schema_id(self, schema: SchemaSource) -> str:
+        created = self.ledger.get(SCHEMA, schema.source.snapshot.schema_id)
         assert created is not None, "the schema is ensured first"
         return created.new_id
 
     # -- status and reference types -----------------------------------------------------------------
 
-    def _status_types(self, source: SchemaSource) -> None:
-        schema_id = self._new_schema_id(source)
+    def _status_types(self, schema: SchemaSource) -> None:
+        schema_id = self._new_schema_id(schema)
         local = self._listed(self._target_statuses, schema_id, self.client.get_status_types)
         fields = ("name", "category", "description")
-        for status in _schema_scoped(source.status_types, source):
+        for status in _schema_scoped(schema.status_types, schema):
             self._config_type(STATUS, status, local, schema_id, self.client.create_status_type, fields,
                               "status_types_created")  # fmt: skip
-        for status in _global_only(source.global_status_types, source.status_types):
+        for status in _global_only(schema.global_status_types, schema.status_types):
             self._global(STATUS, status, self.target.global_status_types, self.client.create_status_type,
                          fields, "status_types_created", "status")  # fmt: skip
 
-    def _reference_types(self, source: SchemaSource) -> None:
-        schema_id = self._new_schema_id(source)
+    def _reference_types(self, schema: SchemaSource) -> None:
+        schema_id = self._new_schema_id(schema)
         local = self._listed(self._target_references, schema_id, self.client.get_reference_types)
         fields = ("name", "description", "color")
-        for reference in _schema_scoped(source.reference_types, source):
+        for reference in _schema_scoped(schema.reference_types, schema):
             create = self.client.create_reference_type
             self._config_type(
                 REFERENCE, reference, local, schema_id, create, fields, "reference_types_created"
             )
-        for reference in _global_only(source.global_reference_types, source.reference_types):
+        for reference in _global_only(schema.global_reference_types, schema.reference_types):
             self._global(REFERENCE, reference, self.target.global_reference_types,
                          self.client.create_reference_type, fields, "reference_types_created",
                          "reference type")  # fmt: skip
@@ -456,7 +456,7 @@ class StructureBuilder:
             self._target_attributes[type_id] = owned
         return self._target_attributes[type_id]
 
-    def _attribute(self, source: SchemaSource, type_id: str, new_type: str, attribute: JsonDict) -> None:
+    def _attribute(self, schema: SchemaSource, type_id: str, new_type: str, attribute: JsonDict) -> None:
         name = str(attribute.get("name", ""))
 
         def find() -> Created | None:
@@ -469,19 +469,19 @@ class StructureBuilder:
                 if str(candidate.get("name", "")).lower() == name.lower():
                     return Created(candidate["id"])
             if attribute.get("label") and not any(
-                a.get("name") == AUTO_LABEL for a in source.attributes_of[type_id]
+                a.get("name") == AUTO_LABEL for a in schema.attributes_of[type_id]
             ):
                 # The type came with an automatic "Name" label: it becomes the snapshot's label attribute.
                 for candidate in owned:
                     if candidate.get("label") and candidate.get("name") == AUTO_LABEL:
-                        body = self.attribute_body(source, attribute, deferred=self.mode == NEW_SCHEMA)
+                        body = self.attribute_body(schema, attribute, deferred=self.mode == NEW_SCHEMA)
                         self.client.update_attribute(new_type, candidate["id"], body)
                         candidate["name"] = name
                         return Created(candidate["id"])
             return None
 
         def create() -> Created:
-            body = self.attribute_body(source, attribute, deferred=self.mode == NEW_SCHEMA)
+            body = self.attribute_body(schema, attribute, deferred=self.mode == NEW_SCHEMA)
             answer = self.client.create_attribute(new_type, body)
             self._owned_attributes(new_type).append(norm.normalize_attribute(answer))
             return Created(norm.as_id(answer.get("id"), what="the new attribute's id"))
@@ -490,7 +490,7 @@ class StructureBuilder:
             created = find()
             if created is None:
                 self.summary.warnings.append(
-                    f"{source.new_key}: system attribute {name} is not on the target type"
+                    f"{schema.new_key}: system attribute {name} is not on the target type"
                 )
                 return
             self.ledger.complete(ATTRIBUTE, attribute["id"], created)
@@ -501,7 +501,7 @@ class StructureBuilder:
         )  # fmt: skip
         self._count(made, "attributes_created")
 
-    def attribute_body(self, source: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:
+    def attribute_body(self, schema: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:
         """Return the body that creates ``attribute`` (restrictions left off when ``deferred``)."""
         kind = attribute_kind(attribute)
         body: JsonDict = {
@@ -538,7 +538,7 @@ class StructureBuilder:
             kept = [g for g in groups if self.target.directory.group(g) is not None]
             for group in sorted(set(groups) - set(kept)):
                 self.summary.warnings.append(
-                    f"{source.new_key}: attribute {attribute.get('name')}: group {group} is not on the target"
+                    f"{schema.new_key}: attribute {attribute.get('name')}: group {group} is not on the target"
                 )
             body["typeValueMulti"] = kept
         elif kind == ATTR_STATUS:
@@ -556,9 +556,9 @@ def _type_ids(planned: SchemaPlan) -> list[str]:
     return [object_type.type_id for object_type in planned.object_types]
 
 
-def _schema_scoped(items: Sequence[JsonDict], source: SchemaSource) -> list[JsonDict]:
+def _schema_scoped(items: Sequence[JsonDict], schema: SchemaSource) -> list[JsonDict]:
     """Return the status or reference types that belong to the schema (a schema's list shows globals too)."""
-    schema_id = source.source.snapshot.schema_id
+    schema_id = schema.source.snapshot.schema_id
     return [item for item in items if str(item.get("objectSchemaId") or "") == schema_id]
 
 
