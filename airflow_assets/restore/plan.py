@@ -19,7 +19,7 @@ from airflow_assets.restore.directory import describe_person
 from airflow_assets.restore.graph import cyclic_nodes
 from airflow_assets.restore.hidden_characters import warn_hidden_characters
 from airflow_assets.restore.integrity import SourceIntegrity
-from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
+from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest, SchemaMapping
 from airflow_assets.restore.restrictions import restrictions_of
 from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import EntryCounts, ObjectSet, TypeScope, object_refs
@@ -384,11 +384,12 @@ def _schema_plan(inputs: _Inputs, position: int, warnings: _Warnings) -> SchemaP
     snapshot = schema.source
     mine = {old: obj for old, obj in selection.objects.items() if selection.schema_of[old] == position}
     per_type = Counter(str(obj.get("objectTypeId")) for obj in mine.values())
-    existing = inputs.target.schema(schema.new_key)
+    mapping = request.mapping(schema.old_key)
+    existing = inputs.target.schema(mapping.new_key)
     existing_types: set[str] = set()
     if existing is not None and request.mode != NEW_SCHEMA:
         existing_types = {
-            str(t.get("name", "")).lower() for t in inputs.target.object_types_of.get(schema.new_key, [])
+            str(t.get("name", "")).lower() for t in inputs.target.object_types_of.get(mapping.new_key, [])
         }
     object_types = []
     for type_id in schema.types_parent_first(inputs.scope.included.get(schema.old_key, set())):
@@ -414,7 +415,7 @@ def _schema_plan(inputs: _Inputs, position: int, warnings: _Warnings) -> SchemaP
     if request.mode == NEW_SCHEMA:
         action = "create schema"
         restrictions = [r.name for r in restrictions_of([schema], inputs.scope)]
-        name = new_schema_name(schema, same_site=inputs.same_site)
+        name = new_schema_name(mapping, schema.schema.get("name"), same_site=inputs.same_site)
     else:
         action = f"existing schema {existing.get('id') if existing else '?'}"
         restrictions = []
@@ -430,7 +431,7 @@ def _schema_plan(inputs: _Inputs, position: int, warnings: _Warnings) -> SchemaP
     return SchemaPlan(
         index=snapshot.index,
         old_key=schema.old_key,
-        new_key=schema.new_key,
+        new_key=mapping.new_key,
         name=name,
         snapshot_id=snapshot.snapshot.snapshot_id,
         snapshot=snapshot.describe(),
@@ -444,13 +445,12 @@ def _schema_plan(inputs: _Inputs, position: int, warnings: _Warnings) -> SchemaP
     )
 
 
-def new_schema_name(schema: SchemaSource, *, same_site: bool) -> str:
-    """Return the name a ``new_schema`` restore gives a schema: the mapping's, else the snapshot's (with the
-    new key on the same site)."""
-    mapping = schema.source.mapping
+def new_schema_name(mapping: SchemaMapping, backed_up_name: str | None, *, same_site: bool) -> str:
+    """Return the name a ``new_schema`` restore gives a schema: the mapping's, else the one it was backed up
+    with (and its new key, on the same site)."""
     if mapping.new_name:
         return mapping.new_name
-    name = str(schema.schema.get("name") or mapping.new_key)
+    name = str(backed_up_name or mapping.new_key)
     if same_site and mapping.new_key != mapping.old_key:
         return f"{name} ({mapping.new_key})"
     return name

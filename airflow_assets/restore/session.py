@@ -314,7 +314,8 @@ class RestoreSession:
                         f"({existing.get('name')!r}): choose a free key, or use mode recreate_missing to "
                         "bring deleted objects back into it",
                     )
-                name = new_schema_name(schema, same_site=self.same_site)
+                mapping = self.request.mapping(schema.old_key)
+                name = new_schema_name(mapping, schema.schema.get("name"), same_site=self.same_site)
                 ours_id = str(existing["id"]) if existing is not None and ours else None
                 check_new_schema(schema, name, self.target, self.scope, ours=ours_id, names_before=names)
                 names.setdefault(name.casefold(), index)
