@@ -273,6 +273,8 @@ class RestoreSession:
         return plan
 
     def _build_plan(self) -> RestorePlan:
+        # The target's connection first: a wrong one fails before the snapshots are checked.
+        log.info("restoring into %s (%s)", self.target_conn_id, self.client.site_url)
         self.ledger.ensure_indexes()
         integrity = check_sources(
             self.db,
