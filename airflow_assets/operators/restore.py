@@ -1,8 +1,9 @@
 """The restore DAG's operator: one thin task per step of :class:`airflow_assets.restore.RestoreSession`.
 
 Each task parses the run's params once into a :class:`~airflow_assets.restore.RestoreRequest`, builds a
-session over MongoDB and the target site, and runs its step. The steps share nothing in memory: the plan,
-the ledger of intents and id maps live in MongoDB, so any task can be retried on any worker.
+session over MongoDB (the session finds the target's connection; the task builds its client), and runs its
+step. The steps share nothing in memory: the plan, the ledger of intents and id maps live in MongoDB, so any
+task can be retried on any worker.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from airflow_assets.restore.log_lines import (
     structure_line,
 )
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest
-from airflow_assets.restore.source import resolve_sources
 from airflow_assets.store.versions import DamagedContentError
 
 log = logging.getLogger(__name__)
@@ -90,34 +90,21 @@ class RestoreStepOperator(BaseOperator):
         restore_id = f"{dag_run.dag_id}:{dag_run.run_id}"
         with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             try:
-                conn_id = self._target_conn_id(request, db)
-                client = _target_client(request, conn_id)
                 settings = SessionSettings(
                     restore_id=restore_id,
                     sites=tuple(self.site_connections),
-                    target_conn_id=conn_id,
+                    site_connections=self.site_connections,
                     snapshot_key=snapshot_key(),
                 )
-                session = RestoreSession(request, db, client, settings)
+                session = RestoreSession(
+                    request, db, None, settings, connect=lambda conn_id: _target_client(request, conn_id)
+                )
                 return self._run(session, dag_run)
             except (AssetsConfigError, AssetsBadRequestError, DamagedContentError) as error:
                 # Bad parameters, data checks, a write the site refused (400, with its message) or
                 # damaged stored content: retrying cannot help. One plain line first, then the failure.
                 log.error("%s failed: %s", self.step, error)
                 raise AirflowFailException(str(error)) from None
-
-    def _target_conn_id(self, request: RestoreRequest, db: Any) -> str:
-        if request.target_conn_id:
-            return request.target_conn_id
-        sources = resolve_sources(db, request, tuple(self.site_connections))
-        site = sources[0].site
-        if site not in self.site_connections:
-            raise RestoreParamError(
-                "target_conn_id",
-                f"the snapshots come from site {site!r}, which the backup config no longer names: "
-                "give target_conn_id",
-            )
-        return self.site_connections[site]
 
     def _run(self, session: RestoreSession, dag_run: Any) -> dict[str, Any]:
         if self.step == "plan":

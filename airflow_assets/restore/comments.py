@@ -126,7 +126,7 @@ def _by_object(entries: Iterator[JsonDict]) -> Iterator[tuple[str, list[JsonDict
 def restore_comments(
     client: AssetsClient,
     ledger: Ledger,
-    source: SourceSnapshot,
+    snapshot: SourceSnapshot,
     created: Mapping[str, Created],
     *,
     comments: bool,
@@ -140,8 +140,8 @@ def restore_comments(
     done_comments = ledger.created(COMMENT) if comments else {}
     done_history = ledger.created(HISTORY_COMMENT) if history else {}
     work: list[tuple[str, str, str, str]] = []  # (kind, old id, new object id, text)
-    if comments and source.includes("comments"):
-        for object_id, entries in _by_object(source.entries("comment")):
+    if comments and snapshot.includes("comments"):
+        for object_id, entries in _by_object(snapshot.entries("comment")):
             target = created.get(object_id)
             if target is None:
                 continue
@@ -154,11 +154,11 @@ def restore_comments(
                         COMMENT,
                         str(comment["id"]),
                         target.new_id,
-                        comment_text(comment, _old_object_key(source, object_id)),
+                        comment_text(comment, _old_object_key(snapshot, object_id)),
                     )
                 )
-    if history and source.includes("history"):
-        for object_id, entries in _by_object(source.entries("history")):
+    if history and snapshot.includes("history"):
+        for object_id, entries in _by_object(snapshot.entries("history")):
             target = created.get(object_id)
             if target is None:
                 continue
@@ -170,7 +170,7 @@ def restore_comments(
                     HISTORY_COMMENT,
                     object_id,
                     target.new_id,
-                    history_text(entries, _old_object_key(source, object_id)),
+                    history_text(entries, _old_object_key(snapshot, object_id)),
                 )
             )
     by_object: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -203,7 +203,7 @@ def restore_comments(
             count += 1
         return count
 
-    progress = progress_log(log, f"comments of {source.mapping.old_key}", len(work))
+    progress = progress_log(log, f"comments of {snapshot.mapping.old_key}", len(work))
     for items, count in client.map_concurrent(write, list(by_object.values()), ordered=False):
         summary.comment_calls += count
         progress.add(len(items))
@@ -235,5 +235,5 @@ def _exists(client: AssetsClient, object_id: str, text: str) -> bool:
     )
 
 
-def _old_object_key(source: SourceSnapshot, object_id: str) -> str:
-    return f"{source.mapping.old_key}-{object_id}"
+def _old_object_key(snapshot: SourceSnapshot, object_id: str) -> str:
+    return f"{snapshot.mapping.old_key}-{object_id}"

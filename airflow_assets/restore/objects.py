@@ -90,7 +90,7 @@ class ObjectRestorer:
         self,
         client: AssetsClient,
         ledger: Ledger,
-        sources: Sequence[SchemaSource],
+        schemas: Sequence[SchemaSource],
         selection: ObjectSet,
         maps: StructureMaps,
         value_maps: Callable[[Callable[[str], str | None]], ValueMaps],
@@ -104,7 +104,7 @@ class ObjectRestorer:
         self.client = client
         self.settle_seconds = settle_seconds
         self.ledger = ledger
-        self.sources = sources
+        self.schemas = schemas
         self.selection = selection
         self.maps = maps
         self.same_site = same_site

@@ -1,67 +1,176 @@
 """The restore plan: what will be created, in which order, and every warning; the dry run's output.
 
-It is built from reads only (the snapshots and the target) and stored with the restore before any write.
+:func:`build_plan` is pure: it takes what the plan task read (the request, the schemas of the source
+snapshots, the scope and selection, the target) as values and returns a frozen :class:`RestorePlan`. The plan
+is stored with the restore before any write, and every later task runs its step from the stored plan
+(:meth:`RestorePlan.from_dict`): the snapshots it pinned, each schema's new key and name, the object types.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_assets.restore.config_match import BY_CASE, BY_NAME, GlobalMatch, match_global
 from airflow_assets.restore.directory import describe_person
 from airflow_assets.restore.graph import cyclic_nodes
 from airflow_assets.restore.hidden_characters import warn_hidden_characters
-from airflow_assets.restore.request import NEW_SCHEMA
+from airflow_assets.restore.integrity import SourceIntegrity
+from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest, SchemaMapping
+from airflow_assets.restore.restrictions import restrictions_of
 from airflow_assets.restore.schema_source import SchemaSource
-from airflow_assets.restore.scope import object_refs
-from airflow_assets.restore.structure import new_schema_name, restrictions_of
+from airflow_assets.restore.scope import EntryCounts, ObjectSet, TypeScope, object_refs
+from airflow_assets.restore.target import TargetSite
 from airflow_assets.store.snapshots import Snapshot
-
-if TYPE_CHECKING:
-    from airflow_assets.restore.session import RestoreSession
 
 JsonDict = dict[str, Any]
 MAX_WARNINGS = 500
 
 
-@dataclass
-class SchemaPlan:
-    """What the restore does to one schema."""
+@dataclass(frozen=True)
+class ObjectTypePlan:
+    """One object type of a schema the restore covers (parents come first in :attr:`SchemaPlan.object_types`).
 
+    :param type_id: the type's id in the snapshot.
+    :param action: ``create``, or ``exists`` when the target schema has a type of that name.
+    :param objects: how many of its objects the restore creates.
+    """
+
+    type_id: str
+    name: str
+    parent: str | None
+    action: str
+    objects: int
+
+    def as_dict(self) -> JsonDict:
+        """Return the object type's plan as JSON-compatible values."""
+        return {
+            "type_id": self.type_id,
+            "name": self.name,
+            "parent": self.parent,
+            "action": self.action,
+            "objects": self.objects,
+        }
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    """What the restore does to one schema.
+
+    :param index: the mapping's position in ``schema_mappings`` (for messages).
+    :param old_key: the schema's key in the snapshot.
+    :param new_key: the key the schema is restored under (the structure step creates it under this key).
+    :param name: the name it gets (``new_schema``) or has (``recreate_missing``).
+    :param snapshot_id: the snapshot it is restored from, pinned by the plan for every later task.
+    :param snapshot: what the plan and report say of that snapshot.
+    """
+
+    index: int
     old_key: str
     new_key: str
     name: str
-    snapshot: JsonDict
+    snapshot_id: str
+    snapshot: Mapping[str, Any]
     action: str
-    object_types: list[JsonDict]
+    object_types: tuple[ObjectTypePlan, ...]
     objects: int
     cyclic: int
     comments: int
     history_comments: int
-    deferred_restrictions: list[str]
+    deferred_restrictions: tuple[str, ...]
+
+    @property
+    def type_ids(self) -> set[str]:
+        """Return the ids (in the snapshot) of the object types the restore covers."""
+        return {object_type.type_id for object_type in self.object_types}
 
     def as_dict(self) -> JsonDict:
         """Return the schema's plan as JSON-compatible values."""
-        return dict(self.__dict__)
+        return {
+            "index": self.index,
+            "old_key": self.old_key,
+            "new_key": self.new_key,
+            "name": self.name,
+            "snapshot_id": self.snapshot_id,
+            "snapshot": dict(self.snapshot),
+            "action": self.action,
+            "object_types": [object_type.as_dict() for object_type in self.object_types],
+            "objects": self.objects,
+            "cyclic": self.cyclic,
+            "comments": self.comments,
+            "history_comments": self.history_comments,
+            "deferred_restrictions": list(self.deferred_restrictions),
+        }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> SchemaPlan:
+        """Return the schema's plan as :meth:`as_dict` stored it."""
+        return cls(
+            index=int(document["index"]),
+            old_key=str(document["old_key"]),
+            new_key=str(document["new_key"]),
+            name=str(document["name"]),
+            snapshot_id=str(document["snapshot_id"]),
+            snapshot=dict(document.get("snapshot") or {}),
+            action=str(document["action"]),
+            object_types=tuple(
+                ObjectTypePlan(
+                    type_id=str(entry["type_id"]),
+                    name=str(entry["name"]),
+                    parent=entry.get("parent"),
+                    action=str(entry["action"]),
+                    objects=int(entry["objects"]),
+                )
+                for entry in document.get("object_types") or []
+            ),
+            objects=int(document["objects"]),
+            cyclic=int(document["cyclic"]),
+            comments=int(document["comments"]),
+            history_comments=int(document["history_comments"]),
+            deferred_restrictions=tuple(document.get("deferred_restrictions") or ()),
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
+class PlanTarget:
+    """The site a restore writes to.
+
+    :param conn_id: its ``jira_assets`` connection.
+    :param same_site: whether it is the site the snapshots were taken on.
+    """
+
+    conn_id: str
+    site_url: str
+    workspace_id: str
+    same_site: bool
+
+    def as_dict(self) -> JsonDict:
+        """Return the target as JSON-compatible values."""
+        return {
+            "conn_id": self.conn_id,
+            "site_url": self.site_url,
+            "workspace_id": self.workspace_id,
+            "same_site": self.same_site,
+        }
+
+
+@dataclass(frozen=True)
 class RestorePlan:
-    """The whole plan of a restore run."""
+    """The whole plan of a restore run; :attr:`schemas` are in :attr:`order` (referenced schemas first)."""
 
     restore_id: str
     mode: str
     dry_run: bool
-    target: JsonDict
-    order: list[str]
-    schema_cycles: list[list[str]]
-    schemas: list[SchemaPlan]
-    pulled_in: list[str]
-    warnings: list[str] = field(default_factory=list)
-    warning_counts: dict[str, int] = field(default_factory=dict)
+    target: PlanTarget
+    order: tuple[str, ...]
+    schema_cycles: tuple[tuple[str, ...], ...]
+    schemas: tuple[SchemaPlan, ...]
+    pulled_in: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    warning_counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def objects(self) -> int:
@@ -75,40 +184,67 @@ class RestorePlan:
             "planned_at": datetime.now(UTC),
             "mode": self.mode,
             "dry_run": self.dry_run,
-            "target": self.target,
-            "order": self.order,
-            "schema_cycles": self.schema_cycles,
+            "target": self.target.as_dict(),
+            "order": list(self.order),
+            "schema_cycles": [list(cycle) for cycle in self.schema_cycles],
             "schemas": [schema.as_dict() for schema in self.schemas],
-            "pulled_in": self.pulled_in,
+            "pulled_in": list(self.pulled_in),
             "objects": self.objects,
-            "warnings": self.warnings[:MAX_WARNINGS],
-            "warning_counts": self.warning_counts,
+            "warnings": list(self.warnings[:MAX_WARNINGS]),
+            "warning_counts": dict(self.warning_counts),
         }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> RestorePlan:
+        """Return the plan as :meth:`as_dict` stored it (only the first warnings are listed there)."""
+        target = document.get("target") or {}
+        return cls(
+            restore_id=str(document["restore_id"]),
+            mode=str(document["mode"]),
+            dry_run=bool(document["dry_run"]),
+            target=PlanTarget(
+                conn_id=str(target.get("conn_id") or ""),
+                site_url=str(target.get("site_url") or ""),
+                workspace_id=str(target.get("workspace_id") or ""),
+                same_site=bool(target.get("same_site")),
+            ),
+            order=tuple(document.get("order") or ()),
+            schema_cycles=tuple(tuple(cycle) for cycle in document.get("schema_cycles") or ()),
+            schemas=tuple(SchemaPlan.from_dict(schema) for schema in document.get("schemas") or ()),
+            pulled_in=tuple(document.get("pulled_in") or ()),
+            warnings=tuple(document.get("warnings") or ()),
+            warning_counts=dict(document.get("warning_counts") or {}),
+        )
+
+    def schema(self, old_key: str) -> SchemaPlan:
+        """Return the plan of the schema with that key in the snapshot."""
+        for schema in self.schemas:
+            if schema.old_key == old_key:
+                return schema
+        raise KeyError(old_key)
 
     def describe(self) -> str:
         """Return the plan as the task log shows it."""
         lines = [
             f"Restore plan ({self.mode}{', DRY RUN: nothing will be written' if self.dry_run else ''}) "
-            f"into {self.target.get('site_url')} "
-            f"({'same site' if self.target.get('same_site') else 'migration'})",
+            f"into {self.target.site_url} "
+            f"({'same site' if self.target.same_site else 'migration'})",
             f"Order of schemas: {' -> '.join(self.order)}"
-            + (f" (reference cycles: {self.schema_cycles})" if self.schema_cycles else ""),
+            + (f" (reference cycles: {[list(c) for c in self.schema_cycles]})" if self.schema_cycles else ""),
         ]
         for schema in self.schemas:
-            snap = schema.snapshot
+            snapshot = schema.snapshot
             lines.append(
                 f"- {schema.old_key} -> {schema.new_key} ({schema.action}, name {schema.name!r}) "
                 "from snapshot "
-                f"{snap.get('snapshot_id')} taken {snap.get('taken_at')} ({snap.get('kind')})"
+                f"{snapshot.get('snapshot_id')} taken {snapshot.get('taken_at')} ({snapshot.get('kind')})"
             )
             lines.append(
                 f"  {schema.objects} objects ({schema.cyclic} on reference cycles: two calls each), "
                 f"{schema.comments} comments, {schema.history_comments} history comments"
             )
             for object_type in schema.object_types:
-                lines.append(
-                    f"    {object_type['name']}: {object_type['action']}, {object_type['objects']} objects"
-                )
+                lines.append(f"    {object_type.name}: {object_type.action}, {object_type.objects} objects")
             if schema.deferred_restrictions:
                 lines.append(f"  applied after the data: {', '.join(schema.deferred_restrictions)}")
         for reason in self.pulled_in:
@@ -134,10 +270,51 @@ class _Warnings:
             self.items.append(text)
 
 
-def build_plan(session: RestoreSession, cycles: list[list[str]]) -> RestorePlan:
-    """Build the plan of a session (reads only)."""
-    request, target, scope, selection = session.request, session.target, session.scope, session.selection
-    same_site = session.same_site
+@dataclass(frozen=True)
+class _Inputs:
+    """What every part of the plan reads (kept together so the helpers take one argument)."""
+
+    request: RestoreRequest
+    schemas: Sequence[SchemaSource]
+    scope: TypeScope
+    selection: ObjectSet
+    target: TargetSite
+    entries: Mapping[str, EntryCounts]
+    same_site: bool
+
+
+def on_same_site(target: TargetSite, schemas: Sequence[SchemaSource]) -> bool:
+    """Tell whether the target is the site the snapshots were taken on."""
+    return target.workspace_id == schemas[0].source.snapshot.workspace_id
+
+
+def build_plan(
+    request: RestoreRequest,
+    schemas: Sequence[SchemaSource],
+    scope: TypeScope,
+    selection: ObjectSet,
+    target: TargetSite,
+    *,
+    entries: Mapping[str, EntryCounts] | None = None,
+    restore_id: str,
+    conn_id: str,
+    cycles: Sequence[Sequence[str]] = (),
+    integrity: SourceIntegrity | None = None,
+) -> RestorePlan:
+    """Return the plan of a restore from what was read (no I/O: every input is a value).
+
+    :param schemas: the mapped schemas of the source snapshots, referenced schemas first.
+    :param scope: the object types the restore covers.
+    :param selection: the objects it creates.
+    :param target: what was read of the target site (with the object types of the schemas it writes into).
+    :param entries: per schema key, how many comments and history comments the selected objects have.
+    :param restore_id: the restore's id.
+    :param conn_id: the target's connection.
+    :param cycles: the groups of schemas that reference each other.
+    :param integrity: what the check of the source snapshots found (damaged ones lead the warnings).
+    """
+    same_site = on_same_site(target, schemas)
+    inputs = _Inputs(request, schemas, scope, selection, target, entries or {}, same_site)
     warnings = _Warnings()
     for where in sorted({f"{where} -> object type {type_id}" for type_id, where in scope.external.items()}):
         warnings.add(
@@ -147,96 +324,136 @@ def build_plan(session: RestoreSession, cycles: list[list[str]]) -> RestorePlan:
         )
     for key in selection.still_exist:
         warnings.add("exists", f"{key} exists on the target: nothing to recreate")
-    schemas = [_schema_plan(session, source, warnings) for source in session.sources]
-    _config_warnings(session, warnings)
-    _value_warnings(session, warnings)
-    warn_hidden_characters(schemas, warnings.add)
+    schema_plans = [_schema_plan(inputs, position, warnings) for position in range(len(schemas))]
+    _config_warnings(inputs, warnings)
+    _value_warnings(inputs, warnings)
+    warn_hidden_characters([_Names.of(schema_plan) for schema_plan in schema_plans], warnings.add)
+    items, counts = warnings.items, dict(warnings.counts)
+    damaged = _damaged_lines(integrity)
+    if damaged:
+        assert integrity is not None
+        items = damaged + items
+        counts["damaged source"] = len(integrity.damaged)
     return RestorePlan(
-        restore_id=session.settings.restore_id,
+        restore_id=restore_id,
         mode=request.mode,
         dry_run=request.dry_run,
-        target={
-            "conn_id": session.settings.target_conn_id,
-            "site_url": target.site_url,
-            "workspace_id": target.workspace_id,
-            "same_site": same_site,
-        },
-        order=[source.old_key for source in session.sources],
-        schema_cycles=cycles,
-        schemas=schemas,
-        pulled_in=list(scope.pulled_in),
-        warnings=warnings.items,
-        warning_counts=dict(warnings.counts),
+        target=PlanTarget(
+            conn_id=conn_id,
+            site_url=target.site_url,
+            workspace_id=target.workspace_id,
+            same_site=same_site,
+        ),
+        order=tuple(schema.old_key for schema in schemas),
+        schema_cycles=tuple(tuple(cycle) for cycle in cycles),
+        schemas=tuple(schema_plans),
+        pulled_in=tuple(scope.pulled_in),
+        warnings=tuple(items),
+        warning_counts=counts,
     )
 
 
-def _schema_plan(session: RestoreSession, source: SchemaSource, warnings: _Warnings) -> SchemaPlan:
-    request, selection = session.request, session.selection
-    index = session.sources.index(source)
-    mine = {old: obj for old, obj in selection.objects.items() if selection.source_of[old] == index}
+def _damaged_lines(integrity: SourceIntegrity | None) -> list[str]:
+    if integrity is None:
+        return []
+    return [
+        line.strip()
+        if line.startswith(" ")
+        else f"{line}: accept_damaged is set, only what is sound is restored (the items below are left out)"
+        for line in integrity.lines()
+    ]
+
+
+@dataclass
+class _Names:
+    """A planned schema's names, as :func:`warn_hidden_characters` reads them."""
+
+    old_key: str
+    name: str
+    object_types: list[JsonDict]
+
+    @classmethod
+    def of(cls, schema_plan: SchemaPlan) -> _Names:
+        return cls(
+            schema_plan.old_key, schema_plan.name, [{"name": t.name} for t in schema_plan.object_types]
+        )
+
+
+def _schema_plan(inputs: _Inputs, position: int, warnings: _Warnings) -> SchemaPlan:
+    request, selection, schema = inputs.request, inputs.selection, inputs.schemas[position]
+    snapshot = schema.source
+    mine = {old: obj for old, obj in selection.objects.items() if selection.schema_of[old] == position}
     per_type = Counter(str(obj.get("objectTypeId")) for obj in mine.values())
-    existing = session.target.schema(source.new_key)
+    mapping = request.mapping(schema.old_key)
+    existing = inputs.target.schema(mapping.new_key)
     existing_types: set[str] = set()
     if existing is not None and request.mode != NEW_SCHEMA:
         existing_types = {
-            str(t.get("name", "")).lower() for t in session.client.get_object_types(str(existing["id"]))
+            str(t.get("name", "")).lower() for t in inputs.target.object_types_of.get(mapping.new_key, [])
         }
     object_types = []
-    for type_id in source.types_parent_first(session.scope.included.get(source.old_key, set())):
-        name = source.type_name(type_id)
+    for type_id in schema.types_parent_first(inputs.scope.included.get(schema.old_key, set())):
+        name = schema.type_name(type_id)
+        parent = schema.object_types[type_id].get("parentObjectTypeId")
         object_types.append(
-            {
-                "name": name,
-                "parent": source.type_name(source.object_types[type_id]["parentObjectTypeId"])
-                if source.object_types[type_id].get("parentObjectTypeId")
-                else None,
-                "action": "exists" if name.lower() in existing_types else "create",
-                "objects": per_type.get(type_id, 0),
-            }
+            ObjectTypePlan(
+                type_id=type_id,
+                name=name,
+                parent=schema.type_name(parent) if parent else None,
+                action="exists" if name.lower() in existing_types else "create",
+                objects=per_type.get(type_id, 0),
+            )
         )
     edges = {old: [r for r in object_refs(obj) if r in selection.objects] for old, obj in mine.items()}
-    comments = history = 0
-    if request.include_comments and source.source.includes("comments"):
-        comments = sum(1 for entry in source.source.entries("comment") if str(entry.get("objectId")) in mine)
-    if request.history_as_comments and source.source.includes("history"):
-        history = len({str(e.get("objectId")) for e in source.source.entries("history")} & set(mine))
-    if request.include_comments and not source.source.includes("comments"):
-        warnings.add("no comments", f"{source.old_key}: the snapshot did not back up comments")
-    if request.history_as_comments and not source.source.includes("history"):
-        warnings.add("no history", f"{source.old_key}: the snapshot did not back up history")
-    if source.source.snapshot.reconstructed:
-        warnings.add(
-            "reconstructed source", f"{source.old_key}: {reconstructed_note(source.source.snapshot)}"
-        )
+    entries = inputs.entries.get(schema.old_key, EntryCounts())
+    if request.include_comments and not snapshot.includes("comments"):
+        warnings.add("no comments", f"{schema.old_key}: the snapshot did not back up comments")
+    if request.history_as_comments and not snapshot.includes("history"):
+        warnings.add("no history", f"{schema.old_key}: the snapshot did not back up history")
+    if snapshot.snapshot.reconstructed:
+        warnings.add("reconstructed source", f"{schema.old_key}: {reconstructed_note(snapshot.snapshot)}")
     if request.mode == NEW_SCHEMA:
         action = "create schema"
-        restrictions = [r.name for r in restrictions_of([source], session.scope)]
+        restrictions = [r.name for r in restrictions_of([schema], inputs.scope)]
+        name = new_schema_name(mapping, schema.schema.get("name"), same_site=inputs.same_site)
     else:
         action = f"existing schema {existing.get('id') if existing else '?'}"
         restrictions = []
-        if existing is not None and str(existing.get("id")) != source.source.snapshot.schema_id:
+        name = str((existing or {}).get("name", schema.schema.get("name")))
+        if existing is not None and str(existing.get("id")) != snapshot.snapshot.schema_id:
             warnings.add(
                 "schema replaced",
-                f"{source.old_key}: the schema on the target (id {existing.get('id')}) is not the "
+                f"{schema.old_key}: the schema on the target (id {existing.get('id')}) is not the "
                 "one backed up "
-                f"(id {source.source.snapshot.schema_id}); objects are matched by id and may all "
+                f"(id {snapshot.snapshot.schema_id}); objects are matched by id and may all "
                 "count as missing",
             )
     return SchemaPlan(
-        old_key=source.old_key,
-        new_key=source.new_key,
-        name=new_schema_name(source, same_site=session.same_site)
-        if request.mode == NEW_SCHEMA
-        else str((existing or {}).get("name", source.schema.get("name"))),
-        snapshot=source.source.describe(),
+        index=snapshot.index,
+        old_key=schema.old_key,
+        new_key=mapping.new_key,
+        name=name,
+        snapshot_id=snapshot.snapshot.snapshot_id,
+        snapshot=snapshot.describe(),
         action=action,
-        object_types=object_types,
+        object_types=tuple(object_types),
         objects=len(mine),
         cyclic=len(cyclic_nodes(mine, edges)),
-        comments=comments,
-        history_comments=history,
-        deferred_restrictions=restrictions,
+        comments=entries.comments,
+        history_comments=entries.history_comments,
+        deferred_restrictions=tuple(restrictions),
     )
+
+
+def new_schema_name(mapping: SchemaMapping, backed_up_name: str | None, *, same_site: bool) -> str:
+    """Return the name a ``new_schema`` restore gives a schema: the mapping's, else the one it was backed up
+    with (and its new key, on the same site)."""
+    if mapping.new_name:
+        return mapping.new_name
+    name = str(backed_up_name or mapping.new_key)
+    if same_site and mapping.new_key != mapping.old_key:
+        return f"{name} ({mapping.new_key})"
+    return name
 
 
 def reconstructed_note(snapshot: Snapshot) -> str:
@@ -262,24 +479,24 @@ def reconstructed_note(snapshot: Snapshot) -> str:
     return "".join(parts)
 
 
-def _config_warnings(session: RestoreSession, warnings: _Warnings) -> None:
-    target = session.target
-    for source in session.sources:
+def _config_warnings(inputs: _Inputs, warnings: _Warnings) -> None:
+    target = inputs.target
+    for schema in inputs.schemas:
         for kind, items, target_items in (
-            ("status", source.global_status_types, target.global_status_types),
-            ("reference type", source.global_reference_types, target.global_reference_types),
+            ("status", schema.global_status_types, target.global_status_types),
+            ("reference type", schema.global_reference_types, target.global_reference_types),
         ):
             for item in items:
-                _global_warning(kind, item, match_global(item, target_items, same_site=session.same_site),
+                _global_warning(kind, item, match_global(item, target_items, same_site=inputs.same_site),
                                 warnings)  # fmt: skip
-        if session.same_site:
+        if inputs.same_site:
             continue
-        for type_id in session.scope.included.get(source.old_key, set()):
-            icon = source.object_types[type_id].get("icon") or {}
+        for type_id in inputs.scope.included.get(schema.old_key, set()):
+            icon = schema.object_types[type_id].get("icon") or {}
             if icon.get("name") not in target.icons:
                 warnings.add(
                     "icon",
-                    f"{source.old_key}/{source.type_name(type_id)}: icon {icon.get('name')!r} not found",
+                    f"{schema.old_key}/{schema.type_name(type_id)}: icon {icon.get('name')!r} not found",
                 )
 
 
@@ -301,10 +518,10 @@ def _global_warning(kind: str, item: JsonDict, match: GlobalMatch | None, warnin
         )
 
 
-def _value_warnings(session: RestoreSession, warnings: _Warnings) -> None:
-    directory, selection = session.target.directory, session.selection
+def _value_warnings(inputs: _Inputs, warnings: _Warnings) -> None:
+    directory, selection = inputs.target.directory, inputs.selection
     # A new schema's reference attributes point at the rebuilt types: objects left behind cannot fill them.
-    request_new_types = session.request.mode == NEW_SCHEMA or not session.same_site
+    request_new_types = inputs.request.mode == NEW_SCHEMA or not inputs.same_site
     for obj in selection.objects.values():
         for attribute in obj.get("attributes") or []:
             for value in attribute.get("values") or []:
@@ -322,33 +539,36 @@ def _value_warnings(session: RestoreSession, warnings: _Warnings) -> None:
                         "group missing", f"group {value.get('groupName')} is not on the target: left empty"
                     )
                 elif "referencedObjectId" in value:
-                    target = str(value["referencedObjectId"])
-                    if target in selection.objects:
+                    referenced = str(value["referencedObjectId"])
+                    if referenced in selection.objects:
                         continue
-                    if target not in selection.keys and _restored_type(attribute, session) is not None:
+                    restored_in = _restored_type(attribute, inputs.schemas)
+                    if referenced not in selection.keys and restored_in is not None:
                         warnings.add(
                             "snapshot gap",
-                            f"{obj.get('objectKey')} references object {target}, which is not in the chosen "
-                            f"snapshot of {_restored_type(attribute, session)}"
+                            f"{obj.get('objectKey')} references object {referenced}, which is not in the "
+                            f"chosen snapshot of {restored_in}"
                             + (": left empty" if request_new_types else " (kept if it exists on the target)"),
                         )
-                    elif not session.same_site:
+                    elif not inputs.same_site:
                         warnings.add(
                             "reference outside",
-                            f"{obj.get('objectKey')} references {selection.keys.get(target, target)}, "
+                            f"{obj.get('objectKey')} references "
+                            f"{selection.keys.get(referenced, referenced)}, "
                             "which this restore does not create: left empty on another site",
                         )
 
 
-def _restored_type(attribute: JsonDict, session: RestoreSession) -> str | None:
+def _restored_type(attribute: JsonDict, schemas: Iterable[SchemaSource]) -> str | None:
     """Return the schema key a reference attribute's target type belongs to, if that schema is restored."""
     attribute_id = str(attribute.get("objectTypeAttributeId"))
-    for source in session.sources:
-        definition = source.attributes.get(attribute_id)
+    schemas = list(schemas)
+    for schema in schemas:
+        definition = schema.attributes.get(attribute_id)
         if definition is None:
             continue
         target_type = definition.get("referenceObjectTypeId")
-        for other in session.sources:
+        for other in schemas:
             if target_type in other.object_types:
                 return other.old_key
     return None

@@ -22,7 +22,7 @@ STATUS_CATEGORIES = (0, 1, 2)
 
 
 def check_new_schema(
-    source: SchemaSource,
+    schema: SchemaSource,
     name: str,
     target: TargetSite,
     scope: TypeScope,
@@ -36,18 +36,18 @@ def check_new_schema(
     :param ours: the id of the target schema an earlier try of this restore created (not a clash).
     :param names_before: the names (case-folded) the restore's earlier mappings give, by their index.
     """
-    where = f"schema_mappings[{source.source.index}]"
+    where = f"schema_mappings[{schema.source.index}]"
     bad = sorted(set(name) & FORBIDDEN_NAME_CHARS)
     if bad:
         raise RestoreParamError(
             f"{where}.new_name",
             f"the schema's name {name!r} has {' '.join(bad)}, which Assets refuses: give a new_name",
         )
-    for schema in target.schemas.values():
-        if str(schema.get("id")) != ours and str(schema.get("name") or "").casefold() == name.casefold():
+    for existing in target.schemas.values():
+        if str(existing.get("id")) != ours and str(existing.get("name") or "").casefold() == name.casefold():
             raise RestoreParamError(
                 f"{where}.new_name",
-                f"a schema named {schema.get('name')!r} (key {schema.get('objectSchemaKey')}) exists on "
+                f"a schema named {existing.get('name')!r} (key {existing.get('objectSchemaKey')}) exists on "
                 f"{target.site_url}: schema names are unique (case aside), choose another new_name",
             )
     if name.casefold() in names_before:
@@ -55,17 +55,17 @@ def check_new_schema(
             f"{where}.new_name",
             f"schema_mappings[{names_before[name.casefold()]}] gives the name {name!r} too: choose another",
         )
-    schema_id = source.source.snapshot.schema_id
-    for kind, items in (("status", source.status_types), ("reference type", source.reference_types)):
+    schema_id = schema.source.snapshot.schema_id
+    for kind, items in (("status", schema.status_types), ("reference type", schema.reference_types)):
         own = [item for item in items if scope_of(item) == schema_id]
         _unique_names(own, f"{where}: the schema's own {kind}s", where)
-    _check_categories([s for s in source.status_types if scope_of(s) == schema_id], where)
-    for type_id in scope.included.get(source.old_key, set()):
-        carried = source.carried_attributes(type_id)
-        _unique_names(carried, f"{where}: object type {source.type_name(type_id)!r} (attributes)", where)
+    _check_categories([s for s in schema.status_types if scope_of(s) == schema_id], where)
+    for type_id in scope.included.get(schema.old_key, set()):
+        carried = schema.carried_attributes(type_id)
+        _unique_names(carried, f"{where}: object type {schema.type_name(type_id)!r} (attributes)", where)
 
 
-def check_new_globals(sources: Sequence[SchemaSource], target: TargetSite, *, same_site: bool) -> None:
+def check_new_globals(schemas: Sequence[SchemaSource], target: TargetSite, *, same_site: bool) -> None:
     """Refuse global status or reference types to create that the site would refuse (names, categories)."""
     for kind, items_of, target_items in (
         ("status", lambda s: s.global_status_types, target.global_status_types),
@@ -73,8 +73,8 @@ def check_new_globals(sources: Sequence[SchemaSource], target: TargetSite, *, sa
     ):
         missing: dict[str, dict[str, Any]] = {}
         where = "schema_mappings"
-        for source in sources:
-            for item in items_of(source):
+        for schema in schemas:
+            for item in items_of(schema):
                 if match_global(item, target_items, same_site=same_site) is None:
                     missing.setdefault(str(item["id"]), dict(item))
         _unique_names(

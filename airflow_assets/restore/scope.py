@@ -26,55 +26,55 @@ class TypeScope:
         return type_id in self.included.get(key, set())
 
 
-def scope_types(sources: Sequence[SchemaSource], request: RestoreRequest) -> TypeScope:
+def scope_types(schemas: Sequence[SchemaSource], request: RestoreRequest) -> TypeScope:
     """Return the object types to restore: all, or those asked for plus their parents and references."""
-    owner = {type_id: source for source in sources for type_id in source.object_types}
-    scope = TypeScope(included={source.old_key: set() for source in sources})
+    owner = {type_id: schema for schema in schemas for type_id in schema.object_types}
+    scope = TypeScope(included={schema.old_key: set() for schema in schemas})
     queue: list[str] = []
     if not request.object_types:
-        for source in sources:
-            scope.included[source.old_key] = set(source.object_types)
+        for schema in schemas:
+            scope.included[schema.old_key] = set(schema.object_types)
         queue = list(owner)
     else:
         for index, name in enumerate(request.object_types):
             found = [
-                (source, type_id)
-                for source in sources
-                for type_id, object_type in source.object_types.items()
+                (schema, type_id)
+                for schema in schemas
+                for type_id, object_type in schema.object_types.items()
                 if str(object_type.get("name", "")).lower() == name.lower()
             ]
             if not found:
-                known = sorted({str(t.get("name")) for s in sources for t in s.object_types.values()})
+                known = sorted({str(t.get("name")) for s in schemas for t in s.object_types.values()})
                 raise RestoreParamError(
                     f"object_types[{index}]",
                     f"no object type named {shown(name)} in the chosen snapshots "
                     f"(types: {cut(', '.join(known), 400)})",
                 )
-            for source, type_id in found:
-                scope.included[source.old_key].add(type_id)
+            for schema, type_id in found:
+                scope.included[schema.old_key].add(type_id)
                 queue.append(type_id)
     seen = set(queue)
 
     def pull(type_id: str, reason: str) -> None:
-        source = owner[type_id]
+        schema = owner[type_id]
         if type_id in seen:
             return
         seen.add(type_id)
-        scope.included[source.old_key].add(type_id)
-        scope.pulled_in.append(f"{source.old_key}/{source.type_name(type_id)}: {reason}")
+        scope.included[schema.old_key].add(type_id)
+        scope.pulled_in.append(f"{schema.old_key}/{schema.type_name(type_id)}: {reason}")
         queue.append(type_id)
 
     while queue:
         type_id = queue.pop(0)
-        source = owner[type_id]
-        name = source.type_name(type_id)
-        for ancestor in source.ancestors(type_id):
+        schema = owner[type_id]
+        name = schema.type_name(type_id)
+        for ancestor in schema.ancestors(type_id):
             pull(ancestor, f"parent of {name}")
-        for attribute in source.carried_attributes(type_id):
+        for attribute in schema.carried_attributes(type_id):
             target = referenced_type(attribute)
             if target is None:
                 continue
-            where = f"{source.old_key}/{name}.{attribute.get('name')}"
+            where = f"{schema.old_key}/{name}.{attribute.get('name')}"
             if target in owner:
                 pull(target, f"referenced by {where}")
             else:
@@ -98,7 +98,7 @@ class ObjectSet:
     """The objects a restore creates, with the schema each comes from."""
 
     objects: dict[str, JsonDict]
-    source_of: dict[str, int]
+    schema_of: dict[str, int]  # old object id -> the position of its schema (in the restore's order)
     keys: dict[str, str] = field(default_factory=dict)  # every snapshot object: old id -> its key
     key_schema: dict[str, str] = field(default_factory=dict)  # every snapshot object: old id -> schema key
     still_exist: list[str] = field(default_factory=list)
@@ -106,7 +106,7 @@ class ObjectSet:
 
 
 def select_objects(
-    sources: Sequence[SchemaSource],
+    schemas: Sequence[SchemaSource],
     scope: TypeScope,
     request: RestoreRequest,
     *,
@@ -117,25 +117,25 @@ def select_objects(
     :param is_wanted: an extra filter (``recreate_missing``: only objects that no longer exist).
     """
     candidates: dict[str, JsonDict] = {}
-    source_of: dict[str, int] = {}
+    schema_of: dict[str, int] = {}
     asked = set(request.object_keys)
     keys: dict[str, str] = {}
     key_schema: dict[str, str] = {}
     held: set[str] = set()
-    for index, source in enumerate(sources):
-        for obj in source.source.objects():
+    for index, schema in enumerate(schemas):
+        for obj in schema.source.objects():
             keys[obj["id"]] = str(obj.get("objectKey") or obj["id"])
-            key_schema[obj["id"]] = source.old_key
+            key_schema[obj["id"]] = schema.old_key
             if obj.get("objectKey") in asked:
                 held.add(str(obj.get("objectKey")))
-            if not scope.includes(source.old_key, str(obj.get("objectTypeId"))):
+            if not scope.includes(schema.old_key, str(obj.get("objectTypeId"))):
                 continue
             if is_wanted is not None and not is_wanted(index, obj):
                 continue
             candidates[obj["id"]] = obj
-            source_of[obj["id"]] = index
+            schema_of[obj["id"]] = index
     if not request.object_keys:
-        return ObjectSet(candidates, source_of, keys, key_schema)
+        return ObjectSet(candidates, schema_of, keys, key_schema)
     by_key = {str(obj.get("objectKey")): object_id for object_id, obj in candidates.items()}
     chosen: list[str] = []
     missing: list[str] = []
@@ -161,9 +161,34 @@ def select_objects(
     objects = {object_id: candidates[object_id] for object_id in candidates if object_id in selected}
     return ObjectSet(
         objects,
-        {object_id: source_of[object_id] for object_id in objects},
+        {object_id: schema_of[object_id] for object_id in objects},
         keys,
         key_schema,
         still_exist=missing,
         closure_added=len(selected) - len(set(chosen)),
     )
+
+
+@dataclass(frozen=True)
+class EntryCounts:
+    """How many comments, and how many objects with history, the selected objects of one schema have."""
+
+    comments: int = 0
+    history_comments: int = 0
+
+
+def count_entries(
+    schemas: Sequence[SchemaSource], selection: ObjectSet, request: RestoreRequest
+) -> dict[str, EntryCounts]:
+    """Read the comments and history the restore brings back, per schema key (what the plan counts)."""
+    counts = {}
+    for position, schema in enumerate(schemas):
+        snapshot = schema.source
+        mine = {old for old, owner in selection.schema_of.items() if owner == position}
+        comments = history = 0
+        if request.include_comments and snapshot.includes("comments"):
+            comments = sum(1 for entry in snapshot.entries("comment") if str(entry.get("objectId")) in mine)
+        if request.history_as_comments and snapshot.includes("history"):
+            history = len({str(entry.get("objectId")) for entry in snapshot.entries("history")} & mine)
+        counts[schema.old_key] = EntryCounts(comments, history)
+    return counts

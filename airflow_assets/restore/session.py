@@ -2,7 +2,8 @@
 
 Every task builds a :class:`RestoreSession` afresh (tasks may run on different machines) and calls one
 step; what the steps share lives in MongoDB (the plan, the ledger's id maps), never in memory between
-tasks. Nothing is written to the target before :meth:`RestoreSession.plan` has passed.
+tasks. Nothing is written to the target before :meth:`RestoreSession.plan` has passed; every later step
+runs from the plan it stored.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -25,11 +26,13 @@ from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.integrity import check_sources
 from airflow_assets.restore.ledger import Ledger
 from airflow_assets.restore.objects import OBJECT, SETTLE_SECONDS, ObjectRestorer, ObjectsSummary
-from airflow_assets.restore.plan import RestorePlan, build_plan
+from airflow_assets.restore.pinned import pinned_snapshots
+from airflow_assets.restore.plan import RestorePlan, build_plan, new_schema_name, on_same_site
 from airflow_assets.restore.refusals import check_new_globals, check_new_schema
 from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
+from airflow_assets.restore.restrictions import restrictions_of
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source, referenced_type
-from airflow_assets.restore.scope import ObjectSet, TypeScope, scope_types, select_objects
+from airflow_assets.restore.scope import ObjectSet, TypeScope, count_entries, scope_types, select_objects
 from airflow_assets.restore.source import SourceSnapshot, resolve_sources
 from airflow_assets.restore.structure import (
     SCHEMA,
@@ -37,8 +40,6 @@ from airflow_assets.restore.structure import (
     StructureMaps,
     StructureSummary,
     apply_restrictions,
-    new_schema_name,
-    restrictions_of,
 )
 from airflow_assets.restore.target import TargetSite, read_target
 from airflow_assets.restore.values import ValueMaps
@@ -59,7 +60,9 @@ class SessionSettings:
 
     :param restore_id: the restore's id (``<dag id>:<run id>``).
     :param sites: the site names of the backup config.
-    :param target_conn_id: the connection the target client was built from (for messages and the plan).
+    :param target_conn_id: the connection the target client was built from (for messages and the plan);
+        empty: the session finds it (:attr:`RestoreSession.target_conn_id`).
+    :param site_connections: config site name -> its ``jira_assets`` connection (the default target).
     :param max_workers: threads that create objects and comments.
     :param settle_seconds: how long to wait before looking again for an object whose create lost its answer.
     :param snapshot_key: the snapshot key, to authenticate the source snapshots' root digests.
@@ -68,52 +71,137 @@ class SessionSettings:
     restore_id: str
     sites: Sequence[str]
     target_conn_id: str = ""
+    site_connections: Mapping[str, str] = field(default_factory=dict)
     snapshot_key: bytes | None = field(default=None, repr=False)
     max_workers: int | None = None
     settle_seconds: float = SETTLE_SECONDS
 
 
+class PlanNotStoredError(JiraAssetsError, LookupError):
+    """A step after the plan found no stored plan: the plan task runs first."""
+
+
 class RestoreSession:
-    """A restore run's shared state and steps."""
+    """A restore run's shared state and steps.
+
+    :meth:`plan` resolves the snapshots the request names and stores the plan; every other step runs from the
+    stored plan (its snapshots, keys, names, object types), so a task that builds its session afresh does what
+    was planned.
+
+    :param client: the target's client; None with ``connect``, which builds it from :attr:`target_conn_id`.
+    :param connect: returns the client of a connection id.
+    """
 
     def __init__(
-        self, request: RestoreRequest, db: Database, client: AssetsClient, settings: SessionSettings
+        self,
+        request: RestoreRequest,
+        db: Database,
+        client: AssetsClient | None,
+        settings: SessionSettings,
+        *,
+        connect: Callable[[str], AssetsClient] | None = None,
     ) -> None:
         self.request = request
         self.db = db
-        self.client = client
         self.settings = settings
         self.ledger = Ledger(db, settings.restore_id)
         self.on_created: Callable[[str], None] | None = None
+        self._client = client
+        self._connect = connect
+        self._planning = False
+        self._plan: RestorePlan | None = None
 
     # -- what every step needs -----------------------------------------------------------------------
 
-    @cached_property
-    def snapshots(self) -> list[SourceSnapshot]:
-        """Return the snapshot each mapped schema is restored from (manifests only: nothing read yet)."""
-        return resolve_sources(self.db, self.request, self.settings.sites)
+    @property
+    def stored_plan(self) -> RestorePlan:
+        """Return the plan this restore stored (read once).
+
+        :raises PlanNotStoredError: no plan is stored.
+        """
+        if self._plan is None:
+            document = self.ledger.document().get("plan")
+            if not document:
+                raise PlanNotStoredError(
+                    f"restore {self.settings.restore_id} has no stored plan: run its plan task first"
+                )
+            self._plan = RestorePlan.from_dict(document)
+        return self._plan
 
     @cached_property
-    def sources(self) -> list[SchemaSource]:
-        """Return the mapped schemas' snapshots, referenced schemas first."""
-        found = [load_schema_source(s) for s in self.snapshots]
+    def target_conn_id(self) -> str:
+        """Return the target's connection: the given one, the run's, else that of the snapshots' site.
+
+        :raises RestoreParamError: the snapshots' site has no connection in the backup config.
+        """
+        conn_id = self.settings.target_conn_id or self.request.target_conn_id
+        if conn_id:
+            return conn_id
+        if not self._planning:
+            return self.stored_plan.target.conn_id
+        site = self.snapshots[0].site
+        if site not in self.settings.site_connections:
+            raise RestoreParamError(
+                "target_conn_id",
+                f"the snapshots come from site {site!r}, which the backup config no longer names: "
+                "give target_conn_id",
+            )
+        return self.settings.site_connections[site]
+
+    @cached_property
+    def client(self) -> AssetsClient:
+        """Return the target's client."""
+        if self._client is not None:
+            return self._client
+        if self._connect is None:
+            raise ValueError("a restore session needs a client, or connect to build one")
+        return self._connect(self.target_conn_id)
+
+    @cached_property
+    def snapshots(self) -> list[SourceSnapshot]:
+        """Return the snapshot each mapped schema is restored from (manifests only: nothing read yet).
+
+        The plan finds those the request names; every later step those the stored plan pinned.
+        """
+        if self._planning:
+            return resolve_sources(self.db, self.request, self.settings.sites)
+        return pinned_snapshots(self.db, self.request, self.stored_plan, self.settings.sites)
+
+    @cached_property
+    def schemas(self) -> list[SchemaSource]:
+        """Return the mapped schemas' configuration, referenced schemas first."""
+        found = [load_schema_source(snapshot) for snapshot in self.snapshots]
+        if not self._planning:
+            return found  # already in the plan's order
         order, _ = schema_order(found)
         return order
 
     @cached_property
     def scope(self) -> TypeScope:
-        """Return the object types the restore covers."""
-        return scope_types(self.sources, self.request)
+        """Return the object types the restore covers (those the plan lists, after the plan)."""
+        if self._planning:
+            return scope_types(self.schemas, self.request)
+        plan = self.stored_plan
+        return TypeScope(
+            included={schema.old_key: schema.type_ids for schema in plan.schemas},
+            pulled_in=list(plan.pulled_in),
+        )
 
     @cached_property
     def target(self) -> TargetSite:
-        """Return what was read of the target site."""
-        return read_target(self.client)
+        """Return what was read of the target site (once per task)."""
+        written_into: list[str] = []
+        if self._planning and self.request.mode != NEW_SCHEMA:
+            # The plan tells which object types the schemas a recreate_missing restore writes into have.
+            written_into = [mapping.new_key for mapping in self.request.mappings]
+        return read_target(self.client, types_of=written_into)
 
     @property
     def same_site(self) -> bool:
         """Tell whether the target is the site the snapshots were taken on."""
-        return self.target.workspace_id == self.sources[0].source.snapshot.workspace_id
+        if self._planning:
+            return on_same_site(self.target, self.schemas)
+        return self.stored_plan.target.same_site
 
     @cached_property
     def live(self) -> dict[str, set[str]] | None:
@@ -121,33 +209,38 @@ class RestoreSession:
         if self.request.mode != RECREATE_MISSING:
             return None
         live: dict[str, set[str]] = {}
-        for source in self.sources:
-            schema = self.target.schema(source.old_key)
+        for schema in self.schemas:
+            existing = self.target.schema(schema.old_key)
             ids: set[str] = set()
-            if schema is not None:
-                query = f"objectSchemaId = {schema['id']}"
+            if existing is not None:
+                query = f"objectSchemaId = {existing['id']}"
                 for page in self.client.iter_aql_pages(query, page_size=1000, include_attributes=False):
                     ids.update(str(value.get("id")) for value in page.values)
-            live[source.old_key] = ids
+            live[schema.old_key] = ids
         return live
 
     @cached_property
     def selection(self) -> ObjectSet:
-        """Return the objects the restore creates."""
+        """Return the objects the restore creates.
+
+        Read again by every step that needs it rather than stored with the plan: the objects' bodies are
+        far too big for it, and the pinned snapshots never change. In ``recreate_missing`` the target is
+        asked again which objects exist (those an earlier try of the step created still count).
+        """
         live = self.live
         if live is None:
-            return select_objects(self.sources, self.scope, self.request)
-        sources = self.sources
+            return select_objects(self.schemas, self.scope, self.request)
+        schemas = self.schemas
         done = set(self.ledger.created(OBJECT))
 
-        def missing(index: int, obj: JsonDict) -> bool:
-            return obj["id"] in done or obj["id"] not in live.get(sources[index].old_key, set())
+        def missing(position: int, obj: JsonDict) -> bool:
+            return obj["id"] in done or obj["id"] not in live.get(schemas[position].old_key, set())
 
-        return select_objects(self.sources, self.scope, self.request, is_wanted=missing)
+        return select_objects(self.schemas, self.scope, self.request, is_wanted=missing)
 
     def value_maps(self, maps: StructureMaps) -> Callable[[Callable[[str], str | None]], ValueMaps]:
         """Return a factory of the value maps for a reference resolver."""
-        definitions = {a_id: a for source in self.sources for a_id, a in source.attributes.items()}
+        definitions = {a_id: a for schema in self.schemas for a_id, a in schema.attributes.items()}
         directory = self.target.directory
 
         def build(reference: Callable[[str], str | None]) -> ValueMaps:
@@ -166,51 +259,67 @@ class RestoreSession:
 
     def plan(self) -> RestorePlan:
         """Check everything that needs data and store the plan; raise before any write on bad input."""
+        for name in ("snapshots", "schemas", "scope", "target", "selection", "live", "target_conn_id"):
+            self.__dict__.pop(
+                name, None
+            )  # planned afresh from the request (a retry may find newer snapshots)
+        self._planning, self._plan = True, None
+        try:
+            plan = self._build_plan()
+        finally:
+            self._planning = False
+        self._plan = plan
+        self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
+        return plan
+
+    def _build_plan(self) -> RestorePlan:
+        # The target's connection first: a wrong one fails before the snapshots are checked.
+        log.info("restoring into %s (%s)", self.target_conn_id, self.client.site_url)
         self.ledger.ensure_indexes()
         integrity = check_sources(
             self.db,
-            [source.snapshot for source in self.snapshots],
+            [snapshot.snapshot for snapshot in self.snapshots],
             key=self.settings.snapshot_key,
             accept_damaged=self.request.accept_damaged,
         )
         self._check_target()
-        _, cycles = schema_order(self.sources)
-        plan = build_plan(self, cycles)
-        damaged = [
-            line.strip()
-            if line.startswith(" ")
-            else f"{line}: accept_damaged is set, only what is sound is "
-            "restored (the items below are left out)"
-            for line in integrity.lines()
-        ]
-        if damaged:
-            plan.warnings[:0] = damaged
-            plan.warning_counts["damaged source"] = len(integrity.damaged)
-        self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
-        return plan
+        _, cycles = schema_order(self.schemas)
+        return build_plan(
+            self.request,
+            self.schemas,
+            self.scope,
+            self.selection,
+            self.target,
+            entries=count_entries(self.schemas, self.selection, self.request),
+            restore_id=self.settings.restore_id,
+            conn_id=self.target_conn_id,
+            cycles=cycles,
+            integrity=integrity,
+        )
 
     def _check_target(self) -> None:
         names: dict[str, int] = {}
         if self.request.mode == NEW_SCHEMA:
-            check_new_globals(self.sources, self.target, same_site=self.same_site)
-        for source in self.sources:
-            index = source.source.index
-            schema = self.target.schema(source.new_key)
+            check_new_globals(self.schemas, self.target, same_site=self.same_site)
+        for schema in self.schemas:
+            index = schema.source.index
+            existing = self.target.schema(schema.new_key)
             if self.request.mode == NEW_SCHEMA:
-                ours = self.ledger.get(SCHEMA, source.source.snapshot.schema_id) is not None or any(
-                    intent.old_id == source.source.snapshot.schema_id
-                    for intent in self.ledger.open_intents(SCHEMA)
+                old_id = schema.source.snapshot.schema_id
+                ours = self.ledger.get(SCHEMA, old_id) is not None or any(
+                    intent.old_id == old_id for intent in self.ledger.open_intents(SCHEMA)
                 )
-                if schema is not None and not ours:
+                if existing is not None and not ours:
                     raise RestoreParamError(
                         f"schema_mappings[{index}].new_key",
-                        f"a schema with the key {source.new_key} exists on {self.target.site_url} "
-                        f"({schema.get('name')!r}): choose a free key, or use mode recreate_missing to bring "
-                        "deleted objects back into it",
+                        f"a schema with the key {schema.new_key} exists on {self.target.site_url} "
+                        f"({existing.get('name')!r}): choose a free key, or use mode recreate_missing to "
+                        "bring deleted objects back into it",
                     )
-                name = new_schema_name(source, same_site=self.same_site)
-                ours_id = str(schema["id"]) if schema is not None and ours else None
-                check_new_schema(source, name, self.target, self.scope, ours=ours_id, names_before=names)
+                mapping = self.request.mapping(schema.old_key)
+                name = new_schema_name(mapping, schema.schema.get("name"), same_site=self.same_site)
+                ours_id = str(existing["id"]) if existing is not None and ours else None
+                check_new_schema(schema, name, self.target, self.scope, ours=ours_id, names_before=names)
                 names.setdefault(name.casefold(), index)
                 continue
             if not self.same_site:
@@ -219,32 +328,24 @@ class RestoreSession:
                     "recreate_missing works on the site the snapshot was taken on; "
                     f"{self.target.site_url} is another site (use new_schema to migrate)",
                 )
-            if schema is None:
+            if existing is None:
                 raise RestoreParamError(
                     f"schema_mappings[{index}].old_key",
-                    f"schema {source.old_key} does not exist on {self.target.site_url} any more: "
+                    f"schema {schema.old_key} does not exist on {self.target.site_url} any more: "
                     "use mode new_schema to restore it whole",
                 )
-            if schema.get("canManage") is False:
+            if existing.get("canManage") is False:
                 raise RestoreParamError(
                     "target_conn_id",
-                    f"the account of {self.settings.target_conn_id or 'the target connection'} "
-                    "may not manage "
-                    f"schema {source.old_key} (Assets schema manager role needed)",
+                    f"the account of {self.target_conn_id or 'the target connection'} may not manage "
+                    f"schema {schema.old_key} (Assets schema manager role needed)",
                 )
 
     def build_structure(self) -> StructureSummary:
         """Create the schemas, status and reference types, object types and attributes."""
-        builder = StructureBuilder(
-            self.client,
-            self.ledger,
-            self.request,
-            self.sources,
-            self.scope,
-            self.target,
-            same_site=self.same_site,
-        )
-        summary = builder.build()
+        summary = StructureBuilder(
+            self.client, self.ledger, self.stored_plan, self.schemas, self.target
+        ).build()
         self.ledger.push_warnings("structure", summary.warnings)
         self.ledger.save({"steps.structure": summary.as_dict()})
         return summary
@@ -255,7 +356,7 @@ class RestoreSession:
         return ObjectRestorer(
             self.client,
             self.ledger,
-            self.sources,
+            self.schemas,
             self.selection,
             maps,
             self.value_maps(maps),
@@ -273,8 +374,8 @@ class RestoreSession:
         if self.request.mode == RECREATE_MISSING:
 
             def everything() -> Any:
-                for source in self.sources:
-                    yield from source.source.objects()
+                for schema in self.schemas:
+                    yield from schema.source.objects()
 
             restorer.restore_inbound(everything)
         self.ledger.push_warnings("objects", summary.warnings)
@@ -286,14 +387,10 @@ class RestoreSession:
         summary = CommentsSummary()
         if self.request.include_comments or self.request.history_as_comments:
             created = self.ledger.created(OBJECT)
-            for source in self.sources:
-                mine = {
-                    old: c
-                    for old, c in created.items()
-                    if self.selection.source_of.get(old) == self.sources.index(source)
-                }
+            for position, schema in enumerate(self.schemas):
+                mine = {old: c for old, c in created.items() if self.selection.schema_of.get(old) == position}
                 restore_comments(
-                    self.client, self.ledger, source.source, mine,
+                    self.client, self.ledger, schema.source, mine,
                     comments=self.request.include_comments, history=self.request.history_as_comments,
                     summary=summary,
                 )  # fmt: skip
@@ -302,10 +399,10 @@ class RestoreSession:
 
     def apply_restrictions(self) -> tuple[int, list[str]]:
         """Set cardinality minimums, uniqueness and regexes after the data (``new_schema``)."""
-        if self.request.mode != NEW_SCHEMA:
+        if self.stored_plan.mode != NEW_SCHEMA:
             return 0, []
         applied, warnings = apply_restrictions(
-            self.client, self.ledger, restrictions_of(self.sources, self.scope)
+            self.client, self.ledger, restrictions_of(self.schemas, self.scope)
         )
         self.ledger.push_warnings("restrictions", warnings)
         self.ledger.save({"steps.restrictions": {"applied": applied, "refused": len(warnings)}})
@@ -317,7 +414,7 @@ class RestoreSession:
         restorer = self.restorer()
         restorer.load_created()
         verifier = Verifier(
-            self.client, self.ledger, self.request, self.sources, self.scope, self.selection, maps,
+            self.client, self.ledger, self.request, self.schemas, self.scope, self.selection, maps,
             self.value_maps(maps), restorer.reference,
         )  # fmt: skip
         report = verifier.run(comments=self.request.include_comments)
@@ -327,13 +424,14 @@ class RestoreSession:
     def report(self, started_at: datetime | None = None) -> JsonDict:
         """Write the key map CSV and the restore report; return the report."""
         created = self.ledger.created(OBJECT)
+        planned = self.stored_plan.schemas
         rows = io.StringIO()
         writer = csv.writer(rows)
         writer.writerow(["old_key", "new_key", "old_id", "new_id", "schema_old_key", "schema_new_key"])
         for old_id in sorted(created, key=lambda i: int(i) if i.isdigit() else 0):
             if old_id not in self.selection.objects:
                 continue
-            source = self.sources[self.selection.source_of[old_id]]
+            schema = planned[self.selection.schema_of[old_id]]
             new = created[old_id]
             writer.writerow(
                 [
@@ -341,8 +439,8 @@ class RestoreSession:
                     new.new_key,
                     old_id,
                     new.new_id,
-                    source.old_key,
-                    source.new_key,
+                    schema.old_key,
+                    schema.new_key,
                 ]
             )
         parts = self.ledger.save_file(KEY_MAP_FILE, rows.getvalue())
@@ -364,17 +462,17 @@ class RestoreSession:
         return report
 
 
-def schema_order(sources: Sequence[SchemaSource]) -> tuple[list[SchemaSource], list[list[str]]]:
+def schema_order(schemas: Sequence[SchemaSource]) -> tuple[list[SchemaSource], list[list[str]]]:
     """Return the schemas referenced-first, and the groups that reference each other in a cycle."""
-    owner = {type_id: s.old_key for s in sources for type_id in s.object_types}
-    by_key = {s.old_key: s for s in sources}
+    owner = {type_id: s.old_key for s in schemas for type_id in s.object_types}
+    by_key = {s.old_key: s for s in schemas}
     edges: dict[str, list[str]] = {}
-    for source in sources:
-        for attribute in source.attributes.values():
+    for schema in schemas:
+        for attribute in schema.attributes.values():
             target = referenced_type(attribute)
-            if target in owner and owner[target] != source.old_key:
-                edges.setdefault(source.old_key, []).append(owner[target])
-    components = strongly_connected([s.old_key for s in sources], edges)
+            if target in owner and owner[target] != schema.old_key:
+                edges.setdefault(schema.old_key, []).append(owner[target])
+    components = strongly_connected([s.old_key for s in schemas], edges)
     order = [by_key[key] for component in components for key in sorted(component)]
     cycles = [sorted(component) for component in components if len(component) > 1]
     return order, cycles

@@ -19,7 +19,9 @@ from airflow_assets.exceptions import AssetsApiError, AssetsTransportError, Jira
 from airflow_assets.restore.attribute_order import order_attributes
 from airflow_assets.restore.config_match import BY_CASE, match_global, match_own
 from airflow_assets.restore.ledger import Created, Ledger
-from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
+from airflow_assets.restore.plan import RestorePlan, SchemaPlan
+from airflow_assets.restore.request import NEW_SCHEMA
+from airflow_assets.restore.restrictions import Restriction
 from airflow_assets.restore.schema_source import (
     ATTR_DEFAULT,
     ATTR_REFERENCE,
@@ -31,7 +33,6 @@ from airflow_assets.restore.schema_source import (
     reference_type_id,
     referenced_type,
 )
-from airflow_assets.restore.scope import TypeScope
 from airflow_assets.restore.target import TargetSite
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ SCHEMA, STATUS, REFERENCE, OBJECT_TYPE, ATTRIBUTE = (
     "attribute",
 )
 AUTO_LABEL = "Name"
-# Settings that could refuse objects being loaded: applied after the data.
-RESTRICTIONS = ("minimumCardinality", "uniqueAttribute", "regexValidation")
 
 
 def maybe_applied(error: Exception) -> bool:
@@ -145,26 +144,28 @@ class StructureSummary:
 
 
 class StructureBuilder:
-    """Create (or find) the structure of every mapped schema on the target."""
+    """Create (or find) the structure of every schema of a plan on the target.
+
+    :param plan: the stored plan: each schema's new key and name, the object types it covers, the mode.
+    :param schemas: the configuration of the plan's schemas, in the plan's order.
+    :param target: what was read of the target.
+    """
 
     def __init__(
         self,
         client: AssetsClient,
         ledger: Ledger,
-        request: RestoreRequest,
-        sources: Sequence[SchemaSource],
-        scope: TypeScope,
+        plan: RestorePlan,
+        schemas: Sequence[SchemaSource],
         target: TargetSite,
-        *,
-        same_site: bool,
     ) -> None:
         self.client = client
         self.ledger = ledger
-        self.request = request
-        self.sources = sources
-        self.scope = scope
+        self.plan = plan
+        self.mode = plan.mode
+        self.same_site = plan.target.same_site
+        self.schemas = [(plan.schema(schema.old_key), schema) for schema in schemas]
         self.target = target
-        self.same_site = same_site
         self.summary = StructureSummary()
         self._target_types: dict[str, list[JsonDict]] = {}
         self._target_attributes: dict[str, list[JsonDict]] = {}
@@ -173,19 +174,19 @@ class StructureBuilder:
 
     def build(self) -> StructureSummary:
         """Create what is missing, in dependency order; return what was done."""
-        for source in self.sources:
-            self._schema(source)
-        for source in self.sources:
-            self._status_types(source)
-            self._reference_types(source)
-        for source in self.sources:
-            self._object_types(source)
+        for planned, schema in self.schemas:
+            self._schema(planned, schema)
+        for _, schema in self.schemas:
+            self._status_types(schema)
+            self._reference_types(schema)
+        for planned, schema in self.schemas:
+            self._object_types(planned, schema)
         for references in (False, True):
-            for source in self.sources:
-                self._attributes(source, references=references)
-        if self.request.mode == NEW_SCHEMA:
-            for source in self.sources:
-                self._order_attributes(source)
+            for planned, schema in self.schemas:
+                self._attributes(planned, schema, references=references)
+        if self.mode == NEW_SCHEMA:
+            for planned, schema in self.schemas:
+                self._order_attributes(planned, schema)
         return self.summary
 
     def _count(self, created: bool, what: str) -> None:
@@ -196,31 +197,30 @@ class StructureBuilder:
 
     # -- schemas ----------------------------------------------------------------------------------
 
-    def _schema(self, source: SchemaSource) -> str:
-        mapping = source.source.mapping
-        old_id = source.source.snapshot.schema_id
+    def _schema(self, planned: SchemaPlan, schema: SchemaSource) -> str:
+        old_id = schema.source.snapshot.schema_id
 
         def find() -> Created | None:
-            if self.request.mode != NEW_SCHEMA or self.ledger_has_open(SCHEMA, old_id):
-                schema = self._find_schema(mapping.new_key)
-                if schema is not None:
-                    return Created(str(schema["id"]), mapping.new_key)
+            if self.mode != NEW_SCHEMA or self.ledger_has_open(SCHEMA, old_id):
+                found = self._find_schema(planned.new_key)
+                if found is not None:
+                    return Created(str(found["id"]), planned.new_key)
             return None
 
         def create() -> Created:
             body = {
-                "name": new_schema_name(source, same_site=self.same_site),
-                "objectSchemaKey": mapping.new_key,
-                "description": source.schema.get("description") or "",
+                "name": planned.name,
+                "objectSchemaKey": planned.new_key,
+                "description": schema.schema.get("description") or "",
             }
-            schema = self.client.create_object_schema(body)
-            return Created(norm.as_id(schema.get("id"), what="the new schema's id"), mapping.new_key)
+            answer = self.client.create_object_schema(body)
+            return Created(norm.as_id(answer.get("id"), what="the new schema's id"), planned.new_key)
 
         created, made = ensure(self.ledger, SCHEMA, old_id, find=find, create=create)
         self._count(made, "schemas_created")
-        if self.request.mode == NEW_SCHEMA:
-            properties = {k: v for k, v in source.properties.items() if k not in ("id", "objectSchemaId")}
-            if self._needs_other_schemas(source):
+        if self.mode == NEW_SCHEMA:
+            properties = {k: v for k, v in schema.properties.items() if k not in ("id", "objectSchemaId")}
+            if self._needs_other_schemas(schema):
                 properties["allowOtherObjectSchema"] = True
             if properties:
                 self.client.set_schema_properties(created.new_id, properties)
@@ -236,40 +236,40 @@ class StructureBuilder:
                 return dict(schema)
         return None
 
-    def _needs_other_schemas(self, source: SchemaSource) -> bool:
+    def _needs_other_schemas(self, schema: SchemaSource) -> bool:
         return any(
-            (target := referenced_type(attribute)) is not None and target not in source.object_types
-            for attribute in source.attributes.values()
+            (target := referenced_type(attribute)) is not None and target not in schema.object_types
+            for attribute in schema.attributes.values()
         )
 
-    def _new_schema_id(self, source: SchemaSource) -> str:
-        created = self.ledger.get(SCHEMA, source.source.snapshot.schema_id)
+    def _new_schema_id(self, schema: SchemaSource) -> str:
+        created = self.ledger.get(SCHEMA, schema.source.snapshot.schema_id)
         assert created is not None, "the schema is ensured first"
         return created.new_id
 
     # -- status and reference types -----------------------------------------------------------------
 
-    def _status_types(self, source: SchemaSource) -> None:
-        schema_id = self._new_schema_id(source)
+    def _status_types(self, schema: SchemaSource) -> None:
+        schema_id = self._new_schema_id(schema)
         local = self._listed(self._target_statuses, schema_id, self.client.get_status_types)
         fields = ("name", "category", "description")
-        for status in _schema_scoped(source.status_types, source):
+        for status in _schema_scoped(schema.status_types, schema):
             self._config_type(STATUS, status, local, schema_id, self.client.create_status_type, fields,
                               "status_types_created")  # fmt: skip
-        for status in _global_only(source.global_status_types, source.status_types):
+        for status in _global_only(schema.global_status_types, schema.status_types):
             self._global(STATUS, status, self.target.global_status_types, self.client.create_status_type,
                          fields, "status_types_created", "status")  # fmt: skip
 
-    def _reference_types(self, source: SchemaSource) -> None:
-        schema_id = self._new_schema_id(source)
+    def _reference_types(self, schema: SchemaSource) -> None:
+        schema_id = self._new_schema_id(schema)
         local = self._listed(self._target_references, schema_id, self.client.get_reference_types)
         fields = ("name", "description", "color")
-        for reference in _schema_scoped(source.reference_types, source):
+        for reference in _schema_scoped(schema.reference_types, schema):
             create = self.client.create_reference_type
             self._config_type(
                 REFERENCE, reference, local, schema_id, create, fields, "reference_types_created"
             )
-        for reference in _global_only(source.global_reference_types, source.reference_types):
+        for reference in _global_only(schema.global_reference_types, schema.reference_types):
             self._global(REFERENCE, reference, self.target.global_reference_types,
                          self.client.create_reference_type, fields, "reference_types_created",
                          "reference type")  # fmt: skip
@@ -296,7 +296,7 @@ class StructureBuilder:
         def refresh() -> None:
             listed[:] = [dict(entry) for entry in fetch(object_schema_id=schema_id)]
 
-        by_id = self.same_site and self.request.mode != NEW_SCHEMA
+        by_id = self.same_site and self.mode != NEW_SCHEMA
 
         def find() -> Created | None:
             # Only the schema's own types: a global of a similar name is another type.
@@ -360,15 +360,14 @@ class StructureBuilder:
 
     # -- object types -------------------------------------------------------------------------------
 
-    def _object_types(self, source: SchemaSource) -> None:
-        schema_id = self._new_schema_id(source)
-        included = self.scope.included.get(source.old_key, set())
-        for type_id in source.types_parent_first(included):
-            object_type = source.object_types[type_id]
+    def _object_types(self, planned: SchemaPlan, schema: SchemaSource) -> None:
+        schema_id = self._new_schema_id(schema)
+        for type_id in _type_ids(planned):
+            object_type = schema.object_types[type_id]
 
             def find(object_type: JsonDict = object_type, type_id: str = type_id) -> Created | None:
                 listed = self._types_of(schema_id)
-                if self.same_site and self.request.mode != NEW_SCHEMA:
+                if self.same_site and self.mode != NEW_SCHEMA:
                     for candidate in listed:
                         if str(candidate.get("id")) == type_id:
                             return Created(type_id)
@@ -423,25 +422,24 @@ class StructureBuilder:
 
     # -- attributes ---------------------------------------------------------------------------------
 
-    def _attributes(self, source: SchemaSource, *, references: bool) -> None:
-        included = self.scope.included.get(source.old_key, set())
-        for type_id in source.types_parent_first(included):
+    def _attributes(self, planned: SchemaPlan, schema: SchemaSource, *, references: bool) -> None:
+        for type_id in _type_ids(planned):
             new_type = self.ledger.get(OBJECT_TYPE, type_id)
             assert new_type is not None
-            for attribute in source.attributes_of.get(type_id, []):
+            for attribute in schema.attributes_of.get(type_id, []):
                 if (attribute_kind(attribute) == ATTR_REFERENCE) != references:
                     continue
-                self._attribute(source, type_id, new_type.new_id, attribute)
+                self._attribute(schema, type_id, new_type.new_id, attribute)
 
-    def _order_attributes(self, source: SchemaSource) -> None:
+    def _order_attributes(self, planned: SchemaPlan, schema: SchemaSource) -> None:
         """Give each type's attributes the snapshot's order (references were created last)."""
         created = self.ledger.created(ATTRIBUTE)
-        for type_id in source.types_parent_first(self.scope.included.get(source.old_key, set())):
+        for type_id in _type_ids(planned):
             new_type = self.ledger.get(OBJECT_TYPE, type_id)
             assert new_type is not None
             wanted = [
                 created[attribute["id"]].new_id
-                for attribute in source.attributes_of.get(type_id, [])
+                for attribute in schema.attributes_of.get(type_id, [])
                 if attribute["id"] in created
             ]
             self.summary.attributes_moved += order_attributes(
@@ -458,12 +456,12 @@ class StructureBuilder:
             self._target_attributes[type_id] = owned
         return self._target_attributes[type_id]
 
-    def _attribute(self, source: SchemaSource, type_id: str, new_type: str, attribute: JsonDict) -> None:
+    def _attribute(self, schema: SchemaSource, type_id: str, new_type: str, attribute: JsonDict) -> None:
         name = str(attribute.get("name", ""))
 
         def find() -> Created | None:
             owned = self._owned_attributes(new_type)
-            if self.same_site and self.request.mode != NEW_SCHEMA:
+            if self.same_site and self.mode != NEW_SCHEMA:
                 for candidate in owned:
                     if candidate["id"] == attribute["id"]:
                         return Created(candidate["id"])
@@ -471,21 +469,19 @@ class StructureBuilder:
                 if str(candidate.get("name", "")).lower() == name.lower():
                     return Created(candidate["id"])
             if attribute.get("label") and not any(
-                a.get("name") == AUTO_LABEL for a in source.attributes_of[type_id]
+                a.get("name") == AUTO_LABEL for a in schema.attributes_of[type_id]
             ):
                 # The type came with an automatic "Name" label: it becomes the snapshot's label attribute.
                 for candidate in owned:
                     if candidate.get("label") and candidate.get("name") == AUTO_LABEL:
-                        body = self.attribute_body(
-                            source, attribute, deferred=self.request.mode == NEW_SCHEMA
-                        )
+                        body = self.attribute_body(schema, attribute, deferred=self.mode == NEW_SCHEMA)
                         self.client.update_attribute(new_type, candidate["id"], body)
                         candidate["name"] = name
                         return Created(candidate["id"])
             return None
 
         def create() -> Created:
-            body = self.attribute_body(source, attribute, deferred=self.request.mode == NEW_SCHEMA)
+            body = self.attribute_body(schema, attribute, deferred=self.mode == NEW_SCHEMA)
             answer = self.client.create_attribute(new_type, body)
             self._owned_attributes(new_type).append(norm.normalize_attribute(answer))
             return Created(norm.as_id(answer.get("id"), what="the new attribute's id"))
@@ -494,7 +490,7 @@ class StructureBuilder:
             created = find()
             if created is None:
                 self.summary.warnings.append(
-                    f"{source.new_key}: system attribute {name} is not on the target type"
+                    f"{schema.new_key}: system attribute {name} is not on the target type"
                 )
                 return
             self.ledger.complete(ATTRIBUTE, attribute["id"], created)
@@ -505,7 +501,7 @@ class StructureBuilder:
         )  # fmt: skip
         self._count(made, "attributes_created")
 
-    def attribute_body(self, source: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:
+    def attribute_body(self, schema: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:
         """Return the body that creates ``attribute`` (restrictions left off when ``deferred``)."""
         kind = attribute_kind(attribute)
         body: JsonDict = {
@@ -542,7 +538,7 @@ class StructureBuilder:
             kept = [g for g in groups if self.target.directory.group(g) is not None]
             for group in sorted(set(groups) - set(kept)):
                 self.summary.warnings.append(
-                    f"{source.new_key}: attribute {attribute.get('name')}: group {group} is not on the target"
+                    f"{schema.new_key}: attribute {attribute.get('name')}: group {group} is not on the target"
                 )
             body["typeValueMulti"] = kept
         elif kind == ATTR_STATUS:
@@ -555,9 +551,14 @@ class StructureBuilder:
         return body
 
 
-def _schema_scoped(items: Sequence[JsonDict], source: SchemaSource) -> list[JsonDict]:
+def _type_ids(planned: SchemaPlan) -> list[str]:
+    """Return the ids of the object types a schema's plan covers, parents first."""
+    return [object_type.type_id for object_type in planned.object_types]
+
+
+def _schema_scoped(items: Sequence[JsonDict], schema: SchemaSource) -> list[JsonDict]:
     """Return the status or reference types that belong to the schema (a schema's list shows globals too)."""
-    schema_id = source.source.snapshot.schema_id
+    schema_id = schema.source.snapshot.schema_id
     return [item for item in items if str(item.get("objectSchemaId") or "") == schema_id]
 
 
@@ -568,51 +569,6 @@ def _global_only(globals_: Sequence[JsonDict], listed: Sequence[JsonDict]) -> li
         if not item.get("objectSchemaId"):
             found.setdefault(item["id"], item)
     return list(found.values())
-
-
-def new_schema_name(source: SchemaSource, *, same_site: bool) -> str:
-    """Return the name a restored schema gets: the mapping's, else the snapshot's (marked on the "
-    "same site)."""
-    mapping = source.source.mapping
-    if mapping.new_name:
-        return mapping.new_name
-    name = str(source.schema.get("name") or mapping.new_key)
-    if same_site and mapping.new_key != mapping.old_key:
-        return f"{name} ({mapping.new_key})"
-    return name
-
-
-@dataclass
-class Restriction:
-    """A setting applied after the data: the attribute and the values to set."""
-
-    old_attribute_id: str
-    old_type_id: str
-    name: str
-    settings: dict[str, Any]
-
-
-def restrictions_of(sources: Sequence[SchemaSource], scope: TypeScope) -> list[Restriction]:
-    """Return the restrictions of the included types' attributes that were left off at creation."""
-    found = []
-    for source in sources:
-        for type_id in scope.included.get(source.old_key, set()):
-            for attribute in source.attributes_of.get(type_id, []):
-                if is_system(attribute):
-                    continue
-                settings = {
-                    "minimumCardinality": int(attribute.get("minimumCardinality") or 0),
-                    "uniqueAttribute": bool(attribute.get("uniqueAttribute")),
-                    "regexValidation": attribute.get("regexValidation") or "",
-                }
-                if (
-                    settings["minimumCardinality"]
-                    or settings["uniqueAttribute"]
-                    or settings["regexValidation"]
-                ):
-                    where = f"{source.new_key}/{source.type_name(type_id)}.{attribute.get('name')}"
-                    found.append(Restriction(attribute["id"], type_id, where, settings))
-    return found
 
 
 def apply_restrictions(

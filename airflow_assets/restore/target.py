@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +26,20 @@ class TargetSite:
     global_reference_types: list[JsonDict]
     icons: dict[str, str]
     directory: Directory = field(default_factory=Directory)
+    object_types_of: dict[str, list[JsonDict]] = field(default_factory=dict)  # schema key -> its types
 
     def schema(self, key: str) -> JsonDict | None:
         """Return the target's schema with that key, or None."""
         return self.schemas.get(key)
 
 
-def read_target(client: AssetsClient, *, with_directory: bool = True) -> TargetSite:
+def read_target(
+    client: AssetsClient, *, with_directory: bool = True, types_of: Iterable[str] = ()
+) -> TargetSite:
     """Read what the plan needs of the target (all reads; nothing is written).
+
+    :param types_of: the keys of the target schemas whose object types to read (the schemas a
+        ``recreate_missing`` restore writes into; a key the target does not have is left out).
 
     :raises RestoreParamError: the target refuses the credentials (named ``target_conn_id``).
     """
@@ -61,6 +68,12 @@ def read_target(client: AssetsClient, *, with_directory: bool = True) -> TargetS
         raise RestoreParamError(
             "target_conn_id", f"the target site {client.site_url} cannot be read: {error}"
         ) from None
+    object_types_of = {
+        key: [dict(t) for t in client.get_object_types(str(schemas[key]["id"]))]
+        for key in types_of
+        # One the account may not manage is refused by the plan, which says so.
+        if key in schemas and schemas[key].get("canManage") is not False
+    }
     return TargetSite(
         workspace_id=workspace_id,
         site_url=client.site_url,
@@ -69,4 +82,5 @@ def read_target(client: AssetsClient, *, with_directory: bool = True) -> TargetS
         global_reference_types=global_reference,
         icons=icons,
         directory=directory,
+        object_types_of=object_types_of,
     )

@@ -94,7 +94,7 @@ class Verifier:
         client: AssetsClient,
         ledger: Ledger,
         request: RestoreRequest,
-        sources: Sequence[SchemaSource],
+        schemas: Sequence[SchemaSource],
         scope: TypeScope,
         selection: ObjectSet,
         maps: StructureMaps,
@@ -104,7 +104,7 @@ class Verifier:
         self.client = client
         self.ledger = ledger
         self.request = request
-        self.sources = sources
+        self.schemas = schemas
         self.scope = scope
         self.selection = selection
         self.maps = maps
@@ -118,12 +118,12 @@ class Verifier:
     def run(self, *, comments: bool) -> VerifyReport:
         """Compare structure, objects and (when restored) comments."""
         created = self.ledger.created("object")
-        for index, source in enumerate(self.sources):
-            self._structure(source)
-            expected = {old: created.get(old) for old, i in self.selection.source_of.items() if i == index}
-            self._objects(source, expected)
-            if comments and source.source.includes("comments"):
-                self._comments(source, {old: c for old, c in expected.items() if c is not None})
+        for index, schema in enumerate(self.schemas):
+            self._structure(schema)
+            expected = {old: created.get(old) for old, i in self.selection.schema_of.items() if i == index}
+            self._objects(schema, expected)
+            if comments and schema.source.includes("comments"):
+                self._comments(schema, {old: c for old, c in expected.items() if c is not None})
         self._references_put_back()
         return self.report
 
@@ -152,22 +152,22 @@ class Verifier:
 
     # -- structure ------------------------------------------------------------------------------------
 
-    def _structure(self, source: SchemaSource) -> None:
-        schema = self.ledger.get(SCHEMA, source.source.snapshot.schema_id)
-        if schema is None:
-            self.differ(f"{source.new_key}: the schema was not restored")
+    def _structure(self, schema: SchemaSource) -> None:
+        restored = self.ledger.get(SCHEMA, schema.source.snapshot.schema_id)
+        if restored is None:
+            self.differ(f"{schema.new_key}: the schema was not restored")
             return
-        types = {str(t.get("id")): dict(t) for t in self.client.get_object_types(schema.new_id)}
+        types = {str(t.get("id")): dict(t) for t in self.client.get_object_types(restored.new_id)}
         self.report.read_calls += 1
         self.report.read_calls += verify_config_types(
-            self.client, source, schema.new_id, self.maps.statuses, self.maps.reference_types, self.differ
+            self.client, schema, restored.new_id, self.maps.statuses, self.maps.reference_types, self.differ
         )
-        for type_id in source.types_parent_first(self.scope.included.get(source.old_key, set())):
+        for type_id in schema.types_parent_first(self.scope.included.get(schema.old_key, set())):
             self.report.object_types_checked += 1
-            old = source.object_types[type_id]
+            old = schema.object_types[type_id]
             mapped = self.maps.object_types.get(type_id)
             new = types.get(mapped or "")
-            where = f"{source.new_key}/{old.get('name')}"
+            where = f"{schema.new_key}/{old.get('name')}"
             if new is None:
                 self.differ(f"{where}: object type missing on the target")
                 continue
@@ -182,15 +182,15 @@ class Verifier:
             expected_parent = self.maps.object_types.get(parent) if parent else None
             if str(new.get("parentObjectTypeId") or "") != str(expected_parent or ""):
                 self.differ(f"{where}: parent differs from the snapshot's")
-            self._attributes(source, type_id, mapped or "", where)
+            self._attributes(schema, type_id, mapped or "", where)
 
-    def _attributes(self, source: SchemaSource, type_id: str, new_type: str, where: str) -> None:
+    def _attributes(self, schema: SchemaSource, type_id: str, new_type: str, where: str) -> None:
         target = {}
         for raw in self.client.get_object_type_attributes(new_type):
             attribute = norm.normalize_attribute(raw)
             target[attribute["id"]] = attribute
         self.report.read_calls += 1
-        for old in source.attributes_of.get(type_id, []):
+        for old in schema.attributes_of.get(type_id, []):
             self.report.attributes_checked += 1
             new = target.get(self.maps.attributes.get(old["id"], ""))
             name = f"{where}.{old.get('name')}"
@@ -233,9 +233,9 @@ class Verifier:
 
     # -- objects --------------------------------------------------------------------------------------
 
-    def _objects(self, source: SchemaSource, expected: Mapping[str, Created | None]) -> None:
+    def _objects(self, schema: SchemaSource, expected: Mapping[str, Created | None]) -> None:
         """Compare each restored object as its page arrives: nothing of the target is held beyond a page."""
-        schema = self.ledger.get(SCHEMA, source.source.snapshot.schema_id)
+        restored = self.ledger.get(SCHEMA, schema.source.snapshot.schema_id)
         old_of: dict[str, str] = {}
         for old_id, created in expected.items():
             if created is None:
@@ -243,13 +243,13 @@ class Verifier:
             else:
                 old_of[created.new_id] = old_id
         seen: set[str] = set()
-        if self.request.mode == NEW_SCHEMA and schema is not None:
-            for page in self.client.iter_aql_pages(f"objectSchemaId = {schema.new_id}", page_size=500):
+        if self.request.mode == NEW_SCHEMA and restored is not None:
+            for page in self.client.iter_aql_pages(f"objectSchemaId = {restored.new_id}", page_size=500):
                 self.report.read_calls += 1
                 for raw in page.values:
                     new_id = str(raw.get("id"))
                     if new_id not in old_of:
-                        self.differ(f"{source.new_key}: object {raw.get('objectKey')} is not in the snapshot")
+                        self.differ(f"{schema.new_key}: object {raw.get('objectKey')} is not in the snapshot")
                         continue
                     seen.add(new_id)
                     self._check(old_of[new_id], expected, dict(raw))
@@ -324,13 +324,13 @@ class Verifier:
 
     # -- comments -------------------------------------------------------------------------------------
 
-    def _comments(self, source: SchemaSource, created: Mapping[str, Created]) -> None:
+    def _comments(self, schema: SchemaSource, created: Mapping[str, Created]) -> None:
         wanted: dict[str, set[str]] = {}
-        for entry in source.source.entries("comment"):
+        for entry in schema.source.entries("comment"):
             object_id = str(entry.get("objectId"))
             if object_id in created:
                 wanted.setdefault(object_id, set()).add(
-                    comment_marker(f"{source.old_key}-{object_id}", str(entry["id"]))
+                    comment_marker(f"{schema.old_key}-{object_id}", str(entry["id"]))
                 )
         restored = self.ledger.created(COMMENT)
 
@@ -347,7 +347,7 @@ class Verifier:
                 if not any(marker in text.split("\n", 1)[0] for text in texts):
                     comment_id = marker.rpartition("#")[2]
                     state = "recorded as restored" if comment_id in restored else "not restored"
-                    self.differ(f"{source.old_key}-{object_id}: comment {comment_id} is missing ({state})")
+                    self.differ(f"{schema.old_key}-{object_id}: comment {comment_id} is missing ({state})")
 
 
 def _setting(attribute: Mapping[str, Any], name: str) -> Any:

@@ -21,23 +21,23 @@ REFERENCE_FIELDS = ("name",)
 
 def verify_config_types(
     client: AssetsClient,
-    source: SchemaSource,
+    schema: SchemaSource,
     new_schema_id: str,
     statuses: Mapping[str, str],
     reference_types: Mapping[str, str],
     differ: Callable[[str], None],
 ) -> int:
     """Compare the mapped status and reference types of one schema; return the reads made."""
-    old_schema_id = source.source.snapshot.schema_id
+    old_schema_id = schema.source.snapshot.schema_id
     target_statuses = [*client.get_status_types(), *client.get_status_types(object_schema_id=new_schema_id)]
     target_references = [
         *client.get_reference_types(),
         *client.get_reference_types(object_schema_id=new_schema_id),
     ]
     for kind, own, globals_, mapped, target, fields in (
-        ("status", source.status_types, source.global_status_types, statuses, target_statuses,
+        ("status", schema.status_types, schema.global_status_types, statuses, target_statuses,
          STATUS_FIELDS),
-        ("reference type", source.reference_types, source.global_reference_types, reference_types,
+        ("reference type", schema.reference_types, schema.global_reference_types, reference_types,
          target_references, REFERENCE_FIELDS),
     ):  # fmt: skip
         by_id = {str(item.get("id")): dict(item) for item in target}
@@ -50,7 +50,7 @@ def verify_config_types(
             if scope not in (None, old_schema_id):
                 continue  # another schema's type, listed by its schema: not this restore's
             found = by_id.get(mapped.get(str(item["id"]), ""))
-            where = (source.new_key, new_schema_id)
+            where = (schema.new_key, new_schema_id)
             _compare(kind, item, found, fields, own=scope is not None, schema=where, differ=differ)
     return 4
 
