@@ -30,6 +30,7 @@ from airflow_assets.restore.log_lines import (
     structure_line,
 )
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest
+from airflow_assets.restore.session import PlanNotStoredError
 from airflow_assets.store.versions import DamagedContentError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ STEPS = (
     "report",
     "verify",
 )
+
+
+# What a retry cannot mend: the task fails at once.
+_NOT_RETRIED = (AssetsConfigError, AssetsBadRequestError, DamagedContentError, PlanNotStoredError)
 
 
 class RestoreStepOperator(BaseOperator):
@@ -100,9 +105,10 @@ class RestoreStepOperator(BaseOperator):
                     request, db, None, settings, connect=lambda conn_id: _target_client(request, conn_id)
                 )
                 return self._run(session, dag_run)
-            except (AssetsConfigError, AssetsBadRequestError, DamagedContentError) as error:
-                # Bad parameters, data checks, a write the site refused (400, with its message) or
-                # damaged stored content: retrying cannot help. One plain line first, then the failure.
+            except _NOT_RETRIED as error:
+                # Bad parameters, data checks, a write the site refused (400, with its message), damaged
+                # stored content or no readable plan: retrying cannot help. One plain line first, then
+                # the failure.
                 log.error("%s failed: %s", self.step, error)
                 raise AirflowFailException(str(error)) from None
 

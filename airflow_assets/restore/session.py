@@ -78,7 +78,7 @@ class SessionSettings:
 
 
 class PlanNotStoredError(JiraAssetsError, LookupError):
-    """A step after the plan found no stored plan: the plan task runs first."""
+    """A step after the plan found no stored plan it can read: the plan task runs (again) first."""
 
 
 class RestoreSession:
@@ -125,7 +125,14 @@ class RestoreSession:
                 raise PlanNotStoredError(
                     f"restore {self.settings.restore_id} has no stored plan: run its plan task first"
                 )
-            self._plan = RestorePlan.from_dict(document)
+            try:
+                self._plan = RestorePlan.from_dict(document)
+            except (KeyError, TypeError, ValueError) as error:
+                raise PlanNotStoredError(
+                    f"restore {self.settings.restore_id} has a stored plan this version cannot read "
+                    f"(no {error}: planned by an earlier version of airflow-assets?): trigger the restore "
+                    "again, or clear its plan task to plan it anew"
+                ) from None
         return self._plan
 
     @cached_property
