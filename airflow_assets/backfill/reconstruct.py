@@ -30,12 +30,12 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backfill.display import iso_ms, parse_moment
 from airflow_assets.backfill.rewind import UNKNOWN_LABEL, Attribute, Note, ObjectRewinder, Resolver
-from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import find_schema
 from airflow_assets.exceptions import AssetsNotFoundError, JiraAssetsError
+from airflow_assets.model import normalize as norm
+from airflow_assets.model.display import iso_ms, parse_moment
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, ensure_indexes
 from airflow_assets.store.digest import compute_root
 from airflow_assets.store.layout import CONFIG_KINDS, RECONSTRUCTION_NOTES

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_assets.backfill.display import (
+from airflow_assets.ids import id_order
+from airflow_assets.model.display import (
     SEPARATOR,
     UnreadableValue,
     parse_moment,
     parse_plain,
     split_values,
 )
-from airflow_assets.ids import id_order
 
 JsonDict = dict[str, Any]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
+from airflow_assets.model import normalize as norm
 from airflow_assets.restore.ledger import Created, Ledger
 
 ATTRIBUTE_ORDER = "attribute_order"

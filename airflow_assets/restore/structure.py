@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsApiError, AssetsTransportError, JiraAssetsError
+from airflow_assets.model import normalize as norm
 from airflow_assets.restore.attribute_order import order_attributes
 from airflow_assets.restore.config_match import BY_CASE, match_global, match_own
 from airflow_assets.restore.ledger import Created, Ledger

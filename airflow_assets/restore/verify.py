@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsNotFoundError
+from airflow_assets.model import normalize as norm
 from airflow_assets.restore.comments import COMMENT, comment_marker
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_assets.backfill.display import (
+from airflow_assets.model.display import (
     BOOLEAN,
     DATE,
     DATETIME,
