@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_assets.model.attributes import DEFAULT_BOOLEAN as BOOLEAN
+from airflow_assets.model.attributes import DEFAULT_DATE as DATE
+from airflow_assets.model.attributes import DEFAULT_DATETIME as DATETIME
+from airflow_assets.model.attributes import DEFAULT_DOUBLE as DOUBLE
+from airflow_assets.model.attributes import DEFAULT_INTEGER as INTEGER
+from airflow_assets.model.attributes import DEFAULT_TEXT as TEXT
 from airflow_assets.model.display import (
-    BOOLEAN,
-    DATE,
-    DATETIME,
-    DOUBLE,
-    INTEGER,
-    TEXT,
     Parsed,
     UnreadableValue,
     parse_plain,
