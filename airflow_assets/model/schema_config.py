@@ -29,7 +29,8 @@ OBJECT_TYPE = "object_type"
 ATTRIBUTE = "attribute"
 
 
-def _position(item: Mapping[str, Any]) -> int:
+def position_of(item: Mapping[str, Any]) -> int:
+    """Return an object type's or attribute's ``position`` (0 when it has none, or not a number)."""
     try:
         return int(item.get("position") or 0)
     except (TypeError, ValueError):
@@ -38,7 +39,7 @@ def _position(item: Mapping[str, Any]) -> int:
 
 def sibling_order(item: Mapping[str, Any]) -> tuple[int, tuple[int, str]]:
     """Return the sort key of an object type among its siblings, or an attribute among its type's own."""
-    return (_position(item), id_order(item.get("id")))
+    return (position_of(item), id_order(item.get("id")))
 
 
 class SchemaConfig:
