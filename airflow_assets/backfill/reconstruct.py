@@ -30,12 +30,13 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backfill.display import iso_ms, parse_moment
 from airflow_assets.backfill.rewind import UNKNOWN_LABEL, Attribute, Note, ObjectRewinder, Resolver
-from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import find_schema
 from airflow_assets.exceptions import AssetsNotFoundError, JiraAssetsError
+from airflow_assets.model import normalize as norm
+from airflow_assets.model.display import iso_ms, parse_moment
+from airflow_assets.model.schema_config import SchemaConfig
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, ensure_indexes
 from airflow_assets.store.digest import compute_root
 from airflow_assets.store.layout import CONFIG_KINDS, RECONSTRUCTION_NOTES
@@ -259,7 +260,8 @@ class _Reconstruction:
 
     def run(self) -> JsonDict:
         config = self.source.read_kinds(CONFIG_KINDS, self.base.seq)
-        attributes_of = _attribute_index(config)
+        schema_config = SchemaConfig(config)
+        attributes_of = attribute_index(schema_config)
         # One pass over the base's history: entries after the moment are kept to rewind with, the others
         # are the snapshot's history (they belong to objects the moment had: an object created later has
         # no entry before it).
@@ -283,8 +285,8 @@ class _Reconstruction:
             objects_by_label=timeline.by_label,
             object_type=timeline.object_type,
             users_named=_Users(users, self.client).named,
-            statuses_by_name=_statuses(config),
-            schema_types={str(data["id"]) for data in config["object_type"]},
+            statuses_by_name=schema_config.status_ids_by_name(),
+            schema_types=set(schema_config.object_types),
         )
         rewinder = ObjectRewinder(self.moment, attributes_of, resolver)
         self._write_config(config)
@@ -679,56 +681,33 @@ def _object_item(data: JsonDict) -> Item:
     )
 
 
-def _attribute_index(config: Mapping[str, list[JsonDict]]) -> Callable[[str], Mapping[str, Attribute]]:
-    """Return object type id -> its attributes by name (own first, then inherited from its parents)."""
-    types = {str(data["id"]): data for data in config["object_type"]}
-    children: dict[str, list[str]] = defaultdict(list)
-    for type_id, data in types.items():
-        if data.get("parentObjectTypeId"):
-            children[str(data["parentObjectTypeId"])].append(type_id)
+def attribute_index(config: SchemaConfig) -> Callable[[str], Mapping[str, Attribute]]:
+    """Return object type id -> the attributes its objects carry, by name (its own win over inherited ones).
 
-    def family(type_id: str) -> frozenset[str]:
-        found, todo = {type_id}, [type_id]
-        while todo:
-            for child in children.get(todo.pop(), ()):
-                if child not in found:
-                    found.add(child)
-                    todo.append(child)
-        return frozenset(found)
-
-    own: dict[str, dict[str, Attribute]] = defaultdict(dict)
-    for data in config["attribute"]:
+    A reference attribute's targets are its type and the types below it.
+    """
+    attributes: dict[str, Attribute] = {}
+    for attribute_id, data in config.attributes.items():
         target = data.get("referenceObjectTypeId")
-        references = family(str(target)) if target is not None and str(target) in types else (
-            frozenset({str(target)}) if target is not None else None
-        )  # fmt: skip
-        attribute = Attribute.from_config(data, references)
-        own[str(data.get("objectTypeId"))].setdefault(attribute.name, attribute)
+        references: frozenset[str] | None = None
+        if target is not None and str(target) in config.object_types:
+            references = config.type_and_descendants(str(target))
+        elif target is not None:
+            references = frozenset({str(target)})
+        attributes[attribute_id] = Attribute.from_config(data, references)
     cache: dict[str, dict[str, Attribute]] = {}
 
     def attributes_of(type_id: str) -> Mapping[str, Attribute]:
         if type_id not in cache:
             merged: dict[str, Attribute] = {}
-            current: str | None = type_id
-            seen: set[str] = set()
-            while current is not None and current not in seen:
-                seen.add(current)
-                for name, attribute in own.get(current, {}).items():
-                    merged.setdefault(name, attribute)
-                parent = types.get(current, {}).get("parentObjectTypeId")
-                current = str(parent) if parent else None
+            for owner in config.inherits_from(type_id):
+                for data in config.own_attributes.get(owner, ()):
+                    attribute = attributes[str(data["id"])]
+                    merged.setdefault(attribute.name, attribute)
             cache[type_id] = merged
         return cache[type_id]
 
     return attributes_of
-
-
-def _statuses(config: Mapping[str, list[JsonDict]]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = defaultdict(list)
-    for kind in ("status_type", "global_status_type"):
-        for data in config.get(kind, ()):
-            found[str(data.get("name"))].append(str(data["id"]))
-    return found
 
 
 def reconstruct_run(

@@ -16,22 +16,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_assets.backfill.display import (
+from airflow_assets.ids import id_order
+from airflow_assets.model.attributes import (
+    ATTR_DEFAULT,
+    ATTR_GROUP,
+    ATTR_REFERENCE,
+    ATTR_STATUS,
+    ATTR_USER,
+    default_type_id,
+)
+from airflow_assets.model.display import (
     SEPARATOR,
     UnreadableValue,
     parse_moment,
     parse_plain,
     split_values,
 )
-from airflow_assets.ids import id_order
 
 JsonDict = dict[str, Any]
 
 CREATED = 0
 ATTACHMENT_CODES = frozenset({7, 8})
 AVATAR_CODES = frozenset({25, 26, 27})
-# The attribute types of the Assets API (``type`` of an attribute definition).
-DEFAULT, REFERENCE, USER, CONFLUENCE, GROUP, VERSION, PROJECT, STATUS = range(8)
 
 # Why a value was not rewound exactly (the fidelity report counts by these).
 AMBIGUOUS_LABEL = "reference label matches several objects"
@@ -164,14 +170,12 @@ class Attribute:
     @classmethod
     def from_config(cls, data: Mapping[str, Any], reference_types: frozenset[str] | None) -> Attribute:
         """Build from a stored attribute definition."""
-        default = data.get("defaultType")
-        default_type = int(default["id"]) if isinstance(default, Mapping) and "id" in default else None
         maximum = data.get("maximumCardinality")
         return cls(
             attribute_id=str(data["id"]),
             name=str(data.get("name") or ""),
             kind=int(data.get("type") or 0),
-            default_type=default_type,
+            default_type=default_type_id(data),
             multiple=maximum is not None and int(maximum) != 1,
             reference_types=reference_types,
             label=bool(data.get("label")),
@@ -264,7 +268,7 @@ class ObjectRewinder:
         parts = split_values(str(text), multiple=attribute.multiple)
         # Values that themselves hold the separator cannot be told apart from several values.
         held = any(SEPARATOR in str(value.get("value", "")) for value in current)
-        if attribute.multiple and attribute.kind == DEFAULT and len(parts) > 1 and held:
+        if attribute.multiple and attribute.kind == ATTR_DEFAULT and len(parts) > 1 and held:
             raise Unresolved(SPLIT, repr(text))
         resolved = []
         for part in parts:
@@ -272,20 +276,20 @@ class ObjectRewinder:
         return resolved
 
     def _value(self, attribute: Attribute, text: str, at: datetime, *, whole: str) -> JsonDict:
-        if attribute.kind == REFERENCE:
+        if attribute.kind == ATTR_REFERENCE:
             try:
                 return self.resolver.reference(text, at, attribute.reference_types)
             except Unresolved:
                 if SEPARATOR in whole and text != whole:
                     raise Unresolved(SPLIT, repr(whole)) from None
                 raise
-        if attribute.kind == USER:
+        if attribute.kind == ATTR_USER:
             return self.resolver.user(text)
-        if attribute.kind == GROUP:
+        if attribute.kind == ATTR_GROUP:
             return {"groupName": text}
-        if attribute.kind == STATUS:
+        if attribute.kind == ATTR_STATUS:
             return self.resolver.status(text)
-        if attribute.kind != DEFAULT:
+        if attribute.kind != ATTR_DEFAULT:
             raise Unresolved(UNSUPPORTED, repr(text))
         try:
             return {"value": parse_plain(text, attribute.default_type).value}
@@ -294,7 +298,7 @@ class ObjectRewinder:
 
     def _precision(self, attribute: Attribute, entry: Mapping[str, Any]) -> str:
         old = entry.get("oldValue")
-        if attribute.kind != DEFAULT or old is None:
+        if attribute.kind != ATTR_DEFAULT or old is None:
             return ""
         for part in split_values(str(old), multiple=attribute.multiple):
             try:

@@ -21,9 +21,9 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
-from airflow_assets.backup.run import ProgressLog
 from airflow_assets.exceptions import AssetsNotFoundError
+from airflow_assets.model import normalize as norm
+from airflow_assets.progress_log import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.layout import PROGRESS
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot

@@ -18,7 +18,7 @@ from queue import Empty, Queue
 from typing import Any, Protocol, TypeVar
 
 from airflow_assets.api.records import AqlPage
-from airflow_assets.backup.normalize import UnexpectedAnswerError, ids_of, object_number
+from airflow_assets.model.normalize import UnexpectedAnswerError, ids_of, object_number
 
 T = TypeVar("T")
 # Windows never grow past this width (ids are 64-bit at most; this keeps the arithmetic plain).

@@ -19,7 +19,6 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.listing import (
     Lane,
     WalkStats,
@@ -29,7 +28,8 @@ from airflow_assets.backup.listing import (
     prefetch,
     walk_lane,
 )
-from airflow_assets.backup.run import ProgressLog
+from airflow_assets.model import normalize as norm
+from airflow_assets.progress_log import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
 from airflow_assets.store.versions import (

@@ -12,9 +12,9 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.model import normalize as norm
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
 from airflow_assets.store.layout import CONFIG_KINDS
 from airflow_assets.store.snapshots import (

@@ -13,18 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
+from airflow_assets.model import normalize as norm
+from airflow_assets.model.schema_config import position_of, sibling_order
 from airflow_assets.restore.ledger import Created, Ledger
 
 ATTRIBUTE_ORDER = "attribute_order"
 JsonDict = dict[str, Any]
-
-
-def _position(attribute: Mapping[str, Any]) -> int:
-    try:
-        return int(attribute.get("position") or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 def planned_moves(wanted: Sequence[str], target: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
@@ -35,10 +29,10 @@ def planned_moves(wanted: Sequence[str], target: Sequence[Mapping[str, Any]]) ->
     The positions are counted as the target counts them (after any inherited attributes): the first
     own attribute keeps the lowest position the type's own attributes have there.
     """
-    current = [str(a["id"]) for a in sorted(target, key=lambda a: (_position(a), str(a["id"])))]
+    current = [str(a["id"]) for a in sorted(target, key=sibling_order)]
     if not current:
         return []
-    base = min(_position(a) for a in target)
+    base = min(position_of(a) for a in target)
     known = [attribute_id for attribute_id in wanted if attribute_id in current]
     moves = []
     for offset, attribute_id in enumerate(known):

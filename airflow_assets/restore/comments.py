@@ -14,8 +14,8 @@ from itertools import groupby
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsApiError, AssetsTransportError
+from airflow_assets.model import normalize as norm
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.progress import progress_log
 from airflow_assets.restore.source import SourceSnapshot

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import (
     AssetsApiError,
     AssetsBadRequestError,
@@ -29,6 +28,7 @@ from airflow_assets.exceptions import (
     AssetsTransportError,
 )
 from airflow_assets.ids import id_order
+from airflow_assets.model import normalize as norm
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.ledger import Created, Intent, Ledger
 from airflow_assets.restore.progress import progress_log

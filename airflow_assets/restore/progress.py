@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow_assets.backup.run import ProgressLog
+from airflow_assets.progress_log import ProgressLog
 
 # Seconds between progress lines (a test sets 0 to see every one).
 PROGRESS_SECONDS = 15.0

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_assets.restore.schema_source import SchemaSource, is_system
+from airflow_assets.model.attributes import is_system
+from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import TypeScope
 
 # Settings that could refuse objects being loaded: applied after the data.

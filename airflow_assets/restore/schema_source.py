@@ -1,4 +1,8 @@
-"""A mapped schema's configuration as its snapshot holds it, indexed the way a restore looks it up."""
+"""A mapped schema's configuration as its snapshot holds it, indexed the way a restore looks it up.
+
+Order and inheritance are :class:`~airflow_assets.model.schema_config.SchemaConfig`'s; this adds what a
+restore needs beside them (the schema mapping's keys).
+"""
 
 from __future__ import annotations
 
@@ -6,45 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_assets.model.schema_config import SchemaConfig
 from airflow_assets.restore.source import SourceSnapshot
+from airflow_assets.store.layout import CONFIG_KINDS
 
 JsonDict = dict[str, Any]
-
-ATTR_DEFAULT = 0
-ATTR_REFERENCE = 1
-ATTR_USER = 2
-ATTR_GROUP = 4
-ATTR_STATUS = 7
-
-
-def attribute_kind(attribute: JsonDict) -> int:
-    """Return an attribute's type code (0 default, 1 reference, 2 user, 4 group, 7 status)."""
-    try:
-        return int(attribute.get("type", 0))
-    except (TypeError, ValueError):
-        return -1
-
-
-def is_system(attribute: JsonDict) -> bool:
-    """Tell whether the server owns the attribute's values (Key, Created, Updated)."""
-    return bool(attribute.get("system")) or attribute.get("editable") is False
-
-
-def referenced_type(attribute: JsonDict) -> str | None:
-    """Return the object type id a reference attribute points to."""
-    if attribute_kind(attribute) != ATTR_REFERENCE:
-        return None
-    value = attribute.get("referenceObjectTypeId") or attribute.get("typeValue")
-    return str(value) if value not in (None, "") else None
-
-
-def reference_type_id(attribute: JsonDict) -> str | None:
-    """Return the reference type id of a reference attribute."""
-    reference = attribute.get("referenceType")
-    if isinstance(reference, dict) and reference.get("id") is not None:
-        return str(reference["id"])
-    value = attribute.get("additionalValue")
-    return str(value) if value not in (None, "") else None
 
 
 @dataclass
@@ -61,6 +31,29 @@ class SchemaSource:
     global_status_types: list[JsonDict]
     global_reference_types: list[JsonDict]
     attributes_of: dict[str, list[JsonDict]] = field(default_factory=dict)
+    config: SchemaConfig | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.config is None:
+            # Built by hand (a test): index the fields given.
+            self.config = SchemaConfig(
+                {
+                    "schema": [self.schema],
+                    "schema_properties": [self.properties] if self.properties else [],
+                    "object_type": list(self.object_types.values()),
+                    "attribute": list(self.attributes.values())
+                    or [a for owned in self.attributes_of.values() for a in owned],
+                    "status_type": self.status_types,
+                    "reference_type": self.reference_types,
+                    "global_status_type": self.global_status_types,
+                    "global_reference_type": self.global_reference_types,
+                }
+            )
+
+    @property
+    def _config(self) -> SchemaConfig:
+        assert self.config is not None
+        return self.config
 
     @property
     def old_key(self) -> str:
@@ -74,86 +67,44 @@ class SchemaSource:
 
     def type_name(self, type_id: str) -> str:
         """Return an object type's name (its id when unknown)."""
-        return str(self.object_types.get(type_id, {}).get("name", type_id))
+        name = self._config.type_name(type_id)
+        return type_id if name is None else name
 
     def ancestors(self, type_id: str) -> list[str]:
         """Return the parent, grandparent... of an object type."""
-        chain: list[str] = []
-        parent = self.object_types.get(type_id, {}).get("parentObjectTypeId")
-        while parent is not None and parent in self.object_types and parent not in chain:
-            chain.append(parent)
-            parent = self.object_types[parent].get("parentObjectTypeId")
-        return chain
+        return self._config.ancestors(type_id)
 
     def types_parent_first(self, type_ids: Iterable[str] | None = None) -> list[str]:
-        """Return object type ids with every parent before its children (siblings by position)."""
-        wanted = set(self.object_types) if type_ids is None else set(type_ids)
-        children: dict[str | None, list[str]] = {}
-        for type_id, object_type in self.object_types.items():
-            parent = object_type.get("parentObjectTypeId")
-            children.setdefault(parent if parent in self.object_types else None, []).append(type_id)
-        order: list[str] = []
-        pending: list[str | None] = [None]
-        while pending:
-            parent = pending.pop(0)
-            kids = sorted(
-                children.get(parent, []),
-                key=lambda t: (
-                    int(self.object_types[t].get("position") or 0),
-                    self.object_types[t].get("name"),
-                ),
-            )
-            order.extend(kid for kid in kids if kid in wanted)
-            pending.extend(kids)
-        return order
+        """Return object type ids with every parent before its children (siblings by position, then id)."""
+        ordered = self._config.type_ids_in_order()
+        if type_ids is None:
+            return ordered
+        wanted = set(type_ids)
+        return [type_id for type_id in ordered if type_id in wanted]
 
     def label_attribute(self, type_id: str) -> JsonDict | None:
-        """Return the label attribute objects of a type carry (inherited from an ancestor or its own)."""
-        for owner in [type_id, *self.ancestors(type_id)]:
-            for attribute in self.attributes_of.get(owner, []):
-                if attribute.get("label"):
-                    return attribute
-        return None
+        """Return the label attribute objects of a type carry (its own, else the nearest inherited one)."""
+        return self._config.label_attribute(type_id)
 
     def carried_attributes(self, type_id: str) -> list[JsonDict]:
         """Return the attributes objects of a type carry: inherited ones, then its own."""
-        carried: list[JsonDict] = []
-        chain = [type_id]
-        current = type_id
-        while True:
-            object_type = self.object_types.get(current, {})
-            parent = object_type.get("parentObjectTypeId")
-            if (
-                parent is None
-                or parent not in self.object_types
-                or not self.object_types[parent].get("inherited")
-            ):
-                break
-            chain.append(parent)
-            current = parent
-        for owner in reversed(chain):
-            carried.extend(self.attributes_of.get(owner, []))
-        return carried
+        return self._config.carried_attributes(type_id)
 
 
 def load_schema_source(source: SourceSnapshot) -> SchemaSource:
     """Read a snapshot's configuration."""
-    attributes = {a["id"]: a for a in source.config("attribute")}
-    attributes_of: dict[str, list[JsonDict]] = {}
-    for attribute in attributes.values():
-        attributes_of.setdefault(str(attribute.get("objectTypeId")), []).append(attribute)
-    for owned in attributes_of.values():
-        owned.sort(key=lambda a: (int(a.get("position") or 0), int(a["id"]) if a["id"].isdigit() else 0))
-    properties = source.config("schema_properties")
+    schema = source.schema()
+    config = SchemaConfig({kind: source.config(kind) for kind in CONFIG_KINDS})
     return SchemaSource(
         source=source,
-        schema=source.schema(),
-        properties=properties[0] if properties else {},
-        object_types={t["id"]: t for t in source.config("object_type")},
-        attributes=attributes,
-        status_types=source.config("status_type"),
-        reference_types=source.config("reference_type"),
-        global_status_types=source.config("global_status_type"),
-        global_reference_types=source.config("global_reference_type"),
-        attributes_of=attributes_of,
+        schema=schema,
+        properties=config.properties,
+        object_types=config.object_types,
+        attributes=config.attributes,
+        status_types=config.status_types,
+        reference_types=config.reference_types,
+        global_status_types=config.global_status_types,
+        global_reference_types=config.global_reference_types,
+        attributes_of=config.own_attributes,
+        config=config,
     )

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.messages import cut, shown
+from airflow_assets.model.attributes import referenced_type
 from airflow_assets.restore.request import RECREATE_MISSING, RestoreParamError, RestoreRequest
-from airflow_assets.restore.schema_source import SchemaSource, referenced_type
+from airflow_assets.restore.schema_source import SchemaSource
 
 JsonDict = dict[str, Any]
 

@@ -21,6 +21,7 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.model.attributes import referenced_type
 from airflow_assets.restore.comments import CommentsSummary, restore_comments
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.integrity import check_sources
@@ -31,7 +32,7 @@ from airflow_assets.restore.plan import RestorePlan, build_plan, new_schema_name
 from airflow_assets.restore.refusals import check_new_globals, check_new_schema
 from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
 from airflow_assets.restore.restrictions import restrictions_of
-from airflow_assets.restore.schema_source import SchemaSource, load_schema_source, referenced_type
+from airflow_assets.restore.schema_source import SchemaSource, load_schema_source
 from airflow_assets.restore.scope import ObjectSet, TypeScope, count_entries, scope_types, select_objects
 from airflow_assets.restore.source import SourceSnapshot, resolve_sources
 from airflow_assets.restore.structure import (

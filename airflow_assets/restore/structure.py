@@ -14,25 +14,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsApiError, AssetsTransportError, JiraAssetsError
+from airflow_assets.model import normalize as norm
+from airflow_assets.model.attributes import (
+    ATTR_DEFAULT,
+    ATTR_REFERENCE,
+    ATTR_STATUS,
+    ATTR_USER,
+    AUTO_LABEL,
+    attribute_kind,
+    is_system,
+    reference_type_id,
+    referenced_type,
+)
 from airflow_assets.restore.attribute_order import order_attributes
 from airflow_assets.restore.config_match import BY_CASE, match_global, match_own
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.plan import RestorePlan, SchemaPlan
 from airflow_assets.restore.request import NEW_SCHEMA
 from airflow_assets.restore.restrictions import Restriction
-from airflow_assets.restore.schema_source import (
-    ATTR_DEFAULT,
-    ATTR_REFERENCE,
-    ATTR_STATUS,
-    ATTR_USER,
-    SchemaSource,
-    attribute_kind,
-    is_system,
-    reference_type_id,
-    referenced_type,
-)
+from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.target import TargetSite
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ SCHEMA, STATUS, REFERENCE, OBJECT_TYPE, ATTRIBUTE = (
     "object_type",
     "attribute",
 )
-AUTO_LABEL = "Name"
 
 
 def maybe_applied(error: Exception) -> bool:

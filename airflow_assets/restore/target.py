@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsApiError, AssetsAuthError
+from airflow_assets.model import normalize as norm
 from airflow_assets.restore.directory import Directory
 from airflow_assets.restore.request import RestoreParamError
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_assets.model.attributes import is_system
 from airflow_assets.restore.directory import describe_person
-from airflow_assets.restore.schema_source import is_system
 
 JsonDict = dict[str, Any]
 

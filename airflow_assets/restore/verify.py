@@ -12,19 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup import normalize as norm
 from airflow_assets.exceptions import AssetsNotFoundError
-from airflow_assets.restore.comments import COMMENT, comment_marker
-from airflow_assets.restore.ledger import Created, Ledger
-from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
-from airflow_assets.restore.schema_source import (
+from airflow_assets.model import normalize as norm
+from airflow_assets.model.attributes import (
     ATTR_STATUS,
-    SchemaSource,
     attribute_kind,
     is_system,
     reference_type_id,
     referenced_type,
 )
+from airflow_assets.restore.comments import COMMENT, comment_marker
+from airflow_assets.restore.ledger import Created, Ledger
+from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest
+from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import ObjectSet, TypeScope
 from airflow_assets.restore.structure import ATTRIBUTE, OBJECT_TYPE, SCHEMA, StructureMaps
 from airflow_assets.restore.values import ValueMaps, object_body

@@ -23,26 +23,23 @@ import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from pymongo.database import Database
 
 from airflow_assets.ids import id_order
-from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
+from airflow_assets.model.attributes import ATTR_DEFAULT, attribute_kind, default_type_id
+from airflow_assets.model.display import display_plain
+from airflow_assets.model.schema_config import SchemaConfig
+from airflow_assets.store.layout import CONFIG_KINDS, SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
 from airflow_assets.store.versions import BATCH, VersionStore, version_damage
 
 JsonDict = dict[str, Any]
 
 INDENT = 4
-# Attribute kinds and the default types whose display differs from their value.
-ATTR_DEFAULT, ATTR_REFERENCE, ATTR_USER, ATTR_GROUP, ATTR_STATUS = 0, 1, 2, 4, 7
-DEFAULT_DATE, DEFAULT_DATETIME = 4, 6
-# Not locale-dependent like %b.
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _UNSAFE = re.compile(r'[<>:"/\\|?* ]')
 # Referenced objects whose label and key are kept between batches.
 LABEL_CACHE = 50_000
@@ -58,117 +55,26 @@ def type_file(object_type: Mapping[str, Any]) -> str:
     return f"{safe_name(str(object_type.get('name', '')))}_{object_type['id']}.json"
 
 
-def display_date(text: str) -> str:
-    """Render an ISO date (``2025-01-06``) as Jira displays it (``06/Jan/25``)."""
-    try:
-        day = date.fromisoformat(text.strip()[:10])
-    except ValueError:
-        return text
-    return f"{day.day:02d}/{_MONTHS[day.month - 1]}/{day.year % 100:02d}"
-
-
-def display_datetime(text: str) -> str:
-    """Render an ISO date-time (``2025-01-06T08:25:00.000Z``) as Jira displays it (``06/Jan/25 8:25 AM``)."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    hour = moment.hour % 12 or 12
-    half = "AM" if moment.hour < 12 else "PM"
-    return f"{display_date(moment.date().isoformat())} {hour}:{moment.minute:02d} {half}"
-
-
-def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-@dataclass
-class SchemaConfig:
-    """The configuration a snapshot holds, indexed for the export."""
-
-    schema: JsonDict
-    properties: JsonDict
-    object_types: dict[str, JsonDict]
-    attributes: dict[str, JsonDict]
-    status_types: list[JsonDict]
-    reference_types: list[JsonDict]
-    global_status_types: list[JsonDict]
-    global_reference_types: list[JsonDict]
-    own_attributes: dict[str, list[JsonDict]] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, versions: VersionStore, seq: int) -> SchemaConfig:
-        """Read the configuration kinds of snapshot ``seq``."""
-
-        def kind(name: str) -> list[JsonDict]:
-            return sorted(versions.read(name, seq), key=lambda item: id_order(item.get("id")))
-
-        schemas, properties = kind("schema"), kind("schema_properties")
-        if not schemas:
-            raise LookupError(
-                f"snapshot {seq} of schema {versions.schema_id} holds no schema: the store is damaged"
-            )
-        attributes = {str(attribute["id"]): attribute for attribute in kind("attribute")}
-        own: dict[str, list[JsonDict]] = {}
-        for attribute in attributes.values():
-            own.setdefault(str(attribute.get("objectTypeId")), []).append(attribute)
-        for owned in own.values():
-            owned.sort(key=lambda attribute: (_int(attribute.get("position")), id_order(attribute["id"])))
-        return cls(
-            schema=schemas[0],
-            properties=properties[0] if properties else {},
-            object_types={str(object_type["id"]): object_type for object_type in kind("object_type")},
-            attributes=attributes,
-            status_types=kind("status_type"),
-            reference_types=kind("reference_type"),
-            global_status_types=kind("global_status_type"),
-            global_reference_types=kind("global_reference_type"),
-            own_attributes=own,
+def read_schema_config(versions: VersionStore, seq: int) -> SchemaConfig:
+    """Read the configuration kinds of snapshot ``seq``, each kind's items in id order."""
+    kinds = {
+        kind: sorted(versions.read(kind, seq), key=lambda item: id_order(item.get("id")))
+        for kind in CONFIG_KINDS
+    }
+    if not kinds["schema"]:
+        raise LookupError(
+            f"snapshot {seq} of schema {versions.schema_id} holds no schema: the store is damaged"
         )
+    return SchemaConfig(kinds)
 
-    def types_in_order(self) -> list[JsonDict]:
-        """Return the object types as ``objecttypes/flat`` lists them: parents first, by position."""
-        children: dict[str | None, list[JsonDict]] = {}
-        for object_type in self.object_types.values():
-            parent = object_type.get("parentObjectTypeId")
-            children.setdefault(parent if parent in self.object_types else None, []).append(object_type)
-        ordered: list[JsonDict] = []
 
-        def visit(parent: str | None) -> None:
-            for child in sorted(
-                children.get(parent, []), key=lambda t: (_int(t.get("position")), id_order(t["id"]))
-            ):
-                ordered.append(child)
-                visit(str(child["id"]))
-
-        visit(None)
-        return ordered
-
-    def carried_attributes(self, type_id: str) -> list[JsonDict]:
-        """Return the attributes objects of a type carry (``objecttype/{id}/attributes``): inherited first."""
-        chain: list[str] = [type_id]
-        parent = self.object_types.get(type_id, {}).get("parentObjectTypeId")
-        while (
-            parent in self.object_types and self.object_types[parent].get("inherited") and parent not in chain
-        ):
-            chain.append(parent)
-            parent = self.object_types[parent].get("parentObjectTypeId")
-        carried: list[JsonDict] = []
-        for owner in reversed(chain):
-            carried.extend(self.own_attributes.get(owner, []))
-        return carried
-
-    def attribute_as_listed(self, attribute: Mapping[str, Any]) -> JsonDict:
-        """Return an attribute definition with its owner type embedded again, as the API lists it."""
-        listed = dict(attribute)
-        owner = self.object_types.get(str(attribute.get("objectTypeId")))
-        if owner is not None:
-            listed = {"objectType": owner, **listed}
-        return listed
+def attribute_as_listed(config: SchemaConfig, attribute: Mapping[str, Any]) -> JsonDict:
+    """Return an attribute definition with its owner type embedded again, as the API lists it."""
+    listed = dict(attribute)
+    owner = config.object_types.get(str(attribute.get("objectTypeId")))
+    if owner is not None:
+        listed = {"objectType": owner, **listed}
+    return listed
 
 
 class ReferencedObjects:
@@ -269,9 +175,6 @@ class ValueRenderer:
     ) -> None:
         self.config = config
         self.references = references
-        self.statuses = {
-            str(status["id"]): status for status in [*config.global_status_types, *config.status_types]
-        }
         self.schema_keys = schema_keys
 
     def render_batch(
@@ -375,7 +278,7 @@ class ValueRenderer:
             }
         if value.get("statusId") is not None:
             status_id = str(value["statusId"])
-            status = self.statuses.get(status_id) or {"id": status_id, "name": status_id}
+            status = self.config.status(status_id) or {"id": status_id, "name": status_id}
             name = str(status.get("name", status_id))
             shown_status = {"id": status_id, "name": name, "category": status.get("category", 0)}
             return {
@@ -419,14 +322,9 @@ class ValueRenderer:
 
     @staticmethod
     def _plain_display(definition: Mapping[str, Any], text: str) -> str:
-        if text and _int(definition.get("type"), -1) == ATTR_DEFAULT:
-            default_type = definition.get("defaultType") or {}
-            kind = _int(default_type.get("id"), -1) if isinstance(default_type, Mapping) else -1
-            if kind == DEFAULT_DATE:
-                return display_date(text)
-            if kind == DEFAULT_DATETIME:
-                return display_datetime(text)
-        return text
+        if attribute_kind(definition) != ATTR_DEFAULT:
+            return text
+        return display_plain(text, default_type_id(definition))
 
     def _key_prefix(self, definition: Mapping[str, Any]) -> str:
         target = definition.get("referenceObjectType")
@@ -530,7 +428,7 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     the end, so files of objects deleted since an earlier export do not linger (a git diff shows them gone).
     """
     versions = snapshot.versions(db)
-    config = SchemaConfig.read(versions, snapshot.seq)
+    config = read_schema_config(versions, snapshot.seq)
     others = latest_complete(db, snapshot.workspace_id)
     others.pop(snapshot.schema_id, None)
     schemas = [config.schema]
@@ -579,7 +477,7 @@ def _write_config(files: _Files, config: SchemaConfig) -> None:
     for object_type in config.object_types.values():
         files.write(
             f"config/attributes/{type_file(object_type)}",
-            [config.attribute_as_listed(a) for a in config.carried_attributes(str(object_type["id"]))],
+            [attribute_as_listed(config, a) for a in config.carried_attributes(str(object_type["id"]))],
         )
 
 

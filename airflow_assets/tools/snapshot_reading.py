@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_assets.tools import EXIT_FAILURE, EXIT_USAGE
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
     from rich.console import Console
 
+    from airflow_assets.model.schema_config import SchemaConfig
     from airflow_assets.store.snapshots import Snapshot
 
 OBJECT = "object"
@@ -203,9 +205,20 @@ def previous_complete(db: Database, snapshot: Snapshot) -> Snapshot | None:
 
 @dataclass
 class SnapshotConfig:
-    """The configuration a snapshot holds, by kind and item id (object types, attributes, statuses...)."""
+    """The configuration a snapshot holds, by kind and item id (object types, attributes, statuses...).
+
+    Lookups are :class:`~airflow_assets.model.schema_config.SchemaConfig`'s; this keeps the items by id,
+    which a diff compares.
+    """
 
     items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    @cached_property
+    def config(self) -> SchemaConfig:
+        """Return the configuration indexed (built once, from :attr:`items`)."""
+        from airflow_assets.model.schema_config import SchemaConfig
+
+        return SchemaConfig({kind: list(by_id.values()) for kind, by_id in self.items.items()})
 
     def of(self, kind: str) -> dict[str, dict[str, Any]]:
         """Return the items of ``kind`` by id."""
@@ -213,31 +226,28 @@ class SnapshotConfig:
 
     def type_name(self, type_id: str | None) -> str:
         """Return an object type's name (its id when this snapshot does not hold it)."""
-        found = self.of("object_type").get(str(type_id))
-        return str(found.get("name")) if found else f"type {type_id}"
+        name = self.config.type_name(type_id)
+        return f"type {type_id}" if name is None else name
 
     def attribute_name(self, attribute_id: str) -> str | None:
         """Return an attribute's name, or None."""
-        found = self.of("attribute").get(str(attribute_id))
-        return str(found.get("name")) if found else None
+        return self.config.attribute_name(attribute_id)
 
     def status_name(self, status_id: str) -> str | None:
         """Return a status's name (the schema's or a global one), or None."""
-        for kind in ("status_type", "global_status_type"):
-            found = self.of(kind).get(str(status_id))
-            if found:
-                return str(found.get("name"))
-        return None
+        status = self.config.status(status_id)
+        return None if status is None else str(status.get("name"))
 
 
 def read_snapshot_config(db: Database, snapshot: Snapshot) -> SnapshotConfig:
     """Read every configuration item a snapshot holds (small: types, attributes, statuses, references)."""
 
     versions = snapshot.versions(db)
-    config = SnapshotConfig()
-    for kind, _ in CONFIG_KINDS:
-        config.items[kind] = {str(data.get("id")): data for data in versions.read(kind, snapshot.seq)}
-    return config
+    items = {
+        kind: {str(data.get("id")): data for data in versions.read(kind, snapshot.seq)}
+        for kind, _ in CONFIG_KINDS
+    }
+    return SnapshotConfig(items)
 
 
 def read_versions(db: Database, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:

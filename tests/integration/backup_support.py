@@ -13,7 +13,6 @@ import pytest
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RateLimits
-from airflow_assets.backup import normalize as norm
 from airflow_assets.backup.activity import export_activity
 from airflow_assets.backup.finalize import finalize
 from airflow_assets.backup.objects import export_objects
@@ -21,6 +20,7 @@ from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import BackupTarget, ConfigSummary, export_config
 from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
+from airflow_assets.model import normalize as norm
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
 from tests.fast_retry import FAST_RETRY

@@ -70,3 +70,24 @@ def test_the_config_and_the_dag_plan_run_without_airflow() -> None:
 
     assert len(config) >= 8
     assert seen["airflow_after_first"] == []
+
+
+def test_the_model_does_no_io_and_stands_on_ids_exceptions_and_messages_only() -> None:
+    model = [name for name in MODULES if name.startswith("airflow_assets.model")]
+    code = f"""
+import importlib, json, sys
+for name in {model!r}:
+    importlib.import_module(name)
+print("RESULT " + json.dumps(sorted(sys.modules)))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
+    loaded = set(json.loads(line.removeprefix("RESULT ")))
+
+    assert len(model) >= 5
+    ours = {name for name in loaded if name.partition(".")[0] == "airflow_assets"}
+    allowed = {"airflow_assets", "airflow_assets.ids", "airflow_assets.exceptions", "airflow_assets.messages"}
+    assert {name for name in ours if not name.startswith("airflow_assets.model")} <= allowed
+    io = {"airflow", "pymongo", "bson", "requests", "urllib3", "httpx", "pendulum"}
+    assert sorted(name for name in loaded if name.partition(".")[0] in io) == []

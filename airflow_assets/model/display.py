@@ -1,8 +1,9 @@
-"""Read the display strings of object history back into the values a backup stores.
+"""Jira's display forms of values: rendered for an export, read back from object history.
 
-History gives every value as the text the UI shows: a date as ``31/Jan/24``, a date-time as
-``31/Jan/24 10:05 AM`` (without seconds), several values joined by ``", "``. Parsing is liberal (ISO forms
-and the common Jira display forms are accepted) and says when a value cannot be read back exactly.
+The UI and history show every value as text: a date as ``31/Jan/24``, a date-time as ``31/Jan/24 10:05 AM``
+(without seconds), several values joined by ``", "``. Rendering gives that form (in UTC, month names in
+English whatever the locale); parsing is liberal (ISO forms and the common Jira display forms are accepted)
+and says when a value cannot be read back exactly.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-# defaultType ids of plain (type 0) attributes, as the Assets API numbers them.
-TEXT, INTEGER, BOOLEAN, DOUBLE, DATE, TIME, DATETIME, URL, EMAIL, TEXTAREA, SELECT, IP = range(12)
+from airflow_assets.model.attributes import (
+    DEFAULT_BOOLEAN,
+    DEFAULT_DATE,
+    DEFAULT_DATETIME,
+    DEFAULT_DOUBLE,
+    DEFAULT_INTEGER,
+)
+
 SEPARATOR = ", "
+# Not locale-dependent like %b.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%b/%y", "%d/%b/%Y", "%d.%m.%Y", "%b %d, %Y", "%d %b %Y")
 _DATETIME_FORMATS = (
@@ -42,29 +51,59 @@ class Parsed:
     inexact: str = ""
 
 
+def display_date(text: str) -> str:
+    """Render an ISO date (``2025-01-06``) as Jira displays it (``06/Jan/25``); other text unchanged."""
+    try:
+        day = date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return text
+    return f"{day.day:02d}/{_MONTHS[day.month - 1]}/{day.year % 100:02d}"
+
+
+def display_datetime(text: str) -> str:
+    """Render an ISO date-time (``2025-01-06T08:25:00.000Z``) as Jira displays it (``06/Jan/25 8:25 AM``)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    return f"{display_date(moment.date().isoformat())} {hour}:{moment.minute:02d} {half}"
+
+
+def display_plain(text: str, default_type: int | None) -> str:
+    """Render the stored value of a plain attribute of ``default_type`` as Jira displays it."""
+    if text and default_type == DEFAULT_DATE:
+        return display_date(text)
+    if text and default_type == DEFAULT_DATETIME:
+        return display_datetime(text)
+    return text
+
+
 def parse_plain(text: str, default_type: int | None) -> Parsed:
     """Return the stored value of one plain value shown as ``text``.
 
     :raises UnreadableValue: the text is not a value of that type.
     """
     text = text.strip()
-    if default_type == INTEGER:
+    if default_type == DEFAULT_INTEGER:
         number = _number(text)
         if number != int(number):
             raise UnreadableValue(f"{text!r} is not a whole number")
         return Parsed(str(int(number)))
-    if default_type == DOUBLE:
+    if default_type == DEFAULT_DOUBLE:
         return Parsed(str(_number(text)))
-    if default_type == BOOLEAN:
+    if default_type == DEFAULT_BOOLEAN:
         lowered = text.lower()
         if lowered in ("true", "yes", "1"):
             return Parsed("true")
         if lowered in ("false", "no", "0"):
             return Parsed("false")
         raise UnreadableValue(f"{text!r} is not a boolean")
-    if default_type == DATE:
+    if default_type == DEFAULT_DATE:
         return Parsed(_date(text).isoformat())
-    if default_type == DATETIME:
+    if default_type == DEFAULT_DATETIME:
         return _datetime(text)
     return Parsed(text)
 

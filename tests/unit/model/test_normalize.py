@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from airflow_assets.backup import normalize as norm
+from airflow_assets.model import normalize as norm
 from airflow_assets.store.hashing import content_hash
 
 RAW_OBJECT = {

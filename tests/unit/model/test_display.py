@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_assets.backfill.display import (
-    BOOLEAN,
-    DATE,
-    DATETIME,
-    DOUBLE,
-    INTEGER,
-    TEXT,
+from airflow_assets.model.attributes import DEFAULT_BOOLEAN as BOOLEAN
+from airflow_assets.model.attributes import DEFAULT_DATE as DATE
+from airflow_assets.model.attributes import DEFAULT_DATETIME as DATETIME
+from airflow_assets.model.attributes import DEFAULT_DOUBLE as DOUBLE
+from airflow_assets.model.attributes import DEFAULT_INTEGER as INTEGER
+from airflow_assets.model.attributes import DEFAULT_TEXT as TEXT
+from airflow_assets.model.display import (
     Parsed,
     UnreadableValue,
+    display_date,
+    display_datetime,
+    display_plain,
     parse_plain,
     split_values,
 )
@@ -62,3 +65,21 @@ def test_several_values_split_on_the_separator_only_when_the_attribute_holds_sev
     assert split_values("red, green", multiple=False) == ["red, green"]
     assert split_values(None, multiple=True) == []
     assert split_values("", multiple=False) == []
+
+
+def test_dates_and_date_times_render_as_jira_displays_them_in_utc() -> None:
+    assert display_date("2025-01-06") == "06/Jan/25"
+    assert display_datetime("2025-01-06T08:25:00.000Z") == "06/Jan/25 8:25 AM"
+    assert display_datetime("2025-01-06T23:05:00+02:00") == "06/Jan/25 9:05 PM"
+    assert display_datetime("2025-01-06T00:00:00Z") == "06/Jan/25 12:00 AM"
+    assert display_date("not a date") == "not a date"
+    assert display_plain("2025-01-06", DATE) == "06/Jan/25"
+    assert display_plain("2025-01-06T12:30:00.000Z", DATETIME) == "06/Jan/25 12:30 PM"
+    assert display_plain("2025-01-06", TEXT) == "2025-01-06"
+    assert display_plain("", DATE) == ""
+
+
+def test_a_rendered_date_reads_back_to_its_value() -> None:
+    assert parse_plain(display_date("2024-01-31"), DATE) == Parsed("2024-01-31")
+    moment = "2024-01-31T10:05:00.000Z"
+    assert parse_plain(display_datetime(moment), DATETIME).value == moment
