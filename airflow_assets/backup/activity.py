@@ -225,4 +225,3 @@ def _unique(items: Sequence[Item]) -> list[Item]:
     for item in items:
         seen.setdefault(item.item_id, item)
     return list(seen.values())
-

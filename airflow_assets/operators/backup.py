@@ -209,7 +209,7 @@ class FinalizeSnapshotOperator(_BackupStepOperator):
             snapshot = SnapshotStore(db).get(snapshot_id)
         if snapshot is not None:
             # The Airflow Asset event of this snapshot: downstream DAGs read what to load from its extra.
-            extra = {
+            extra: dict[str, Any] = {
                 "snapshot_id": snapshot_id,
                 "site": snapshot.site,
                 "schema_key": snapshot.schema_key,

@@ -28,7 +28,11 @@ class ReconstructionNotes:
         :param notes: each with ``object_id`` and ``attribute`` (which name it within the snapshot).
         """
         documents = [
-            {"_id": f"{snapshot_id}|{note['object_id']}|{note['attribute']}", "snapshot_id": snapshot_id, **note}
+            {
+                "_id": f"{snapshot_id}|{note['object_id']}|{note['attribute']}",
+                "snapshot_id": snapshot_id,
+                **note,
+            }
             for note in notes
         ]
         if not documents:

@@ -59,7 +59,9 @@ def utc(moment: datetime) -> datetime:
 
 def describe_candidate(snapshot: Snapshot) -> str:
     """Return one line naming a snapshot among candidates: short id, id, schema key and sequence number."""
-    return f"{short_id(snapshot.snapshot_id)}  {snapshot.snapshot_id}  ({snapshot.schema_key} #{snapshot.seq})"
+    return (
+        f"{short_id(snapshot.snapshot_id)}  {snapshot.snapshot_id}  ({snapshot.schema_key} #{snapshot.seq})"
+    )
 
 
 def newest_at_or_before(snapshots: Iterable[Snapshot], at: datetime | None) -> Snapshot | None:
@@ -206,7 +208,7 @@ class SnapshotReader:
         """Return the newest complete snapshot of the same schema older than ``snapshot``."""
         return next(self.store.complete_before(snapshot.workspace_id, snapshot.schema_id, snapshot.seq), None)
 
-    def list(self, *, site: str | None = None, schema_key: str | None = None) -> list[Snapshot]:
+    def list_snapshots(self, *, site: str | None = None, schema_key: str | None = None) -> list[Snapshot]:
         """Return every snapshot (any status) of a site and schema key when given, without step summaries."""
         query: dict[str, Any] = {}
         if site is not None:
@@ -219,13 +221,17 @@ class SnapshotReader:
         """Return every complete snapshot, newest first per schema."""
         return list(self.store.list(status=COMPLETE))
 
-    def complete_seqs(self, workspace_id: str, schema_id: str) -> list[tuple[int, str]]:
-        """Return (seq, id) of every complete snapshot of a schema, oldest first."""
+    def complete_seqs(self, snapshot: Snapshot) -> list[tuple[int, str]]:
+        """Return (seq, id) of every complete snapshot of a snapshot's schema and lane, oldest first."""
+        query = {
+            "workspace_id": snapshot.workspace_id,
+            "schema_id": snapshot.schema_id,
+            "status": COMPLETE,
+            "kind": RECONSTRUCTED if snapshot.reconstructed else {"$ne": RECONSTRUCTED},
+        }
         return sorted(
             (int(document["seq"]), str(document["_id"]))
-            for document in self._snapshots.find(
-                {"workspace_id": workspace_id, "schema_id": schema_id, "status": COMPLETE}, {"seq": 1}
-            )
+            for document in self._snapshots.find(query, {"seq": 1})
         )
 
     # -- reading ---------------------------------------------------------------------------------------
@@ -235,7 +241,11 @@ class SnapshotReader:
         return snapshot.versions(self.db)
 
     def config(
-        self, snapshot: Snapshot, kinds: Sequence[str] = CONFIG_KINDS, *, on_damage: DamageHandler | None = None
+        self,
+        snapshot: Snapshot,
+        kinds: Sequence[str] = CONFIG_KINDS,
+        *,
+        on_damage: DamageHandler | None = None,
     ) -> dict[str, list[JsonDict]]:
         """Return every item of the configuration kinds a snapshot holds, by kind (one query)."""
         return self.lane(snapshot).read_kinds(kinds, snapshot.seq, on_damage=on_damage)

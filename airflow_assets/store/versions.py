@@ -493,7 +493,9 @@ class VersionStore:
         prefix = f"{self.workspace_id}|{self._span_schema}|{kind}|{item_id}|"
         return {"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
 
-    def spans_between(self, kind: str, low: int, high: int, fields: Mapping[str, int]) -> Iterator[dict[str, Any]]:
+    def spans_between(
+        self, kind: str, low: int, high: int, fields: Mapping[str, int]
+    ) -> Iterator[dict[str, Any]]:
         """Yield the spans of ``kind`` that start or end in ``(low, high]`` (an item in both: twice).
 
         Two range queries rather than one ``$or``: the first uses the (kind, from_seq) index on every server.
