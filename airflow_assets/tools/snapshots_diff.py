@@ -77,6 +77,13 @@ def _diff(db: Database, args: argparse.Namespace) -> int:
             "different schemas: a diff compares two snapshots of one schema",
             EXIT_USAGE,
         )
+    if old.reconstructed != new.reconstructed:
+        # Changes are found from the spans of one lane; a reconstruction's spans live in a lane of their own.
+        raise ToolError(
+            f"{old.snapshot_id} and {new.snapshot_id}: a reconstructed snapshot is compared with another "
+            "reconstructed snapshot of its schema, a real one with a real one",
+            EXIT_USAGE,
+        )
     for snapshot in (old, new):
         if not SnapshotReader.readable(snapshot):
             raise ToolError(

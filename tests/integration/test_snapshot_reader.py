@@ -208,3 +208,22 @@ def test_changes_between_two_snapshots_come_from_spans(
     before, after = changes.changed["1"]
     contents = reader.contents(first, [before["hash"], after["hash"]])
     assert (contents[before["hash"]]["label"], contents[after["hash"]]["label"]) == ("Ann", "Anne")
+
+
+def test_diff_refuses_to_compare_a_reconstruction_with_a_real_snapshot(
+    mongo_db: Database, history: dict[str, Snapshot]
+) -> None:
+    import argparse
+
+    from airflow_assets.tools.snapshot_reading import ToolError
+    from airflow_assets.tools.snapshots_diff import _diff
+
+    store = SnapshotStore(mongo_db)
+    reconstructed, _ = store.begin_reconstructed(
+        {"_id": "ws:1:at:moment", "workspace_id": "ws", "schema_id": "1", "schema_key": "ITAM", "include": {}}
+    )
+    store.complete(reconstructed.snapshot_id, {"counts": {}}, finished_at=DAY)
+    args = argparse.Namespace(old=reconstructed.snapshot_id, new=history["first"].snapshot_id, json=True)
+
+    with pytest.raises(ToolError, match="reconstructed snapshot is compared with another"):
+        _diff(mongo_db, args)
