@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backfill.rewind import UNKNOWN_LABEL, Attribute, Note, ObjectRewinder, Resolver
@@ -39,8 +38,9 @@ from airflow_assets.model.display import iso_ms, parse_moment
 from airflow_assets.model.schema_config import SchemaConfig
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, ensure_indexes
 from airflow_assets.store.digest import compute_root
-from airflow_assets.store.layout import CONFIG_KINDS, RECONSTRUCTION_NOTES
-from airflow_assets.store.snapshots import COMPLETE, RUNNING, Snapshot
+from airflow_assets.store.layout import CONFIG_KINDS
+from airflow_assets.store.notes import ReconstructionNotes
+from airflow_assets.store.snapshots import COMPLETE, RUN_RECONSTRUCTION, RUNNING, Snapshot
 from airflow_assets.store.versions import BATCH, CONFIG_GROUP, RECONSTRUCTED_LANE, object_group
 
 log = logging.getLogger(__name__)
@@ -152,9 +152,10 @@ def reconstruct(
             "workspace_id": base.workspace_id,
             "schema_id": base.schema_id,
             "schema_key": base.schema_key,
-            "schema_name": base.document.get("schema_name"),
-            "site": base.document.get("site"),
-            "site_url": base.document.get("site_url"),
+            "schema_name": base.schema_name,
+            "site": base.site,
+            "site_url": base.site_url,
+            "run_kind": RUN_RECONSTRUCTION,
             "state_at": moment,
             "base_snapshot_id": base.snapshot_id,
             "base_seq": base.seq,
@@ -162,7 +163,7 @@ def reconstruct(
         }
     )
     if snapshot.status == COMPLETE:
-        summary.base_snapshot_id = str(snapshot.document.get("base_snapshot_id") or "")
+        summary.base_snapshot_id = snapshot.base_snapshot_id or ""
         summary.already_complete = True
         log.info("snapshot %s of %s is complete already: nothing to do", snapshot_id, moment.isoformat())
         return summary
@@ -308,7 +309,7 @@ class _Reconstruction:
         return {
             "moment": self.moment,
             "base_snapshot_id": self.base.snapshot_id,
-            "base_started_at": self.base.document.get("started_at"),
+            "base_started_at": self.base.started_at,
             "values_rewound": self.summary.values_rewound,
             "objects_rewound": self.summary.objects_rewound,
             "objects_left_out_created_later": self.summary.objects_left_out,
@@ -526,7 +527,7 @@ class _Reconstruction:
             notes.clear()
 
     def _note(self, notes: Iterable[Note]) -> None:
-        documents = []
+        stored = []
         for note in notes:
             if note.reason == UNKNOWN_LABEL:
                 self.missing_labels.add(note.detail)
@@ -534,19 +535,8 @@ class _Reconstruction:
             self.reasons[note.reason] += 1
             if len(self.quoted) < NOTES_LISTED:
                 self.quoted.append(note.as_dict())
-            documents.append(
-                {
-                    "_id": f"{self.snapshot.snapshot_id}|{note.object_id}|{note.attribute}",
-                    "snapshot_id": self.snapshot.snapshot_id,
-                    **note.as_dict(),
-                }
-            )
-        if documents:
-            try:
-                self.db[RECONSTRUCTION_NOTES].insert_many(documents, ordered=False)
-            except BulkWriteError as error:
-                if any(entry.get("code") != 11000 for entry in error.details.get("writeErrors", [])):
-                    raise
+            stored.append(note.as_dict())
+        ReconstructionNotes(self.db).add(self.snapshot.snapshot_id, stored)
 
     def _older_objects(self) -> _Older:
         """Add the objects the nearest older real snapshot holds and the base does not (deleted since)."""

@@ -25,7 +25,7 @@ from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.model import normalize as norm
 from airflow_assets.progress_log import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
-from airflow_assets.store.layout import PROGRESS
+from airflow_assets.store.progress import Checkpoint
 from airflow_assets.store.snapshots import COMPLETE, FULL, Snapshot
 from airflow_assets.store.versions import OBJECT_BUCKET, group_bucket
 
@@ -109,7 +109,7 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
         summary.skipped = f"{activity.include_flag} not included for this schema"
         return summary
     versions = VersionStore(db, snapshot.workspace_id, snapshot.schema_id)
-    checkpoint = _Checkpoint(db, snapshot_id, activity.step)
+    checkpoint = Checkpoint(db, snapshot_id, activity.step)
     start_after = checkpoint.load()
     summary.resumed_after = max(start_after, 0)
     # What finalize compares with: the objects whose activity this step is responsible for.
@@ -193,7 +193,7 @@ def _flush(
     snapshot: Snapshot,
     activity: ActivityKind,
     pending: list[tuple[str, int, Sequence[Mapping[str, Any]] | None]],
-    checkpoint: _Checkpoint,
+    checkpoint: Checkpoint,
     summary: ActivitySummary,
 ) -> None:
     if not pending:
@@ -225,18 +225,3 @@ def _unique(items: Sequence[Item]) -> list[Item]:
     for item in items:
         seen.setdefault(item.item_id, item)
     return list(seen.values())
-
-
-class _Checkpoint:
-    """The highest object id (as a number) whose results are stored, per snapshot and step."""
-
-    def __init__(self, db: Database, snapshot_id: str, step: str) -> None:
-        self._progress = db[PROGRESS]
-        self._id = f"{snapshot_id}|{step}"
-
-    def load(self) -> int:
-        document = self._progress.find_one({"_id": self._id})
-        return int(document["done_through"]) if document else -1
-
-    def save(self, done_through: int) -> None:
-        self._progress.update_one({"_id": self._id}, {"$max": {"done_through": done_through}}, upsert=True)

@@ -81,7 +81,7 @@ def finalize(
     snapshot = snapshots.for_write(snapshot_id)
     if snapshot.status == COMPLETE:
         return FinalSummary(snapshot_id=snapshot_id, status=COMPLETE, kind=snapshot.kind)
-    steps = snapshot.document.get("steps") or {}
+    steps = snapshot.steps
     objects_step = steps.get("export_objects")
     if not objects_step:
         raise IncompleteSnapshotError(f"snapshot {snapshot_id}: export_objects has not completed")
@@ -116,7 +116,7 @@ def finalize(
         current = snapshots.get(snapshot_id)
         raise IncompleteSnapshotError(
             f"snapshot {snapshot_id} could not be completed: it is {current.status if current else 'gone'} "
-            f"({(current.document.get('failure') if current else '') or 'no reason recorded'})"
+            f"({(current.failure if current else '') or 'no reason recorded'})"
         )
     SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id).release()
     log.info(

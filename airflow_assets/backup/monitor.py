@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
-from pymongo import DESCENDING
 from pymongo.database import Database
 
-from airflow_assets.store.layout import SNAPSHOTS
-from airflow_assets.store.snapshots import COMPLETE, RECONSTRUCTED
+from airflow_assets.store.reader import SnapshotReader
 
 
 @dataclass(frozen=True)
@@ -66,15 +64,10 @@ def check_snapshots(
     :param max_object_drop: the share of objects a snapshot may lose against the previous complete one.
     """
     findings = []
+    reader = SnapshotReader(db)
     for watch in schemas:
         # Real snapshots only: a backfill's reconstruction of a past day says nothing of today's backups.
-        query = {
-            "site": watch.site,
-            "schema_key": watch.schema_key,
-            "status": COMPLETE,
-            "kind": {"$ne": RECONSTRUCTED},
-        }
-        latest = list(db[SNAPSHOTS].find(query, sort=[("finished_at", DESCENDING)], limit=2))
+        latest = reader.latest_real(watch.schema_key, site=watch.site, count=2)
         name = f"{watch.site}/{watch.schema_key}"
         limit = (
             timedelta(hours=max_age_hours)
@@ -86,7 +79,7 @@ def check_snapshots(
                 Finding(watch.site, watch.schema_key, "never", f"{name}: no complete snapshot at all")
             )
             continue
-        finished = _utc(latest[0].get("finished_at")) or now
+        finished = latest[0].finished_at or now
         age = now - finished
         if age > limit:
             dag_id = f"jira_assets_backup_{watch.site.lower()}_{watch.schema_key.lower()}"
@@ -97,29 +90,17 @@ def check_snapshots(
             )
             findings.append(Finding(watch.site, watch.schema_key, "stale", message))
         if len(latest) == 2:
-            now_count = _objects(latest[0])
-            before = _objects(latest[1])
+            now_count = latest[0].objects
+            before = latest[1].objects
             if before and now_count is not None and (before - now_count) / before > max_object_drop:
                 lost = before - now_count
                 message = (
-                    f"{name}: snapshot {latest[0]['_id']} holds {now_count} objects, "
+                    f"{name}: snapshot {latest[0].snapshot_id} holds {now_count} objects, "
                     f"{lost} ({lost / before:.0%}) fewer than the one before it ({before}); if they were "
                     "deleted by mistake, restore them with jira_assets_restore, mode recreate_missing"
                 )
                 findings.append(Finding(watch.site, watch.schema_key, "shrank", message))
     return findings
-
-
-def _objects(snapshot: dict[str, Any]) -> int | None:
-    counts = snapshot.get("counts") or {}
-    value = counts.get("objects")
-    return int(value) if isinstance(value, int) else None
-
-
-def _utc(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _hours(span: timedelta) -> str:

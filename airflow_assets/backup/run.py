@@ -64,16 +64,16 @@ class BackupRun:
         past date: its snapshot must hold the schema as it was at the end of its data interval (with a
         ``CronTriggerTimetable``, its logical date), which a backfill reconstructs from history.
         """
-        end = self.data_interval_end or self.logical_date
-        if end is None:
+        moment = self.moment
+        if moment is None:
             return None
         current = now or datetime.now(UTC)
-        if end >= current:
+        if moment >= current:
             return None
         if self.run_type == BACKFILL:
-            return end.astimezone(UTC)
-        following = croniter(schedule, end.astimezone(_zone(timezone))).get_next(datetime)
-        return end.astimezone(UTC) if following < current else None
+            return moment
+        following = croniter(schedule, moment.astimezone(_zone(timezone))).get_next(datetime)
+        return moment if following < current else None
 
 
 def _zone(name: str) -> tzinfo:

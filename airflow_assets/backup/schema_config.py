@@ -22,6 +22,8 @@ from airflow_assets.store.snapshots import (
     FAILED,
     FULL,
     INCREMENTAL,
+    RUN_BACKFILL_BASE,
+    RUN_REAL,
     RUNNING,
     Snapshot,
     snapshot_id_for,
@@ -148,6 +150,8 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
             **run.manifest_fields(),
             # The moment whose state the snapshot holds (a backfill's snapshots hold earlier ones).
             "state_at": run.started_at,
+            # What the run is, decided once above (BackupRun.past_moment); everyone reads this field.
+            "run_kind": RUN_REAL if moment is None else RUN_BACKFILL_BASE,
             "kind": kind,
             "kind_reason": reason,
             "base_seq": base_seq,
@@ -155,11 +159,11 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
             **extra,
         }
     )
-    if snapshot.document.get("run_id") != run.run_id:
+    if snapshot.run_id != run.run_id:
         # Another backfill run of the same day created the base first: that run takes it.
         raise PastRunSkipped(
             f"run {run.run_id} stands for {moment.isoformat() if moment else '?'}: snapshot "
-            f"{snapshot.snapshot_id} is being taken by run {snapshot.document.get('run_id')} as the base to "
+            f"{snapshot.snapshot_id} is being taken by run {snapshot.run_id} as the base to "
             "rewind; reconstruct_past waits for it"
         )
     if not created:
@@ -183,7 +187,7 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
     log.info(
         "schema %s (id %s): snapshot %s seq %s, %s run (%s); %s object types, %s attributes, %s new versions",
         target.schema_key, schema_id, snapshot_id, snapshot.seq, snapshot.kind,
-        snapshot.document.get("kind_reason"), types, attributes, new_versions,
+        snapshot.kind_reason, types, attributes, new_versions,
     )  # fmt: skip
     return summary
 
@@ -196,10 +200,10 @@ def _past_run_base(
     :raises PastRunSkipped: a real snapshot taken at or after the moment exists or is being taken.
     """
     for later in snapshots.real_after(workspace_id, schema_id, moment):
-        if later.status in (COMPLETE, RUNNING) and later.document.get("run_id") != run.run_id:
+        if later.status in (COMPLETE, RUNNING) and later.run_id != run.run_id:
             raise PastRunSkipped(
                 f"run {run.run_id} stands for {moment.isoformat()}: its snapshot is reconstructed from "
-                f"{later.snapshot_id} (taken {later.document.get('started_at')}) by reconstruct_past; "
+                f"{later.snapshot_id} (taken {later.started_at}) by reconstruct_past; "
                 "no real snapshot is taken"
             )
     # One base per schema and day, whichever backfill run gets there first: parallel runs share it.
@@ -207,7 +211,7 @@ def _past_run_base(
     note = {"taken_for": f"the base of backfill runs (first: {run.run_id}, for {moment.isoformat()})"}
     shared = snapshot_id_for(workspace_id, schema_id, f"backfill-base-{day}")
     existing = snapshots.get(shared)
-    if existing is not None and existing.status == FAILED and existing.document.get("run_id") != run.run_id:
+    if existing is not None and existing.status == FAILED and existing.run_id != run.run_id:
         # The day's shared base failed in another run: this run takes its own.
         return snapshot_id_for(workspace_id, schema_id, run.run_id), note
     return shared, note
@@ -222,7 +226,7 @@ def _summary(
         schema_key=snapshot.schema_key,
         seq=snapshot.seq,
         kind=snapshot.kind,
-        reason=str(snapshot.document.get("kind_reason", "")),
+        reason=snapshot.kind_reason or "",
         already_complete=already_complete,
         object_types=types,
         attributes=attributes,

@@ -181,7 +181,7 @@ def _run_backups(backup_db: Database, dags: Mapping[str, DAG]) -> int:
             continue
         dag_run = dag.test()
         snapshot = snapshots.find_for_run(dag_id, dag_run.run_id)
-        counts = snapshot.document.get("counts", {}) if snapshot else {}
+        counts = snapshot.counts if snapshot else {}
         state = str(dag_run.state)
         failed += state != "success"
         figures = "".join(f" {counts.get(column, '-'):>8}" for column in columns)

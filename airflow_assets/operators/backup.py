@@ -28,6 +28,7 @@ from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.store import SnapshotStore
+from airflow_assets.store.snapshots import RUN_BACKFILL_BASE
 from airflow_assets.store.versions import DamagedContentError
 
 _Execute = TypeVar("_Execute", bound=Callable[..., Any])
@@ -208,15 +209,14 @@ class FinalizeSnapshotOperator(_BackupStepOperator):
             snapshot = SnapshotStore(db).get(snapshot_id)
         if snapshot is not None:
             # The Airflow Asset event of this snapshot: downstream DAGs read what to load from its extra.
-            document = snapshot.document
-            extra = {
+            extra: dict[str, Any] = {
                 "snapshot_id": snapshot_id,
-                "site": document.get("site"),
+                "site": snapshot.site,
                 "schema_key": snapshot.schema_key,
                 "schema_id": snapshot.schema_id,
                 "seq": snapshot.seq,
                 "kind": snapshot.kind,
-                "counts": dict(document.get("counts") or {}),
+                "counts": snapshot.counts,
             }
             for outlet in self.outlets:
                 context["outlet_events"][outlet].extra = extra
@@ -246,11 +246,11 @@ class ReconstructPastOperator(_BackupStepOperator):
         run = backup_run(context)
         config = context["ti"].xcom_pull(task_ids="export_config") or {}
         with self.database() as db:
-            # export_config decided whether the run is of a past date (the clock has moved on since):
-            # it either took no real snapshot, or took one as the base to rewind.
+            # export_config decided whether the run is of a past date (BackupRun.past_moment; the clock
+            # has moved on since): it either took no real snapshot, or took one as the base to rewind.
             real = SnapshotStore(db).find_for_run(run.dag_id, run.run_id)
-            past = (isinstance(config, dict) and bool(config.get("skipped"))) or bool(
-                real is not None and real.document.get("taken_for")
+            past = (isinstance(config, dict) and bool(config.get("skipped"))) or (
+                real is not None and real.run_kind == RUN_BACKFILL_BASE
             )
             moment = run.moment
             if not past or moment is None:

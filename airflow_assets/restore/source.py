@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING
 from pymongo.database import Database
 
 from airflow_assets.messages import shown
 from airflow_assets.restore.integrity import DamageLog
 from airflow_assets.restore.request import RestoreParamError, RestoreRequest, SchemaMapping
-from airflow_assets.store import SnapshotStore, VersionStore
-from airflow_assets.store.layout import CONFIG_KINDS, SNAPSHOTS
-from airflow_assets.store.snapshots import COMPLETE, DAMAGED, Snapshot
+from airflow_assets.store import VersionStore
+from airflow_assets.store.layout import CONFIG_KINDS
+from airflow_assets.store.reader import SnapshotReader, newest_at_or_before
+from airflow_assets.store.snapshots import DAMAGED, Snapshot
 
 JsonDict = dict[str, Any]
 
@@ -41,12 +41,12 @@ class SourceSnapshot:
     @property
     def site(self) -> str:
         """Return the config's site name the snapshot was taken on."""
-        return str(self.snapshot.document.get("site") or "")
+        return self.snapshot.site or ""
 
     @property
     def taken_at(self) -> datetime | None:
         """Return the moment the snapshot holds (UTC): its run's start, or a reconstructed one's moment."""
-        return _state_at(self.snapshot.document)
+        return self.snapshot.state_at
 
     def config(self, kind: str) -> list[JsonDict]:
         """Return every item of a configuration kind (``object_type``, ``attribute``, ``status_type``...).
@@ -112,13 +112,12 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
             "source_site",
             f"{shown(request.source_site)} is not a site of the backup config ({', '.join(sites)})",
         )
-    store = SnapshotStore(db)
+    reader = SnapshotReader(db)
     sources = []
     for index, mapping in enumerate(request.mappings):
-        snapshot = _choose(db, store, request, index, mapping)
-        versions = snapshot.versions(db)
+        snapshot = _choose(reader, request, index, mapping)
         damage = DamageLog() if request.accept_damaged else None
-        sources.append(SourceSnapshot(index, mapping, snapshot, versions, damage))
+        sources.append(SourceSnapshot(index, mapping, snapshot, reader.lane(snapshot), damage))
     taken_sites = {source.site for source in sources}
     if len(taken_sites) > 1:
         raise RestoreParamError(
@@ -129,13 +128,11 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
     return sources
 
 
-def _choose(
-    db: Database, store: SnapshotStore, request: RestoreRequest, index: int, mapping: SchemaMapping
-) -> Snapshot:
+def _choose(reader: SnapshotReader, request: RestoreRequest, index: int, mapping: SchemaMapping) -> Snapshot:
     where = f"schema_mappings[{index}].old_key"
     choice = request.snapshot
     if choice.snapshot_id is not None:
-        snapshot = store.get(choice.snapshot_id)
+        snapshot = reader.get(choice.snapshot_id)
         if snapshot is None:
             raise RestoreParamError("snapshot", f"no snapshot has the id {choice.snapshot_id}")
         if snapshot.schema_key != mapping.old_key:
@@ -146,73 +143,60 @@ def _choose(
                     f"{mapping.old_key}",
                 )
             # Several schemas and one id: the others take their snapshot nearest before it.
-            return _latest(db, request, index, mapping, _state_at(snapshot.document))
+            return _latest(reader, request, index, mapping, snapshot.state_at)
         if snapshot.status == DAMAGED and not request.accept_damaged:
             raise RestoreParamError(
                 "snapshot",
-                f"snapshot {choice.snapshot_id} is damaged ({snapshot.document.get('damage')}): set "
+                f"snapshot {choice.snapshot_id} is damaged ({snapshot.damage}): set "
                 "accept_damaged: true to restore what is sound, or choose another snapshot",
             )
-        if snapshot.status not in (COMPLETE, DAMAGED):
+        if not reader.readable(snapshot, accept_damaged=request.accept_damaged):
             raise RestoreParamError(
                 "snapshot",
                 f"snapshot {choice.snapshot_id} is {snapshot.status}: only complete snapshots restore",
             )
-        if request.source_site is not None and snapshot.document.get("site") != request.source_site:
+        if request.source_site is not None and snapshot.site != request.source_site:
             raise RestoreParamError(
                 "source_site",
-                f"snapshot {choice.snapshot_id} was taken on site {snapshot.document.get('site')}, "
-                f"not {request.source_site}",
+                f"snapshot {choice.snapshot_id} was taken on site {snapshot.site}, not {request.source_site}",
             )
         return snapshot
-    return _latest(db, request, index, mapping, choice.at)
+    return _latest(reader, request, index, mapping, choice.at)
 
 
 def _latest(
-    db: Database, request: RestoreRequest, index: int, mapping: SchemaMapping, at: datetime | None
+    reader: SnapshotReader, request: RestoreRequest, index: int, mapping: SchemaMapping, at: datetime | None
 ) -> Snapshot:
     where = f"schema_mappings[{index}].old_key"
-    query: dict[str, Any] = {"schema_key": mapping.old_key, "status": COMPLETE}
-    if request.source_site is not None:
-        query["site"] = request.source_site
-    # Newest state first: a reconstructed snapshot holds the moment it was rewound to, not its run's start.
-    documents = sorted(
-        db[SNAPSHOTS].find(query, sort=[("started_at", DESCENDING)]),
-        key=lambda document: _state_at(document) or _EPOCH,
-        reverse=True,
-    )
-    if not documents:
-        keys = sorted(db[SNAPSHOTS].distinct("schema_key", {"status": COMPLETE}))
+    candidates = reader.complete(mapping.old_key, site=request.source_site)
+    if not candidates:
         on_site = f" on site {request.source_site}" if request.source_site else ""
         raise RestoreParamError(
             where,
             f"no complete snapshot of schema {mapping.old_key}{on_site} "
-            f"(schemas with snapshots: {', '.join(keys) or 'none'})",
+            f"(schemas with snapshots: {', '.join(reader.schema_keys()) or 'none'})",
         )
-    sites = sorted({str(document.get("site")) for document in documents})
+    sites = sorted({str(snapshot.site) for snapshot in candidates})
     if request.source_site is None and len(sites) > 1:
         raise RestoreParamError(
             "source_site",
             f"schema {mapping.old_key} has snapshots on several sites ({', '.join(sites)}): say which",
         )
-    if at is not None:
-        documents = [d for d in documents if (_state_at(d) or at) <= at]
-        if not documents:
-            raise RestoreParamError(
-                "snapshot",
-                f"no complete snapshot of schema {mapping.old_key} was taken at or before {at.isoformat()}",
-            )
-    return Snapshot.from_document(documents[0])
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+    chosen = newest_at_or_before(candidates, at)
+    if chosen is None:
+        assert at is not None
+        raise RestoreParamError(
+            "snapshot",
+            f"no complete snapshot of schema {mapping.old_key} was taken at or before {at.isoformat()}",
+        )
+    return chosen
 
 
 def _fidelity_figures(snapshot: Snapshot) -> JsonDict:
     """Return the fidelity figures of a reconstructed snapshot (nothing for a real one)."""
     if not snapshot.reconstructed:
         return {}
-    fidelity = snapshot.document.get("fidelity") or {}
+    fidelity = snapshot.fidelity
     return {
         "reconstructed_from": fidelity.get("base_snapshot_id"),
         "values_rewound": fidelity.get("values_rewound", 0),
@@ -220,13 +204,3 @@ def _fidelity_figures(snapshot: Snapshot) -> JsonDict:
         "not_exact_by_reason": dict(fidelity.get("not_exact_by_reason") or {}),
         "missing_objects": (fidelity.get("missing_objects") or {}).get("referenced", 0),
     }
-
-
-def _state_at(document: Mapping[str, Any]) -> datetime | None:
-    return _utc(document.get("state_at")) or _utc(document.get("started_at"))
-
-
-def _utc(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from airflow_assets.store.layout import ensure_indexes
 from airflow_assets.store.leases import LeaseHeldError, LeaseLostError, SchemaLease
+from airflow_assets.store.reader import SnapshotReader
 from airflow_assets.store.snapshots import Snapshot, SnapshotStateError, SnapshotStore
 from airflow_assets.store.versions import OPEN, Item, VersionStore
 
@@ -17,6 +18,7 @@ __all__ = [
     "LeaseLostError",
     "SchemaLease",
     "Snapshot",
+    "SnapshotReader",
     "SnapshotStateError",
     "SnapshotStore",
     "VersionStore",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
@@ -36,6 +36,12 @@ RECONSTRUCTED = "reconstructed"
 # store) from here: below every real sequence number, so "newest" and "older than" among real snapshots
 # never meet one, and still unique per schema.
 RECONSTRUCTED_SEQ_BASE = -(2**40)
+# What a run is (the manifest's ``run_kind``): a backup of the present; a backup taken now as the base a
+# run of a past date rewinds; a past moment rewound from a later real snapshot (a backfill).
+RUN_REAL = "real"
+RUN_BACKFILL_BASE = "backfill_base"
+RUN_RECONSTRUCTION = "reconstruction"
+RUN_KINDS = (RUN_REAL, RUN_BACKFILL_BASE, RUN_RECONSTRUCTION)
 _REAL = {"$ne": RECONSTRUCTED}
 
 
@@ -83,15 +89,133 @@ class Snapshot:
         return self.kind == RECONSTRUCTED
 
     @property
+    def run_kind(self) -> str:
+        """Return what the run was: :data:`RUN_REAL`, :data:`RUN_BACKFILL_BASE` or :data:`RUN_RECONSTRUCTION`.
+
+        Written by the run itself; a manifest stored before the field existed is judged by what it holds
+        (a reconstruction by its kind, the base of a backfill by the note ``taken_for``).
+        """
+        recorded = self.document.get("run_kind")
+        if recorded in RUN_KINDS:
+            return str(recorded)
+        if self.reconstructed:
+            return RUN_RECONSTRUCTION
+        if self.document.get("taken_for"):
+            return RUN_BACKFILL_BASE
+        return RUN_REAL
+
+    @property
     def state_at(self) -> datetime | None:
-        """Return the moment whose state the snapshot holds: the run's start, or a backfill's moment."""
-        moment = self.document.get("state_at") or self.document.get("started_at")
-        return moment if isinstance(moment, datetime) else None
+        """Return the moment whose state the snapshot holds (UTC): the run's start, or a backfill's moment."""
+        return _utc(self.document.get("state_at")) or _utc(self.document.get("started_at"))
+
+    @property
+    def started_at(self) -> datetime | None:
+        """Return when the run started (UTC)."""
+        return _utc(self.document.get("started_at"))
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """Return when the run completed or failed (UTC; None while running)."""
+        return _utc(self.document.get("finished_at"))
+
+    @property
+    def site(self) -> str | None:
+        """Return the config's name of the site the snapshot was taken on."""
+        return _text(self.document.get("site"))
+
+    @property
+    def site_url(self) -> str | None:
+        """Return the address of the site the snapshot was taken on."""
+        return _text(self.document.get("site_url"))
+
+    @property
+    def schema_name(self) -> str | None:
+        """Return the schema's name when the snapshot was taken."""
+        return _text(self.document.get("schema_name"))
+
+    @property
+    def kind_reason(self) -> str | None:
+        """Return why the run was a full sweep, an incremental or a reconstruction."""
+        return _text(self.document.get("kind_reason"))
+
+    @property
+    def dag_id(self) -> str | None:
+        """Return the DAG whose run wrote the snapshot."""
+        return _text(self.document.get("dag_id"))
+
+    @property
+    def run_id(self) -> str | None:
+        """Return the DAG run that wrote the snapshot."""
+        return _text(self.document.get("run_id"))
+
+    @property
+    def run_type(self) -> str | None:
+        """Return Airflow's type of that run (``scheduled``, ``manual``, ``backfill``...)."""
+        return _text(self.document.get("run_type"))
+
+    @property
+    def failure(self) -> str | None:
+        """Return why the snapshot failed (None unless it did)."""
+        return _text(self.document.get("failure"))
+
+    @property
+    def damage(self) -> dict[str, Any]:
+        """Return what ``snapshots repair`` found damaged (empty unless the snapshot is damaged)."""
+        return dict(self.document.get("damage") or {})
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        """Return the counts finalize recorded (empty before it completed the snapshot)."""
+        return dict(self.document.get("counts") or {})
+
+    @property
+    def objects(self) -> int | None:
+        """Return how many objects finalize counted (None before it completed the snapshot)."""
+        value = self.counts.get("objects")
+        return value if isinstance(value, int) else None
+
+    @property
+    def root(self) -> dict[str, Any] | None:
+        """Return the root digest finalize recorded (None: the snapshot has none)."""
+        root = self.document.get("root")
+        return dict(root) if isinstance(root, Mapping) else None
+
+    @property
+    def steps(self) -> dict[str, Any]:
+        """Return each step's recorded summary, by step."""
+        return dict(self.document.get("steps") or {})
+
+    @property
+    def warnings(self) -> list[Any]:
+        """Return the warnings finalize recorded."""
+        return list(self.document.get("warnings") or [])
+
+    @property
+    def fidelity(self) -> dict[str, Any]:
+        """Return the fidelity report of a reconstructed snapshot (empty for a real one)."""
+        return dict(self.document.get("fidelity") or {})
+
+    @property
+    def base_snapshot_id(self) -> str | None:
+        """Return the real snapshot a reconstructed one was rewound from."""
+        return _text(self.document.get("base_snapshot_id"))
 
     def versions(self, db: Database) -> VersionStore:
         """Return the version store this snapshot reads from (its lane when reconstructed)."""
         lane = RECONSTRUCTED_LANE if self.reconstructed else None
         return VersionStore(db, self.workspace_id, self.schema_id, lane=lane)
+
+
+def _utc(value: Any) -> datetime | None:
+    """Return a stored moment in UTC (a naive one, as pymongo reads dates by default, is UTC)."""
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def snapshot_id_for(workspace_id: str, schema_id: str, run_id: str) -> str:

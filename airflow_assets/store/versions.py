@@ -463,6 +463,67 @@ class VersionStore:
         if batch:
             yield from (data for _, data in self.contents(batch, on_damage=on_damage))
 
+    def visible_items(
+        self, kind: str, seq: int, item_ids: Iterable[str], *, on_damage: DamageHandler | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Return the content of the given items of ``kind`` that snapshot ``seq`` holds, by item id.
+
+        Each item's spans are one range of the primary index (span ids start with ``ws|schema|kind|item|``):
+        a regex would need no flags to be bounded (Python's re adds "u", and the server then scans every
+        span id of the store).
+        """
+        wanted = sorted(set(item_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH):
+            ranges = [self._item_range(kind, item_id) for item_id in wanted[start : start + BATCH]]
+            spans = list(
+                self._spans.find(
+                    {"$or": ranges, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}},
+                    {"hash": 1, "item_id": 1, "kind": 1},
+                )
+            )
+            for offset in range(0, len(spans), LOOKUP_BATCH):
+                for span, data in self.contents(spans[offset : offset + LOOKUP_BATCH], on_damage=on_damage):
+                    found[str(span["item_id"])] = data
+        return found
+
+    def _item_range(self, kind: str, item_id: str) -> dict[str, Any]:
+        prefix = f"{self.workspace_id}|{self._span_schema}|{kind}|{item_id}|"
+        return {"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
+
+    def spans_between(
+        self, kind: str, low: int, high: int, fields: Mapping[str, int]
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the spans of ``kind`` that start or end in ``(low, high]`` (an item in both: twice).
+
+        Two range queries rather than one ``$or``: the first uses the (kind, from_seq) index on every server.
+        """
+        for bound in ("from_seq", "to_seq"):
+            yield from self._spans.find({**self._scope(kind), bound: {"$gt": low, "$lte": high}}, fields)
+
+    def versions_by_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return the content of versions by hash, each hashed again as it is read.
+
+        :raises DamagedContentError: a version is missing, or its content no longer hashes to its name.
+        """
+        wanted = sorted(set(hashes))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH):
+            for document in self._versions.find({"_id": {"$in": wanted[start : start + BATCH]}}):
+                damage = version_damage(document)
+                if damage is not None:
+                    raise damage
+                found[document["_id"]] = document["data"]
+        missing = set(wanted) - set(found)
+        if missing:
+            first = sorted(missing)[0]
+            raise DamagedContentError(
+                f"{len(missing)} version(s) are missing from the backup store, e.g. {first}: "
+                "the store is damaged (run `airflow-assets snapshots verify`)",
+                kind="?", item_id="?", digest=first, problem="missing",
+            )  # fmt: skip
+        return found
+
     def read_kinds(
         self, kinds: Sequence[str], seq: int, *, on_damage: DamageHandler | None = None
     ) -> dict[str, list[dict[str, Any]]]:

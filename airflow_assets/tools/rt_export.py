@@ -7,9 +7,11 @@ display values: references by id, statuses by id, users by account id), so the d
 here the way Assets renders them: dates as ``06/Jan/25``, date-times as ``06/Jan/25 8:25 AM`` (UTC),
 statuses by name, users by display name, groups by name, references from the referenced object's label and
 key (read from this snapshot, in its own lane when it is reconstructed, or from the newest complete
-snapshot of the schema it lives in). ``objectsmeta/<Type>_<typeId>.json`` lists the objects as the API does
-(``objectType``, ``name``, ``attributes`` with ``objectAttributeValues``): importAssets.py reads
-``object['objectType']['id']`` there. docs/export.md lists every field that script reads.
+snapshot of the schema it lives in; every read goes through
+:class:`~airflow_assets.store.reader.SnapshotReader`). ``objectsmeta/<Type>_<typeId>.json`` lists the
+objects as the API does (``objectType``, ``name``, ``attributes`` with ``objectAttributeValues``):
+importAssets.py reads ``object['objectType']['id']`` there. docs/export.md lists every field that script
+reads.
 
 Objects are read a type at a time and a batch at a time, and every file is written as it is read: memory
 holds the configuration and a bounded cache of referenced labels, never the whole schema.
@@ -33,9 +35,9 @@ from airflow_assets.ids import id_order
 from airflow_assets.model.attributes import ATTR_DEFAULT, attribute_kind, default_type_id
 from airflow_assets.model.display import display_plain
 from airflow_assets.model.schema_config import SchemaConfig
-from airflow_assets.store.layout import CONFIG_KINDS, SNAPSHOTS, SPANS, VERSIONS
-from airflow_assets.store.snapshots import COMPLETE, Snapshot
-from airflow_assets.store.versions import BATCH, VersionStore, version_damage
+from airflow_assets.store.reader import SnapshotReader
+from airflow_assets.store.snapshots import Snapshot
+from airflow_assets.store.versions import BATCH
 
 JsonDict = dict[str, Any]
 
@@ -55,15 +57,15 @@ def type_file(object_type: Mapping[str, Any]) -> str:
     return f"{safe_name(str(object_type.get('name', '')))}_{object_type['id']}.json"
 
 
-def read_schema_config(versions: VersionStore, seq: int) -> SchemaConfig:
-    """Read the configuration kinds of snapshot ``seq``, each kind's items in id order."""
+def read_schema_config(reader: SnapshotReader, snapshot: Snapshot) -> SchemaConfig:
+    """Read the configuration a snapshot holds (one query), each kind's items in id order."""
     kinds = {
-        kind: sorted(versions.read(kind, seq), key=lambda item: id_order(item.get("id")))
-        for kind in CONFIG_KINDS
+        kind: sorted(items, key=lambda item: id_order(item.get("id")))
+        for kind, items in reader.config(snapshot).items()
     }
-    if not kinds["schema"]:
+    if not kinds.get("schema"):
         raise LookupError(
-            f"snapshot {seq} of schema {versions.schema_id} holds no schema: the store is damaged"
+            f"snapshot {snapshot.seq} of schema {snapshot.schema_id} holds no schema: the store is damaged"
         )
     return SchemaConfig(kinds)
 
@@ -80,15 +82,13 @@ def attribute_as_listed(config: SchemaConfig, attribute: Mapping[str, Any]) -> J
 class ReferencedObjects:
     """Find the label and key of referenced objects, in this snapshot or another schema's newest snapshot.
 
-    :param db: the backup database.
-    :param sources: (workspace id, span scope, seq) to look in, in order: the exported snapshot first. The
-        span scope is :attr:`VersionStore.span_schema` of the snapshot (the schema id, plus the lane of a
-        reconstructed snapshot): a snapshot's objects are read where its own spans are.
+    :param reader: the backup store's snapshot reader.
+    :param sources: the snapshots to look in, in order: the exported snapshot first. Each is read in its own
+        lane (a reconstructed snapshot's objects, and their labels as of its moment, are in its own).
     """
 
-    def __init__(self, db: Database, sources: Sequence[tuple[str, str, int]]) -> None:
-        self._spans = db[SPANS]
-        self._versions = db[VERSIONS]
+    def __init__(self, reader: SnapshotReader, sources: Sequence[Snapshot]) -> None:
+        self._reader = reader
         self._sources = list(sources)
         self._known: dict[str, tuple[str, str] | None] = {}
         self.unresolved: set[str] = set()
@@ -99,51 +99,17 @@ class ReferencedObjects:
         if missing and len(self._known) + len(missing) > LABEL_CACHE:
             self._known.clear()
             missing = set(object_ids)
-        for workspace_id, span_schema, seq in self._sources:
+        for source in self._sources:
             if not missing:
                 break
-            found = self._lookup(workspace_id, span_schema, seq, sorted(missing, key=id_order))
+            # Hashed again like every read of stored content: an altered label is never exported.
+            found = self._reader.labels(source, sorted(missing, key=id_order))
             self._known.update(found)
             missing -= set(found)
         for object_id in missing:
             self._known[object_id] = None
             self.unresolved.add(object_id)
         return {object_id: self._known.get(object_id) for object_id in object_ids}
-
-    def _lookup(
-        self, workspace_id: str, span_schema: str, seq: int, object_ids: Sequence[str]
-    ) -> dict[str, tuple[str, str]]:
-        found: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(object_ids), BATCH):
-            chunk = object_ids[start : start + BATCH]
-            # Span ids start with ws|schema|kind|item|: each object's spans are one range of the primary
-            # index. (A regex would need no flags to be bounded: Python's re adds "u", and the server then
-            # scans every span id of the store.)
-            ranges = [_prefix_range(f"{workspace_id}|{span_schema}|object|{i}|") for i in chunk]
-            hashes = {
-                span["hash"]: str(span["item_id"])
-                for span in self._spans.find(
-                    {"$or": ranges, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}},
-                    {"hash": 1, "item_id": 1},
-                )
-            }
-            for version in self._versions.find({"_id": {"$in": list(hashes)}}):
-                # Hashed again like every read of stored content: an altered label is never exported.
-                expected = {"kind": "object", "item_id": hashes[version["_id"]]}
-                damage = version_damage(version, expected=expected)
-                if damage is not None:
-                    raise damage
-                data = version.get("data") or {}
-                found[hashes[version["_id"]]] = (
-                    str(data.get("label") or ""),
-                    str(data.get("objectKey") or ""),
-                )
-        return found
-
-
-def _prefix_range(prefix: str) -> dict[str, Any]:
-    """Return the ``_id`` condition of the ids that start with ``prefix`` (which ends in ``|``)."""
-    return {"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
 
 
 @dataclass(frozen=True)
@@ -408,16 +374,6 @@ class _JsonStream:
         self.handle.write(f"\n{self.closing}\n" if self.entries else f"{self.opening}{self.closing}\n")
 
 
-def latest_complete(db: Database, workspace_id: str) -> dict[str, Snapshot]:
-    """Return the newest complete snapshot of every schema of a workspace, by schema id."""
-    newest: dict[str, Snapshot] = {}
-    for document in db[SNAPSHOTS].find(
-        {"workspace_id": workspace_id, "status": COMPLETE}, sort=[("schema_id", 1), ("seq", -1)]
-    ):
-        newest.setdefault(str(document["schema_id"]), Snapshot.from_document(document))
-    return newest
-
-
 def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummary:
     """Write ``snapshot`` under ``out`` in the backupAssets.py layout; replace ``out/<KEY>`` as a whole.
 
@@ -427,14 +383,14 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     for the objects that have any. The new ``<KEY>`` folder is written beside the old one and swapped in at
     the end, so files of objects deleted since an earlier export do not linger (a git diff shows them gone).
     """
-    versions = snapshot.versions(db)
-    config = read_schema_config(versions, snapshot.seq)
-    others = latest_complete(db, snapshot.workspace_id)
+    reader = SnapshotReader(db)
+    config = read_schema_config(reader, snapshot)
+    others = reader.latest_per_schema(snapshot.workspace_id)
     others.pop(snapshot.schema_id, None)
     schemas = [config.schema]
     schema_keys = {snapshot.schema_id: str(config.schema.get("objectSchemaKey") or snapshot.schema_key)}
     for schema_id, other in sorted(others.items(), key=lambda pair: id_order(pair[0])):
-        other_schema = next(iter(other.versions(db).read("schema", other.seq)), None)
+        other_schema = next(iter(reader.read(other, "schema")), None)
         if other_schema is not None:
             schemas.append(other_schema)
         schema_keys[schema_id] = str((other_schema or {}).get("objectSchemaKey") or other.schema_key)
@@ -449,17 +405,13 @@ def export_snapshot(db: Database, snapshot: Snapshot, out: Path) -> ExportSummar
     files = _Files(staging)
     summary = ExportSummary(snapshot.snapshot_id, key, str(final))
     _write_config(files, config)
-    # Spans are looked up in each snapshot's own lane: a reconstructed snapshot's objects (and their
-    # labels as of its moment) live in the reconstructed lane, under negative sequence numbers.
-    sources = [(snapshot.workspace_id, versions.span_schema, snapshot.seq)]
-    sources += [(other.workspace_id, other.versions(db).span_schema, other.seq) for other in others.values()]
-    references = ReferencedObjects(db, sources)
+    references = ReferencedObjects(reader, [snapshot, *others.values()])
     renderer = ValueRenderer(config, references, schema_keys)
     for object_type in config.types_in_order():
         summary.object_types += 1
-        summary.objects += _write_type(files, versions, snapshot.seq, config, renderer, object_type)
-    summary.history_files = _write_entries(files, versions, snapshot.seq, "history", "objects/history")
-    summary.comment_files = _write_entries(files, versions, snapshot.seq, "comment", "objects/comments")
+        summary.objects += _write_type(files, reader, snapshot, config, renderer, object_type)
+    summary.history_files = _write_entries(files, reader, snapshot, "history", "objects/history")
+    summary.comment_files = _write_entries(files, reader, snapshot, "comment", "objects/comments")
     summary.unresolved_references = len(references.unresolved)
     _swap(staging, final)
     summary.files = root.count + files.count
@@ -483,8 +435,8 @@ def _write_config(files: _Files, config: SchemaConfig) -> None:
 
 def _write_type(
     files: _Files,
-    versions: VersionStore,
-    seq: int,
+    reader: SnapshotReader,
+    snapshot: Snapshot,
     config: SchemaConfig,
     renderer: ValueRenderer,
     object_type: Mapping[str, Any],
@@ -495,7 +447,7 @@ def _write_type(
     name = type_file(object_type)
     with files.mapping(f"objects/{name}") as objects, files.listing(f"objectsmeta/{name}") as meta:
         batch: list[JsonDict] = []
-        for stored in versions.read("object", seq, {"type_id": type_id}, sort="n"):
+        for stored in reader.objects(snapshot, type_id=type_id):
             batch.append(stored)
             if len(batch) >= BATCH:
                 written += _flush(batch, renderer, order, objects, meta)
@@ -517,12 +469,12 @@ def _flush(
     return len(batch)
 
 
-def _write_entries(files: _Files, versions: VersionStore, seq: int, kind: str, folder: str) -> int:
+def _write_entries(files: _Files, reader: SnapshotReader, snapshot: Snapshot, kind: str, folder: str) -> int:
     """Write one file per object that has entries of ``kind``; return how many."""
     written = 0
     current: str | None = None
     entries: list[JsonDict] = []
-    for entry in versions.read(kind, seq, sort="parent_id"):
+    for entry in reader.entries(snapshot, kind):
         object_id = str(entry.get("objectId"))
         if object_id != current and entries:
             _write_object_entries(files, kind, folder, current, entries)

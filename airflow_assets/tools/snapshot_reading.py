@@ -1,18 +1,13 @@
-"""Read snapshots for the ``snapshots`` commands: find one by id, its configuration, what changed between two.
+"""Read snapshots for the ``snapshots`` commands: find one by id, its configuration, how to print them.
 
-Shared by ``snapshots list``, ``show`` and ``diff``. Nothing heavy is imported at module level (pymongo,
+Shared by ``snapshots list``, ``show`` and ``diff``; the reading itself is
+:class:`airflow_assets.store.reader.SnapshotReader`'s. Nothing heavy is imported at module level (pymongo,
 Airflow and rich come in when a command runs), so ``airflow-assets --help`` stays fast.
-
-What changed between two snapshots of one schema (sequence numbers ``a < b``) is found from spans alone: an
-item changed only if one of its spans starts or ends in ``(a, b]``. Those spans are few (a run that changes
-nothing writes none), and an item's version at ``a`` and at ``b`` is among them; so comparing costs one pass
-over the changes, never over the whole schema, and only differing versions are ever read.
 """
 
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,8 +40,6 @@ CONFIG_KINDS = (
 )
 # Object fields (besides attribute values) a diff reports.
 OBJECT_FIELDS = ("objectKey", "label", "objectTypeId", "created", "updated", "hasAvatar", "avatarUUID")
-SHORT_ID_LENGTH = 8
-SPAN_FIELDS = {"_id": 0, "item_id": 1, "from_seq": 1, "to_seq": 1, "hash": 1, "type_id": 1}
 
 
 class ToolError(Exception):
@@ -138,66 +131,33 @@ def open_store(args: argparse.Namespace) -> Iterator[Database]:
 # -- finding snapshots ------------------------------------------------------------------------------------
 
 
-def short_id(snapshot_id: str) -> str:
-    """Return a snapshot's short id: the first 8 hex digits of its id's SHA-256 (stable, never wraps)."""
-    import hashlib
-
-    return hashlib.sha256(snapshot_id.encode()).hexdigest()[:SHORT_ID_LENGTH]
-
-
 def resolve_snapshot(db: Database, text: str) -> Snapshot:
     """Return the snapshot whose id or short id is ``text``, or whose id ends with it (e.g. its run id).
 
     :raises ToolError: (exit 2) no snapshot matches, or several do (they are listed).
     """
-    from airflow_assets.store.layout import SNAPSHOTS
-    from airflow_assets.store.snapshots import SnapshotStore
-
-    wanted = text.strip()
-    if not wanted:
-        raise ToolError("a snapshot id is empty", EXIT_USAGE)
-    snapshots = SnapshotStore(db)
-    exact = snapshots.get(wanted)
-    if exact is not None:
-        return exact
-    # Manifests are one per run and schema: few enough to match here, on any compatible server.
-    fields = {"schema_key": 1, "seq": 1}
-    matches = [
-        document
-        for document in db[SNAPSHOTS].find({}, fields)
-        if short_id(str(document["_id"])) == wanted or str(document["_id"]).endswith(wanted)
-    ]
-    if len(matches) == 1:
-        # Read the whole manifest (its steps too) as an exact id would have.
-        found = snapshots.get(str(matches[0]["_id"]))
-        if found is not None:
-            return found
-    if not matches:
-        raise ToolError(
-            f"no snapshot {wanted!r}: give a snapshot id or short id (`airflow-assets snapshots list` shows "
-            "them) or a unique end of an id, e.g. its run id",
-            EXIT_USAGE,
-        )
-    candidates = sorted(matches, key=lambda document: (document["schema_key"], -int(document["seq"])))
-    raise ToolError(
-        f"{wanted!r} matches {len(matches)} snapshots; give more of the id, or a short id:",
-        EXIT_USAGE,
-        [_candidate(document) for document in candidates],
+    from airflow_assets.store.reader import (
+        AmbiguousSnapshotError,
+        SnapshotNotFoundError,
+        SnapshotReader,
+        describe_candidate,
     )
 
-
-def _candidate(document: dict[str, Any]) -> str:
-    snapshot_id = str(document["_id"])
-    return f"{short_id(snapshot_id)}  {snapshot_id}  ({document['schema_key']} #{document['seq']})"
+    try:
+        return SnapshotReader(db).find(text)
+    except SnapshotNotFoundError as error:
+        raise ToolError(str(error), EXIT_USAGE) from None
+    except AmbiguousSnapshotError as error:
+        raise ToolError(
+            str(error), EXIT_USAGE, [describe_candidate(snapshot) for snapshot in error.candidates]
+        ) from None
 
 
 def previous_complete(db: Database, snapshot: Snapshot) -> Snapshot | None:
     """Return the newest complete snapshot of the same schema older than ``snapshot``."""
-    from airflow_assets.store.snapshots import SnapshotStore
+    from airflow_assets.store.reader import SnapshotReader
 
-    return next(
-        SnapshotStore(db).complete_before(snapshot.workspace_id, snapshot.schema_id, snapshot.seq), None
-    )
+    return SnapshotReader(db).previous_complete(snapshot)
 
 
 # -- a snapshot's configuration -----------------------------------------------------------------------------
@@ -241,140 +201,19 @@ class SnapshotConfig:
 
 def read_snapshot_config(db: Database, snapshot: Snapshot) -> SnapshotConfig:
     """Read every configuration item a snapshot holds (small: types, attributes, statuses, references)."""
+    from airflow_assets.store.reader import SnapshotReader
 
-    versions = snapshot.versions(db)
-    items = {
-        kind: {str(data.get("id")): data for data in versions.read(kind, snapshot.seq)}
-        for kind, _ in CONFIG_KINDS
-    }
-    return SnapshotConfig(items)
-
-
-def read_versions(db: Database, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Return the content of versions by hash, each hashed again as it is read.
-
-    :raises DamagedContentError: a version is missing, or its content no longer hashes to its name.
-    """
-    from airflow_assets.store.layout import VERSIONS
-    from airflow_assets.store.versions import BATCH, DamagedContentError, version_damage
-
-    wanted = sorted(set(hashes))
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), BATCH):
-        for document in db[VERSIONS].find({"_id": {"$in": wanted[start : start + BATCH]}}):
-            damage = version_damage(document)
-            if damage is not None:
-                raise damage
-            found[document["_id"]] = document["data"]
-    missing = set(wanted) - set(found)
-    if missing:
-        first = sorted(missing)[0]
-        raise DamagedContentError(
-            f"{len(missing)} version(s) are missing from the backup store, e.g. {first}: "
-            "the store is damaged (run `airflow-assets snapshots verify`)",
-            kind="?", item_id="?", digest=first, problem="missing",
-        )  # fmt: skip
-    return found
+    held = SnapshotReader(db).config(snapshot, [kind for kind, _ in CONFIG_KINDS])
+    return SnapshotConfig(
+        {kind: {str(data.get("id")): data for data in held[kind]} for kind, _ in CONFIG_KINDS}
+    )
 
 
 def objects_at(db: Database, snapshot: Snapshot, object_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Return the content of the given objects that ``snapshot`` holds, by id."""
-    from airflow_assets.store.layout import SPANS
-    from airflow_assets.store.versions import BATCH
+    from airflow_assets.store.reader import SnapshotReader
 
-    wanted = sorted(set(object_ids))
-    hashes: dict[str, str] = {}
-    for start in range(0, len(wanted), BATCH):
-        query = {
-            **_scope(snapshot, OBJECT),
-            "item_id": {"$in": wanted[start : start + BATCH]},
-            "from_seq": {"$lte": snapshot.seq},
-            "to_seq": {"$gt": snapshot.seq},
-        }
-        for span in db[SPANS].find(query, SPAN_FIELDS):
-            hashes[span["item_id"]] = span["hash"]
-    contents = read_versions(db, hashes.values())
-    return {item_id: contents[digest] for item_id, digest in hashes.items()}
-
-
-def _scope(snapshot: Snapshot, kind: str) -> dict[str, Any]:
-    return {"ws": snapshot.workspace_id, "schema_id": snapshot.schema_id, "kind": kind}
-
-
-# -- what changed between snapshots -----------------------------------------------------------------------
-
-
-@dataclass
-class Changes:
-    """Items that differ between two snapshots: item id -> (span at the older one, span at the newer one).
-
-    A span is a dict with ``item_id``, ``hash``, ``type_id``, ``from_seq``, ``to_seq``; None where the item
-    is absent.
-    """
-
-    added: dict[str, dict[str, Any]] = field(default_factory=dict)
-    removed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    changed: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, int]:
-        """Return the counts: added, removed, changed."""
-        return {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed)}
-
-
-def changes_between(
-    db: Database, scope: Snapshot, kind: str, pairs: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], Changes]:
-    """Return what changed in the items of ``kind`` of a schema for each pair ``(older seq, newer seq)``.
-
-    One query for all pairs: the spans that start or end between the oldest and the newest sequence number.
-
-    :param scope: any snapshot of the schema (its workspace and schema id are used).
-    :param pairs: (a, b) with a < b, not overlapping one another (consecutive snapshots, or one pair); a
-        pair's changes are the items whose version at a differs from the one at b.
-    """
-    from airflow_assets.store.layout import SPANS
-
-    results = {pair: Changes() for pair in pairs}
-    if not pairs:
-        return results
-    ordered_pairs = sorted(pairs, key=lambda pair: pair[1])
-    ends = [b for _, b in ordered_pairs]
-    low, high = min(a for a, _ in pairs), ends[-1]
-    spans_by_item: dict[str, dict[int, dict[str, Any]]] = {}
-    # Two range queries rather than one $or: the first uses the (kind, from_seq) index on every server.
-    for bound in ("from_seq", "to_seq"):
-        query = {**_scope(scope, kind), bound: {"$gt": low, "$lte": high}}
-        for span in db[SPANS].find(query, SPAN_FIELDS):
-            spans_by_item.setdefault(span["item_id"], {})[int(span["from_seq"])] = span
-    for item_id, spans in spans_by_item.items():
-        starts = sorted(spans)
-        ordered = [spans[start] for start in starts]
-        touched: set[tuple[int, int]] = set()
-        for span in ordered:
-            for event in (int(span["from_seq"]), int(span["to_seq"])):
-                index = bisect.bisect_left(ends, event)
-                if index < len(ordered_pairs) and ordered_pairs[index][0] < event:
-                    touched.add(ordered_pairs[index])
-        for pair in touched:
-            before = _visible(ordered, starts, pair[0])
-            after = _visible(ordered, starts, pair[1])
-            changes = results[pair]
-            if before is None and after is not None:
-                changes.added[item_id] = after
-            elif before is not None and after is None:
-                changes.removed[item_id] = before
-            elif before is not None and after is not None and before["hash"] != after["hash"]:
-                changes.changed[item_id] = (before, after)
-    return results
-
-
-def _visible(spans: Sequence[dict[str, Any]], starts: Sequence[int], seq: int) -> dict[str, Any] | None:
-    """Return the span of an item that holds at ``seq`` (an item's spans never overlap)."""
-    index = bisect.bisect_right(starts, seq) - 1
-    if index < 0:
-        return None
-    span = spans[index]
-    return span if int(span["to_seq"]) > seq else None
+    return SnapshotReader(db).objects_by_id(snapshot, object_ids)
 
 
 # -- output -----------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _diff(db: Database, args: argparse.Namespace) -> int:
-    from airflow_assets.store.snapshots import COMPLETE
+    from airflow_assets.store.reader import SnapshotReader
     from airflow_assets.tools.snapshot_reading import print_json, resolve_snapshot
 
     old, new = resolve_snapshot(db, args.old), resolve_snapshot(db, args.new)
@@ -77,8 +77,15 @@ def _diff(db: Database, args: argparse.Namespace) -> int:
             "different schemas: a diff compares two snapshots of one schema",
             EXIT_USAGE,
         )
+    if old.reconstructed != new.reconstructed:
+        # Changes are found from the spans of one lane; a reconstruction's spans live in a lane of their own.
+        raise ToolError(
+            f"{old.snapshot_id} and {new.snapshot_id}: a reconstructed snapshot is compared with another "
+            "reconstructed snapshot of its schema, a real one with a real one",
+            EXIT_USAGE,
+        )
     for snapshot in (old, new):
-        if snapshot.status != COMPLETE:
+        if not SnapshotReader.readable(snapshot):
             raise ToolError(
                 f"snapshot {snapshot.snapshot_id} is {snapshot.status}: only complete snapshots hold a whole "
                 "schema to compare",
@@ -96,22 +103,18 @@ def _diff(db: Database, args: argparse.Namespace) -> int:
 
 def snapshot_diff(db: Database, old: Snapshot, new: Snapshot) -> dict[str, Any]:
     """Return what changed from ``old`` to ``new`` (see the module docstring); ``old.seq <= new.seq``."""
-    from airflow_assets.tools.snapshot_reading import (
-        changes_between,
-        iso,
-        objects_at,
-        read_snapshot_config,
-        read_versions,
-    )
+    from airflow_assets.store.reader import SnapshotReader
+    from airflow_assets.tools.snapshot_reading import iso, objects_at, read_snapshot_config
 
+    reader = SnapshotReader(db)
     old_config, new_config = read_snapshot_config(db, old), read_snapshot_config(db, new)
     pairs = [(old.seq, new.seq)] if old.seq < new.seq else []
-    changes = changes_between(db, old, OBJECT, pairs).get((old.seq, new.seq))
+    changes = reader.changes(old, OBJECT, pairs).get((old.seq, new.seq))
     added = dict(changes.added) if changes else {}
     removed = dict(changes.removed) if changes else {}
     changed = dict(changes.changed) if changes else {}
-    contents = read_versions(
-        db,
+    contents = reader.contents(
+        old,
         [span["hash"] for span in (*added.values(), *removed.values())]
         + [span["hash"] for spans in changed.values() for span in spans],
     )
@@ -158,8 +161,8 @@ def snapshot_diff(db: Database, old: Snapshot, new: Snapshot) -> dict[str, Any]:
             "schema_id": new.schema_id,
             "schema_key": new.schema_key,
         },
-        "from": {"id": old.snapshot_id, "seq": old.seq, "started_at": iso(old.document.get("started_at"))},
-        "to": {"id": new.snapshot_id, "seq": new.seq, "started_at": iso(new.document.get("started_at"))},
+        "from": {"id": old.snapshot_id, "seq": old.seq, "started_at": iso(old.started_at)},
+        "to": {"id": new.snapshot_id, "seq": new.seq, "started_at": iso(new.started_at)},
         "config": _config_changes(old_config, new_config),
         "objects": {"added": len(added), "removed": len(removed), "changed": len(changed)},
         "object_types": sorted(by_type.values(), key=lambda entry: (str(entry["name"]).lower(), entry["id"])),

@@ -33,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(db: Database, args: argparse.Namespace) -> int:
-    from airflow_assets.store.snapshots import COMPLETE
+    from airflow_assets.store.reader import SnapshotReader
     from airflow_assets.tools.rt_export import export_snapshot
     from airflow_assets.tools.snapshot_reading import ToolError, resolve_snapshot
 
     snapshot = resolve_snapshot(db, args.snapshot_id)
-    if snapshot.status != COMPLETE:
+    if not SnapshotReader.readable(snapshot):
         raise ToolError(
             f"snapshot {args.snapshot_id} is {snapshot.status}: only complete snapshots export", EXIT_USAGE
         )

@@ -24,10 +24,13 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from airflow_assets.tools import EXIT_OK
-from airflow_assets.tools.snapshot_reading import OBJECT, Changes, run_tool
+from airflow_assets.tools.snapshot_reading import OBJECT, run_tool
 
 if TYPE_CHECKING:
     from pymongo.database import Database
+
+    from airflow_assets.store.reader import Changes
+    from airflow_assets.store.snapshots import Snapshot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,57 +65,54 @@ def snapshot_rows(
     db: Database, *, site: str | None = None, schema_key: str | None = None
 ) -> list[dict[str, Any]]:
     """Return one row per snapshot (see the module docstring), newest first per schema."""
-    from airflow_assets.store.layout import SNAPSHOTS
-    from airflow_assets.store.snapshots import COMPLETE, Snapshot
-    from airflow_assets.tools.snapshot_reading import changes_between, iso, short_id
+    from airflow_assets.store.reader import SnapshotReader, short_id
+    from airflow_assets.store.snapshots import COMPLETE
+    from airflow_assets.tools.snapshot_reading import iso
 
-    query: dict[str, Any] = {}
-    if site is not None:
-        query["site"] = site
-    if schema_key is not None:
-        query["schema_key"] = schema_key
+    reader = SnapshotReader(db)
     by_schema: dict[tuple[str, str], list[Snapshot]] = {}
-    for document in db[SNAPSHOTS].find(query, {"steps": 0}):
-        snapshot = Snapshot.from_document(document)
+    for snapshot in reader.list_snapshots(site=site, schema_key=schema_key):
         by_schema.setdefault((snapshot.workspace_id, snapshot.schema_id), []).append(snapshot)
     rows: list[dict[str, Any]] = []
     for (workspace_id, schema_id), snapshots in sorted(
         by_schema.items(), key=lambda entry: _schema_order(entry[1])
     ):
         snapshots.sort(key=lambda snapshot: snapshot.seq, reverse=True)
-        # The previous complete snapshot may be outside the filter (a key renamed since): ask for all of them.
-        complete = sorted(
-            (int(document["seq"]), str(document["_id"]))
-            for document in db[SNAPSHOTS].find(
-                {"workspace_id": workspace_id, "schema_id": schema_id, "status": COMPLETE}, {"seq": 1}
-            )
-        )
         previous: dict[int, tuple[int, str] | None] = {}
-        for index, (seq, _) in enumerate(complete):
-            previous[seq] = complete[index - 1] if index else None
-        shown = [s for s in snapshots if s.status == COMPLETE and s.seq in previous]
-        pairs = [(entry[0], s.seq) for s in shown if (entry := previous[s.seq]) is not None]
-        changes = changes_between(db, snapshots[0], OBJECT, pairs)
+        changes: dict[tuple[int, int], Changes] = {}
+        # Reconstructed snapshots are compared among themselves, in their own lane.
+        for lane in (
+            [s for s in snapshots if not s.reconstructed],
+            [s for s in snapshots if s.reconstructed],
+        ):
+            if not lane:
+                continue
+            # The previous complete snapshot may be outside the filter (a key renamed since): ask for all.
+            complete = reader.complete_seqs(lane[0])
+            for index, (seq, _) in enumerate(complete):
+                previous[seq] = complete[index - 1] if index else None
+            shown = [s for s in lane if s.status == COMPLETE and s.seq in previous]
+            pairs = [(entry[0], s.seq) for s in shown if (entry := previous[s.seq]) is not None]
+            changes.update(reader.changes(lane[0], OBJECT, pairs))
         for snapshot in snapshots:
-            document = snapshot.document
-            objects = (document.get("counts") or {}).get("objects")
+            objects = snapshot.objects
             rows.append(
                 {
                     "id": snapshot.snapshot_id,
                     "short_id": short_id(snapshot.snapshot_id),
-                    "site": document.get("site"),
+                    "site": snapshot.site,
                     "schema_key": snapshot.schema_key,
-                    "schema_name": document.get("schema_name"),
+                    "schema_name": snapshot.schema_name,
                     "workspace_id": workspace_id,
                     "schema_id": schema_id,
                     "seq": snapshot.seq,
-                    "run_id": document.get("run_id"),
-                    "started_at": iso(document.get("started_at")),
-                    "finished_at": iso(document.get("finished_at")),
+                    "run_id": snapshot.run_id,
+                    "started_at": iso(snapshot.started_at),
+                    "finished_at": iso(snapshot.finished_at),
                     # The moment the snapshot holds: its start, or a backfill's moment (reconstructed).
                     "state_at": iso(snapshot.state_at),
                     "kind": snapshot.kind,
-                    "kind_reason": document.get("kind_reason"),
+                    "kind_reason": snapshot.kind_reason,
                     "status": snapshot.status,
                     "objects": objects,
                     "changes": _changes(snapshot.seq, snapshot.status, objects, previous, changes),
@@ -121,9 +121,9 @@ def snapshot_rows(
     return rows
 
 
-def _schema_order(snapshots: list[Any]) -> tuple[str, str, str]:
+def _schema_order(snapshots: list[Snapshot]) -> tuple[str, str, str]:
     newest = max(snapshots, key=lambda snapshot: snapshot.seq)
-    return (str(newest.document.get("site") or ""), newest.schema_key, newest.schema_id)
+    return (newest.site or "", newest.schema_key, newest.schema_id)
 
 
 def _changes(

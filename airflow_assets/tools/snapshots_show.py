@@ -29,7 +29,6 @@ configuration; a snapshot that is not complete has none recorded, so its types a
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_assets.tools import EXIT_OK
@@ -74,16 +73,16 @@ def _show(db: Database, args: argparse.Namespace) -> int:
 
 def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
     """Return what ``show`` prints (see the module docstring)."""
+    from airflow_assets.store.reader import SnapshotReader, short_id
     from airflow_assets.store.snapshots import COMPLETE
-    from airflow_assets.tools.snapshot_reading import iso, read_snapshot_config, short_id
+    from airflow_assets.tools.snapshot_reading import iso, read_snapshot_config
 
-    document = snapshot.document
     config = read_snapshot_config(db, snapshot)
-    counts = dict(document.get("counts") or {})
+    counts = snapshot.counts
     per_type: dict[str, int] = {str(key): int(value) for key, value in (counts.get("per_type") or {}).items()}
     counted_from_store = snapshot.status != COMPLETE or not counts
     if counted_from_store:
-        tally = snapshot.versions(db).tally_visible(snapshot.seq)
+        tally = SnapshotReader(db).tally(snapshot)
         per_type = {str(type_id): row["items"] for (kind, type_id), row in tally.items() if kind == OBJECT}
         by_kind = {kind: sum(row["items"] for (k, _), row in tally.items() if k == kind) for kind, _ in tally}
         counts = {
@@ -113,33 +112,33 @@ def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
         if type_id not in types
     ]
     object_types.sort(key=lambda entry: (str(entry["name"]).lower(), entry["id"]))
-    include = dict(document.get("include") or {})
-    started, finished = document.get("started_at"), document.get("finished_at")
+    include = snapshot.include
+    started, finished = snapshot.started_at, snapshot.finished_at
     seconds = None
-    if isinstance(started, datetime) and isinstance(finished, datetime):
+    if started is not None and finished is not None:
         seconds = round(finished.timestamp() - started.timestamp(), 3)
     return {
         "id": snapshot.snapshot_id,
         "short_id": short_id(snapshot.snapshot_id),
-        "site": document.get("site"),
+        "site": snapshot.site,
         "schema_key": snapshot.schema_key,
-        "schema_name": document.get("schema_name"),
+        "schema_name": snapshot.schema_name,
         "workspace_id": snapshot.workspace_id,
         "schema_id": snapshot.schema_id,
         "seq": snapshot.seq,
         "status": snapshot.status,
-        "failure": document.get("failure"),
+        "failure": snapshot.failure,
         "kind": snapshot.kind,
-        "kind_reason": document.get("kind_reason"),
+        "kind_reason": snapshot.kind_reason,
         "base_seq": snapshot.base_seq,
         "include": {
             "history": bool(include.get("history")),
             "comments": bool(include.get("comments")),
             "tickets": bool(include.get("connected_tickets")),
         },
-        "dag_id": document.get("dag_id"),
-        "run_id": document.get("run_id"),
-        "run_type": document.get("run_type"),
+        "dag_id": snapshot.dag_id,
+        "run_id": snapshot.run_id,
+        "run_type": snapshot.run_type,
         "started_at": iso(started),
         "finished_at": iso(finished),
         "seconds": seconds,
@@ -152,9 +151,9 @@ def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
             "counted_from_store": counted_from_store,
         },
         "object_types": object_types,
-        "steps": dict(document.get("steps") or {}),
-        "warnings": list(document.get("warnings") or []),
-        "fidelity": document.get("fidelity"),
+        "steps": snapshot.steps,
+        "warnings": snapshot.warnings,
+        "fidelity": snapshot.fidelity or None,
     }
 
 

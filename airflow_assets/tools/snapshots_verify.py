@@ -77,19 +77,19 @@ def configured_key() -> bytes | None:
 
 
 def _chosen(db: Database, args: argparse.Namespace) -> list[Snapshot]:
-    from airflow_assets.store.snapshots import COMPLETE, SnapshotStore
-    from airflow_assets.tools.rt_export import latest_complete
+    from airflow_assets.store.reader import SnapshotReader
 
-    store = SnapshotStore(db)
+    reader = SnapshotReader(db)
     if args.snapshot_id is not None:
         if args.all:
             raise ToolError("give a snapshot id or --all, not both", EXIT_USAGE)
         return [resolve_snapshot(db, args.snapshot_id)]
     if args.all:
-        chosen = list(store.list(status=COMPLETE))
+        chosen = reader.list_complete()
     else:
-        workspaces = db["snapshots"].distinct("workspace_id", {"status": COMPLETE})
-        chosen = [snapshot for ws in sorted(workspaces) for snapshot in latest_complete(db, ws).values()]
+        chosen = [
+            snapshot for ws in reader.workspaces() for snapshot in reader.latest_per_schema(ws).values()
+        ]
     if not chosen:
         raise ToolError("the backup store holds no complete snapshot", EXIT_USAGE)
     # Oldest first per schema: later snapshots reuse most versions, which are then hashed already.

@@ -25,7 +25,8 @@ from airflow_assets.cli import main
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import run_sandbox
 from airflow_assets.store import SnapshotStore
-from airflow_assets.tools.snapshot_reading import SnapshotConfig, short_id
+from airflow_assets.store.reader import short_id
+from airflow_assets.tools.snapshot_reading import SnapshotConfig
 from airflow_assets.tools.snapshots_diff import render_value
 from tests.integration.backup_support import back_up, client_for
 
