@@ -92,6 +92,8 @@ lint() {
     "$VENV/bin/ruff" check airflow_assets tests benchmarks
     "$VENV/bin/ruff" format --check airflow_assets tests benchmarks
     "$VENV/bin/mypy"
+    # The layer rules ([tool.importlinter] in pyproject.toml); --no-cache: CI starts from a clean clone anyway.
+    "$VENV/bin/lint-imports" --no-cache
 }
 
 run_tests() {

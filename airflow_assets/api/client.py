@@ -235,6 +235,26 @@ class AssetsClient:
         ):
             yield from page.get("values") or []
 
+    def find_object_schema(self, key: str) -> JsonDict | None:
+        """Return the object schema whose key is ``key``, or None when the site has none."""
+        return next((s for s in self.iter_object_schemas() if s.get("objectSchemaKey") == key), None)
+
+    def object_schema_by_key(self, key: str) -> JsonDict:
+        """Return the object schema whose key is ``key``.
+
+        :raises AssetsConfigError: no schema has that key (the message lists the keys that exist).
+        """
+        keys = []
+        for schema in self.iter_object_schemas():
+            if schema.get("objectSchemaKey") == key:
+                return schema
+            keys.append(str(schema.get("objectSchemaKey")))
+        raise AssetsConfigError(
+            f"schema key {key!r} does not exist on {self.site_url} "
+            f"(keys there: {', '.join(sorted(keys)) or 'none'}); fix the key in the backup config, "
+            "or run `airflow-assets schemas list` to see them"
+        )
+
     def get_object_schema(self, schema_id: str) -> JsonDict:
         """Return one object schema."""
         return self._object(ep.SCHEMA, schema_id)

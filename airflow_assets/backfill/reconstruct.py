@@ -31,7 +31,6 @@ from pymongo.database import Database
 from airflow_assets.api import AssetsClient
 from airflow_assets.backfill.rewind import UNKNOWN_LABEL, Attribute, Note, ObjectRewinder, Resolver
 from airflow_assets.backup.run import BackupRun
-from airflow_assets.backup.schema_config import find_schema
 from airflow_assets.exceptions import AssetsNotFoundError, JiraAssetsError
 from airflow_assets.model import normalize as norm
 from airflow_assets.model.display import iso_ms, parse_moment
@@ -715,7 +714,7 @@ def reconstruct_run(
     :param moment: the run's moment (:meth:`BackupRun.past_moment`).
     :param base_wait: seconds to wait for a later real snapshot another run is still taking.
     """
-    schema = find_schema(client, schema_key)
+    schema = client.object_schema_by_key(schema_key)
     schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {schema_key}")
     base = find_base(SnapshotStore(db), client.workspace_id, schema_id, moment, wait=base_wait)
     manifest = {

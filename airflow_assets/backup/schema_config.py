@@ -13,7 +13,6 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
-from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.model import normalize as norm
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
 from airflow_assets.store.layout import CONFIG_KINDS
@@ -77,23 +76,6 @@ class ConfigSummary:
         return asdict(self)
 
 
-def find_schema(client: AssetsClient, key: str) -> dict[str, Any]:
-    """Return the object schema with ``key``.
-
-    :raises AssetsConfigError: no schema has that key (the message lists the keys that exist).
-    """
-    keys = []
-    for schema in client.iter_object_schemas():
-        if schema.get("objectSchemaKey") == key:
-            return schema
-        keys.append(str(schema.get("objectSchemaKey")))
-    raise AssetsConfigError(
-        f"schema key {key!r} does not exist on {client.site_url} "
-        f"(keys there: {', '.join(sorted(keys)) or 'none'}); fix the key in the backup config, "
-        "or run `airflow-assets schemas list` to see them"
-    )
-
-
 def choose_kind(
     snapshots: SnapshotStore, workspace_id: str, schema_id: str, target: BackupTarget
 ) -> tuple[str, int | None, str]:
@@ -129,7 +111,7 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
     """
     moment = run.past_moment(schedule=target.schedule, timezone=target.timezone)
     ensure_indexes(db)
-    schema = find_schema(client, target.schema_key)
+    schema = client.object_schema_by_key(target.schema_key)
     workspace_id = client.workspace_id
     schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
     snapshots = SnapshotStore(db)

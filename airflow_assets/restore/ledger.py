@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
-from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from airflow_assets.store.insert import insert_new, replace_with
 
@@ -82,21 +80,19 @@ class Ledger:
 
     def open(self, kind: str, old_id: str, context: Mapping[str, Any] | None = None) -> None:
         """Store the intent to create ``old_id`` (before the create is sent)."""
-        _write_once(
-            self._intents,
-            {
-                "_id": self._id(kind, old_id),
-                "restore_id": self.restore_id,
-                "kind": kind,
-                "old_id": old_id,
-                "opened_at": datetime.now(UTC),
-                "context": dict(context or {}),
-            },
-        )
+        intent = {
+            "_id": self._id(kind, old_id),
+            "restore_id": self.restore_id,
+            "kind": kind,
+            "old_id": old_id,
+            "opened_at": datetime.now(UTC),
+            "context": dict(context or {}),
+        }
+        insert_new(self._intents, [intent], redo=replace_with)
 
     def complete(self, kind: str, old_id: str, created: Created) -> None:
         """Record the id (and key) the target gave ``old_id``; its intent, if any, is settled by it."""
-        _write_once(self._ids, self._completion(kind, old_id, created))
+        insert_new(self._ids, [self._completion(kind, old_id, created)], redo=replace_with)
 
     def open_many(self, kind: str, entries: list[tuple[str, Mapping[str, Any]]]) -> None:
         """Store the intents of several creates in one write (before any of them is sent)."""
@@ -224,11 +220,3 @@ def _created(document: Mapping[str, Any]) -> Created:
         tuple(document.get("left_out") or ()),
         tuple(document.get("expects") or ()),
     )
-
-
-def _write_once(collection: Collection, document: dict[str, Any]) -> None:
-    """Insert a document; a retry that finds it written replaces it (the rare path)."""
-    try:
-        collection.insert_one(document)
-    except DuplicateKeyError:
-        collection.replace_one({"_id": document["_id"]}, document)

@@ -458,7 +458,7 @@ def new_schema_name(mapping: SchemaMapping, backed_up_name: str | None, *, same_
 
 def reconstructed_note(snapshot: Snapshot) -> str:
     """Say that a snapshot was reconstructed by a backfill, quoting its fidelity report."""
-    fidelity = snapshot.document.get("fidelity") or {}
+    fidelity = snapshot.fidelity
     reasons = fidelity.get("not_exact_by_reason") or {}
     missing = (fidelity.get("missing_objects") or {}).get("labels") or []
     older = (fidelity.get("from_older_snapshot") or {}).get("count") or 0

@@ -231,10 +231,8 @@ class StructureBuilder:
         return any(intent.old_id == old_id for intent in self.ledger.open_intents(kind))
 
     def _find_schema(self, key: str) -> JsonDict | None:
-        for schema in self.client.iter_object_schemas():
-            if schema.get("objectSchemaKey") == key:
-                return dict(schema)
-        return None
+        found = self.client.find_object_schema(key)
+        return None if found is None else dict(found)
 
     def _needs_other_schemas(self, schema: SchemaSource) -> bool:
         return any(

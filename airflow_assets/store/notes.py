@@ -6,11 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
+from airflow_assets.store.insert import insert_new
 from airflow_assets.store.layout import RECONSTRUCTION_NOTES
-
-DUPLICATE_KEY = 11000
 
 
 class ReconstructionNotes:
@@ -35,13 +33,7 @@ class ReconstructionNotes:
             }
             for note in notes
         ]
-        if not documents:
-            return
-        try:
-            self._notes.insert_many(documents, ordered=False)
-        except BulkWriteError as error:
-            if any(entry.get("code") != DUPLICATE_KEY for entry in error.details.get("writeErrors", [])):
-                raise
+        insert_new(self._notes, documents)
 
     def of(self, snapshot_id: str) -> list[dict[str, Any]]:
         """Return the notes of a snapshot."""
