@@ -1,7 +1,7 @@
 """Plan every DAG of the configuration (backup, retention, restore, monitor): plain dataclasses describing
 each DAG, with no Airflow import, network or database call.
 
-The DAG factory (:mod:`airflow_assets.dags.factory`) instantiates what :func:`plan_backup_dags` returns.
+The DAG factory (:mod:`airflow_assets.dags.factory`) instantiates what :func:`plan_dags` returns.
 A broken part of the configuration never vanishes and never takes the valid parts down: it becomes a
 :class:`BrokenDagSpec` (a placeholder DAG that shows the error) with the id the DAG would have had, while
 its valid neighbours still get their specs.
@@ -202,7 +202,7 @@ def pool_name(site: str) -> str:
     return f"jira_assets_{site}"
 
 
-def plan_backup_dags(text: str, *, source: str) -> list[DagSpec]:
+def plan_dags(text: str, *, source: str) -> list[DagSpec]:
     """Plan every DAG a configuration asks for; broken parts become :class:`BrokenDagSpec` placeholders.
 
     :param text: the YAML configuration.
@@ -332,7 +332,7 @@ def plan_from_file(path: str | os.PathLike[str] | None = None, *, missing_ok: bo
         text, source = read_config_text(file)
     except BackupConfigError as error:
         return [_broken(CONFIG_ERROR_DAG_ID, error.problems, str(file))]
-    return plan_backup_dags(text, source=source)
+    return plan_dags(text, source=source)
 
 
 def _plan_site(site: SitePart, mongo: MongoSettings, source: str, taken: set[str]) -> list[DagSpec]:

@@ -9,7 +9,7 @@ import pytest
 from airflow_assets.config.backup_config import MODELS, BackupConfig, settings_at
 from airflow_assets.config.loading import parse_config, read_yaml
 from airflow_assets.config.problems import BackupConfigError
-from airflow_assets.dags.plan import BrokenDagSpec, MonitorDagSpec, plan_backup_dags
+from airflow_assets.dags.plan import BrokenDagSpec, MonitorDagSpec, plan_dags
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "jira_assets.example.yaml"
 SITES = "sites: {prod: {schemas: [ITAM]}}\n"
@@ -78,7 +78,7 @@ def test_every_model_of_the_configuration_is_in_the_one_list() -> None:
 
 
 def test_the_monitor_placeholder_carries_the_alerts_hint() -> None:
-    specs = plan_backup_dags("alerts: {monitor: {max_drop: 0.5}}\n" + SITES, source="jira_assets.yaml")
+    specs = plan_dags("alerts: {monitor: {max_drop: 0.5}}\n" + SITES, source="jira_assets.yaml")
     monitor = next(spec for spec in specs if spec.dag_id == "jira_assets_monitor")
 
     assert isinstance(monitor, BrokenDagSpec)

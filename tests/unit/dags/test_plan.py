@@ -16,7 +16,7 @@ from airflow_assets.dags.plan import (
     MonitorDagSpec,
     RestoreDagSpec,
     RetentionDagSpec,
-    plan_backup_dags,
+    plan_dags,
     plan_from_file,
 )
 
@@ -66,7 +66,7 @@ def _broken(specs: list[DagSpec], dag_id: str) -> BrokenDagSpec:
 
 
 def test_one_backup_dag_per_schema_with_lowercase_ids_and_resolved_settings() -> None:
-    specs = plan_backup_dags(CONFIG, source="dags/jira_assets.yaml")
+    specs = plan_dags(CONFIG, source="dags/jira_assets.yaml")
 
     assert [spec.dag_id for spec in specs] == [
         "jira_assets_backup_prod_itam",
@@ -108,9 +108,7 @@ def test_one_backup_dag_per_schema_with_lowercase_ids_and_resolved_settings() ->
 
 
 def test_doc_md_says_what_where_when_how_to_restore_and_shows_the_entry() -> None:
-    doc = _spec(
-        plan_backup_dags(CONFIG, source="dags/jira_assets.yaml"), "jira_assets_backup_prod_people"
-    ).doc_md
+    doc = _spec(plan_dags(CONFIG, source="dags/jira_assets.yaml"), "jira_assets_backup_prod_people").doc_md
 
     for fact in (
         "`PEOPLE`",
@@ -149,7 +147,7 @@ def test_doc_md_says_what_where_when_how_to_restore_and_shows_the_entry() -> Non
 
 def test_a_broken_schema_entry_gets_its_own_placeholder_and_the_others_still_run() -> None:
     text = CONFIG.replace("LOC]", "{key: LOC, schedule: '0 25 * * *'}, 'A B', 42, ITAM]")
-    specs = plan_backup_dags(text, source="dags/jira_assets.yaml")
+    specs = plan_dags(text, source="dags/jira_assets.yaml")
     by_id = _by_id(specs)
 
     loc = _broken(specs, "jira_assets_backup_prod_loc")
@@ -170,7 +168,7 @@ def test_a_broken_schema_entry_gets_its_own_placeholder_and_the_others_still_run
 
 
 def test_an_invalid_key_names_the_dag_it_would_have_made() -> None:
-    specs = plan_backup_dags("sites: {prod: {schemas: [ITAM, loc]}}\nretention: {keep_last: 1}", source="x")
+    specs = plan_dags("sites: {prod: {schemas: [ITAM, loc]}}\nretention: {keep_last: 1}", source="x")
 
     broken = _broken(specs, "jira_assets_backup_prod_loc")
     assert broken.error.startswith("sites.prod.schemas[1].key: 'loc' is not an Assets schema key")
@@ -179,7 +177,7 @@ def test_an_invalid_key_names_the_dag_it_would_have_made() -> None:
 
 def test_a_broken_site_gets_one_placeholder_and_the_other_sites_still_run() -> None:
     text = CONFIG.replace("timezone: Europe/Berlin", "timezone: Europe/Nowhere\n    colour: blue")
-    specs = plan_backup_dags(text, source="dags/jira_assets.yaml")
+    specs = plan_dags(text, source="dags/jira_assets.yaml")
 
     assert [spec.dag_id for spec in specs] == [
         "jira_assets_backup_prod_config_error",
@@ -198,7 +196,7 @@ def test_a_broken_site_gets_one_placeholder_and_the_other_sites_still_run() -> N
 
 def test_a_site_without_schemas_or_with_a_bad_name_is_a_broken_site() -> None:
     text = "sites:\n  prod: {schemas: []}\n  eu-west: {schemas: [ITAM]}\n  qa: {schemas: [LOC]}\n"
-    specs = plan_backup_dags(text + "retention: {keep_daily: 3}", source="x")
+    specs = plan_dags(text + "retention: {keep_daily: 3}", source="x")
 
     assert _broken(specs, "jira_assets_backup_prod_config_error").error.startswith("sites.prod.schemas:")
     assert _broken(specs, "jira_assets_backup_eu_west_config_error").error.startswith("sites['eu-west']:")
@@ -216,7 +214,7 @@ def test_a_site_without_schemas_or_with_a_bad_name_is_a_broken_site() -> None:
     ],
 )
 def test_a_broken_file_or_top_level_is_one_config_error(text: str, expected: str) -> None:
-    specs = plan_backup_dags(text, source="x.yaml")
+    specs = plan_dags(text, source="x.yaml")
 
     assert len(specs) == 1
     broken = specs[0]
@@ -227,7 +225,7 @@ def test_a_broken_file_or_top_level_is_one_config_error(text: str, expected: str
 
 
 def test_the_retention_dag_runs_only_with_a_policy_that_keeps_something() -> None:
-    specs = plan_backup_dags(CONFIG, source="x")
+    specs = plan_dags(CONFIG, source="x")
     retention = _by_id(specs)["jira_assets_retention"]
     assert retention == RetentionDagSpec(
         dag_id="jira_assets_retention",
@@ -246,14 +244,14 @@ def test_the_retention_dag_runs_only_with_a_policy_that_keeps_something() -> Non
         CONFIG.replace("retention: {keep_last: 7}", "retention: {keep_last: 0}"),
         "sites: {a: {schemas: [AB]}}",
     ):
-        empty = _broken(plan_backup_dags(text, source="x"), "jira_assets_retention")
+        empty = _broken(plan_dags(text, source="x"), "jira_assets_retention")
         assert empty.error.startswith(
             "retention: the policy keeps nothing, which would forget every snapshot"
         )
         assert "retention" in empty.tags
 
     bad = _broken(
-        plan_backup_dags(CONFIG.replace("keep_last: 7", "keep_last: -7"), source="x"), "jira_assets_retention"
+        plan_dags(CONFIG.replace("keep_last: 7", "keep_last: -7"), source="x"), "jira_assets_retention"
     )
     assert bad.error.startswith("retention.keep_last:")
 
@@ -292,7 +290,7 @@ def test_the_example_config_plans_without_placeholders() -> None:
 
 
 def test_the_restore_dag_knows_every_site_connection_and_schema_key() -> None:
-    specs = plan_backup_dags(CONFIG, source="dags/jira_assets.yaml")
+    specs = plan_dags(CONFIG, source="dags/jira_assets.yaml")
 
     restore = _by_id(specs)["jira_assets_restore"]
     assert isinstance(restore, RestoreDagSpec)
@@ -302,8 +300,8 @@ def test_the_restore_dag_knows_every_site_connection_and_schema_key() -> None:
 
 
 def test_the_restore_dag_waits_in_the_site_pool_when_the_config_has_one_site() -> None:
-    several = _by_id(plan_backup_dags(CONFIG, source="x"))["jira_assets_restore"]
-    one = _by_id(plan_backup_dags(ONE_SITE, source="x"))["jira_assets_restore"]
+    several = _by_id(plan_dags(CONFIG, source="x"))["jira_assets_restore"]
+    one = _by_id(plan_dags(ONE_SITE, source="x"))["jira_assets_restore"]
 
     assert isinstance(several, RestoreDagSpec) and several.pool is None
     assert isinstance(one, RestoreDagSpec) and one.pool == "jira_assets_demo"
@@ -315,7 +313,7 @@ def test_alerts_reach_every_dag_and_the_monitor_watches_every_schema() -> None:
         + "alerts: {notify: [{kind: file, path: /tmp/alerts.jsonl}], monitor: {max_object_drop: 0.5}}\n"
     )
 
-    specs = plan_backup_dags(text, source="x")
+    specs = plan_dags(text, source="x")
 
     assert all(spec.notify == ({"kind": "file", "path": "/tmp/alerts.jsonl"},) for spec in specs)
     monitor = _by_id(specs)["jira_assets_monitor"]
@@ -328,7 +326,7 @@ def test_alerts_reach_every_dag_and_the_monitor_watches_every_schema() -> None:
 
 
 def test_broken_alerts_leave_the_backups_running_and_make_the_monitor_a_placeholder() -> None:
-    specs = plan_backup_dags(CONFIG + "alerts: {notify: [{kind: pager}]}\n", source="x")
+    specs = plan_dags(CONFIG + "alerts: {notify: [{kind: pager}]}\n", source="x")
 
     monitor = _by_id(specs)["jira_assets_monitor"]
     assert isinstance(monitor, BrokenDagSpec) and "alerts.notify[0].kind" in monitor.error
