@@ -1,7 +1,8 @@
 """The DAGs: their plan from the configuration (``plan``, plain Python) and the factory that builds them.
 
 ``build_dags`` and ``build_from_config`` are imported from the factory when first asked for, so that
-importing :mod:`airflow_assets.dags.plan` (the backup and monitor logic read its specs) brings in no Airflow.
+importing :mod:`airflow_assets.dags.plan` (the pools, and through them the CLI, read its specs) brings in no
+Airflow.
 """
 
 from __future__ import annotations
