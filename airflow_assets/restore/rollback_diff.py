@@ -602,8 +602,10 @@ def write_body(obj: JsonDict, rewrite: Rewrite, maps: ValueMaps, deleted: Collec
         ``maps.reference`` sends something else than its old id for it (its new key, once recreated).
     """
 
+    given = maps.reference
+
     def reference(object_id: str) -> str | None:
-        sent = maps.reference(object_id)
+        sent = given(object_id)
         return None if object_id in deleted and sent == object_id else sent
 
     maps = ValueMaps(maps.attributes, maps.attribute_defs, maps.statuses, reference, maps.user, maps.group)
