@@ -225,6 +225,11 @@ class WriteBody:
     dropped: tuple[str, ...] = ()
     waits_for: tuple[str, ...] = ()
 
+    @property
+    def writes(self) -> bool:
+        """Tell whether the body sets anything (a body whose values all wait sets nothing)."""
+        return bool(self.body.get("attributes"))
+
 
 # -- comparing ---------------------------------------------------------------------------------------
 
@@ -617,7 +622,16 @@ def write_body(obj: JsonDict, rewrite: Rewrite, maps: ValueMaps, deleted: Collec
             built.body["attributes"].append(
                 {"objectTypeAttributeId": maps.attributes[attribute_id], "objectAttributeValues": []}
             )
-    built.body["attributes"].sort(key=lambda attribute: id_order(str(attribute["objectTypeAttributeId"])))
+    # An attribute whose every value was left out would be cleared: it waits, untouched, instead.
+    held = {str(a.get("objectTypeAttributeId")) for a in obj.get("attributes") or [] if a.get("values")}
+    built.body["attributes"] = sorted(
+        (
+            attribute
+            for attribute in built.body["attributes"]
+            if attribute["objectAttributeValues"] or str(attribute["objectTypeAttributeId"]) not in held
+        ),
+        key=lambda attribute: id_order(str(attribute["objectTypeAttributeId"])),
+    )
     waits = tuple(
         sorted(
             {

@@ -71,7 +71,7 @@ def _apply(client: AssetsClient, db: Database, snapshot: Snapshot, diff: Rollbac
     live = [str(a["id"]) for a in client.get_schema_attributes(snapshot.schema_id)]
     writes = 0
     for body in iter_write_bodies(reader, snapshot, diff, in_place_maps(config, live), batch=7):
-        if body.body["attributes"]:
+        if body.writes:
             client.update_object(body.object_id, body.body)
             writes += 1
     return writes

@@ -187,6 +187,9 @@ def test_a_reference_to_an_object_deleted_since_waits_for_it() -> None:
         "objectAttributeValues": [{"value": "3"}],
     }
     assert any("referenced object 4" in text for text in body.dropped)
+    # An attribute whose only value waits is left out rather than cleared.
+    alone = write_body(snapshot, Rewrite("1", TYPE, (OWNER,)), MAPS, deleted={"2"})
+    assert (alone.body["attributes"], alone.waits_for, alone.writes) == ([], ("2",), False)
     # Once recreated (a new key), the reference goes back with it.
     recreated = in_place_maps(CONFIG, CONFIG.attributes, reference=lambda i: "HOST-77" if i == "4" else i)
     body = write_body(snapshot, rewrite, recreated, deleted={"4"})
