@@ -405,7 +405,14 @@ def diff_schema(
     :param selection: which objects to compare.
     :param first_changes: how many changes to keep with their values.
     :param page_size: live objects per AQL request.
+    :raises RollbackDiffError: the client is of another workspace than the snapshot's (ids would name
+        other objects).
     """
+    if client.workspace_id != snapshot.workspace_id:
+        raise RollbackDiffError(
+            f"snapshot {snapshot.snapshot_id} was taken of workspace {snapshot.workspace_id}, the connection "
+            f"reaches workspace {client.workspace_id}: a rollback puts a schema back on its own site only"
+        )
     config = SchemaConfig(reader.config(snapshot, CONFIG_KINDS))
     live_attributes = {
         norm.as_id(raw.get("id"), what="an attribute's id"): raw
