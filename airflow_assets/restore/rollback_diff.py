@@ -280,8 +280,10 @@ def object_hash(obj: Mapping[str, Any], *, workspace_id: str, schema_id: str) ->
 
 
 def written_values(obj: JsonDict, maps: ValueMaps) -> dict[str, tuple[str, ...]]:
-    """Return the values a write would send for each attribute of a normalised object (sorted; no system
-    attribute, none without a counterpart, no empty one)."""
+    """Return the values a write would send for each attribute of a normalised object, sorted.
+
+    System attributes, attributes without a counterpart and empty ones are left out.
+    """
     body = object_body(obj, str(obj.get("objectTypeId")), maps)
     return {
         str(attribute["objectTypeAttributeId"]): tuple(
