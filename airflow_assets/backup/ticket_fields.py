@@ -71,6 +71,9 @@ class AssetsFieldReader:
         self.searches = 0
         self.unreadable = 0
         self._known: OrderedDict[str, Holdings] = OrderedDict()
+        # The issue id of each ref waiting to be searched: an issue moved to another project answers with
+        # a new key, but keeps its id.
+        self._ids: dict[str, str] = {}
 
     @classmethod
     def open(cls, client: AssetsClient, **options: Any) -> AssetsFieldReader:
@@ -99,15 +102,17 @@ class AssetsFieldReader:
         """Return the refs of the tickets whose issues still have to be searched."""
         if not self.active:
             return set()
-        refs = {ticket_ref(ticket) for ticket in tickets if isinstance(ticket, Mapping)}
         missing = set()
-        for ref in refs:
+        for ticket in tickets:
+            ref = ticket_ref(ticket) if isinstance(ticket, Mapping) else None
             if ref is None:
                 continue
             if ref in self._known:
                 self._known.move_to_end(ref)  # in use again: the last to be forgotten
-            else:
-                missing.add(ref)
+                continue
+            missing.add(ref)
+            if ticket.get("id") is not None:
+                self._ids[ref] = str(ticket["id"]).strip().upper()
         return missing
 
     def look_up(self, refs: Iterable[str]) -> None:
@@ -154,6 +159,7 @@ class AssetsFieldReader:
         try:
             found = self._search_once(refs)
         except AssetsBadRequestError as error:
+            self.searches += 1
             named = [ref for ref in refs if _names(error, ref)]
             if named:
                 self._remember({ref: None for ref in named})
@@ -169,7 +175,7 @@ class AssetsFieldReader:
             self._search(refs[:middle])
             self._search(refs[middle:])
             return
-        self._remember({ref: found.get(ref) for ref in refs})
+        self._remember({ref: found.get(ref, found.get(self._ids.get(ref, ""))) for ref in refs})
 
     def _search_once(self, refs: list[str]) -> dict[str, Holdings]:
         """Run ``key in (refs)``; return the holdings of every issue found, by its key and by its id."""
@@ -200,6 +206,7 @@ class AssetsFieldReader:
 
     def _remember(self, results: Mapping[str, Holdings]) -> None:
         for ref, holdings in results.items():
+            self._ids.pop(ref, None)
             if holdings is None:
                 self.unreadable += 1
             self._known[ref] = holdings
