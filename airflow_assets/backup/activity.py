@@ -154,15 +154,13 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
             for (object_id, number), answer in client.map_concurrent(
                 fetch, _object_refs(versions, snapshot, start_after), ordered=True
             ):
-                if window.overflows(answer):
-                    # This object's issues would not fit the search of the others: store those first.
-                    _flush(versions, snapshot, activity, pending, checkpoint, summary, window)
                 window.add(answer)
                 pending.append((object_id, number, answer))
                 progress.add()
                 if window.due(len(pending)):
                     _flush(versions, snapshot, activity, pending, checkpoint, summary, window)
-            _flush(versions, snapshot, activity, pending, checkpoint, summary, window)
+            while pending:
+                _flush(versions, snapshot, activity, pending, checkpoint, summary, window, last=True)
             failed = False
         finally:
             if failed:
@@ -225,48 +223,46 @@ def selection(versions: VersionStore, snapshot: Snapshot) -> tuple[int, str]:
 class _Window:
     """When the objects fetched so far are stored: every ``FLUSH_EVERY`` objects or ``FLUSH_SECONDS``.
 
-    With tickets whose issues are still to be read, the window waits until their keys fill one search
-    (``SEARCH_BATCH``), so a step makes about one search per hundred issues, not one per window; within
-    ``LOOKUP_WINDOW_OBJECTS`` and ``LOOKUP_WINDOW_SECONDS``.
+    With tickets whose issues are still to be read, the window waits until their keys fill a search
+    (``SEARCH_BATCH``), searches exactly that many, and stores the objects whose issues are all known; the
+    rest wait for the next search. So a step makes one search per hundred issues, however the issues fall
+    on objects and windows; within ``LOOKUP_WINDOW_OBJECTS`` and ``LOOKUP_WINDOW_SECONDS``, after which
+    the keys gathered are searched whatever their number.
     """
 
     def __init__(self, issue_fields: AssetsFieldReader | None) -> None:
         self.issue_fields = issue_fields
-        self.waiting: set[str] = set()
+        # Issue refs to search, in the order their objects came (the earliest objects are stored first).
+        self.waiting: dict[str, None] = {}
         self.started = time.monotonic()
-
-    def overflows(self, answer: Sequence[Mapping[str, Any]] | None) -> bool:
-        """Tell whether the answer's unread issues would push the window's past one search."""
-        if self.issue_fields is None or not answer or not self.waiting:
-            return False
-        new = self.issue_fields.unknown(answer) - self.waiting
-        return len(self.waiting) + len(new) > self.issue_fields.batch_size
 
     def add(self, answer: Sequence[Mapping[str, Any]] | None) -> None:
-        """Note the issues of one more object's answer."""
+        """Note the issues of one more object's answer that are not known yet."""
         if self.issue_fields is not None and answer:
-            self.waiting |= self.issue_fields.unknown(answer)
+            for ref in sorted(self.issue_fields.unknown(answer)):
+                self.waiting.setdefault(ref, None)
+
+    def bounded(self, objects: int) -> bool:
+        """Tell whether a window holding unread issues reached its bounds (then it is searched as it is)."""
+        return objects >= LOOKUP_WINDOW_OBJECTS or time.monotonic() - self.started >= LOOKUP_WINDOW_SECONDS
 
     def due(self, objects: int) -> bool:
-        """Tell whether the window of ``objects`` objects is to be stored now."""
-        elapsed = time.monotonic() - self.started
+        """Tell whether the window of ``objects`` objects is to be stored (and its issues searched) now."""
         if self.waiting and self.issue_fields is not None:
-            return (
-                len(self.waiting) >= self.issue_fields.batch_size
-                or objects >= LOOKUP_WINDOW_OBJECTS
-                or elapsed >= LOOKUP_WINDOW_SECONDS
-            )
-        return objects >= FLUSH_EVERY or elapsed >= FLUSH_SECONDS
+            return len(self.waiting) >= self.issue_fields.batch_size or self.bounded(objects)
+        return objects >= FLUSH_EVERY or time.monotonic() - self.started >= FLUSH_SECONDS
 
-    def look_up(self) -> None:
-        """Read the issues the window waits for."""
-        if self.issue_fields is not None and self.waiting:
-            self.issue_fields.look_up(self.waiting)
-
-    def reset(self) -> None:
-        """Start a new window."""
-        self.waiting = set()
-        self.started = time.monotonic()
+    def look_up(self, objects: int, *, last: bool) -> None:
+        """Search the issues waited for: whole batches only, unless the window is the last or bounded."""
+        if self.issue_fields is None or not self.waiting:
+            return
+        refs = list(self.waiting)
+        if not (last or self.bounded(objects)):
+            batch = self.issue_fields.batch_size
+            refs = refs[: len(refs) // batch * batch]
+        self.issue_fields.look_up(refs)
+        for ref in refs:
+            self.waiting.pop(ref, None)
 
 
 def _flush(
@@ -278,22 +274,43 @@ def _flush(
     summary: ActivitySummary,
     window: _Window,
     *,
+    last: bool = False,
     offline: bool = False,
 ) -> None:
-    """Store the pending objects' entries and checkpoint the last; empty ``pending``.
+    """Store the first pending objects whose entries are complete, checkpoint the last of them.
 
-    :param offline: make no call (after a failure): store only the objects up to the first whose issues
-        are not known yet; the rest is fetched again by the retry.
+    Without issue look-ups every pending object is stored. With them, the objects up to the first whose
+    issues are still unknown are; the others stay pending for the next search.
+
+    :param last: no object follows: search every issue waited for.
+    :param offline: make no call (after a failure): what is not known yet is left for the retry.
     """
     issue_fields = window.issue_fields
-    if offline and issue_fields is not None:
-        known = 0
-        while known < len(pending) and issue_fields.knows(pending[known][2] or []):
-            known += 1
-        del pending[known:]
-    elif not offline:
-        window.look_up()
-    window.reset()
+    if not offline:
+        window.look_up(len(pending), last=last)
+    window.started = time.monotonic()
+    ready = len(pending)
+    if issue_fields is not None:
+        ready = 0
+        while ready < len(pending) and issue_fields.knows(pending[ready][2] or []):
+            ready += 1
+        if not offline:
+            for _, _, answer in pending[ready:]:
+                window.add(answer)  # an issue forgotten by the cache meanwhile is searched again
+    # On a failure of the store, every pending object stays pending.
+    _store(versions, snapshot, activity, pending[:ready], checkpoint, summary, issue_fields)
+    del pending[:ready]
+
+
+def _store(
+    versions: VersionStore,
+    snapshot: Snapshot,
+    activity: ActivityKind,
+    pending: Pending,
+    checkpoint: Checkpoint,
+    summary: ActivitySummary,
+    issue_fields: AssetsFieldReader | None,
+) -> None:
     if not pending:
         return
     items: list[Item] = []
@@ -318,7 +335,6 @@ def _flush(
     summary.items += len(items)
     summary.new_versions += counts.new_versions
     checkpoint.save(pending[-1][1])
-    pending.clear()
 
 
 def _unique(items: Sequence[Item]) -> list[Item]:
