@@ -52,8 +52,8 @@ class AssetsFieldReader:
     :param client: the site's client.
     :param field_ids: the ids of the site's Assets fields; None when they could not be read (then nothing
         is looked up and :meth:`fields_holding` answers None: unknown).
-    :param batch_size: issue keys per search.
-    :param cache_size: issues remembered.
+    :param batch_size: issue keys per search (default ``SEARCH_BATCH``).
+    :param cache_size: issues remembered (default ``CACHED_ISSUES``).
     """
 
     def __init__(
@@ -61,13 +61,14 @@ class AssetsFieldReader:
         client: AssetsClient,
         field_ids: list[str] | None,
         *,
-        batch_size: int = SEARCH_BATCH,
-        cache_size: int = CACHED_ISSUES,
+        batch_size: int | None = None,
+        cache_size: int | None = None,
     ) -> None:
         self.client = client
         self.field_ids = field_ids
-        self.batch_size = batch_size
-        self.cache_size = cache_size
+        # Read when built, so a test (or a tuned deployment) may set the module's figures.
+        self.batch_size = batch_size or SEARCH_BATCH
+        self.cache_size = cache_size or CACHED_ISSUES
         self.searches = 0
         self.unreadable = 0
         self._known: OrderedDict[str, Holdings] = OrderedDict()
