@@ -1,4 +1,4 @@
-"""Backups record which Assets field of each connected Jira issue held the object (real sandbox, real MongoDB).
+"""Backups record which Assets field of each connected Jira issue held the object (real sandbox and MongoDB).
 
 What a later rollback relies on to re-link issues to recreated objects: for each connected ticket of each
 object, ``assets_fields`` names the issue's Assets fields that hold that object, read by batched JQL.
@@ -103,7 +103,7 @@ def test_a_backup_records_the_assets_fields_holding_each_object(
     for (object_id, key), ticket in saved.items():
         assert ticket["assets_fields"] == live_fields(sandbox, key, object_id), (object_id, key)
     issues = {key for _, key in saved}
-    assert len(issues) > 40
+    assert len(issues) > 30
     assert accepted(sandbox, FIELD_LIST) - field_lists == 1
     assert accepted(sandbox, SEARCH) - searches == math.ceil(len(issues) / 100)
     step = steps(mongo_db, config.snapshot_id)["export_tickets"]
@@ -152,7 +152,7 @@ def test_an_unchanged_run_stores_no_new_ticket_versions_and_an_edit_is_seen(
     again = back_up(client, mongo_db, "ITAM", "run-2", full_sweep_every=1)
 
     step = steps(mongo_db, again.snapshot_id)["export_tickets"]
-    assert step["objects"] > 100 and step["items"] > 40
+    assert step["objects"] > 100 and step["items"] > 30
     assert step["new_versions"] == 0
     after = collection_counts(mongo_db)
     assert (after["versions"], after["spans"]) == (counts["versions"], counts["spans"])
