@@ -212,3 +212,13 @@ export_activity(client, db, {second.snapshot_id!r}, "tickets")
     assert 0 < resumed.objects < len(objects)
     assert {canonical_json(t) for t in stored(mongo_db, second.snapshot_id, "ticket")} == expected
     assert steps(mongo_db, second.snapshot_id)["export_tickets"]["new_versions"] == 0
+
+
+def test_the_client_reads_fields_and_pages_jira_search_by_token(demo_sandbox: RunningSandbox) -> None:
+    client = client_for(demo_sandbox)
+    assert client.get_assets_field_ids() == [FIRST, SECOND]
+    pages = list(client.iter_issue_pages("project = ITSM ORDER BY key", fields=[FIRST], page_size=7))
+    issues = [issue for page in pages for issue in page]
+    assert len(pages) == math.ceil(len(demo_sandbox.site.issues) / 7) > 2
+    assert len({issue["key"] for issue in issues}) == len(issues) == len(demo_sandbox.site.issues)
+    assert all(set(issue["fields"]) == {FIRST} for issue in issues)
