@@ -12,7 +12,7 @@ from airflow_assets.api import settings
 from airflow_assets.api.concurrency import map_as_completed, map_ordered
 from airflow_assets.api.endpoints import Endpoint
 from airflow_assets.api.pacing import DEFAULT_REGISTRY, Pacer, PacerRegistry, RateLimits
-from airflow_assets.api.paging import StartAtPaginator, says_more_pages
+from airflow_assets.api.paging import NextPageTokenPaginator, StartAtPaginator, says_more_pages
 from airflow_assets.api.records import AqlPage
 from airflow_assets.api.redaction import MASK, Redactor
 from airflow_assets.api.retry import RetryPolicy
@@ -25,6 +25,8 @@ DEFAULT_TIMEOUT = (10.0, 60.0)
 # Enough threads to keep a 1000-2000/min budget busy at Cloud latencies of 0.3-1 s per call.
 DEFAULT_MAX_WORKERS = 16
 WORKSPACE_PLACEHOLDER = "{workspaceId}"
+# schema.custom of the Jira custom fields that hold Assets objects.
+ASSETS_FIELD_TYPE = "com.atlassian.jira.plugins.cmdb:cmdb-object-cftype"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -211,6 +213,65 @@ class AssetsClient:
             for group in page.get("values") or []:
                 if isinstance(group, Mapping) and group.get("name"):
                     yield str(group["name"])
+
+    # -- Jira issues ----------------------------------------------------------------------------------
+
+    def get_jira_fields(self) -> list[JsonDict]:
+        """Return every field of the site's issues, system and custom (``GET {site}/rest/api/3/field``)."""
+        answer = self._call(ep.JIRA_FIELDS)
+        if not isinstance(answer, list):
+            raise wrong_shape(ep.JIRA_FIELDS, ep.JIRA_FIELDS.path(), "a JSON list of fields", answer)
+        return [field for field in answer if isinstance(field, dict)]
+
+    def get_assets_field_ids(self) -> list[str]:
+        """Return the ids of the site's Assets custom fields (``customfield_N``), sorted.
+
+        An Assets field is a custom field whose ``schema.custom`` is ``ASSETS_FIELD_TYPE``; fields without
+        a schema (Jira lists the issue key so) are not.
+        """
+        found = set()
+        for field in self.get_jira_fields():
+            schema = field.get("schema")
+            if isinstance(schema, Mapping) and schema.get("custom") == ASSETS_FIELD_TYPE and field.get("id"):
+                found.add(str(field["id"]))
+        return sorted(found)
+
+    def iter_issue_pages(
+        self, jql: str, *, fields: Iterable[str], page_size: int = 100
+    ) -> Generator[list[JsonDict], None, None]:
+        """Yield the pages of issues a JQL search finds (``POST {site}/rest/api/3/search/jql``).
+
+        Pages follow ``nextPageToken`` (there is no ``total``); Jira may return fewer issues than asked.
+        Issues the account may not browse are simply not found.
+
+        :param jql: a bounded JQL query, e.g. ``key in ("ITSM-1", "ITSM-2")``.
+        :param fields: the field ids each issue carries (``id`` and ``key`` always come).
+        :param page_size: ``maxResults`` to ask for.
+        """
+        wanted = list(fields)
+        paginator = NextPageTokenPaginator(
+            page_size=page_size, method=ep.JIRA_SEARCH.method, endpoint=ep.JIRA_SEARCH.path()
+        )
+        paging: dict[str, Any] | None = paginator.first()
+        while paging is not None:
+            page = self._object(ep.JIRA_SEARCH, body={"jql": jql, "fields": wanted, **paging})
+            issues = page.get("issues", [])
+            if not isinstance(issues, list):
+                raise wrong_shape(ep.JIRA_SEARCH, ep.JIRA_SEARCH.path(), "a page of issues", page)
+            yield [issue for issue in issues if isinstance(issue, dict)]
+            paging = paginator.following(page)
+
+    def update_issue(self, issue_id_or_key: str, fields: Mapping[str, Any]) -> None:
+        """Set fields of a Jira issue (``PUT {site}/rest/api/3/issue/{key}`` with ``{"fields": ...}``).
+
+        Each field gets the full value sent (an Assets field: the whole array), so repeating the call is
+        harmless; a lost answer is retried and a final failure is ``maybe_applied``.
+
+        :param issue_id_or_key: the issue's key or id.
+        :param fields: field id -> new value, e.g.
+            ``{"customfield_10100": [{"workspaceId": "WS", "id": "WS:131", "objectId": "131"}]}``.
+        """
+        self._call(ep.JIRA_ISSUE_UPDATE, issue_id_or_key, body={"fields": dict(fields)})
 
     def check_connection(self) -> str:
         """Prove the credentials and the workspace with two cheap reads; return a one-line summary."""

@@ -66,6 +66,12 @@ WORKSPACE = _get("rest/servicedeskapi/assets/workspace", site=True)
 MYSELF = _get("rest/api/3/myself", site=True)
 USERS = _get("rest/api/3/users/search", site=True)
 GROUPS = _get("rest/api/3/group/bulk", site=True)
+JIRA_FIELDS = _get("rest/api/3/field", site=True)
+# JQL search: a POST that only reads (the query travels in the body).
+JIRA_SEARCH = Endpoint("POST", "rest/api/3/search/jql", idempotent=True, site=True, read_only=True)
+# An issue edit through "fields" sets each named field to the full value sent: repeating it yields the same
+# issue, so a lost answer is retried (and a final failure is marked maybe_applied, as every write).
+JIRA_ISSUE_UPDATE = Endpoint("PUT", "rest/api/3/issue/{}", idempotent=True, site=True)
 
 # Object schemas.
 SCHEMA_LIST = _get("objectschema/list")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from airflow_assets.exceptions import AssetsConfigError
+from airflow_assets.exceptions import AssetsConfigError, AssetsTransportError
 
 
 class Paginator(Protocol):
@@ -53,6 +53,45 @@ class StartAtPaginator:
             return None
         self.start_at += len(values)
         return {"startAt": self.start_at, "maxResults": self.page_size}
+
+
+class NextPageTokenPaginator:
+    """``nextPageToken`` paging as Jira's ``search/jql`` does it (no ``startAt``, no ``total``).
+
+    A page without a ``nextPageToken`` (or one that says ``isLast``) ends the walk. A token the server
+    handed out before would start the same pages again: that is refused rather than looped.
+
+    :param page_size: ``maxResults`` to ask for (the server may return fewer).
+    :param method: the HTTP method of the paged call (named in errors).
+    :param endpoint: the path of the paged call (named in errors).
+    """
+
+    def __init__(self, *, page_size: int, method: str, endpoint: str) -> None:
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+            raise AssetsConfigError(f"page_size must be an integer >= 1, got {page_size!r}")
+        self.page_size = page_size
+        self.method = method
+        self.endpoint = endpoint
+        self._seen: set[str] = set()
+
+    def first(self) -> dict[str, Any]:
+        """Return the paging fields of the first page."""
+        return {"maxResults": self.page_size}
+
+    def following(self, page: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return the paging fields of the page after ``page``; None when it was the last."""
+        token = page.get("nextPageToken")
+        if not isinstance(token, str) or not token or is_last_page(page):
+            return None
+        if token in self._seen:
+            raise AssetsTransportError(
+                f"{self.method} {self.endpoint}: the server handed out the same nextPageToken twice; "
+                "stopping rather than reading the same pages again",
+                method=self.method,
+                endpoint=self.endpoint,
+            )
+        self._seen.add(token)
+        return {"maxResults": self.page_size, "nextPageToken": token}
 
 
 def is_last_page(page: Mapping[str, Any]) -> bool:

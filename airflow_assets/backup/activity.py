@@ -7,6 +7,10 @@ run's base): an object that a failed or superseded run stored anew is not unchan
 that run never read its activity. Objects are taken in
 id order and the results consumed in that order, so a checkpoint (the highest object id done) lets a
 retried task continue where the failed try stopped.
+
+The tickets step also records which Assets fields of each connected issue hold the object
+(:mod:`airflow_assets.backup.ticket_fields`): the issues of a window of objects are read by one JQL search
+per hundred keys, and the window is stored once they are known.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.backup.ticket_fields import AssetsFieldReader
 from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.model import normalize as norm
 from airflow_assets.progress_log import ProgressLog
@@ -34,6 +39,12 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 100  # objects per store write and checkpoint...
 FLUSH_SECONDS = 5.0  # ...or this often, so a killed task loses at most a few seconds of calls
 ID_CHUNK = 1000  # object ids read from the store at a time
+# A window holding tickets whose issues are not yet read waits for a full search of keys, within these bounds
+# (memory, and what a killed task loses).
+LOOKUP_WINDOW_OBJECTS = 1000
+LOOKUP_WINDOW_SECONDS = 30.0
+
+Pending = list[tuple[str, int, Sequence[Mapping[str, Any]] | None]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class ActivityKind:
     normalize: Callable[[Mapping[str, Any], str], dict[str, Any]]
     # A Jira issue can be connected to several objects: its id is unique only with the object's.
     per_object_ids: bool = False
+    # Record which Assets fields of each entry's issue hold the object (connected tickets).
+    reads_issue_fields: bool = False
 
     def item_id(self, object_id: str, data: Mapping[str, Any]) -> str:
         """Return the stored id of one entry of an object."""
@@ -70,6 +83,7 @@ ACTIVITY_KINDS = {
     ),
     "tickets": ActivityKind(
         "ticket", "connected_tickets", "export_tickets", _tickets, norm.normalize_ticket, per_object_ids=True,
+        reads_issue_fields=True,
     ),
 }  # fmt: skip
 
@@ -87,6 +101,8 @@ class ActivitySummary:
     items: int = 0
     new_versions: int = 0
     vanished_objects: int = 0
+    issue_searches: int = 0
+    unreadable_issues: int = 0
     calls_per_minute: float = 0.0
     seconds: float = 0.0
     skipped: str = ""
@@ -121,9 +137,11 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
     if start_after >= 0:
         log.info("%s: resuming after object id %s (%s objects left)", activity.step, start_after, total)
     progress = ProgressLog(log, f"{activity.step} calls", total)
+    issue_fields = AssetsFieldReader.open(client) if activity.reads_issue_fields else None
     with SchemaLease(db, snapshot.workspace_id, snapshot.schema_id, snapshot_id, wait=600) as lease:
         versions.fence = lease
-        pending: list[tuple[str, int, Sequence[Mapping[str, Any]] | None]] = []
+        pending: Pending = []
+        window = _Window(issue_fields)
 
         def fetch(object_ref: tuple[str, int]) -> Sequence[Mapping[str, Any]] | None:
             try:
@@ -131,19 +149,27 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
             except AssetsNotFoundError:
                 return None  # deleted since the objects were listed: keep what is stored
 
-        flushed_at = time.monotonic()
+        failed = True
         try:
             for (object_id, number), answer in client.map_concurrent(
                 fetch, _object_refs(versions, snapshot, start_after), ordered=True
             ):
+                window.add(answer)
                 pending.append((object_id, number, answer))
                 progress.add()
-                if len(pending) >= FLUSH_EVERY or time.monotonic() - flushed_at >= FLUSH_SECONDS:
-                    _flush(versions, snapshot, activity, pending, checkpoint, summary)
-                    flushed_at = time.monotonic()
+                if window.due(len(pending)):
+                    _flush(versions, snapshot, activity, pending, checkpoint, summary, window)
+            while pending:
+                _flush(versions, snapshot, activity, pending, checkpoint, summary, window, last=True)
+            failed = False
         finally:
-            # What was fetched before a failure is kept, so a retry starts after it.
-            _flush(versions, snapshot, activity, pending, checkpoint, summary)
+            if failed:
+                # What was fetched (and whose issues are known) before a failure is kept, so a retry starts
+                # after it; no call is made here.
+                _flush(versions, snapshot, activity, pending, checkpoint, summary, window, offline=True)
+    if issue_fields is not None:
+        summary.issue_searches = issue_fields.searches
+        summary.unreadable_issues = issue_fields.unreadable
     summary.seconds = round(progress.elapsed, 3)
     summary.calls_per_minute = round(summary.objects / progress.elapsed * 60, 1) if progress.elapsed else 0.0
     log.info("%s", progress.line())
@@ -152,6 +178,12 @@ def export_activity(client: AssetsClient, db: Database, snapshot_id: str, what: 
         activity.step, summary.objects, summary.items, activity.kind, summary.new_versions,
         summary.vanished_objects,
     )  # fmt: skip
+    if issue_fields is not None:
+        log.info(
+            "%s: %s Jira searches for the Assets fields of the connected issues; %s issues could not be read "
+            "(deleted, or hidden from this account: recorded with no Assets field)",
+            activity.step, summary.issue_searches, summary.unreadable_issues,
+        )  # fmt: skip
     snapshots.record_step(snapshot_id, activity.step, summary.as_dict())
     return summary
 
@@ -188,13 +220,96 @@ def selection(versions: VersionStore, snapshot: Snapshot) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
+class _Window:
+    """When the objects fetched so far are stored: every ``FLUSH_EVERY`` objects or ``FLUSH_SECONDS``.
+
+    With tickets whose issues are still to be read, the window waits until their keys fill a search
+    (``SEARCH_BATCH``), searches exactly that many, and stores the objects whose issues are all known; the
+    rest wait for the next search. So a step makes one search per hundred issues, however the issues fall
+    on objects and windows; within ``LOOKUP_WINDOW_OBJECTS`` and ``LOOKUP_WINDOW_SECONDS``, after which
+    the keys gathered are searched whatever their number.
+    """
+
+    def __init__(self, issue_fields: AssetsFieldReader | None) -> None:
+        self.issue_fields = issue_fields
+        # Issue refs to search, in the order their objects came (the earliest objects are stored first).
+        self.waiting: dict[str, None] = {}
+        self.started = time.monotonic()
+
+    def add(self, answer: Sequence[Mapping[str, Any]] | None) -> None:
+        """Note the issues of one more object's answer that are not known yet."""
+        if self.issue_fields is not None and answer:
+            for ref in sorted(self.issue_fields.unknown(answer)):
+                self.waiting.setdefault(ref, None)
+
+    def bounded(self, objects: int) -> bool:
+        """Tell whether a window holding unread issues reached its bounds (then it is searched as it is)."""
+        return objects >= LOOKUP_WINDOW_OBJECTS or time.monotonic() - self.started >= LOOKUP_WINDOW_SECONDS
+
+    def due(self, objects: int) -> bool:
+        """Tell whether the window of ``objects`` objects is to be stored (and its issues searched) now."""
+        if self.waiting and self.issue_fields is not None:
+            return len(self.waiting) >= self.issue_fields.batch_size or self.bounded(objects)
+        return objects >= FLUSH_EVERY or time.monotonic() - self.started >= FLUSH_SECONDS
+
+    def look_up(self, objects: int, *, last: bool) -> None:
+        """Search the issues waited for: whole batches only, unless the window is the last or bounded."""
+        if self.issue_fields is None or not self.waiting:
+            return
+        refs = list(self.waiting)
+        if not (last or self.bounded(objects)):
+            batch = self.issue_fields.batch_size
+            refs = refs[: len(refs) // batch * batch]
+        self.issue_fields.look_up(refs)
+        for ref in refs:
+            self.waiting.pop(ref, None)
+
+
 def _flush(
     versions: VersionStore,
     snapshot: Snapshot,
     activity: ActivityKind,
-    pending: list[tuple[str, int, Sequence[Mapping[str, Any]] | None]],
+    pending: Pending,
     checkpoint: Checkpoint,
     summary: ActivitySummary,
+    window: _Window,
+    *,
+    last: bool = False,
+    offline: bool = False,
+) -> None:
+    """Store the first pending objects whose entries are complete, checkpoint the last of them.
+
+    Without issue look-ups every pending object is stored. With them, the objects up to the first whose
+    issues are still unknown are; the others stay pending for the next search.
+
+    :param last: no object follows: search every issue waited for.
+    :param offline: make no call (after a failure): what is not known yet is left for the retry.
+    """
+    issue_fields = window.issue_fields
+    if not offline:
+        window.look_up(len(pending), last=last)
+    window.started = time.monotonic()
+    ready = len(pending)
+    if issue_fields is not None:
+        ready = 0
+        while ready < len(pending) and issue_fields.knows(pending[ready][2] or []):
+            ready += 1
+        if not offline:
+            for _, _, answer in pending[ready:]:
+                window.add(answer)  # an issue forgotten by the cache meanwhile is searched again
+    # On a failure of the store, every pending object stays pending.
+    _store(versions, snapshot, activity, pending[:ready], checkpoint, summary, issue_fields)
+    del pending[:ready]
+
+
+def _store(
+    versions: VersionStore,
+    snapshot: Snapshot,
+    activity: ActivityKind,
+    pending: Pending,
+    checkpoint: Checkpoint,
+    summary: ActivitySummary,
+    issue_fields: AssetsFieldReader | None,
 ) -> None:
     if not pending:
         return
@@ -206,6 +321,10 @@ def _flush(
             continue
         answered.append(object_id)
         for raw in answer:
+            if issue_fields is not None:
+                held_in = issue_fields.fields_holding(raw, object_id)
+                if held_in is not None:
+                    raw = {**raw, "assets_fields": held_in}
             data = activity.normalize(raw, object_id)
             items.append(Item(activity.item_id(object_id, data), data, group=object_id, parent_id=object_id))
     current = versions.members(activity.kind, answered)
@@ -216,7 +335,6 @@ def _flush(
     summary.items += len(items)
     summary.new_versions += counts.new_versions
     checkpoint.save(pending[-1][1])
-    pending.clear()
 
 
 def _unique(items: Sequence[Item]) -> list[Item]:

@@ -152,6 +152,10 @@ def normalize_ticket(raw: Mapping[str, Any], object_id: str) -> JsonDict:
     ticket = strip_volatile(raw)
     ticket["id"] = as_id(raw.get("id") or raw.get("key"), what=f"a connected ticket of object {object_id}")
     ticket["objectId"] = object_id
+    if "assets_fields" in raw:
+        # The ids of the Assets fields that hold the object (recorded by the backup), in one order.
+        held_in = raw.get("assets_fields")
+        ticket["assets_fields"] = sorted({str(field_id) for field_id in held_in or [] if field_id})
     return ticket
 
 

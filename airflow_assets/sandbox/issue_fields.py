@@ -16,7 +16,9 @@ from airflow_assets.sandbox.records import IssueRecord, iso_ms
 
 __all__ = [
     "ASSETS_CUSTOM_ID",
+    "ASSETS_FIELDS",
     "ASSETS_FIELD_ID",
+    "ASSETS_FIELD_IDS",
     "ASSETS_FIELD_NAME",
     "ASSETS_FIELD_TYPE",
     "FieldSelection",
@@ -26,10 +28,14 @@ __all__ = [
     "status_category",
 ]
 
+ASSETS_FIELD_TYPE = "com.atlassian.jira.plugins.cmdb:cmdb-object-cftype"
+# A site may have several Assets fields (each configured for its own objects): custom id -> name.
+ASSETS_FIELDS = {10100: "Affected assets", 10101: "Related assets"}
+# The first is the one connected tickets are added to unless another is named.
 ASSETS_CUSTOM_ID = 10100
 ASSETS_FIELD_ID = f"customfield_{ASSETS_CUSTOM_ID}"
-ASSETS_FIELD_NAME = "Affected assets"
-ASSETS_FIELD_TYPE = "com.atlassian.jira.plugins.cmdb:cmdb-object-cftype"
+ASSETS_FIELD_NAME = ASSETS_FIELDS[ASSETS_CUSTOM_ID]
+ASSETS_FIELD_IDS = tuple(f"customfield_{custom_id}" for custom_id in ASSETS_FIELDS)
 
 # id, name, schema type, orderable, clause names
 _SYSTEM_FIELDS = (
@@ -42,7 +48,7 @@ _SYSTEM_FIELDS = (
     ("updated", "Updated", "datetime", False, ("updated", "updatedDate")),
 )
 # Every field an issue renders, in Jira's usual order.
-ISSUE_FIELD_IDS = (*(field_id for field_id, *_ in _SYSTEM_FIELDS), ASSETS_FIELD_ID)
+ISSUE_FIELD_IDS = (*(field_id for field_id, *_ in _SYSTEM_FIELDS), *ASSETS_FIELD_IDS)
 
 # status colour -> (status category id, key, name)
 _CATEGORIES = {"blue-gray": (2, "new", "To Do"), "yellow": (4, "indeterminate", "In Progress"),
@@ -88,15 +94,17 @@ def jira_fields() -> list[dict[str, Any]]:
         {"id": "issuekey", "key": "issuekey", "name": "Key", "custom": False, "orderable": False,
          "navigable": True, "searchable": False, "clauseNames": ["id", "issue", "issuekey", "key"]}
     )  # fmt: skip
-    fields.append(
-        {
-            "id": ASSETS_FIELD_ID, "key": ASSETS_FIELD_ID, "name": ASSETS_FIELD_NAME,
-            "untranslatedName": ASSETS_FIELD_NAME, "custom": True, "orderable": True, "navigable": True,
-            "searchable": True, "clauseNames": [f"cf[{ASSETS_CUSTOM_ID}]", ASSETS_FIELD_NAME],
-            "schema": {"type": "array", "items": "cmdb-object-field", "custom": ASSETS_FIELD_TYPE,
-                       "customId": ASSETS_CUSTOM_ID},
-        }
-    )  # fmt: skip
+    for custom_id, name in ASSETS_FIELDS.items():
+        field_id = f"customfield_{custom_id}"
+        fields.append(
+            {
+                "id": field_id, "key": field_id, "name": name, "untranslatedName": name, "custom": True,
+                "orderable": True, "navigable": True, "searchable": True,
+                "clauseNames": [f"cf[{custom_id}]", name],
+                "schema": {"type": "array", "items": "cmdb-object-field", "custom": ASSETS_FIELD_TYPE,
+                           "customId": custom_id},
+            }
+        )  # fmt: skip
     return fields
 
 
@@ -196,9 +204,10 @@ class IssueRenderer:
             return jira_time(issue.created)
         if field_id == "updated":
             return jira_time(issue.updated)
-        if field_id == ASSETS_FIELD_ID:
+        if field_id in ASSETS_FIELD_IDS:
             # Jira shows an empty custom field as null, never as [].
-            return [self.assets_value(object_id) for object_id in issue.assets] or None
+            held = issue.assets_by_field.get(field_id, [])
+            return [self.assets_value(object_id) for object_id in held] or None
         raise KeyError(field_id)
 
     def assets_value(self, object_id: int) -> dict[str, str]:

@@ -7,7 +7,7 @@ Conditions the sandbox understands:
 - ``project`` with the same operators (project key, id or name);
 - ``status``, ``issuetype``/``type``, ``priority`` with the same operators (names, case-insensitive);
 - ``summary`` with ``~`` and ``!~`` (case-insensitive substring);
-- the Assets field, by name or ``cf[<customId>]``: ``IN``/``NOT IN aqlFunction("<AQL>")`` (issues whose
+- each Assets field, by name or ``cf[<customId>]``: ``IN``/``NOT IN aqlFunction("<AQL>")`` (issues whose
   field holds any object the AQL matches) and ``IS [NOT] EMPTY``.
 
 ``ORDER BY`` takes ``key``, ``id``, ``created`` and ``updated``; without it issues come newest first. Anything
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from airflow_assets.sandbox.issue_fields import ASSETS_CUSTOM_ID, ASSETS_FIELD_NAME
+from airflow_assets.sandbox.issue_fields import ASSETS_FIELDS
 from airflow_assets.sandbox.jql import And, Clause, FieldRef, FunctionCall, JqlError, JqlQuery, Node, Not, Or
 from airflow_assets.sandbox.records import IssueRecord
 
@@ -100,11 +100,11 @@ class _Compiler:
     def clause(self, clause: Clause) -> IssueMatcher:
         field = clause.field
         name = field.name.lower()
-        if _is_assets_field(field):
-            return self.assets_clause(clause)
+        assets_field = _assets_field_id(field)
+        if assets_field is not None:
+            return self.assets_clause(clause, assets_field)
         if field.custom_id is None and name in _IDENTITY:
-            keys = {self.issue_key(value, name) for value in self.values(clause, _LIST_OPERATORS)}
-            return _membership(clause.operator, keys, lambda issue: issue.key)
+            return _membership(clause.operator, self.issue_keys(clause, name), lambda issue: issue.key)
         if field.custom_id is None and name == "project":
             projects = {self.project_key(value) for value in self.values(clause, _LIST_OPERATORS)}
             return _membership(clause.operator, projects, lambda issue: issue.project_key)
@@ -143,11 +143,22 @@ class _Compiler:
             )
         return values
 
-    def issue_key(self, value: str, field: str) -> str:
-        issue = self.catalog.jql_issue(value)
-        if issue is None:
-            raise JqlError(f"An issue with key '{value}' does not exist for field '{field}'.", syntax=False)
-        return issue.key
+    def issue_keys(self, clause: Clause, field: str) -> set[str]:
+        """Return the keys a clause names; every one that does not exist (or may not be seen) is an error.
+
+        Jira answers 400 with one message per such key, whatever the other keys (strict validation).
+        """
+        keys: set[str] = set()
+        unknown: list[str] = []
+        for value in self.values(clause, _LIST_OPERATORS):
+            issue = self.catalog.jql_issue(value)
+            if issue is None:
+                unknown.append(f"An issue with key '{value}' does not exist for field '{field}'.")
+            else:
+                keys.add(issue.key)
+        if unknown:
+            raise JqlError(unknown[0], syntax=False, more=tuple(unknown[1:]))
+        return keys
 
     def project_key(self, value: str) -> str:
         project = self.catalog.jql_project(value)
@@ -155,10 +166,13 @@ class _Compiler:
             raise JqlError(f"The value '{value}' does not exist for the field 'project'.", syntax=False)
         return project
 
-    def assets_clause(self, clause: Clause) -> IssueMatcher:
+    def assets_clause(self, clause: Clause, field_id: str) -> IssueMatcher:
+        def held(issue: IssueRecord) -> list[int]:
+            return issue.assets_by_field.get(field_id, [])
+
         if clause.operator in ("is", "is not"):
             empty = clause.operator == "is"
-            return lambda issue: (not issue.assets) == empty
+            return lambda issue: (not held(issue)) == empty
         operand = clause.operand
         if clause.operator not in ("in", "not in") or not isinstance(operand, FunctionCall):
             raise JqlError(
@@ -171,8 +185,8 @@ class _Compiler:
             raise JqlError("Function 'aqlFunction' expects exactly one argument: an AQL query.")
         matched = self.catalog.jql_assets(operand.arguments[0])
         if clause.operator == "in":
-            return lambda issue: any(object_id in matched for object_id in issue.assets)
-        return lambda issue: not any(object_id in matched for object_id in issue.assets)
+            return lambda issue: any(object_id in matched for object_id in held(issue))
+        return lambda issue: not any(object_id in matched for object_id in held(issue))
 
 
 _NAME_OF: dict[str, Callable[[IssueRecord], str]] = {
@@ -182,10 +196,12 @@ _NAME_OF: dict[str, Callable[[IssueRecord], str]] = {
 }
 
 
-def _is_assets_field(field: FieldRef) -> bool:
-    if field.custom_id is not None:
-        return field.custom_id == ASSETS_CUSTOM_ID
-    return field.name.lower() == ASSETS_FIELD_NAME.lower()
+def _assets_field_id(field: FieldRef) -> str | None:
+    """Return the id of the Assets field a JQL field names (``cf[10100]`` or its name), else None."""
+    for custom_id, name in ASSETS_FIELDS.items():
+        if field.custom_id == custom_id or (field.custom_id is None and field.name.lower() == name.lower()):
+            return f"customfield_{custom_id}"
+    return None
 
 
 def _membership(operator: str, wanted: set[str], value_of: Callable[[IssueRecord], str]) -> IssueMatcher:

@@ -57,10 +57,13 @@ class JqlError(Exception):
     :param message: what is wrong.
     :param syntax: whether Jira reports it as an error in the query ("Error in the JQL Query: ...") rather
         than as a value that does not exist (which Jira states without that prefix).
+    :param more: further messages of the same answer (Jira lists every value that does not exist, one
+        message each).
     """
 
-    def __init__(self, message: str, *, syntax: bool = True) -> None:
+    def __init__(self, message: str, *, syntax: bool = True, more: tuple[str, ...] = ()) -> None:
         self.message = f"Error in the JQL Query: {message}" if syntax else message
+        self.messages = (self.message, *more)
         super().__init__(self.message)
 
 

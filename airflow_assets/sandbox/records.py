@@ -277,7 +277,7 @@ class IconRecord:
 
 @dataclass(slots=True)
 class IssueRecord:
-    """A Jira issue; ``assets`` holds the object ids of its Assets field in the order they were set."""
+    """A Jira issue; ``assets_by_field``: per Assets field id, the object ids in the order they were set."""
 
     id: str
     key: str
@@ -289,7 +289,12 @@ class IssueRecord:
     created: datetime
     updated: datetime
     reporter: str  # account id
-    assets: list[int] = field(default_factory=list)
+    assets_by_field: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def assets(self) -> list[int]:
+        """Return the object ids any Assets field of the issue holds, each once, fields in id order."""
+        return list(dict.fromkeys(i for _, ids in sorted(self.assets_by_field.items()) for i in ids))
 
     @property
     def project_key(self) -> str:

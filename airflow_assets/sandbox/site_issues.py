@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_assets.sandbox.issue_fields import (
     ASSETS_FIELD_ID,
+    ASSETS_FIELD_IDS,
     PROJECT_NAMES,
     FieldSelection,
     IssueRenderer,
@@ -56,14 +57,22 @@ class SiteIssues(SiteState):
 
     @locked
     def add_connected_ticket(
-        self, object_id: str, ticket: dict[str, Any], *, at: datetime | None = None
+        self,
+        object_id: str,
+        ticket: dict[str, Any],
+        *,
+        field_id: str = ASSETS_FIELD_ID,
+        at: datetime | None = None,
     ) -> None:
-        """Connect a Jira issue to an object: create the issue if needed, add the object to its Assets field.
+        """Connect a Jira issue to an object: create the issue if needed, add the object to an Assets field.
 
         :param ticket: the issue as ``objectconnectedtickets`` shows it (``key``, ``id``, ``title``,
             ``status``, ``type``, ``priority``, ``created``, ``updated``, ``reporter`` (an account id, the
             site's own account when left out)); only ``key`` is required. An existing issue keeps its fields.
+        :param field_id: the Assets field of the issue that gets the object (one of ``ASSETS_FIELD_IDS``).
         """
+        if field_id not in ASSETS_FIELD_IDS:
+            raise ValueError(f"not an Assets field of the sandbox: {field_id!r} (one of {ASSETS_FIELD_IDS})")
         record = self._object(object_id)
         key = str(ticket["key"]).strip().upper()
         prefix, _, number = key.rpartition("-")
@@ -87,8 +96,9 @@ class SiteIssues(SiteState):
             )  # fmt: skip
             self.issues[key] = issue
             self._issue_ids[issue_id] = key
-        if record.object_id not in issue.assets:
-            self._set_assets(issue, [*issue.assets, record.object_id])
+        held = issue.assets_by_field.get(field_id, [])
+        if record.object_id not in held:
+            self._set_assets(issue, field_id, [*held, record.object_id])
         self._written()
 
     def _next_issue_id(self) -> str:
@@ -105,25 +115,38 @@ class SiteIssues(SiteState):
             "allTicketsQuery": f"issue in ({', '.join(keys)})" if keys else "",
         }
 
-    def _set_assets(self, issue: IssueRecord, object_ids: list[int]) -> None:
-        """Replace an issue's Assets field and keep the object -> issues index in step (caller holds lock)."""
-        for object_id in set(issue.assets) - set(object_ids):
+    def _set_assets(self, issue: IssueRecord, field_id: str, object_ids: list[int]) -> None:
+        """Replace one Assets field of an issue; keep the object -> issues index in step (caller holds lock).
+
+        An object stays connected while any Assets field of the issue still holds it.
+        """
+        before = set(issue.assets)
+        if object_ids:
+            issue.assets_by_field[field_id] = list(object_ids)
+        else:
+            issue.assets_by_field.pop(field_id, None)
+        after = issue.assets
+        for object_id in before - set(after):
             keys = self.tickets.get(object_id, [])
             if issue.key in keys:
                 keys.remove(issue.key)
             if not keys:
                 self.tickets.pop(object_id, None)
-        for object_id in object_ids:
+        for object_id in after:
             keys = self.tickets.setdefault(object_id, [])
             if issue.key not in keys:
                 keys.append(issue.key)
-        issue.assets = list(object_ids)
 
     def _disconnect_object(self, object_id: int) -> None:
         """Remove a deleted object from every issue's Assets field (caller holds the lock)."""
         for key in self.tickets.pop(object_id, []):
             issue = self.issues[key]
-            issue.assets = [held for held in issue.assets if held != object_id]
+            for field_id, held in list(issue.assets_by_field.items()):
+                remaining = [other for other in held if other != object_id]
+                if remaining:
+                    issue.assets_by_field[field_id] = remaining
+                else:
+                    issue.assets_by_field.pop(field_id)
 
     def _issue(self, id_or_key: str) -> IssueRecord:
         issue = self.jql_issue(id_or_key)
@@ -149,7 +172,7 @@ class SiteIssues(SiteState):
 
     @locked
     def update_issue(self, id_or_key: str, body: Any, *, at: datetime | None = None) -> None:
-        """Answer ``PUT /rest/api/3/issue/{issueIdOrKey}``: set the summary and/or replace the Assets field.
+        """Answer ``PUT /rest/api/3/issue/{issueIdOrKey}``: set the summary and/or replace Assets fields.
 
         Every field is checked before anything changes: one bad value leaves the issue as it was.
         """
@@ -159,7 +182,7 @@ class SiteIssues(SiteState):
         changes = self._requested_fields(body)
         errors: dict[str, str] = {}
         summary: str | None = None
-        assets: list[int] | None = None
+        assets: dict[str, list[int]] = {}
         for field_id, value in changes.items():
             if field_id == "summary":
                 if not isinstance(value, str) or not value.strip():
@@ -168,9 +191,9 @@ class SiteIssues(SiteState):
                     errors[field_id] = f"Summary must be less than {SUMMARY_MAX_LENGTH} characters."
                 else:
                     summary = value
-            elif field_id == ASSETS_FIELD_ID:
+            elif field_id in ASSETS_FIELD_IDS:
                 try:
-                    assets = self._assets_value(value)
+                    assets[field_id] = self._assets_value(value)
                 except ValueError as error:
                     errors[field_id] = str(error)
             else:
@@ -179,12 +202,12 @@ class SiteIssues(SiteState):
                 )
         if errors:
             raise SandboxError(400, [], errors)
-        if summary is None and assets is None:
+        if summary is None and not assets:
             return
         if summary is not None:
             issue.summary = summary
-        if assets is not None:
-            self._set_assets(issue, assets)
+        for field_id, object_ids in assets.items():
+            self._set_assets(issue, field_id, object_ids)
         issue.updated = self._now(at)
         self._written()
 
@@ -260,7 +283,7 @@ class SiteIssues(SiteState):
         try:
             matches, order = compile_jql(parse_jql(query_text), self)
         except JqlError as error:
-            raise SandboxError(400, [error.message], {}) from None
+            raise SandboxError(400, list(error.messages), {}) from None
         found = [issue for issue in self.issues.values() if matches(issue)]
         order(found)
         page = found[offset : offset + max_results]

@@ -138,3 +138,14 @@ def test_history_entries_keep_who_and_what_but_not_avatars() -> None:
     assert entry["id"] == "12345" and entry["objectId"] == "88"
     assert entry["actor"] == {"accountId": "acc-1", "displayName": "Ted"}
     assert (entry["oldValue"], entry["newValue"], entry["type"]) == ("Active", "Closed", 2)
+
+
+def test_a_ticket_records_its_assets_fields_sorted_once_each() -> None:
+    held_in = ["customfield_2", "customfield_1", "customfield_2"]
+    raw = {"id": "10001", "key": "ITSM-1", "assets_fields": held_in}
+    ticket = norm.normalize_ticket(raw, "88")
+    assert ticket["assets_fields"] == ["customfield_1", "customfield_2"]
+    reordered = norm.normalize_ticket({**raw, "assets_fields": held_in[::-1]}, "88")
+    assert ticket == reordered
+    # A backup that could not read the fields records none: the key is absent, not empty.
+    assert "assets_fields" not in norm.normalize_ticket({"id": "10001", "key": "ITSM-1"}, "88")

@@ -60,17 +60,19 @@ def read_only(demo_sandbox: RunningSandbox) -> Jira:
     return Jira(demo_sandbox)
 
 
-def test_field_list_has_the_assets_field_with_its_schema(read_only: Jira) -> None:
+def test_field_list_has_the_assets_fields_with_their_schema(read_only: Jira) -> None:
     fields = {field["id"]: field for field in read_only.get("/rest/api/3/field")}
     assert {"summary", "status", "issuetype", "priority"} <= set(fields)
     assert fields["summary"]["schema"] == {"type": "string", "system": "summary"}
     assets = [field for field in fields.values() if field.get("schema", {}).get("custom") == ASSETS_TYPE]
-    assert len(assets) == 1
-    (field,) = assets
-    assert field["custom"] is True and field["name"] == "Affected assets"
-    assert field["schema"]["type"] == "array"
-    assert isinstance(field["schema"]["customId"], int)
-    assert field["id"] == field["key"] == f"customfield_{field['schema']['customId']}"
+    # A site may have several Assets fields, each configured for its own objects.
+    assert [field["name"] for field in assets] == ["Affected assets", "Related assets"]
+    for field in assets:
+        assert field["custom"] is True
+        assert field["schema"]["type"] == "array"
+        assert isinstance(field["schema"]["customId"], int)
+        assert field["id"] == field["key"] == f"customfield_{field['schema']['customId']}"
+        assert field["clauseNames"] == [f"cf[{field['schema']['customId']}]", field["name"]]
 
 
 def test_issue_has_jira_shape_and_its_assets_field(read_only: Jira) -> None:
@@ -223,3 +225,32 @@ def test_jira_routes_need_auth(read_only: Jira, method: str, path: str) -> None:
     assert response.status_code == 401
     assert response.json()["errorMessages"] and response.json()["errors"] == {}
     assert read_only.get("/rest/api/3/issue/ITSM-101")["fields"]["summary"] != "x"
+
+
+def test_an_object_in_two_assets_fields_stays_connected_until_both_let_go(jira: Jira) -> None:
+    seed = jira.sandbox.seed
+    assert seed is not None
+    ticketed = object_id(seed.ticketed_key)
+    other = object_id(seed.person_with_manager)
+    key = jira.tickets(ticketed)["tickets"][0]["key"]
+    first, second = (
+        f["id"] for f in jira.get("/rest/api/3/field") if f.get("schema", {}).get("custom") == ASSETS_TYPE
+    )
+
+    def put(fields: dict[str, Any]) -> None:
+        response = jira.request("PUT", f"/rest/api/3/issue/{key}", json={"fields": fields})
+        assert response.status_code == 204, response.text
+
+    # The second field gets the same object and another one, in one edit.
+    put({second: [jira.entry(other), jira.entry(ticketed)]})
+    issue = jira.get(f"/rest/api/3/issue/{key}", fields=f"{first},{second}")
+    assert jira.entry(ticketed) in issue["fields"][first]
+    assert issue["fields"][second] == [jira.entry(other), jira.entry(ticketed)]
+    assert key in [t["key"] for t in jira.tickets(other)["tickets"]]
+
+    put({first: [e for e in issue["fields"][first] if e["objectId"] != ticketed]})
+    assert key in [t["key"] for t in jira.tickets(ticketed)["tickets"]]  # still held by the second field
+    put({second: None})
+    assert key not in [t["key"] for t in jira.tickets(ticketed)["tickets"]]
+    assert key not in [t["key"] for t in jira.tickets(other)["tickets"]]
+    assert jira.get(f"/rest/api/3/issue/{key}", fields=second)["fields"][second] is None

@@ -193,3 +193,27 @@ def test_a_bad_or_foreign_page_token_is_refused(jira: Jira) -> None:
     for other_query, bad_token in (("key = ITSM-101", token), ("project = ITSM", "not-a-token")):
         response = jira.search(jql=other_query, nextPageToken=bad_token)
         assert response.status_code == 400 and response.json()["errorMessages"], response.text
+
+
+def test_every_key_that_does_not_exist_is_named(jira: Jira) -> None:
+    # Jira refuses the whole query, one message per key, so a client can drop those keys and search again.
+    response = jira.search("POST", jql='key in (ITSM-101, "ITSM-99998", ITSM-99999)', fields=["key"])
+    assert response.status_code == 400
+    assert response.json() == {
+        "errorMessages": [
+            "An issue with key 'ITSM-99998' does not exist for field 'key'.",
+            "An issue with key 'ITSM-99999' does not exist for field 'key'.",
+        ],
+        "errors": {},
+    }
+
+
+def test_each_assets_field_is_searched_and_selected_on_its_own(jira: Jira) -> None:
+    # The demo's issues hold their objects in the first Assets field only.
+    assert jira.found("cf[10101] is not EMPTY") == []
+    assert jira.found('"Related assets" in aqlFunction("objectType = Server")') == []
+    first = jira.found(
+        "cf[10100] is not EMPTY AND key = ITSM-101", fields=["customfield_10100", "customfield_10101"]
+    )
+    (issue,) = first
+    assert issue["fields"]["customfield_10101"] is None and issue["fields"]["customfield_10100"]
