@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup.listing import (
+from airflow_assets.api.listing import (
     Lane,
     WalkStats,
     Window,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.api.listing import Lane, WalkStats, walk_lane
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.ids import id_order
 from airflow_assets.model import normalize as norm
@@ -52,8 +53,6 @@ CLASSES = (UNCHANGED, CHANGED, DELETED_SINCE, CREATED_SINCE)
 PAGE_SIZE = 250  # objects with attributes per AQL request (as the backup's full sweep)
 FIRST_CHANGES = 50  # changes kept with their values for the plan log
 BODY_BATCH = 50  # snapshot objects read per lookup while building write bodies
-# Windows never grow past this width (ids are 64-bit at most; this keeps the arithmetic plain).
-MAX_WIDTH = 1 << 40
 
 
 class RollbackDiffError(JiraAssetsError):
@@ -496,9 +495,9 @@ def _count_unmatched(
 class LiveWalk:
     """Read the live objects of a schema with their attributes, normalised, in id order.
 
-    Every request asks for a window ``objectId > low AND objectId <= high`` that fits in one page
-    (``isLast``), so an object created or deleted during the walk never shifts another out of it (``startAt``
-    paging would). A full window is asked again narrower; sparse windows grow.
+    The whole schema (or its chosen types) is walked as one lane of the backup's window walk
+    (:func:`~airflow_assets.api.listing.walk_lane`): windows of ``objectId`` that fit in one page, so an
+    object created or deleted during the walk never shifts another out of it.
 
     :param client: the Assets client.
     :param schema_id: the live schema.
@@ -522,7 +521,12 @@ class LiveWalk:
             self.base += f" AND objectTypeId in ({', '.join(sorted(type_ids, key=id_order))})"
         self.object_ids = object_ids
         self.page_size = page_size
-        self.requests = 0
+        self.stats = WalkStats()
+
+    @property
+    def requests(self) -> int:
+        """Return how many AQL requests the walk made."""
+        return self.stats.requests
 
     def objects(self) -> Iterator[JsonDict]:
         """Yield the normalised live objects in id order."""
@@ -532,47 +536,24 @@ class LiveWalk:
             normalised.sort(key=lambda obj: norm.object_number(obj["id"]))
             yield from normalised
 
-    def _ask(self, query: str, size: int, attributes: bool = True) -> Any:
-        self.requests += 1
-        return self.client.aql_page(query, max_results=size, include_attributes=attributes)
-
     def _by_ids(self) -> Iterator[Sequence[Mapping[str, Any]]]:
         assert self.object_ids is not None
         ids = sorted((i for i in self.object_ids if i.isascii() and i.isdigit()), key=lambda i: (int(i), i))
         for start in range(0, len(ids), self.page_size):
             batch = ids[start : start + self.page_size]
-            page = self._ask(f"{self.base} AND objectId in ({', '.join(batch)})", len(batch))
+            self.stats.count(requests=1)
+            query = f"{self.base} AND objectId in ({', '.join(batch)})"
+            page = self.client.aql_page(query, max_results=len(batch), include_attributes=True)
             if not page.is_last:
                 raise RollbackDiffError(f"AQL for {len(batch)} object ids answered more than one page")
             yield page.values
 
     def _windows(self) -> Iterator[Sequence[Mapping[str, Any]]]:
-        size = self.page_size
-        low, width, known_above = 0, size, 0
-        while True:
-            if low >= known_above:
-                probe = self._ask(f"{self.base} AND objectId > {low}", 1, False)
-                if not probe.values:
-                    return
-                known_above = max(norm.object_number(i) for i in norm.ids_of(probe.values))
-            high = low + width
-            page = self._ask(f"{self.base} AND objectId > {low} AND objectId <= {high}", size)
-            if not page.is_last:
-                if 0 < len(page.values) < size:
-                    size = len(page.values)  # the server caps the page size: follow it
-                if width <= 1:
-                    raise RollbackDiffError(
-                        f"AQL window objectId > {low} AND objectId <= {high} answered more than one page"
-                    )
-                width = max(1, width // 2)
-                continue
-            yield page.values
-            low = high
-            held = len(page.values)
-            if held < size // 4:
-                width = min(MAX_WIDTH, width * 4 if held == 0 else width * 2)
-            elif held > size * 3 // 4:
-                width = max(1, width // 2)
+        lane = Lane("", scope=self.base)
+        for window in walk_lane(
+            self.client, lane, page_size=self.page_size, include_attributes=True, stats=self.stats
+        ):
+            yield window.objects
 
 
 # -- the write bodies --------------------------------------------------------------------------------

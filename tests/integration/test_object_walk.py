@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.backup.listing import WalkStats, plan_lanes, walk_lane, walk_type
+from airflow_assets.api.listing import WalkStats, plan_lanes, walk_lane, walk_type
 from airflow_assets.model.normalize import ids_of
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
 from airflow_assets.sandbox.realism import RealismConfig

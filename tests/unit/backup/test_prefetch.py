@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_assets.backup.listing import prefetch
+from airflow_assets.api.listing import prefetch
 
 
 def test_items_come_in_order_and_the_next_is_produced_while_the_caller_works() -> None:

@@ -1,4 +1,4 @@
-"""Walk the objects of an object type in ``objectId`` windows that a change on the site cannot shift.
+"""Walk objects (of a type, or any AQL scope) in ``objectId`` windows that a change on the site cannot shift.
 
 ``startAt`` paging skips objects when the site changes during the walk: deleting one object already read
 moves every later one a place forward, and the next page starts one too far. Here every request asks for
@@ -80,11 +80,18 @@ class Lane:
     :param type_id: the object type.
     :param low: exclusive lower bound.
     :param high: inclusive upper bound, or None for the last lane.
+    :param scope: the AQL that selects the objects instead of the type (e.g. a whole schema).
     """
 
     type_id: str
     low: int = 0
     high: int | None = None
+    scope: str | None = None
+
+    @property
+    def aql(self) -> str:
+        """Return the AQL that selects the lane's objects, before the ``objectId`` bounds."""
+        return self.scope or f"objectTypeId = {self.type_id}"
 
 
 def plan_lanes(
@@ -155,8 +162,7 @@ def walk_lane(
 ) -> Iterator[Window]:
     """Yield the windows that together hold every object of a lane, in id order (see :func:`walk_type`)."""
     stats = stats if stats is not None else WalkStats()
-    type_id = lane.type_id
-    base = f"objectTypeId = {type_id}"
+    type_id, base = lane.type_id, lane.aql
 
     def ask(query: str, size: int, attributes: bool) -> AqlPage:
         stats.count(requests=1)
@@ -179,7 +185,7 @@ def walk_lane(
                 page_size = len(page.values)
             if high - low <= page_size:
                 raise UnexpectedAnswerError(
-                    f"AQL window objectId > {low} AND objectId <= {high} of type {type_id} holds more than "
+                    f"AQL window objectId > {low} AND objectId <= {high} of {base} holds more than "
                     f"{high - low} objects and a page of {page_size}: ids are not unique numbers?"
                 )
             stats.count(refetched=1)
