@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pymongo
@@ -28,6 +34,9 @@ from tests.fast_retry import FAST_RETRY
 # The sandbox enforces no limit unless asked: pace at 100x the documented ones so tests stay fast.
 FAST_LIMITS = RateLimits(default_limit=100_000, limits={}, total_limit=None)
 ALL_INCLUDED = {"history": True, "comments": True, "connected_tickets": True}
+
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def client_for(sandbox: RunningSandbox, **options: Any) -> AssetsClient:
@@ -122,3 +131,35 @@ def dropped_afterwards(client: pymongo.MongoClient, *names: str) -> Iterator[Non
     finally:
         for name in names:
             client.drop_database(name)
+
+
+def kill_step_after_checkpoint(
+    sandbox: RunningSandbox, mongo: EmbeddedMongo, db: Database, snapshot_id: str, what: str, setup: str
+) -> int:
+    """Run ``export_activity(..., what)`` in its own process, paced slowly; SIGKILL it once it checkpointed.
+
+    :param setup: Python lines run first in the process (e.g. smaller batches, so a checkpoint comes early).
+    :return: the object id the checkpoint had reached when the process was killed.
+    """
+    script = f"""
+import pymongo
+from airflow_assets.api import AssetsClient, RateLimits
+from airflow_assets.backup.activity import export_activity
+{setup}
+client = AssetsClient(
+    site_url={sandbox.url!r}, email={sandbox.email!r}, api_token={sandbox.api_token!r},
+    api_base_url={sandbox.api_base_url!r},
+    limits=RateLimits(default_limit=600, limits={{}}, total_limit=None),
+)
+db = pymongo.MongoClient({mongo.uri!r})[{db.name!r}]
+export_activity(client, db, {snapshot_id!r}, {what!r})
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ))
+    checkpoint = f"{snapshot_id}|export_{what}"
+    deadline = time.monotonic() + 60
+    while db["progress"].find_one({"_id": checkpoint}) is None and time.monotonic() < deadline:
+        assert process.poll() is None, f"the {what} step ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    return int(db["progress"].find_one({"_id": checkpoint})["done_through"])

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +22,7 @@ from tests.integration.backup_support import (
     back_up,
     client_for,
     collection_counts,
+    kill_step_after_checkpoint,
     live_objects,
     run_info,
     stored,
@@ -35,7 +30,6 @@ from tests.integration.backup_support import (
 )
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _text_attribute(client: AssetsClient, type_id: str, name: str) -> str:
@@ -180,29 +174,10 @@ def test_a_run_killed_halfway_is_not_restorable_and_resumes_where_it_stopped(
     second = export_config(client, mongo_db, target("ITAM", full_sweep_every=1), run_info("run-2"))
     export_objects(client, mongo_db, second.snapshot_id)
     # The history step runs in its own process, paced slowly, and is killed after its first checkpoint.
-    script = f"""
-import pymongo
-from airflow_assets.api import AssetsClient, RateLimits
-from airflow_assets.backup import activity
-from airflow_assets.backup.activity import export_activity
-activity.FLUSH_EVERY = 20
-client = AssetsClient(
-    site_url={sandbox.url!r}, email={sandbox.email!r}, api_token={sandbox.api_token!r},
-    api_base_url={sandbox.api_base_url!r},
-    limits=RateLimits(default_limit=600, limits={{}}, total_limit=None),
-)
-db = pymongo.MongoClient({mongo_server.uri!r})[{mongo_db.name!r}]
-export_activity(client, db, {second.snapshot_id!r}, "history")
-"""
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ))
-    checkpoint = f"{second.snapshot_id}|export_history"
-    deadline = time.monotonic() + 60
-    while mongo_db["progress"].find_one({"_id": checkpoint}) is None and time.monotonic() < deadline:
-        assert process.poll() is None, "the history step ended before it could be killed"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    done_before_kill = mongo_db["progress"].find_one({"_id": checkpoint})["done_through"]
+    setup = "from airflow_assets.backup import activity\nactivity.FLUSH_EVERY = 20"
+    done_before_kill = kill_step_after_checkpoint(
+        sandbox, mongo_server, mongo_db, second.snapshot_id, "history", setup
+    )
 
     # Nothing of the killed run is restorable, and the earlier snapshot reads back exactly as before.
     snapshots = SnapshotStore(mongo_db)

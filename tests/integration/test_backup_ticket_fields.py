@@ -7,12 +7,6 @@ object, ``assets_fields`` names the issue's Assets fields that hold that object,
 from __future__ import annotations
 
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,10 +22,17 @@ from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.hashing import canonical_json
-from tests.integration.backup_support import back_up, client_for, collection_counts, run_info, stored, target
+from tests.integration.backup_support import (
+    back_up,
+    client_for,
+    collection_counts,
+    kill_step_after_checkpoint,
+    run_info,
+    stored,
+    target,
+)
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 FIRST, SECOND = "customfield_10100", "customfield_10101"
 SEARCH = "POST /rest/api/3/search/jql"
 FIELD_LIST = "GET /rest/api/3/field"
@@ -179,29 +180,10 @@ def test_a_tickets_step_killed_midway_resumes_to_the_same_result(
     second = export_config(client, mongo_db, target("ITAM", full_sweep_every=1), run_info("run-2"))
     export_objects(client, mongo_db, second.snapshot_id)
     # The tickets step runs in its own process, paced slowly with small searches, killed after a checkpoint.
-    script = f"""
-import pymongo
-from airflow_assets.api import AssetsClient, RateLimits
-from airflow_assets.backup import ticket_fields
-from airflow_assets.backup.activity import export_activity
-ticket_fields.SEARCH_BATCH = 5
-client = AssetsClient(
-    site_url={sandbox.url!r}, email={sandbox.email!r}, api_token={sandbox.api_token!r},
-    api_base_url={sandbox.api_base_url!r},
-    limits=RateLimits(default_limit=600, limits={{}}, total_limit=None),
-)
-db = pymongo.MongoClient({mongo_server.uri!r})[{mongo_db.name!r}]
-export_activity(client, db, {second.snapshot_id!r}, "tickets")
-"""
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ))
-    checkpoint = f"{second.snapshot_id}|export_tickets"
-    deadline = time.monotonic() + 60
-    while mongo_db["progress"].find_one({"_id": checkpoint}) is None and time.monotonic() < deadline:
-        assert process.poll() is None, "the tickets step ended before it could be killed"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    done_before_kill = mongo_db["progress"].find_one({"_id": checkpoint})["done_through"]
+    setup = "from airflow_assets.backup import ticket_fields\nticket_fields.SEARCH_BATCH = 5"
+    done_before_kill = kill_step_after_checkpoint(
+        sandbox, mongo_server, mongo_db, second.snapshot_id, "tickets", setup
+    )
 
     resumed = export_activity(client, mongo_db, second.snapshot_id, "tickets")
     export_activity(client, mongo_db, second.snapshot_id, "history")
