@@ -79,11 +79,14 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
                 "new_schema: create each mapped schema under its new key with its config and "
                 "objects (refused if "
                 "the key exists). recreate_missing: in the existing schema, create again the objects of the "
-                "snapshot that no longer exist, with the references other objects had to them."
+                "snapshot that no longer exist, with the references other objects had to them. rollback: "
+                "put the existing schema back to the snapshot in place (ids and keys stay): changed "
+                "attributes, deleted objects and configuration; see the Rollback section."
             ),
             values_display={
                 "new_schema": "new_schema: rebuild into a new key (or another site)",
                 "recreate_missing": "recreate_missing: bring deleted objects back",
+                "rollback": "rollback: undo changes in place (ids and keys stay)",
             },
         ),
         "source_site": Param(
@@ -145,6 +148,7 @@ def restore_params(schema_keys: Sequence[str], sites: Sequence[str]) -> dict[str
             title="Dry run",
             description="Plan and report only (the plan task's log); write nothing. Untick to restore.",
         ),
+        **rollback_params(example),
         "accept_damaged": Param(
             False,
             type=["boolean", "null"],
@@ -162,3 +166,84 @@ def _enum_of(sites: Sequence[str]) -> dict[str, Any]:
     if not sites:
         return {"examples": ["prod"]}
     return {"enum": [None, *sites], "values_display": {"null": ANY_SITE, **{site: site for site in sites}}}
+
+
+ROLLBACK_SECTION = "Rollback (mode rollback only)"
+
+
+def rollback_params(example: str) -> dict[str, Param]:
+    """Return the fields only ``mode: rollback`` reads, grouped in one section of the form."""
+    return {
+        "changed_by": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string", "minLength": 1},
+            uniqueItems=True,
+            title="Only changes by",
+            section=ROLLBACK_SECTION,
+            description=(
+                "One account id or display name per line, e.g. 5b10ac8d82e05b22cc7d4ef5 or Import Bot: only "
+                "their changes go back, read from the history. Empty: anybody's."
+            ),
+        ),
+        "changed_from": Param(
+            None,
+            type=["null", "string"],
+            title="Only changes from",
+            section=ROLLBACK_SECTION,
+            description=(
+                "ISO timestamp, e.g. 2026-12-07T09:00:00Z: only changes made at or after it go back. With "
+                "snapshot latest, the snapshot is the latest taken at or before it."
+            ),
+        ),
+        "changed_to": Param(
+            None,
+            type=["null", "string"],
+            title="Only changes until",
+            section=ROLLBACK_SECTION,
+            description="ISO timestamp, e.g. 2026-12-07T10:30:00Z: only changes made at or before it go back",
+        ),
+        "on_conflict": Param(
+            "keep",
+            type=["null", "string"],
+            enum=[None, "keep", "snapshot"],
+            title="On conflict",
+            section=ROLLBACK_SECTION,
+            description=(
+                "An attribute changed in the window and again later by someone else: keep (default) lists "
+                "it and leaves it; snapshot puts the snapshot's value back anyway."
+            ),
+            values_display={
+                "null": "keep",
+                "keep": "keep: list it, leave it",
+                "snapshot": "snapshot: put back",
+            },
+        ),
+        "delete_created": Param(
+            False,
+            type=["boolean", "null"],
+            title="Delete objects created since",
+            section=ROLLBACK_SECTION,
+            description=(
+                "Objects created since the snapshot (with a window: in it, by those accounts) are listed; "
+                "tick to delete them."
+            ),
+        ),
+        "aql": Param(
+            None,
+            type=["null", "string"],
+            title="Only objects matching AQL",
+            section=ROLLBACK_SECTION,
+            description=f'An AQL filter run on the live site, e.g. Status = "In use" (schema {example}).',
+        ),
+        "relink_issues": Param(
+            False,
+            type=["boolean", "null"],
+            title="Re-link Jira issues",
+            section=ROLLBACK_SECTION,
+            description=(
+                "Objects created again get new ids: point the Jira issues whose Assets fields named them "
+                "at them again (rollback and recreate_missing)."
+            ),
+        ),
+    }

@@ -27,9 +27,12 @@ from airflow_assets.restore.log_lines import (
     objects_line,
     report_lines,
     restrictions_line,
+    rollback_line,
+    rollback_plan_lines,
+    rollback_totals,
     structure_line,
 )
-from airflow_assets.restore.request import RestoreParamError, RestoreRequest
+from airflow_assets.restore.request import ROLLBACK, RestoreParamError, RestoreRequest
 from airflow_assets.restore.session import PlanNotStoredError
 from airflow_assets.store.versions import DamagedContentError
 
@@ -116,10 +119,14 @@ class RestoreStepOperator(BaseOperator):
         if self.step == "plan":
             plan = session.plan()
             log.info("%s", plan.describe())
+            rollback = session.rollback_plans
+            for line in rollback_plan_lines(rollback, dry_run=plan.dry_run):
+                log.info("%s", line)
             return {
                 "objects": plan.objects,
                 "warnings": sum(plan.warning_counts.values()),
                 "dry_run": plan.dry_run,
+                **({"rollback": rollback_totals(rollback)} if rollback else {}),
             }
         request = session.request
         if self.step == "create_structure":
@@ -133,7 +140,13 @@ class RestoreStepOperator(BaseOperator):
             for warning in objects.warnings[:200]:
                 log.warning("%s", warning)
             log.info("%s", objects_line(objects))
-            return objects.as_dict()
+            if request.mode != ROLLBACK:
+                return objects.as_dict()
+            writes = session.roll_back()
+            for warning in writes.warnings[:200]:
+                log.warning("%s", warning)
+            log.info("%s", rollback_line(writes))
+            return {**objects.as_dict(), "rollback": writes.as_dict()}
         if self.step == "restore_comments":
             comments = session.restore_comments()
             flags = {"comments": request.include_comments, "history": request.history_as_comments}

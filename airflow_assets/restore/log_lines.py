@@ -9,9 +9,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_assets.restore.comments import CommentsSummary
     from airflow_assets.restore.objects import ObjectsSummary
+    from airflow_assets.restore.rollback import RollbackWrites
     from airflow_assets.restore.structure import StructureSummary
 
 KEY_MAP_COMMAND = "airflow-assets restores show {restore_id} --key-map {file}"
+CHANGES_COMMAND = "airflow-assets restores show {restore_id} --changes"
+ROLLBACK_COUNTS = (
+    ("put_back", "object gets attributes back", "objects get attributes back"),
+    ("recreate", "deleted object is created again", "deleted objects are created again"),
+    ("delete", "created object is deleted", "created objects are deleted"),
+    ("conflicts", "object has conflicts (left as they are)", "objects have conflicts (left as they are)"),
+    ("left", "object keeps changes outside the window", "objects keep changes outside the window"),
+    ("kept_created", "created object stays", "created objects stay"),
+    ("kept_deleted", "deleted object stays deleted", "deleted objects stay deleted"),
+)
 
 
 def counted(count: int, singular: str, plural: str | None = None) -> str:
@@ -87,3 +98,63 @@ def report_lines(report: Mapping[str, Any]) -> list[str]:
         "restore in the backup database (collection restore_files)",
         f"export it with: {command}",
     ]
+
+
+def rollback_totals(plans: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Return a rollback plan's counts over every schema and type."""
+    totals: dict[str, int] = {}
+    for plan in plans:
+        for name, count in (plan.get("totals") or {}).items():
+            totals[name] = totals.get(name, 0) + int(count)
+    return totals
+
+
+def rollback_plan_lines(plans: Sequence[Mapping[str, Any]], *, dry_run: bool) -> list[str]:
+    """Return what a rollback's plan log says: per schema and type, what goes back; the first changes."""
+    lines: list[str] = []
+    for plan in plans:
+        totals = plan.get("totals") or {}
+        history = plan.get("history_snapshot_id")
+        lines.append(
+            f"rollback of {plan.get('old_key')} to snapshot {plan.get('snapshot_id')}: "
+            f"{totals.get('compared', 0)} objects compared"
+            + (f"; changes read from the history of snapshot {history}" if history else "")
+        )
+        for type_name, counts in sorted((plan.get("per_type") or {}).items()):
+            said = [
+                counted(int(counts[name]), singular, plural)
+                for name, singular, plural in ROLLBACK_COUNTS
+                if counts.get(name)
+            ]
+            if not said:
+                continue
+            attributes = counts.get("attributes") or {}
+            which = ", ".join(f"{name} x{count}" for name, count in sorted(attributes.items()))
+            lines.append(f"  {type_name}: {'; '.join(said)}" + (f" ({which})" if which else ""))
+        if not plan.get("per_type"):
+            lines.append("  nothing differs: nothing to roll back")
+        for change in plan.get("first_changes") or []:
+            lines.append(f"  change: {change}")
+        for conflict in plan.get("conflicts") or []:
+            lines.append(f"  conflict: {conflict}")
+    if plans:
+        lines.append(
+            "every change is stored with the restore: "
+            + CHANGES_COMMAND.format(restore_id="<restore id>")
+            + (" (dry run: nothing was written)" if dry_run else "")
+        )
+    return lines
+
+
+def rollback_line(writes: RollbackWrites) -> str:
+    """Return what a rollback's writes did."""
+    parts = [
+        counted(writes.objects_put_back, "object") + " put back",
+        counted(writes.deleted, "created object") + " deleted",
+        f"{writes.writes} writes",
+    ]
+    if writes.already_back:
+        parts.append(f"{writes.already_back} already back (an earlier try)")
+    if writes.changed_since_plan:
+        parts.append(f"{writes.changed_since_plan} changed after the plan and left as they are")
+    return "rollback: " + ", ".join(parts)

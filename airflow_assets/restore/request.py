@@ -25,8 +25,12 @@ from airflow_assets.restore.mapping_text import (
 
 NEW_SCHEMA = "new_schema"
 RECREATE_MISSING = "recreate_missing"
-MODES = (NEW_SCHEMA, RECREATE_MISSING)
+ROLLBACK = "rollback"
+MODES = (NEW_SCHEMA, RECREATE_MISSING, ROLLBACK)
+IN_PLACE = (RECREATE_MISSING, ROLLBACK)  # the modes that write into the existing schema, on its own site
 LATEST = "latest"
+KEEP, SNAPSHOT = "keep", "snapshot"
+ON_CONFLICT = (KEEP, SNAPSHOT)
 
 # Assets schema keys: upper-case letters and digits, starting with a letter (2-10 characters on Cloud).
 SCHEMA_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
@@ -86,6 +90,46 @@ class SnapshotChoice:
 
 
 @dataclass(frozen=True)
+class RollbackScope:
+    """What a ``rollback`` puts back, beyond the object filters.
+
+    :param changed_by: account ids or display names: only their changes go back (empty: anybody's).
+    :param changed_from: only changes made at or after this moment (None: open).
+    :param changed_to: only changes made at or before this moment (None: open).
+    :param on_conflict: ``keep``: an attribute changed in the window and again later by someone else is
+        listed and left; ``snapshot``: it goes back to the snapshot's value too.
+    :param delete_created: delete the objects created since the snapshot (or, with a window, in it).
+    :param aql: an AQL filter evaluated on the live site: only the objects it finds are compared.
+    :param relink_issues: point the Jira issues that named a recreated object at it again.
+    """
+
+    changed_by: tuple[str, ...] = ()
+    changed_from: datetime | None = None
+    changed_to: datetime | None = None
+    on_conflict: str = KEEP
+    delete_created: bool = False
+    aql: str | None = None
+    relink_issues: bool = False
+
+    @property
+    def windowed(self) -> bool:
+        """Tell whether only some changes go back (by account or time), read from history."""
+        return bool(self.changed_by) or self.changed_from is not None or self.changed_to is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the scope as JSON-compatible values (stored with the plan)."""
+        return {
+            "changed_by": list(self.changed_by),
+            "changed_from": self.changed_from.isoformat() if self.changed_from else None,
+            "changed_to": self.changed_to.isoformat() if self.changed_to else None,
+            "on_conflict": self.on_conflict,
+            "delete_created": self.delete_created,
+            "aql": self.aql,
+            "relink_issues": self.relink_issues,
+        }
+
+
+@dataclass(frozen=True)
 class RestoreRequest:
     """A restore run's parameters, checked.
 
@@ -101,6 +145,8 @@ class RestoreRequest:
     :param dry_run: plan and report, write nothing.
     :param accept_damaged: restore what is sound of a damaged snapshot and report the rest (default:
         a damaged snapshot is refused before any write).
+    :param rollback: what a ``rollback`` puts back (its window, conflicts, deletions); also
+        ``relink_issues`` of ``recreate_missing``.
     """
 
     snapshot: SnapshotChoice
@@ -114,6 +160,7 @@ class RestoreRequest:
     history_as_comments: bool = False
     dry_run: bool = True
     accept_damaged: bool = False
+    rollback: RollbackScope = field(default_factory=RollbackScope)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def mapping(self, old_key: str) -> SchemaMapping:
@@ -139,6 +186,7 @@ class RestoreRequest:
             "history_as_comments": self.history_as_comments,
             "dry_run": self.dry_run,
             "accept_damaged": self.accept_damaged,
+            "rollback": self.rollback.as_dict(),
         }
 
 
@@ -182,7 +230,76 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
         history_as_comments=_flag(params, "history_as_comments", False),
         dry_run=_flag(params, "dry_run", True),
         accept_damaged=_flag(params, "accept_damaged", False),
+        rollback=_rollback_scope(params, mode, snapshot),
     )
+
+
+def _rollback_scope(params: Mapping[str, Any], mode: str, snapshot: SnapshotChoice) -> RollbackScope:
+    """Read the rollback fields; refuse them in a mode that would ignore them."""
+    scope = RollbackScope(
+        changed_by=_names(params, "changed_by"),
+        changed_from=_moment(params, "changed_from"),
+        changed_to=_moment(params, "changed_to"),
+        on_conflict=_text(params, "on_conflict", KEEP) or KEEP,
+        delete_created=_flag(params, "delete_created", False),
+        aql=_optional_text(params, "aql"),
+        relink_issues=_flag(params, "relink_issues", False),
+    )
+    if scope.on_conflict not in ON_CONFLICT:
+        raise RestoreParamError(
+            "on_conflict", f"must be {' or '.join(ON_CONFLICT)}, not {shown(scope.on_conflict)}"
+        )
+    if mode != ROLLBACK:
+        given = [
+            name
+            for name, value in (
+                ("changed_by", scope.changed_by),
+                ("changed_from", scope.changed_from),
+                ("changed_to", scope.changed_to),
+                ("delete_created", scope.delete_created),
+                ("aql", scope.aql),
+                ("on_conflict", scope.on_conflict != KEEP),
+            )
+            if value
+        ]
+        if given:
+            raise RestoreParamError(given[0], f"only mode rollback uses it (this run's mode is {mode})")
+        if scope.relink_issues and mode != RECREATE_MISSING:
+            raise RestoreParamError(
+                "relink_issues", "only modes rollback and recreate_missing recreate objects issues can name"
+            )
+        return scope
+    if scope.changed_from and scope.changed_to and scope.changed_from > scope.changed_to:
+        raise RestoreParamError(
+            "changed_to",
+            f"{scope.changed_to.isoformat()} is before changed_from ({scope.changed_from.isoformat()})",
+        )
+    if scope.changed_by and scope.changed_from is None and snapshot.latest:
+        raise RestoreParamError(
+            "changed_from",
+            "with changed_by, say from when (changed_from) or which snapshot to return to (snapshot): "
+            "the latest snapshot may already hold the changes to undo",
+        )
+    if scope.changed_from is not None and snapshot.at is not None and snapshot.at > scope.changed_from:
+        raise RestoreParamError(
+            "snapshot",
+            f"{snapshot.at.isoformat()} is after changed_from ({scope.changed_from.isoformat()}): the "
+            "snapshot must hold the values from before the window",
+        )
+    return scope
+
+
+def _moment(params: Mapping[str, Any], name: str) -> datetime | None:
+    text = _optional_text(params, name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RestoreParamError(
+            name, f"{shown(text)} is not an ISO 8601 timestamp such as 2026-12-07T09:30:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def parse_snapshot(raw: Any) -> SnapshotChoice:
@@ -262,17 +379,15 @@ def _mapping(entry: MappingEntry, mode: str) -> SchemaMapping:
     if new_name is not None and not isinstance(new_name, str):
         raise refuse("new_name", "must be text")
     new_name = (new_name or "").strip() or None
-    if mode == RECREATE_MISSING:
+    if mode in IN_PLACE:
         if new_key not in (None, old_key):
             raise refuse(
                 "new_key",
-                f"recreate_missing restores into the existing schema {old_key}: leave new_key empty or "
+                f"{mode} restores into the existing schema {old_key}: leave new_key empty or "
                 f"set it to {old_key} (use mode new_schema to restore into {new_key})",
             )
         if new_name is not None:
-            raise refuse(
-                "new_name", "recreate_missing keeps the existing schema's name: leave new_name empty"
-            )
+            raise refuse("new_name", f"{mode} keeps the existing schema's name: leave new_name empty")
         new_key = old_key
     elif new_key is None:
         suggestion = f"{old_key}2"[:10]

@@ -360,8 +360,9 @@ def merge_by_id(
 class _Tally:
     """What the diff found so far (counts, the first changes, the rewrites)."""
 
-    def __init__(self, first: int) -> None:
+    def __init__(self, first: int, on_change: Callable[[ObjectChange], None] | None = None) -> None:
         self.first = first
+        self.on_change = on_change
         self.counts: dict[str, dict[str, int]] = {}
         self.first_changes: list[ObjectChange] = []
         self.rewrites: list[Rewrite] = []
@@ -384,9 +385,13 @@ class _Tally:
             self.deleted.append(object_id)
         else:
             self.created.append(object_id)
-        if len(self.first_changes) < self.first:
+        if len(self.first_changes) < self.first or self.on_change is not None:
             key = str(obj.get("objectKey") or object_id)
-            self.first_changes.append(ObjectChange(object_id, key, type_id, kind, attributes))
+            change = ObjectChange(object_id, key, type_id, kind, attributes)
+            if len(self.first_changes) < self.first:
+                self.first_changes.append(change)
+            if self.on_change is not None:
+                self.on_change(change)
 
 
 def diff_schema(
@@ -397,6 +402,8 @@ def diff_schema(
     *,
     first_changes: int = FIRST_CHANGES,
     page_size: int = PAGE_SIZE,
+    maps: ValueMaps | None = None,
+    on_change: Callable[[ObjectChange], None] | None = None,
 ) -> RollbackDiff:
     """Compare the live schema a snapshot was taken of with the snapshot (see the module docstring).
 
@@ -406,6 +413,11 @@ def diff_schema(
     :param selection: which objects to compare.
     :param first_changes: how many changes to keep with their values.
     :param page_size: live objects per AQL request.
+    :param maps: how both sides are put in written form (default: :func:`in_place_maps` of the attributes
+        that exist live); a rollback's maps also hold the attributes it recreated and the objects it
+        recreated, so that they compare equal to the snapshot's.
+    :param on_change: called with every object that is not unchanged, with its values (the rewrites keep
+        only ids; this streams every change to where the caller keeps it).
     :raises RollbackDiffError: the client is of another workspace than the snapshot's (ids would name
         other objects).
     """
@@ -419,7 +431,8 @@ def diff_schema(
         norm.as_id(raw.get("id"), what="an attribute's id"): raw
         for raw in client.get_schema_attributes(snapshot.schema_id)
     }
-    maps = in_place_maps(config, live_attributes)
+    if maps is None:
+        maps = in_place_maps(config, live_attributes)
     type_ids = selection.resolved_types(config)
     candidates = selection.candidate_ids()
     walk = LiveWalk(client, snapshot.schema_id, type_ids=type_ids, object_ids=candidates, page_size=page_size)
@@ -438,7 +451,7 @@ def diff_schema(
         query["n"] = {"$in": sorted(norm.object_number(i) for i in candidates if i.isdigit())}
     snapshot_side = (obj for obj in reader.read(snapshot, "object", query or None, sort="n") if wanted(obj))
     live_side = (obj for obj in walk.objects() if wanted(obj))
-    tally = _Tally(first_changes)
+    tally = _Tally(first_changes, on_change)
     for old, new in merge_by_id(snapshot_side, live_side):
         if new is None:
             assert old is not None

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow_assets.messages import cut, shown
 from airflow_assets.model.attributes import referenced_type
-from airflow_assets.restore.request import RECREATE_MISSING, RestoreParamError, RestoreRequest
+from airflow_assets.restore.request import IN_PLACE, RestoreParamError, RestoreRequest
 from airflow_assets.restore.schema_source import SchemaSource
 
 JsonDict = dict[str, Any]
@@ -145,7 +145,7 @@ def select_objects(
             chosen.append(by_key[key])
         elif key not in held:
             raise RestoreParamError(f"object_keys[{index}]", f"{shown(key)} is not in the chosen snapshot")
-        elif request.mode == RECREATE_MISSING:
+        elif request.mode in IN_PLACE:
             missing.append(key)
         else:
             raise RestoreParamError(

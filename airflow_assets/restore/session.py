@@ -22,6 +22,7 @@ from pymongo.database import Database
 from airflow_assets.api import AssetsClient
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.model.attributes import referenced_type
+from airflow_assets.model.schema_config import SchemaConfig
 from airflow_assets.restore.comments import CommentsSummary, restore_comments
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.integrity import check_sources
@@ -30,12 +31,33 @@ from airflow_assets.restore.objects import OBJECT, SETTLE_SECONDS, ObjectRestore
 from airflow_assets.restore.pinned import pinned_snapshots
 from airflow_assets.restore.plan import RestorePlan, build_plan, new_schema_name, on_same_site
 from airflow_assets.restore.refusals import check_new_globals, check_new_schema
-from airflow_assets.restore.request import NEW_SCHEMA, RECREATE_MISSING, RestoreParamError, RestoreRequest
+from airflow_assets.restore.request import (
+    IN_PLACE,
+    NEW_SCHEMA,
+    RECREATE_MISSING,
+    ROLLBACK,
+    RestoreParamError,
+    RestoreRequest,
+)
 from airflow_assets.restore.restrictions import restrictions_of
+from airflow_assets.restore.rollback import (
+    CHANGES_FILE,
+    Decide,
+    RollbackWriter,
+    RollbackWrites,
+    SchemaRollback,
+    everything,
+    plan_schema,
+    read_changes,
+    recreates_deleted,
+    rollback_maps,
+    verify_schema,
+)
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source
 from airflow_assets.restore.scope import ObjectSet, TypeScope, count_entries, scope_types, select_objects
 from airflow_assets.restore.source import SourceSnapshot, resolve_sources
 from airflow_assets.restore.structure import (
+    ATTRIBUTE,
     SCHEMA,
     StructureBuilder,
     StructureMaps,
@@ -45,6 +67,8 @@ from airflow_assets.restore.structure import (
 from airflow_assets.restore.target import TargetSite, read_target
 from airflow_assets.restore.values import ValueMaps
 from airflow_assets.restore.verify import Verifier, VerifyReport
+from airflow_assets.store.layout import CONFIG_KINDS
+from airflow_assets.store.reader import SnapshotReader
 
 log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
@@ -172,8 +196,15 @@ class RestoreSession:
         The plan finds those the request names; every later step those the stored plan pinned.
         """
         if self._planning:
-            return resolve_sources(self.db, self.request, self.settings.sites)
+            return resolve_sources(
+                self.db, self.request, self.settings.sites, exclude=self.backup_before.values()
+            )
         return pinned_snapshots(self.db, self.request, self.stored_plan, self.settings.sites)
+
+    @property
+    def backup_before(self) -> dict[str, str]:
+        """Return the snapshot a rollback took of each schema before planning (schema key -> snapshot id)."""
+        return dict(self.ledger.document().get("backup_before") or {})
 
     @cached_property
     def schemas(self) -> list[SchemaSource]:
@@ -213,8 +244,8 @@ class RestoreSession:
 
     @cached_property
     def live(self) -> dict[str, set[str]] | None:
-        """Return, in ``recreate_missing``, the ids of the objects that exist now, per schema key."""
-        if self.request.mode != RECREATE_MISSING:
+        """Return, in the modes that write in place, the ids of the objects that exist now, per schema key."""
+        if self.request.mode not in IN_PLACE:
             return None
         live: dict[str, set[str]] = {}
         for schema in self.schemas:
@@ -240,6 +271,8 @@ class RestoreSession:
             return select_objects(self.schemas, self.scope, self.request)
         schemas = self.schemas
         done = set(self.ledger.created(OBJECT))
+        if self.request.mode == ROLLBACK and not recreates_deleted(self.request.rollback):
+            live = {schema.old_key: {obj["id"] for obj in schema.source.objects()} for schema in schemas}
 
         def missing(position: int, obj: JsonDict) -> bool:
             return obj["id"] in done or obj["id"] not in live.get(schemas[position].old_key, set())
@@ -278,7 +311,42 @@ class RestoreSession:
             self._planning = False
         self._plan = plan
         self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
+        if self.request.mode == ROLLBACK:
+            self.plan_rollback()
         return plan
+
+    def plan_rollback(self) -> list[SchemaRollback]:
+        """Compare each live schema with its snapshot; store what goes back (every change) and the counts."""
+        reader = SnapshotReader(self.db)
+        lines: list[str] = []
+        plans = []
+        taken = self.backup_before
+        for source in self.snapshots:
+            key = source.mapping.old_key
+            history_id = taken.get(key)
+            plan = plan_schema(
+                self.client, reader, source.snapshot, self.request, key,
+                decide=self._decider(reader, source, history_id), write_line=lines.append,
+                history_snapshot_id=history_id,
+            )  # fmt: skip
+            plans.append(plan)
+        self.ledger.save_file(CHANGES_FILE, "".join(line + "\n" for line in lines))
+        self.ledger.save({"rollback": {"schemas": [p.as_dict() for p in plans], "changes": len(lines)}})
+        return plans
+
+    def _decider(self, reader: SnapshotReader, source: SourceSnapshot, history_id: str | None) -> Decide:
+        """Return what decides which changes go back: all of them, or a window's (read from history)."""
+        scope = self.request.rollback
+        if not scope.windowed:
+            return everything
+        from airflow_assets.restore.rollback_window import window_decider
+
+        return window_decider(self.client, reader, source.snapshot, scope, history_id)
+
+    @property
+    def rollback_plans(self) -> list[JsonDict]:
+        """Return the stored rollback plan of each schema (empty before the plan, or in another mode)."""
+        return list((self.ledger.document().get("rollback") or {}).get("schemas") or [])
 
     def _build_plan(self) -> RestorePlan:
         # The target's connection first: a wrong one fails before the snapshots are checked.
@@ -379,16 +447,47 @@ class RestoreSession:
         """Create the objects (and, in ``recreate_missing``, the references others had to them)."""
         restorer = self.restorer()
         summary = restorer.run()
-        if self.request.mode == RECREATE_MISSING:
+        if self.stored_plan.mode == RECREATE_MISSING:
 
-            def everything() -> Any:
+            def every_object() -> Any:
                 for schema in self.schemas:
                     yield from schema.source.objects()
 
-            restorer.restore_inbound(everything)
+            restorer.restore_inbound(every_object)
         self.ledger.push_warnings("objects", summary.warnings)
         self.ledger.save({"steps.objects": summary.as_dict()})
         return summary
+
+    def rollback_maps(self, source: SourceSnapshot) -> ValueMaps:
+        """Return the maps a rollback writes and compares with: the attributes and objects created again."""
+        config = SchemaConfig({kind: source.config(kind) for kind in CONFIG_KINDS})
+        live = [str(a.get("id")) for a in self.client.get_schema_attributes(source.snapshot.schema_id)]
+        recreated = {
+            old: created.new_id
+            for old, created in self.ledger.created(ATTRIBUTE).items()
+            if old in config.attributes and created.new_id != old
+        }
+        return rollback_maps(config, live, attributes=recreated, created=self.ledger.created(OBJECT))
+
+    def roll_back(self) -> RollbackWrites:
+        """Put back the changed objects and delete the created ones, as the stored rollback plan says."""
+        total = RollbackWrites()
+        if self.stored_plan.mode != ROLLBACK:
+            return total
+        reader = SnapshotReader(self.db)
+        for source in self.snapshots:
+            key = source.mapping.old_key
+            writer = RollbackWriter(
+                self.client, self.ledger, reader, source.snapshot, self.rollback_maps(source),
+                max_workers=self.settings.max_workers,
+            )  # fmt: skip
+            done = writer.run(change for change in read_changes(self.ledger) if change["schema"] == key)
+            for name in ("objects_put_back", "already_back", "changed_since_plan", "deleted", "writes"):
+                setattr(total, name, getattr(total, name) + getattr(done, name))
+            total.warnings.extend(done.warnings)
+        self.ledger.push_warnings("rollback", total.warnings)
+        self.ledger.save({"steps.rollback": total.as_dict()})
+        return total
 
     def restore_comments(self) -> CommentsSummary:
         """Restore comments and history comments of the created objects."""
@@ -426,6 +525,19 @@ class RestoreSession:
             self.value_maps(maps), restorer.reference,
         )  # fmt: skip
         report = verifier.run(comments=self.request.include_comments)
+        if self.stored_plan.mode == ROLLBACK:
+            reader = SnapshotReader(self.db)
+            created = self.ledger.created(OBJECT)
+            for source in self.snapshots:
+                key = source.mapping.old_key
+                differences, compared = verify_schema(
+                    self.client, reader, source.snapshot, self.request,
+                    (change for change in read_changes(self.ledger) if change["schema"] == key),
+                    self.rollback_maps(source), created,
+                )  # fmt: skip
+                for difference in differences:
+                    report.differences.append(f"{key}: {difference}")
+                report.objects_checked += compared
         self.ledger.save({"steps.verify": report.as_dict()})
         return report
 

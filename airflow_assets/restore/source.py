@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,10 +101,14 @@ class SourceSnapshot:
         }
 
 
-def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str]) -> list[SourceSnapshot]:
+def resolve_sources(
+    db: Database, request: RestoreRequest, sites: Sequence[str], *, exclude: Collection[str] = ()
+) -> list[SourceSnapshot]:
     """Find the complete snapshot of every mapped schema that ``request.snapshot`` names.
 
     :param sites: the site names of the backup config.
+    :param exclude: snapshot ids "latest" or a moment never picks (the backup a rollback took of the state
+        it undoes).
     :raises RestoreParamError: an unknown site, key or snapshot, named by its parameter.
     """
     if request.source_site is not None and request.source_site not in sites:
@@ -115,7 +119,7 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
     reader = SnapshotReader(db)
     sources = []
     for index, mapping in enumerate(request.mappings):
-        snapshot = _choose(reader, request, index, mapping)
+        snapshot = _choose(reader, request, index, mapping, frozenset(exclude))
         damage = DamageLog() if request.accept_damaged else None
         sources.append(SourceSnapshot(index, mapping, snapshot, reader.lane(snapshot), damage))
     taken_sites = {source.site for source in sources}
@@ -128,7 +132,13 @@ def resolve_sources(db: Database, request: RestoreRequest, sites: Sequence[str])
     return sources
 
 
-def _choose(reader: SnapshotReader, request: RestoreRequest, index: int, mapping: SchemaMapping) -> Snapshot:
+def _choose(
+    reader: SnapshotReader,
+    request: RestoreRequest,
+    index: int,
+    mapping: SchemaMapping,
+    exclude: frozenset[str],
+) -> Snapshot:
     where = f"schema_mappings[{index}].old_key"
     choice = request.snapshot
     if choice.snapshot_id is not None:
@@ -143,7 +153,7 @@ def _choose(reader: SnapshotReader, request: RestoreRequest, index: int, mapping
                     f"{mapping.old_key}",
                 )
             # Several schemas and one id: the others take their snapshot nearest before it.
-            return _latest(reader, request, index, mapping, snapshot.state_at)
+            return _latest(reader, request, index, mapping, snapshot.state_at, exclude)
         if snapshot.status == DAMAGED and not request.accept_damaged:
             raise RestoreParamError(
                 "snapshot",
@@ -161,14 +171,23 @@ def _choose(reader: SnapshotReader, request: RestoreRequest, index: int, mapping
                 f"snapshot {choice.snapshot_id} was taken on site {snapshot.site}, not {request.source_site}",
             )
         return snapshot
-    return _latest(reader, request, index, mapping, choice.at)
+    return _latest(reader, request, index, mapping, choice.at, exclude)
 
 
 def _latest(
-    reader: SnapshotReader, request: RestoreRequest, index: int, mapping: SchemaMapping, at: datetime | None
+    reader: SnapshotReader,
+    request: RestoreRequest,
+    index: int,
+    mapping: SchemaMapping,
+    at: datetime | None,
+    exclude: frozenset[str] = frozenset(),
 ) -> Snapshot:
     where = f"schema_mappings[{index}].old_key"
-    candidates = reader.complete(mapping.old_key, site=request.source_site)
+    candidates = [
+        snapshot
+        for snapshot in reader.complete(mapping.old_key, site=request.source_site)
+        if snapshot.snapshot_id not in exclude
+    ]
     if not candidates:
         on_site = f" on site {request.source_site}" if request.source_site else ""
         raise RestoreParamError(

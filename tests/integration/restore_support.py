@@ -53,6 +53,7 @@ def restore(
     run.plan()
     run.build_structure()
     run.restore_objects()
+    run.roll_back()
     run.restore_comments()
     run.apply_restrictions()
     report = run.verify()

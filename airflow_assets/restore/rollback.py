@@ -1,0 +1,599 @@
+"""Roll a live schema back to a snapshot of it, in place: a ``rollback``'s plan, writes and check.
+
+The comparison is :mod:`airflow_assets.restore.rollback_diff`'s: one paged read of the live schema, objects
+matched by id, equal content hashes costing nothing. This module decides what of the differences goes back,
+stores every change of the plan (one JSON line per object not unchanged, in the restore's files: what
+``airflow-assets restores show ID --changes`` lists), and later writes them:
+
+- a changed object gets one ``PUT object/{id}`` holding only the attributes that go back, built from the
+  snapshot; before each batch of writes the objects are read again (one AQL request per batch), and an object
+  whose attributes no longer hold what the plan saw is left alone and reported (someone changed it since);
+- every write goes through the ledger: an intent before the ``PUT``, its completion after. A resumed run skips
+  what completed and reads again what was open: an object that already holds the snapshot's values is done
+  without a second write;
+- objects created since are deleted only with ``delete_created`` (through the ledger too);
+- objects deleted since are created again by the restore's object step (as ``recreate_missing``); the
+  references of live objects to them come back through these ``PUT`` bodies, with the new ids.
+
+With ``changed_by`` / ``changed_from`` / ``changed_to`` only the attributes changed in that window by those
+accounts go back (:mod:`airflow_assets.restore.rollback_window`), read from the history of the backup taken
+at the start of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_assets.api import AssetsClient
+from airflow_assets.exceptions import AssetsApiError, AssetsBadRequestError, AssetsNotFoundError
+from airflow_assets.ids import id_order
+from airflow_assets.model.attributes import ATTR_REFERENCE, attribute_kind
+from airflow_assets.model.schema_config import SchemaConfig
+from airflow_assets.restore.ledger import Created, Ledger
+from airflow_assets.restore.request import RestoreParamError, RestoreRequest, RollbackScope
+from airflow_assets.restore.rollback_diff import (
+    CHANGED,
+    CREATED_SINCE,
+    DELETED_SINCE,
+    AttributeChange,
+    DiffFilter,
+    LiveWalk,
+    ObjectChange,
+    Rewrite,
+    diff_schema,
+    write_body,
+    written_values,
+)
+from airflow_assets.restore.values import ValueMaps
+from airflow_assets.store.layout import CONFIG_KINDS
+from airflow_assets.store.reader import SnapshotReader
+from airflow_assets.store.snapshots import Snapshot
+
+log = logging.getLogger(__name__)
+JsonDict = dict[str, Any]
+
+CHANGES_FILE = "changes.jsonl"
+ROLLBACK_PUT = "rollback_put"
+ROLLBACK_DELETE = "rollback_delete"
+WRITE_BATCH = 250  # objects read again (one AQL request) and then written per batch
+FIRST_LISTED = 50
+
+# What happens to an object that is not unchanged.
+PUT = "put"  # some of its attributes go back
+RECREATE = "recreate"  # deleted since: created again (new id and key)
+DELETE = "delete"  # created since: deleted (delete_created)
+KEEP = "keep"  # listed only: nothing goes back (conflicts, other accounts' changes, created since...)
+
+
+# -- the value maps ------------------------------------------------------------------------------------
+
+
+def rollback_maps(
+    config: SchemaConfig,
+    live_attribute_ids: Collection[str],
+    *,
+    attributes: Mapping[str, str] | None = None,
+    created: Mapping[str, Created] | None = None,
+) -> ValueMaps:
+    """Return the value maps of a rollback: ids stay, except what the rollback created again.
+
+    :param config: the snapshot's configuration.
+    :param live_attribute_ids: the attributes that exist live (they map to themselves).
+    :param attributes: snapshot attribute id -> live id of an attribute deleted since and created again (or
+        itself, in the plan: an attribute deleted since is compared as if it held nothing live).
+    :param created: snapshot object id -> what it was created again as: references to it are sent (and
+        compared) as its new id.
+    """
+    recreated = dict(attributes or {})
+    live = set(live_attribute_ids)
+    mapped = {a: a for a in config.attributes if a in live}
+    definitions: dict[str, JsonDict] = dict(config.attributes)
+    for old, new in recreated.items():
+        mapped[old] = new
+        mapped[new] = new  # the live side holds the new id
+        if old in config.attributes:
+            definitions.setdefault(new, config.attributes[old])
+    objects = dict(created or {})
+
+    def reference(object_id: str) -> str | None:
+        done = objects.get(object_id)
+        return done.new_id if done is not None else object_id
+
+    return ValueMaps(
+        attributes=mapped,
+        attribute_defs=definitions,
+        statuses=_Identity(),
+        reference=reference,
+        user=lambda person: None if not person else person.get("accountId"),
+        group=lambda name: name,
+    )
+
+
+class _Identity(Mapping[str, str]):
+    """Every id maps to itself (statuses stay in place)."""
+
+    def __getitem__(self, key: str) -> str:
+        return key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return key
+
+
+# -- the plan --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SchemaRollback:
+    """The rollback plan of one schema: counts per object type, the first changes, where the rest is.
+
+    :param old_key: the schema's key.
+    :param schema_id: the live schema (the snapshot's).
+    :param snapshot_id: the state it goes back to.
+    :param history_snapshot_id: the snapshot whose history decided a window (None: no window).
+    :param per_type: object type name -> counts (``put_back``, ``recreate``, ``delete``, ``conflicts``,
+        ``kept_created``, ``kept_deleted``, ``left``), and ``attributes``: attribute name -> objects
+        getting it back.
+    :param first_changes: the first changes, old -> new values.
+    :param conflicts: the first conflicts, with who changed the attribute later.
+    :param totals: the counts over every type.
+    """
+
+    old_key: str
+    schema_id: str
+    snapshot_id: str
+    history_snapshot_id: str | None = None
+    per_type: dict[str, JsonDict] = field(default_factory=dict)
+    first_changes: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    live_requests: int = 0
+
+    def as_dict(self) -> JsonDict:
+        """Return the plan as stored (JSON-compatible)."""
+        return {
+            "old_key": self.old_key,
+            "schema_id": self.schema_id,
+            "snapshot_id": self.snapshot_id,
+            "history_snapshot_id": self.history_snapshot_id,
+            "per_type": self.per_type,
+            "first_changes": self.first_changes,
+            "conflicts": self.conflicts,
+            "totals": self.totals,
+            "live_requests": self.live_requests,
+        }
+
+    def count(self, type_name: str, what: str, by: int = 1) -> None:
+        counts = self.per_type.setdefault(type_name, {"attributes": {}})
+        counts[what] = counts.get(what, 0) + by
+        self.totals[what] = self.totals.get(what, 0) + by
+
+
+# Decides, for a batch of objects that are not unchanged, what goes back: object id -> attribute id -> (PUT
+# or KEEP, why). An object created since is decided under the attribute id "*" (DELETE or KEEP, why).
+Decide = Callable[[Sequence[ObjectChange]], Mapping[str, Mapping[str, tuple[str, str]]]]
+CREATED_VERDICT = "*"
+DECIDE_BATCH = 500
+
+
+def everything(changes: Sequence[ObjectChange]) -> Mapping[str, Mapping[str, tuple[str, str]]]:
+    """Without a window every differing attribute goes back, and every object created since may go."""
+    return {
+        change.object_id: {a.attribute_id: (PUT, "") for a in change.attributes}
+        | {CREATED_VERDICT: (DELETE, "")}
+        for change in changes
+    }
+
+
+def diff_filter(
+    client: AssetsClient, config: SchemaConfig, schema_id: str, request: RestoreRequest
+) -> DiffFilter:
+    """Return which objects a rollback compares: the request's types, keys and live AQL filter.
+
+    :raises RestoreParamError: an AQL filter the site refuses.
+    """
+    type_ids: set[str] = set()
+    for name in request.object_types:
+        type_ids |= {
+            type_id
+            for type_id, object_type in config.object_types.items()
+            if str(object_type.get("name", "")).casefold() == name.casefold()
+        }
+    object_ids: frozenset[str] | None = None
+    aql = request.rollback.aql
+    if aql:
+        found: set[str] = set()
+        try:
+            for page in client.iter_aql_pages(
+                f"objectSchemaId = {schema_id} AND ({aql})", page_size=1000, include_attributes=False
+            ):
+                found.update(str(value.get("id")) for value in page.values)
+        except AssetsBadRequestError as error:
+            raise RestoreParamError("aql", f"the site refused the AQL filter: {error}") from None
+        object_ids = frozenset(found)
+    return DiffFilter(
+        type_ids=frozenset(type_ids), object_keys=frozenset(request.object_keys), object_ids=object_ids
+    )
+
+
+def recreates_deleted(scope: RollbackScope) -> bool:
+    """Tell whether a rollback creates again the objects deleted since its snapshot.
+
+    A deletion leaves no history on the site (Atlassian deletes an object's history with it), so it cannot
+    be told whose it was: with ``changed_by`` deleted objects are listed, not created again. An AQL filter
+    finds live objects only, so it never selects a deleted one.
+    """
+    return not scope.changed_by and not scope.aql
+
+
+def plan_schema(
+    client: AssetsClient,
+    reader: SnapshotReader,
+    snapshot: Snapshot,
+    request: RestoreRequest,
+    old_key: str,
+    *,
+    decide: Decide = everything,
+    write_line: Callable[[str], None],
+    history_snapshot_id: str | None = None,
+) -> SchemaRollback:
+    """Compare the live schema with ``snapshot``, decide what goes back, and stream every change out.
+
+    :param decide: what of a batch of changes goes back (a window's rule reads their history in one go).
+    :param write_line: receives one JSON line per object that is not unchanged.
+    """
+    config = SchemaConfig(reader.config(snapshot, CONFIG_KINDS))
+    live_ids = [str(a.get("id")) for a in client.get_schema_attributes(snapshot.schema_id)]
+    gone = {a: a for a in config.attributes if a not in set(live_ids)}
+    maps = rollback_maps(config, live_ids, attributes=gone)
+    selection = diff_filter(client, config, snapshot.schema_id, request)
+    plan = SchemaRollback(old_key, snapshot.schema_id, snapshot.snapshot_id, history_snapshot_id)
+    type_names = {t: str(o.get("name") or t) for t, o in config.object_types.items()}
+    scope = request.rollback
+    recreate = recreates_deleted(scope)
+
+    pending: list[ObjectChange] = []
+
+    def flush() -> None:
+        verdicts = decide(pending)
+        for change in pending:
+            record(change, verdicts.get(change.object_id, {}))
+        pending.clear()
+
+    def collect(change: ObjectChange) -> None:
+        pending.append(change)
+        if len(pending) >= DECIDE_BATCH:
+            flush()
+
+    def record(change: ObjectChange, verdicts: Mapping[str, tuple[str, str]]) -> None:
+        type_name = type_names.get(change.type_id, change.type_id)
+        line: JsonDict = {
+            "schema": old_key, "id": change.object_id, "key": change.object_key, "type": change.type_id,
+            "kind": change.kind,
+        }  # fmt: skip
+        if change.kind == CHANGED:
+            put = [a for a in change.attributes if verdicts.get(a.attribute_id, (KEEP, ""))[0] == PUT]
+            kept = [a for a in change.attributes if a not in put]
+            line["put"] = [_attribute(a) for a in put]
+            line["kept"] = [
+                {
+                    **_attribute(a),
+                    "reason": verdicts.get(a.attribute_id, (KEEP, "not changed in the window"))[1],
+                }
+                for a in kept
+            ]
+            conflicts = [k for k in line["kept"] if k["reason"].startswith("conflict")]
+            line["action"] = PUT if put else KEEP
+            if put:
+                plan.count(type_name, "put_back")
+                attributes = plan.per_type[type_name]["attributes"]
+                for attribute in put:
+                    attributes[attribute.name] = attributes.get(attribute.name, 0) + 1
+                if len(plan.first_changes) < FIRST_LISTED:
+                    shown = "; ".join(attribute.line() for attribute in put)
+                    plan.first_changes.append(f"{change.object_key}: {shown}")
+            if conflicts:
+                plan.count(type_name, "conflicts")
+                for conflict in conflicts:
+                    if len(plan.conflicts) < FIRST_LISTED:
+                        plan.conflicts.append(f"{change.object_key}.{conflict['name']}: {conflict['reason']}")
+            if kept and not conflicts:
+                plan.count(type_name, "left")
+        elif change.kind == DELETED_SINCE:
+            line["action"] = RECREATE if recreate else KEEP
+            plan.count(type_name, "recreate" if recreate else "kept_deleted")
+            if recreate and len(plan.first_changes) < FIRST_LISTED:
+                plan.first_changes.append(f"{change.object_key}: deleted since: created again")
+        else:
+            verdict, why = verdicts.get(CREATED_VERDICT, (KEEP, "not created in the window"))
+            delete = scope.delete_created and verdict == DELETE
+            line["action"] = DELETE if delete else KEEP
+            if not delete:
+                line["reason"] = why if scope.delete_created else "delete_created is off"
+            plan.count(type_name, "delete" if delete else "kept_created")
+            if delete and len(plan.first_changes) < FIRST_LISTED:
+                plan.first_changes.append(f"{change.object_key}: created since: deleted")
+        write_line(json.dumps(line, sort_keys=True))
+
+    diff = diff_schema(client, reader, snapshot, selection, maps=maps, on_change=collect, first_changes=0)
+    if pending:
+        flush()
+    plan.live_requests = diff.live_requests
+    for counts in diff.counts.values():
+        plan.totals["compared"] = plan.totals.get("compared", 0) + sum(counts.values())
+    return plan
+
+
+def _attribute(change: AttributeChange) -> JsonDict:
+    return {"id": change.attribute_id, "name": change.name, "old": list(change.old), "new": list(change.new)}
+
+
+def read_changes(ledger: Ledger) -> Iterator[JsonDict]:
+    """Yield the stored changes of a rollback, one object each (nothing before its plan)."""
+    text = ledger.read_file(CHANGES_FILE) or ""
+    for line in text.splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+# -- the writes ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RollbackWrites:
+    """What the rollback's writes did.
+
+    :param objects_put_back: objects written (one ``PUT`` each).
+    :param already_back: objects that held the snapshot's values already (a resumed run): not written.
+    :param changed_since_plan: objects someone changed after the plan: left alone (listed in warnings).
+    :param deleted: objects created since, deleted.
+    :param writes: ``PUT`` and ``DELETE`` requests sent.
+    """
+
+    objects_put_back: int = 0
+    already_back: int = 0
+    changed_since_plan: int = 0
+    deleted: int = 0
+    writes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> JsonDict:
+        """Return the counts (warnings are stored apart)."""
+        return {
+            "objects_put_back": self.objects_put_back,
+            "already_back": self.already_back,
+            "changed_since_plan": self.changed_since_plan,
+            "deleted": self.deleted,
+            "writes": self.writes,
+            "warnings": len(self.warnings),
+        }
+
+
+class RollbackWriter:
+    """Write a rollback's stored changes into the live schema.
+
+    :param client: the live site's client.
+    :param ledger: the restore's ledger (intents and completions of every write).
+    :param reader: reads the snapshot the objects go back to.
+    :param snapshot: that snapshot.
+    :param maps: :func:`rollback_maps` with the attributes and objects the restore created again.
+    """
+
+    def __init__(
+        self,
+        client: AssetsClient,
+        ledger: Ledger,
+        reader: SnapshotReader,
+        snapshot: Snapshot,
+        maps: ValueMaps,
+        *,
+        max_workers: int | None = None,
+        batch: int = WRITE_BATCH,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.reader = reader
+        self.snapshot = snapshot
+        self.maps = maps
+        self.max_workers = max_workers
+        self.batch = batch
+        self.summary = RollbackWrites()
+
+    def run(self, changes: Iterator[JsonDict]) -> RollbackWrites:
+        """Put back and delete what the stored changes of this schema say (every step safe to repeat)."""
+        done_put = set(self.ledger.created(ROLLBACK_PUT))
+        done_delete = set(self.ledger.created(ROLLBACK_DELETE))
+        puts: list[JsonDict] = []
+        deletes: list[JsonDict] = []
+        for change in changes:
+            if change.get("action") == PUT and change["id"] not in done_put:
+                puts.append(change)
+                if len(puts) >= self.batch:
+                    self._put(puts)
+                    puts = []
+            elif change.get("action") == DELETE and change["id"] not in done_delete:
+                deletes.append(change)
+        if puts:
+            self._put(puts)
+        if deletes:
+            self._delete(deletes)
+        return self.summary
+
+    def _put(self, changes: Sequence[JsonDict]) -> None:
+        ids = [change["id"] for change in changes]
+        live = {
+            str(obj["id"]): obj
+            for obj in LiveWalk(self.client, self.snapshot.schema_id, object_ids=ids).objects()
+        }
+        held = self.reader.objects_by_id(self.snapshot, ids)
+        bodies: list[tuple[str, JsonDict]] = []
+        for change in changes:
+            object_id = change["id"]
+            obj, now = held.get(object_id), live.get(object_id)
+            if obj is None:
+                raise RestoreParamError(
+                    "snapshot", f"object {object_id} is no longer in snapshot {self.snapshot.snapshot_id}"
+                )
+            if now is None:
+                self._warn(change, "was deleted after the plan: not put back")
+                continue
+            state = self._state(change, now)
+            if state == "back":
+                self.ledger.complete(ROLLBACK_PUT, object_id, Created(object_id, change.get("key")))
+                self.summary.already_back += 1
+                continue
+            if state == "changed":
+                self.summary.changed_since_plan += 1
+                self._warn(change, "was changed after the plan: left as it is (run the rollback again)")
+                continue
+            rewrite = Rewrite(object_id, change["type"], tuple(a["id"] for a in change["put"]))
+            body = write_body(obj, rewrite, self.maps)
+            if body.writes:
+                bodies.append((object_id, body.body))
+            for dropped in body.dropped:
+                self.summary.warnings.append(dropped)
+        if not bodies:
+            return
+        self.ledger.open_many(
+            ROLLBACK_PUT, [(object_id, {"key": _key(changes, object_id)}) for object_id, _ in bodies]
+        )
+
+        def put(item: tuple[str, JsonDict]) -> Any:
+            return self.client.update_object(item[0], item[1])
+
+        completed: list[tuple[str, Created]] = []
+        failure: Exception | None = None
+        for (object_id, _), result in self.client.map_concurrent(
+            put, bodies, max_workers=self.max_workers, return_exceptions=True, ordered=False
+        ):
+            self.summary.writes += 1
+            if isinstance(result, AssetsBadRequestError):
+                self.summary.warnings.append(
+                    f"{_key(changes, object_id)}: the site refused the write: {result}"
+                )
+                self.ledger.drop(ROLLBACK_PUT, object_id)
+            elif isinstance(result, Exception):
+                failure = failure or result  # the intent stays open: the retry reads the object again
+            else:
+                completed.append((object_id, Created(object_id, _key(changes, object_id))))
+        self.ledger.complete_many(ROLLBACK_PUT, completed) if completed else None
+        self.summary.objects_put_back += len(completed)
+        if failure is not None:
+            raise failure
+
+    def _state(self, change: JsonDict, live: JsonDict) -> str:
+        """Return ``planned`` (as the plan saw it), ``back`` (holds the snapshot's values) or ``changed``."""
+        now = written_values(live, self.maps)
+        planned = back = True
+        for attribute in change["put"]:
+            target = self.maps.attributes.get(attribute["id"], attribute["id"])
+            values = list(now.get(target, ()))
+            old = sorted(self._sent(attribute["id"], value) for value in attribute["old"])
+            planned &= values == sorted(attribute["new"])
+            back &= values == old
+        return "back" if back else "planned" if planned else "changed"
+
+    def _sent(self, attribute_id: str, value: str) -> str:
+        """Return a snapshot's written value as it is sent now (a reference to a recreated object moves)."""
+        if attribute_kind(self.maps.attribute_defs.get(attribute_id) or {}) != ATTR_REFERENCE:
+            return value
+        sent = self.maps.reference(value)
+        return sent if sent is not None else value
+
+    def _delete(self, changes: Sequence[JsonDict]) -> None:
+        self.ledger.open_many(
+            ROLLBACK_DELETE, [(change["id"], {"key": change.get("key")}) for change in changes]
+        )
+        for change in changes:
+            try:
+                self.client.delete_object(change["id"])
+                self.summary.writes += 1
+            except AssetsNotFoundError:
+                pass  # gone already (an earlier try whose answer was lost, or someone else)
+            except AssetsApiError as error:
+                self._warn(change, f"could not be deleted: {error}")
+                continue
+            self.ledger.complete(ROLLBACK_DELETE, change["id"], Created(change["id"], change.get("key")))
+            self.summary.deleted += 1
+
+    def _warn(self, change: JsonDict, text: str) -> None:
+        self.summary.warnings.append(f"{change.get('key') or change['id']} {text}")
+
+
+def _key(changes: Sequence[JsonDict], object_id: str) -> str:
+    for change in changes:
+        if change["id"] == object_id:
+            return str(change.get("key") or object_id)
+    return object_id
+
+
+# -- the check afterwards --------------------------------------------------------------------------------
+
+
+def verify_schema(
+    client: AssetsClient,
+    reader: SnapshotReader,
+    snapshot: Snapshot,
+    request: RestoreRequest,
+    changes: Iterator[JsonDict],
+    maps: ValueMaps,
+    recreated: Mapping[str, Created],
+    *,
+    limit: int = 200,
+) -> tuple[list[str], int]:
+    """Compare the live scope with the state the plan intended; return the differences and objects compared.
+
+    Intended: what the plan put back holds the snapshot's values; what it kept (conflicts, other accounts'
+    changes, objects created since without ``delete_created``) is left as it was; objects deleted since
+    exist again (under their new ids, compared by the restore's own verify).
+    """
+    planned: dict[str, JsonDict] = {change["id"]: change for change in changes}
+    new_ids = {created.new_id for created in recreated.values()}
+    config = SchemaConfig(reader.config(snapshot, CONFIG_KINDS))
+    differences: list[str] = []
+    found: list[ObjectChange] = []
+    diff = diff_schema(
+        client, reader, snapshot, diff_filter(client, config, snapshot.schema_id, request),
+        maps=maps, on_change=found.append, first_changes=0,
+    )  # fmt: skip
+    seen: set[str] = set()
+    for change in found:
+        seen.add(change.object_id)
+        plan = planned.get(change.object_id)
+        if change.kind == CREATED_SINCE:
+            if change.object_id in new_ids:
+                continue
+            if plan is not None and plan.get("action") == DELETE:
+                differences.append(f"{change.object_key}: created since, still exists (planned: delete)")
+            elif plan is None:
+                differences.append(f"{change.object_key}: created after the plan")
+            continue
+        if change.kind == DELETED_SINCE:
+            if change.object_id in recreated:
+                continue
+            if plan is None or plan.get("action") == RECREATE:
+                differences.append(f"{change.object_key}: deleted since, not created again")
+            continue
+        kept = {a["id"] for a in (plan or {}).get("kept", [])}
+        for attribute in change.attributes:
+            if attribute.attribute_id in kept:
+                continue
+            differences.append(f"{change.object_key}: {attribute.name} still differs: {attribute.line()}")
+    compared = sum(sum(counts.values()) for counts in diff.counts.values())
+    return differences[:limit] + (
+        [f"... and {len(differences) - limit} more"] if len(differences) > limit else []
+    ), compared
+
+
+def sort_ids(ids: Collection[str]) -> list[str]:
+    """Return object ids in id order."""
+    return sorted(ids, key=id_order)

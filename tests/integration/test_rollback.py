@@ -1,0 +1,167 @@
+"""Rollback in place on the sandbox and a real MongoDB: edits, deletions and creations undone, ids kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pymongo.database import Database
+
+from airflow_assets.model.attributes import is_system
+from airflow_assets.model.normalize import normalize_attribute
+from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT
+from airflow_assets.sandbox.launch import RunningSandbox
+from tests.integration.backup_support import client_for, live_objects
+from tests.integration.restore_support import back_up_demo, restore, session
+from tests.integration.test_restore import raw_objects, references, schema_id
+
+ITAM = {"mode": "rollback", "schema_mappings": "ITAM"}
+
+
+def _text_attributes(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the attributes of a raw object that hold plain text values (no references, users, statuses)."""
+    found = []
+    for attribute in obj["attributes"]:
+        values = attribute["objectAttributeValues"]
+        if values and all(
+            set(value) & {"value"} and not (set(value) & {"referencedObject", "user", "status", "group"})
+            for value in values
+        ):
+            found.append(attribute)
+    return found
+
+
+def _values(obj: dict[str, Any], system: set[str]) -> dict[str, list[Any]]:
+    """Return an object's values by attribute, the system attributes (Key, Created, Updated) left out."""
+    return {
+        str(a["objectTypeAttributeId"]): sorted(str(v.get("value")) for v in a.get("values") or [])
+        for a in obj.get("attributes") or []
+        if str(a["objectTypeAttributeId"]) not in system
+    }
+
+
+def test_rollback_puts_back_edits_deletions_and_creations_keeping_ids(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    client = client_for(sandbox)
+    demo = sandbox.seed
+    assert demo is not None
+    back_up_demo(client, mongo_db, keys=("PEOPLE", "LOC", "ITAM"))
+    itam_id = str(schema_id(client, "ITAM"))
+    before = live_objects(client, itam_id)
+    raw = raw_objects(client, "ITAM")
+    # An "import" overwrites a text attribute of 30 objects, with values of its own kind.
+    edited: dict[str, str] = {}
+    for key, obj in sorted(raw.items())[:60]:
+        for attribute in _text_attributes(obj)[1:]:
+            value = str(attribute["objectAttributeValues"][0].get("value"))
+            if value and not value.replace(".", "").isdigit() and len(edited) < 30:
+                try:
+                    client.update_object(
+                        str(obj["id"]),
+                        {
+                            "attributes": [
+                                {
+                                    "objectTypeAttributeId": attribute["objectTypeAttributeId"],
+                                    "objectAttributeValues": [{"value": value + " (imported)"}],
+                                }
+                            ]
+                        },
+                    )
+                except Exception:
+                    continue
+                edited[key] = str(obj["id"])
+                break
+    assert len(edited) >= 20
+    # Two servers others refer to are deleted; a laptop is created.
+    a, b, _ = demo.cycle_keys
+    referrers = {k for k, o in raw.items() if {a, b} & set(references(o)) and k not in (a, b)}
+    assert referrers
+    for key in (a, b):
+        client.delete_object(str(raw[key]["id"]))
+        edited.pop(key, None)
+    laptop_type = demo.type_ids["Laptop"]
+    name = next(str(x["id"]) for x in client.get_object_type_attributes(laptop_type) if x["name"] == "Name")
+    created = client.create_object(
+        {
+            "objectTypeId": laptop_type,
+            "attributes": [
+                {"objectTypeAttributeId": name, "objectAttributeValues": [{"value": "Stray laptop"}]}
+            ],
+        }
+    )
+
+    dry = session(client, mongo_db, {**ITAM}, restore_id="dry")
+    dry.plan()
+    totals = dry.rollback_plans[0]["totals"]
+    # The edited objects, and those whose references to the deleted servers went with them.
+    assert totals["put_back"] == len(set(edited.values()) | {str(raw[k]["id"]) for k in referrers})
+    assert totals["recreate"] == 2
+    assert totals["kept_created"] == 1
+    # The dry run wrote nothing.
+    assert live_objects(client, itam_id).keys() == (
+        before.keys() - {str(raw[a]["id"]), str(raw[b]["id"])}
+    ) | {str(created["id"])}
+
+    run, report = restore(client, mongo_db, {**ITAM, "delete_created": True}, restore_id="rb")
+    assert report.ok, report.differences[:20]
+    after = live_objects(client, itam_id)
+    # Every surviving object keeps its id and key, and holds the snapshot's values again.
+    for object_id, obj in before.items():
+        if obj["objectKey"] in (a, b):
+            assert object_id not in after
+            continue
+        assert after[object_id]["objectKey"] == obj["objectKey"]
+    system = {
+        str(x["id"]) for x in client.get_schema_attributes(itam_id) if is_system(normalize_attribute(x))
+    }
+    for key, object_id in edited.items():
+        assert _values(after[object_id], system) == _values(before[object_id], system), key
+    stored = [json.loads(line) for line in (run.ledger.read_file(CHANGES_FILE) or "").splitlines()]
+    assert {c["key"] for c in stored if c["kind"] == "deleted_since"} == {a, b}
+    writes = run.ledger.document()["steps"]["rollback"]
+    assert writes["objects_put_back"] == len({c["id"] for c in stored if c["action"] == "put"})
+    assert writes["deleted"] == 1
+    assert writes["writes"] == writes["objects_put_back"] + 1
+    assert str(created["id"]) not in after
+
+
+@pytest.mark.parametrize("attack", ["second_writer"])
+def test_an_object_changed_after_the_plan_is_left_alone_and_verify_fails(
+    sandbox: RunningSandbox, mongo_db: Database, attack: str
+) -> None:
+    client = client_for(sandbox)
+    back_up_demo(client, mongo_db, keys=("PEOPLE", "LOC", "ITAM"))
+    raw = raw_objects(client, "ITAM")
+    victims = []
+    for obj in sorted(raw.values(), key=lambda o: int(o["id"])):
+        texts = _text_attributes(obj)
+        if texts and len(victims) < 3:
+            attribute = texts[-1]
+            value = str(attribute["objectAttributeValues"][0].get("value"))
+            body = {"attributes": [{"objectTypeAttributeId": attribute["objectTypeAttributeId"],
+                                    "objectAttributeValues": [{"value": value + "!"}]}]}  # fmt: skip
+            try:
+                client.update_object(str(obj["id"]), body)
+            except Exception:
+                continue
+            victims.append((str(obj["id"]), attribute["objectTypeAttributeId"], value))
+    assert len(victims) == 3
+    run = session(client, mongo_db, {**ITAM, "dry_run": False}, restore_id="attacked")
+    run.plan()
+    run.build_structure()
+    run.restore_objects()
+    # A second writer edits one of the planned objects between the plan and the writes.
+    object_id, attribute_id, value = victims[0]
+    edit = [{"objectTypeAttributeId": attribute_id, "objectAttributeValues": [{"value": value + "?"}]}]
+    client.update_object(object_id, {"attributes": edit})
+    writes = run.roll_back()
+    assert writes.changed_since_plan == 1
+    assert writes.objects_put_back == 2
+    assert any("changed after the plan" in warning for warning in writes.warnings)
+    assert run.ledger.get(ROLLBACK_PUT, object_id) is None
+    report = run.verify()
+    assert not report.ok
+    assert any(raw_key in difference for difference in report.differences for raw_key in [
+        next(k for k, o in raw.items() if str(o["id"]) == object_id)])  # fmt: skip
