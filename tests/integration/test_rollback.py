@@ -134,7 +134,7 @@ def test_an_object_changed_after_the_plan_is_left_alone_and_verify_fails(
     client = client_for(sandbox)
     back_up_demo(client, mongo_db, keys=("PEOPLE", "LOC", "ITAM"))
     raw = raw_objects(client, "ITAM")
-    victims = []
+    victims: list[tuple[str, str, str]] = []
     for obj in sorted(raw.values(), key=lambda o: int(o["id"])):
         texts = _text_attributes(obj)
         if texts and len(victims) < 3:
