@@ -47,6 +47,12 @@ _INDEXES: dict[str, list[IndexModel]] = {
             [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("from_seq", ASCENDING)],
             name="from_seq",
         ),
+        # The history, comments or tickets of some objects (a rollback narrowed to a window reads the
+        # history of the objects it would change, a batch of objects per query).
+        IndexModel(
+            [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("parent_id", ASCENDING)],
+            name="parent",
+        ),
         # Pruning: which spans still name a version.
         IndexModel([("hash", ASCENDING)], name="hash"),
     ],
