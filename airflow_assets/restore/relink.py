@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 # Jira refuses an edit it will never accept (no permission, field not on the edit screen, issue gone):
-# reported per issue, the other issues are still re-linked.
-_REFUSALS = (400, 401, 403, 404)
+# reported per issue, the other issues are still re-linked. A 401 (credentials) stops the run.
+_REFUSALS = (400, 403, 404)
 
 
 @dataclass
