@@ -92,6 +92,7 @@ class Site(SiteDirectory, SiteStructure, SiteAttributes, SiteObjects, SiteSearch
         self.issues = {}
         self._issue_ids = {}
         self.tickets = {}
+        self.uneditable_projects = set()
         self.status_types = {}
         self.reference_types = {}
         self.icons = {icon_id: IconRecord(icon_id, name) for icon_id, name in DEFAULT_ICONS}

@@ -34,6 +34,7 @@ SEARCH_MAX_PAGE = 5000
 SUMMARY_MAX_LENGTH = 255
 _DEFAULT_PRIORITIES = {"highest", "high", "medium", "low", "lowest"}
 _ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
+_CANNOT_SET = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 
 
 def _issue_time(text: Any, fallback: datetime) -> datetime:
@@ -100,6 +101,14 @@ class SiteIssues(SiteState):
         if record.object_id not in held:
             self._set_assets(issue, field_id, [*held, record.object_id])
         self._written()
+
+    @locked
+    def withhold_edit_permission(self, project_key: str) -> None:
+        """Let the account browse but not edit the issues of a project (as without Edit Issues permission).
+
+        Jira then answers an edit of such an issue with 400, each field named as one that "cannot be set".
+        """
+        self.uneditable_projects.add(project_key.strip().upper())
 
     def _next_issue_id(self) -> str:
         return str(max((int(issue_id) for issue_id in self._issue_ids), default=10000) + 1)
@@ -180,6 +189,9 @@ class SiteIssues(SiteState):
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object.")
         changes = self._requested_fields(body)
+        if issue.project_key in self.uneditable_projects:
+            # What Jira answers without Edit Issues permission: the fields are refused as not editable.
+            raise SandboxError(400, [], {field_id: _CANNOT_SET.format(field_id) for field_id in changes})
         errors: dict[str, str] = {}
         summary: str | None = None
         assets: dict[str, list[int]] = {}
@@ -197,9 +209,7 @@ class SiteIssues(SiteState):
                 except ValueError as error:
                     errors[field_id] = str(error)
             else:
-                errors[field_id] = (
-                    f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
-                )
+                errors[field_id] = _CANNOT_SET.format(field_id)
         if errors:
             raise SandboxError(400, [], errors)
         if summary is None and not assets:

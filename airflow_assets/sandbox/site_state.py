@@ -87,6 +87,8 @@ class SiteState:
     _issue_ids: dict[str, str]  # issue id -> issue key
     # object id -> keys of the issues whose Assets field holds it (an index of those fields)
     tickets: dict[int, list[str]]
+    # projects whose issues the account may browse but not edit (Edit Issues permission withheld)
+    uneditable_projects: set[str]
     status_types: dict[str, StatusTypeRecord]
     reference_types: dict[str, ReferenceTypeRecord]
     icons: dict[str, IconRecord]

@@ -491,6 +491,30 @@ class VersionStore:
         prefix = f"{self.workspace_id}|{self._span_schema}|{kind}|{item_id}|"
         return {"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}
 
+    def visible_with_prefix(
+        self, kind: str, seq: int, prefixes: Iterable[str], *, on_damage: DamageHandler | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield (item id, content) of the items of ``kind`` whose id starts with one of ``prefixes``.
+
+        Each prefix is one range of the primary index, as in :meth:`visible_items`: the connected tickets of
+        an object (item ids ``<object id>:<issue id>``) are found without reading the other objects' spans.
+        """
+        wanted = sorted({prefix for prefix in prefixes if prefix})
+        for start in range(0, len(wanted), BATCH):
+            ranges = []
+            for prefix in wanted[start : start + BATCH]:
+                low = f"{self.workspace_id}|{self._span_schema}|{kind}|{prefix}"
+                ranges.append({"_id": {"$gte": low, "$lt": low[:-1] + chr(ord(low[-1]) + 1)}})
+            spans = list(
+                self._spans.find(
+                    {"$or": ranges, "from_seq": {"$lte": seq}, "to_seq": {"$gt": seq}},
+                    {"hash": 1, "item_id": 1, "kind": 1},
+                ).sort("_id", 1)
+            )
+            for offset in range(0, len(spans), LOOKUP_BATCH):
+                for span, data in self.contents(spans[offset : offset + LOOKUP_BATCH], on_damage=on_damage):
+                    yield str(span["item_id"]), data
+
     def spans_between(
         self, kind: str, low: int, high: int, fields: Mapping[str, int]
     ) -> Iterator[dict[str, Any]]:
