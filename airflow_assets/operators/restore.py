@@ -140,13 +140,25 @@ class RestoreStepOperator(BaseOperator):
             for warning in objects.warnings[:200]:
                 log.warning("%s", warning)
             log.info("%s", objects_line(objects))
-            if request.mode != ROLLBACK:
-                return objects.as_dict()
-            writes = session.roll_back()
-            for warning in writes.warnings[:200]:
-                log.warning("%s", warning)
-            log.info("%s", rollback_line(writes))
-            return {**objects.as_dict(), "rollback": writes.as_dict()}
+            result = objects.as_dict()
+            if request.mode == ROLLBACK:
+                writes = session.roll_back()
+                for warning in writes.warnings[:200]:
+                    log.warning("%s", warning)
+                log.info("%s", rollback_line(writes))
+                result["rollback"] = writes.as_dict()
+            relinked = session.relink()
+            if relinked is not None:
+                for problem in [*relinked.unreadable, *relinked.failed][:200]:
+                    log.warning("issue not re-linked: %s", problem)
+                log.info(
+                    "relink: %s issues re-linked (%s fields), %s already linked, %s not re-linked",
+                    relinked.issues_relinked, relinked.fields_relinked, relinked.already_linked,
+                    len(relinked.unreadable) + len(relinked.failed),
+                )  # fmt: skip
+                result["relink"] = relinked.as_dict() | {"unreadable": len(relinked.unreadable),
+                                                         "failed": len(relinked.failed)}  # fmt: skip
+            return result
         if self.step == "restore_comments":
             comments = session.restore_comments()
             flags = {"comments": request.include_comments, "history": request.history_as_comments}

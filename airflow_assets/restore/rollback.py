@@ -48,6 +48,13 @@ from airflow_assets.restore.rollback_diff import (
     write_body,
     written_values,
 )
+from airflow_assets.restore.rollback_window import (
+    ChangeWindow,
+    classify_stored,
+    created_in_window,
+    creation,
+    load_entries,
+)
 from airflow_assets.restore.values import ValueMaps
 from airflow_assets.store.layout import CONFIG_KINDS
 from airflow_assets.store.reader import SnapshotReader
@@ -597,3 +604,79 @@ def verify_schema(
 def sort_ids(ids: Collection[str]) -> list[str]:
     """Return object ids in id order."""
     return sorted(ids, key=id_order)
+
+
+# -- a window: which changes go back ---------------------------------------------------------------------
+
+
+def window_decider(
+    client: AssetsClient,
+    reader: SnapshotReader,
+    snapshot: Snapshot,
+    scope: RollbackScope,
+    history_id: str | None,
+) -> Decide:
+    """Return the rule of a windowed rollback: only attributes the window's accounts changed in it go back.
+
+    The history is read from ``history_id`` (the backup the run took before planning), or else from the
+    newest complete snapshot of the schema; it must be newer than ``snapshot``.
+
+    :raises RestoreParamError: no snapshot newer than ``snapshot`` holds the history to read.
+    """
+    history = reader.get(history_id) if history_id else reader.latest(snapshot.schema_key, site=snapshot.site)
+    if history is None or history.seq <= snapshot.seq or history.schema_id != snapshot.schema_id:
+        raise RestoreParamError(
+            "changed_from",
+            f"no snapshot of {snapshot.schema_key} newer than {snapshot.snapshot_id} holds the history of "
+            "the changes to undo: back the schema up first (the rollback DAG's backup_before task does)",
+        )
+    window = ChangeWindow(
+        accounts=frozenset(scope.changed_by), start=scope.changed_from, end=scope.changed_to
+    )
+    config = SchemaConfig(reader.config(snapshot, CONFIG_KINDS))
+    live_names = {
+        str(a.get("id")): str(a.get("name") or "") for a in client.get_schema_attributes(snapshot.schema_id)
+    }
+    state_at = snapshot.state_at
+    assert state_at is not None
+
+    def names_of(attribute_id: str) -> set[str]:
+        names = {str((config.attributes.get(attribute_id) or {}).get("name") or "")}
+        names.add(live_names.get(attribute_id, ""))
+        return {name for name in names if name}
+
+    def decide(changes: Sequence[ObjectChange]) -> Mapping[str, Mapping[str, tuple[str, str]]]:
+        verdicts: dict[str, dict[str, tuple[str, str]]] = {change.object_id: {} for change in changes}
+        changed = [change for change in changes if change.kind == CHANGED]
+        keys = {change.object_id: change.object_key for change in changes}
+        plan = classify_stored(
+            reader, history,
+            [Rewrite(c.object_id, c.type_id, tuple(a.attribute_id for a in c.attributes)) for c in changed],
+            names_of, window, snapshot_state_at=state_at, on_conflict=scope.on_conflict, key_of=keys.get,
+        )  # fmt: skip
+        for change in changed:
+            for attribute in change.attributes:
+                verdicts[change.object_id][attribute.attribute_id] = (
+                    KEEP,
+                    f"not changed {window.describe()}",
+                )
+        for conflict in plan.conflicts:
+            if not conflict.overridden:
+                verdicts[conflict.object_id][conflict.attribute_id] = (KEEP, f"conflict: {conflict.reason}")
+        for rewrite in plan.rewrites:
+            for attribute_id in rewrite.attribute_ids:
+                verdicts[rewrite.object_id][attribute_id] = (PUT, "")
+        created = [change.object_id for change in changes if change.kind == CREATED_SINCE]
+        if created:
+            found = [
+                (object_id, *creation(entries))
+                for object_id, entries in load_entries(reader, history, created)
+            ]
+            chosen = set(created_in_window(found, window))
+            for object_id in created:
+                verdicts[object_id][CREATED_VERDICT] = (
+                    (DELETE, "") if object_id in chosen else (KEEP, f"not created {window.describe()}")
+                )
+        return verdicts
+
+    return decide

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from airflow_assets.restore.objects import OBJECT, SETTLE_SECONDS, ObjectRestore
 from airflow_assets.restore.pinned import pinned_snapshots
 from airflow_assets.restore.plan import RestorePlan, build_plan, new_schema_name, on_same_site
 from airflow_assets.restore.refusals import check_new_globals, check_new_schema
+from airflow_assets.restore.relink import RelinkSummary, relink_issues, tickets_of
 from airflow_assets.restore.request import (
     IN_PLACE,
     NEW_SCHEMA,
@@ -52,6 +54,7 @@ from airflow_assets.restore.rollback import (
     recreates_deleted,
     rollback_maps,
     verify_schema,
+    window_decider,
 )
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source
 from airflow_assets.restore.scope import ObjectSet, TypeScope, count_entries, scope_types, select_objects
@@ -339,8 +342,6 @@ class RestoreSession:
         scope = self.request.rollback
         if not scope.windowed:
             return everything
-        from airflow_assets.restore.rollback_window import window_decider
-
         return window_decider(self.client, reader, source.snapshot, scope, history_id)
 
     @property
@@ -456,6 +457,24 @@ class RestoreSession:
             restorer.restore_inbound(every_object)
         self.ledger.push_warnings("objects", summary.warnings)
         self.ledger.save({"steps.objects": summary.as_dict()})
+        return summary
+
+    def relink(self) -> RelinkSummary | None:
+        """Point the Jira issues that named a recreated object at its new id (``relink_issues``)."""
+        if not self.request.rollback.relink_issues or self.stored_plan.mode not in IN_PLACE:
+            return None
+        reader = SnapshotReader(self.db)
+        created = self.ledger.created(OBJECT)
+        recreated = {old: done.new_id for old, done in created.items() if old in self.selection.schema_of}
+        tickets = itertools.chain.from_iterable(
+            tickets_of(
+                reader, schema.source.snapshot, [o for o in recreated if self.selection.schema_of[o] == i]
+            )
+            for i, schema in enumerate(self.schemas)
+        )
+        summary = relink_issues(self.client, tickets, recreated, dry_run=False)
+        self.ledger.push_warnings("relink", [*summary.unreadable, *summary.failed])
+        self.ledger.save({"steps.relink": summary.as_dict()})
         return summary
 
     def rollback_maps(self, source: SourceSnapshot) -> ValueMaps:

@@ -54,6 +54,7 @@ def restore(
     run.build_structure()
     run.restore_objects()
     run.roll_back()
+    run.relink()
     run.restore_comments()
     run.apply_restrictions()
     report = run.verify()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from airflow_assets.model.attributes import is_system
 from airflow_assets.model.normalize import normalize_attribute
 from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT
 from airflow_assets.sandbox.launch import RunningSandbox
-from tests.integration.backup_support import client_for, live_objects
+from tests.integration.backup_support import back_up, client_for, live_objects
 from tests.integration.restore_support import back_up_demo, restore, session
 from tests.integration.test_restore import raw_objects, references, schema_id
 
@@ -165,3 +166,89 @@ def test_an_object_changed_after_the_plan_is_left_alone_and_verify_fails(
     assert not report.ok
     assert any(raw_key in difference for difference in report.differences for raw_key in [
         next(k for k, o in raw.items() if str(o["id"]) == object_id)])  # fmt: skip
+
+
+def test_a_window_by_account_puts_back_the_import_and_keeps_later_edits_by_others(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    site = sandbox.site
+    demo = sandbox.seed
+    assert demo is not None
+    importer, other = demo.users[0], demo.users[1]
+    client = client_for(sandbox)
+    first = back_up(client, mongo_db, "LOC", "run-1")
+    office = demo.type_ids["Office"]
+    attributes = {str(a["name"]): str(a["id"]) for a in client.get_object_type_attributes(office)}
+    offices = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)
+    assert len(offices) >= 8
+    before = live_objects(client, demo.schema_ids["LOC"])
+    base = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    imported = ("Opening time", "Website", "Address")
+    # The "import": three attributes of eight offices, by one account, in the window.
+    for number, object_id in enumerate(offices[:8]):
+        values = {
+            attributes["Opening time"]: f"0{number}:45",
+            attributes["Website"]: f"https://import.example/{number}",
+            attributes["Address"]: f"Imported street {number}",
+        }
+        site.update_object(object_id, _body(values), actor=importer, at=base + timedelta(minutes=number))
+    # Later, another user edits the name of two of them and the address of one.
+    for object_id in offices[:2]:
+        site.update_object(
+            object_id,
+            _body({attributes["Name"]: "Renamed by hand"}),
+            actor=other,
+            at=base + timedelta(hours=2),
+        )
+    site.update_object(
+        offices[2], _body({attributes["Address"]: "Fixed by hand"}), actor=other, at=base + timedelta(hours=3)
+    )
+    back_up(client, mongo_db, "LOC", "run-2")  # the fresh backup: it holds the history of all that
+    params = {
+        "mode": "rollback",
+        "schema_mappings": "LOC",
+        "snapshot": first.snapshot_id,
+        "changed_by": [site.users[importer].display_name.lower()],
+        "changed_from": base.isoformat(),
+        "changed_to": (base + timedelta(hours=1)).isoformat(),
+    }
+    run, report = restore(client, mongo_db, params, restore_id="window")
+    assert report.ok, report.differences[:20]
+    plan = run.rollback_plans[0]
+    assert plan["totals"]["put_back"] == 8
+    assert plan["totals"]["conflicts"] == 1
+    assert any("Address" in conflict for conflict in plan["conflicts"])
+    after = live_objects(client, demo.schema_ids["LOC"])
+
+    def value(object_id: str, name: str) -> list[str]:
+        for attribute in after[object_id]["attributes"]:
+            if str(attribute["objectTypeAttributeId"]) == attributes[name]:
+                return [str(v.get("value")) for v in attribute["values"]]
+        return []
+
+    def old(object_id: str, name: str) -> list[str]:
+        for attribute in before[object_id]["attributes"]:
+            if str(attribute["objectTypeAttributeId"]) == attributes[name]:
+                return [str(v.get("value")) for v in attribute["values"]]
+        return []
+
+    for object_id in offices[:8]:
+        for name in imported:
+            if (object_id, name) == (offices[2], "Address"):
+                assert value(object_id, name) == ["Fixed by hand"]  # the conflict is left as it is
+            else:
+                assert value(object_id, name) == old(object_id, name), (object_id, name)
+    for object_id in offices[:2]:
+        assert value(object_id, "Name") == ["Renamed by hand"]
+    assert after.keys() == before.keys()
+    # One write per object put back, none for the others.
+    assert run.ledger.document()["steps"]["rollback"]["writes"] == 8
+
+
+def _body(values: dict[str, str]) -> dict[str, Any]:
+    return {
+        "attributes": [
+            {"objectTypeAttributeId": attribute_id, "objectAttributeValues": [{"value": value}]}
+            for attribute_id, value in values.items()
+        ]
+    }
