@@ -214,7 +214,8 @@ TOOLS = (
     (
         ("restores", "show"),
         "restores_show",
-        "one restore run: request, steps, verify, warnings; --key-map FILE writes its old -> new keys",
+        "one restore run: request, steps, verify, warnings; --key-map FILE writes its old -> new keys; "
+        "--changes lists what a rollback changes",
     ),
     (
         ("config", "check"),

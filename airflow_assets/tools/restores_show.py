@@ -7,11 +7,16 @@ has not run yet has none (exit 1).
 
 ``--json`` prints the ``restores list`` entry with ``request``, ``plan``, ``steps``, ``report`` and
 ``step_warnings`` (the warnings stored per step) added.
+
+``--changes`` lists every change a rollback planned, one object per line: what goes back (attribute: live
+value -> snapshot value), what is kept and why (a conflict, a change outside the window), the objects
+created again and deleted. With ``--json``, one JSON object per line (as stored).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-map", metavar="FILE", default=None, help="write the old -> new key map CSV here"
     )
+    parser.add_argument(
+        "--changes", action="store_true", help="list every change a rollback planned (old -> new values)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     add_config_argument(parser)
 
@@ -50,6 +58,8 @@ def _show(db: Database, args: argparse.Namespace) -> int:
     from airflow_assets.tools.snapshot_reading import print_json
 
     document = resolve_restore(db, args.restore)
+    if getattr(args, "changes", False):
+        return _print_changes(db, str(document["_id"]), as_json=args.json)
     if args.key_map is not None:
         _write_key_map(db, str(document["_id"]), Path(args.key_map))
     report = {
@@ -165,3 +175,40 @@ def _print_report(report: dict[str, Any]) -> None:
         out.print(f"Warnings of {step} ({len(items)}):")
         for warning in items[:SHOWN_WARNINGS]:
             out.print(Text(f"  - {warning}"))
+
+
+def _print_changes(db: Database, restore_id: str, *, as_json: bool) -> int:
+    from airflow_assets.restore.ledger import Ledger
+    from airflow_assets.restore.rollback import CHANGES_FILE
+
+    text = Ledger(db, restore_id).read_file(CHANGES_FILE)
+    if text is None:
+        raise ToolError(
+            f"restore {restore_id!r} stored no changes: only a rollback's plan stores them", EXIT_FAILURE
+        )
+    for line in text.splitlines():
+        if line.strip():
+            print(line if as_json else change_line(json.loads(line)))
+    return EXIT_OK
+
+
+def change_line(change: dict[str, Any]) -> str:
+    """Return one stored rollback change as a person reads it."""
+    key = f"{change.get('schema')} {change.get('key') or change.get('id')}"
+    action = change.get("action")
+    if change.get("kind") == "deleted_since":
+        return f"{key}: deleted since: " + ("created again" if action == "recreate" else "stays deleted")
+    if change.get("kind") == "created_since":
+        kept = f"stays ({change.get('reason')})" if change.get("reason") else "stays"
+        return f"{key}: created since: " + ("deleted" if action == "delete" else kept)
+    parts = [f"{a['name']}: {_values(a['new'])} -> {_values(a['old'])}" for a in change.get("put") or []]
+    parts += [
+        f"{a['name']} kept at {_values(a['new'])} ({a.get('reason')})" for a in change.get("kept") or []
+    ]
+    return f"{key}: " + "; ".join(parts)
+
+
+def _values(values: list[str]) -> str:
+    """Return values on one line (a line break of a text area shown as ``\\n``)."""
+    text = ", ".join(value.replace("\r", "").replace("\n", "\\n") for value in values)
+    return f"[{text[:117]}...]" if len(text) > 120 else f"[{text}]"

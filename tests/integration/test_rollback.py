@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo.database import Database
 
+from airflow_assets.cli import main
+from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.model.attributes import is_system
 from airflow_assets.model.normalize import normalize_attribute
 from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT
@@ -252,3 +255,48 @@ def _body(values: dict[str, str]) -> dict[str, Any]:
             for attribute_id, value in values.items()
         ]
     }
+
+
+def test_restores_show_changes_lists_what_a_dry_run_would_put_back(
+    sandbox: RunningSandbox,
+    mongo_db: Database,
+    mongo_server: EmbeddedMongo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    demo = sandbox.seed
+    assert demo is not None
+    client = client_for(sandbox)
+    back_up(client, mongo_db, "LOC", "run-1")
+    office = demo.type_ids["Office"]
+    attributes = {str(a["name"]): str(a["id"]) for a in client.get_object_type_attributes(office)}
+    first = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)[0]
+    client.update_object(first, _body({attributes["Address"]: "Somewhere else"}))
+    dry = session(client, mongo_db, {"mode": "rollback", "schema_mappings": "LOC"}, restore_id="rb:dry")
+    dry.plan()
+    config = tmp_path / "jira_assets.yaml"
+    config.write_text(
+        f"mongo: {{conn_id: rb_backup, database: {mongo_db.name}}}\n"
+        "sites:\n  test:\n    conn_id: jira_assets_default\n    schemas: [LOC]\n"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_RB_BACKUP", mongo_server.airflow_conn_uri(mongo_db.name))
+    capsys.readouterr()
+    assert main(["restores", "show", "rb:dry", "--changes", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # One line per object; the text area's line breaks are shown as \n.
+    old = _address(dry, first).replace("\n", "\\n")
+    assert "\n" in _address(dry, first)
+    assert out == [f"LOC LOC-{first}: Address: [Somewhere else] -> [{old}]"]
+    assert main(["restores", "show", "rb:dry", "--changes", "--json", "--config", str(config)]) == 0
+    (stored,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert stored["action"] == "put" and stored["put"][0]["new"] == ["Somewhere else"]
+    # A restore of another mode stored no changes: said so, exit 1.
+    restore(client, mongo_db, {"mode": "recreate_missing", "schema_mappings": "LOC"}, restore_id="rm")
+    assert main(["restores", "show", "rm", "--changes", "--config", str(config)]) == 1
+
+
+def _address(run: Any, object_id: str) -> str:
+    (change,) = [json.loads(line) for line in run.ledger.read_file(CHANGES_FILE).splitlines()]
+    assert change["id"] == object_id
+    return ", ".join(change["put"][0]["old"])
