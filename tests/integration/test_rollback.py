@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from pymongo.database import Database
 
 from airflow_assets.cli import main
@@ -300,3 +301,64 @@ def _address(run: Any, object_id: str) -> str:
     (change,) = [json.loads(line) for line in run.ledger.read_file(CHANGES_FILE).splitlines()]
     assert change["id"] == object_id
     return ", ".join(change["put"][0]["old"])
+
+
+def test_deleted_objects_come_back_with_the_references_and_the_issues_that_named_them(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    demo = sandbox.seed
+    assert demo is not None
+    client = client_for(sandbox)
+    city_type, office_type = demo.type_ids["City"], demo.type_ids["Office"]
+    cities = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {city_type}")), key=int)
+    offices = {str(o["id"]): o for o in client.iter_objects(f"objectTypeId = {office_type}")}
+    located = {office_id: _referenced(o) for office_id, o in offices.items()}
+    doomed = [city for city in cities if any(city in map(str, refs) for refs in located.values())][:3]
+    assert len(doomed) == 3
+    field = "customfield_10100"
+    for number, city in enumerate(doomed):
+        sandbox.site.add_connected_ticket(city, {"key": f"OPS-{number + 1}"}, field_id=field)
+    sandbox.site.add_connected_ticket(cities[-1], {"key": "OPS-1"}, field_id=field)  # a neighbour stays
+    back_up(client, mongo_db, "LOC", "run-1")
+    for city in doomed:
+        client.delete_object(city)
+
+    run, report = restore(
+        client, mongo_db, {"mode": "rollback", "schema_mappings": "LOC", "relink_issues": True}, "rb:cities"
+    )
+
+    assert report.ok, report.differences[:20]
+    created = run.ledger.created("object")
+    assert set(created) == set(doomed)
+    new_ids = {created[city].new_id for city in doomed}
+    now = {str(o["id"]): o for o in client.iter_objects(f"objectTypeId = {office_type}")}
+    for office_id, refs in located.items():
+        wanted = {created[str(r)].new_id if str(r) in created else str(r) for r in refs}
+        assert set(_referenced(now[office_id])) == wanted, office_id
+    linked = {key: _field(sandbox, key, field) for key in ("OPS-1", "OPS-2", "OPS-3")}
+    # Jira dropped the deleted city from the field; the new one joins its neighbour, which stays.
+    assert sorted(linked["OPS-1"]) == sorted([created[doomed[0]].new_id, cities[-1]])
+    assert {linked["OPS-2"][0], linked["OPS-3"][0]} <= new_ids
+    assert run.ledger.document()["steps"]["relink"]["issues_relinked"] == 3
+
+
+def _field(sandbox: RunningSandbox, key: str, field: str) -> list[str]:
+    """Return the object ids an issue's Assets field holds, read as Jira serves it."""
+    response = requests.get(
+        f"{sandbox.url}/rest/api/3/issue/{key}",
+        params={"fields": field},
+        auth=(sandbox.email, sandbox.api_token),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return [str(entry["objectId"]) for entry in response.json()["fields"][field] or []]
+
+
+def _referenced(obj: dict[str, Any]) -> list[str]:
+    """Return the ids an object (as the API answers it) references."""
+    return [
+        str(value["referencedObject"]["id"])
+        for attribute in obj["attributes"]
+        for value in attribute["objectAttributeValues"]
+        if isinstance(value.get("referencedObject"), dict)
+    ]
