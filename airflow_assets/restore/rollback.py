@@ -67,6 +67,7 @@ CHANGES_FILE = "changes.jsonl"
 ROLLBACK_PUT = "rollback_put"
 ROLLBACK_DELETE = "rollback_delete"
 WRITE_BATCH = 250  # objects read again (one AQL request) and then written per batch
+SETTLE_EVERY = 10  # writes recorded complete in the ledger at a time (a resumed run reads the rest again)
 FIRST_LISTED = 50
 
 # What happens to an object that is not unchanged.
@@ -479,6 +480,13 @@ class RollbackWriter:
 
         completed: list[tuple[str, Created]] = []
         failure: Exception | None = None
+
+        def settle() -> None:
+            if completed:
+                self.ledger.complete_many(ROLLBACK_PUT, completed)
+                self.summary.objects_put_back += len(completed)
+                completed.clear()
+
         for (object_id, _), result in self.client.map_concurrent(
             put, bodies, max_workers=self.max_workers, return_exceptions=True, ordered=False
         ):
@@ -492,8 +500,9 @@ class RollbackWriter:
                 failure = failure or result  # the intent stays open: the retry reads the object again
             else:
                 completed.append((object_id, Created(object_id, _key(changes, object_id))))
-        self.ledger.complete_many(ROLLBACK_PUT, completed) if completed else None
-        self.summary.objects_put_back += len(completed)
+                if len(completed) >= SETTLE_EVERY:
+                    settle()
+        settle()
         if failure is not None:
             raise failure
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,13 +16,15 @@ import pytest
 import requests
 from pymongo.database import Database
 
+from airflow_assets.api import AssetsClient
 from airflow_assets.cli import main
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
+from airflow_assets.exceptions import AssetsApiError
 from airflow_assets.model.attributes import is_system
 from airflow_assets.model.normalize import normalize_attribute
-from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT
+from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT, read_changes
 from airflow_assets.sandbox.launch import RunningSandbox
-from tests.integration.backup_support import back_up, client_for, live_objects
+from tests.integration.backup_support import REPO, back_up, client_for, live_objects
 from tests.integration.restore_support import back_up_demo, restore, session
 from tests.integration.test_restore import raw_objects, references, schema_id
 
@@ -362,3 +369,71 @@ def _referenced(obj: dict[str, Any]) -> list[str]:
         for value in attribute["objectAttributeValues"]
         if isinstance(value.get("referencedObject"), dict)
     ]
+
+
+def test_a_rollback_killed_in_its_writes_resumes_without_writing_twice(
+    sandbox: RunningSandbox, mongo_db: Database, mongo_server: EmbeddedMongo
+) -> None:
+    client = client_for(sandbox)
+    back_up_demo(client, mongo_db, keys=("PEOPLE", "LOC", "ITAM"))
+    edited = _overwrite_texts(client, raw_objects(client, "ITAM"), limit=60)
+    assert len(edited) >= 40
+    run = session(client, mongo_db, {**ITAM, "dry_run": False}, restore_id="rb:killed")
+    run.plan()
+    run.build_structure()
+    run.restore_objects()
+    planned = {c["id"] for c in read_changes(run.ledger) if c["action"] == "put"}
+    assert planned == set(edited.values())
+    puts = "PUT object/{id}"
+    sandbox.realism.stats.reset()
+    script = f"""
+import pymongo
+from airflow_assets.api import AssetsClient, RateLimits
+from tests.integration.restore_support import session
+client = AssetsClient(
+    site_url={sandbox.url!r}, email={sandbox.email!r}, api_token={sandbox.api_token!r},
+    api_base_url={sandbox.api_base_url!r},
+    limits=RateLimits(default_limit=300, limits={{}}, total_limit=None),
+)
+db = pymongo.MongoClient({mongo_server.uri!r})[{mongo_db.name!r}]
+run = session(client, db, {{**{ITAM!r}, "dry_run": False}}, restore_id="rb:killed", max_workers=2)
+run.roll_back()
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while len(run.ledger.created(ROLLBACK_PUT)) < 10 and time.monotonic() < deadline:
+        assert process.poll() is None, "the writes ended before they could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    before_resume = sandbox.realism.stats.accepted.get(puts, 0)
+    done_before = len(run.ledger.created(ROLLBACK_PUT))
+    assert 10 <= done_before < len(planned)
+
+    writes = run.roll_back()
+
+    assert writes.objects_put_back + writes.already_back == len(planned) - done_before
+    # Every object was written exactly once over both tries.
+    assert before_resume + writes.writes == sandbox.realism.stats.accepted.get(puts, 0) == len(planned)
+    assert run.verify().ok
+
+
+def _overwrite_texts(client: AssetsClient, raw: dict[str, dict[str, Any]], *, limit: int) -> dict[str, str]:
+    """Overwrite one plain text attribute of up to ``limit`` objects (an "import"); return key -> id."""
+    edited: dict[str, str] = {}
+    for key, obj in sorted(raw.items(), key=lambda item: int(item[1]["id"])):
+        if len(edited) >= limit:
+            break
+        for attribute in _text_attributes(obj)[1:]:
+            value = str(attribute["objectAttributeValues"][0].get("value"))
+            if not value or value.replace(".", "").isdigit():
+                continue
+            edit = {"objectTypeAttributeId": attribute["objectTypeAttributeId"],
+                    "objectAttributeValues": [{"value": value + " (imported)"}]}  # fmt: skip
+            try:
+                client.update_object(str(obj["id"]), {"attributes": [edit]})
+            except AssetsApiError:
+                continue  # a value kind the edit does not fit: the next attribute
+            edited[key] = str(obj["id"])
+            break
+    return edited
