@@ -394,6 +394,7 @@ class RollbackWriter:
     :param reader: reads the snapshot the objects go back to.
     :param snapshot: that snapshot.
     :param maps: :func:`rollback_maps` with the attributes and objects the restore created again.
+    :param gone: objects deleted since that stay deleted: a reference to one is left out of a body.
     """
 
     def __init__(
@@ -406,8 +407,10 @@ class RollbackWriter:
         *,
         max_workers: int | None = None,
         batch: int = WRITE_BATCH,
+        gone: Collection[str] = (),
     ) -> None:
         self.client = client
+        self.gone = frozenset(gone)
         self.ledger = ledger
         self.reader = reader
         self.snapshot = snapshot
@@ -464,7 +467,7 @@ class RollbackWriter:
                 self._warn(change, "was changed after the plan: left as it is (run the rollback again)")
                 continue
             rewrite = Rewrite(object_id, change["type"], tuple(a["id"] for a in change["put"]))
-            body = write_body(obj, rewrite, self.maps)
+            body = write_body(obj, rewrite, self.maps, self.gone)
             if body.writes:
                 bodies.append((object_id, body.body))
             for dropped in body.dropped:

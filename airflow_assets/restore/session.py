@@ -44,6 +44,7 @@ from airflow_assets.restore.request import (
 from airflow_assets.restore.restrictions import restrictions_of
 from airflow_assets.restore.rollback import (
     CHANGES_FILE,
+    RECREATE,
     Decide,
     RollbackWriter,
     RollbackWrites,
@@ -51,7 +52,6 @@ from airflow_assets.restore.rollback import (
     everything,
     plan_schema,
     read_changes,
-    recreates_deleted,
     rollback_maps,
     verify_schema,
     window_decider,
@@ -274,8 +274,12 @@ class RestoreSession:
             return select_objects(self.schemas, self.scope, self.request)
         schemas = self.schemas
         done = set(self.ledger.created(OBJECT))
-        if self.request.mode == ROLLBACK and not recreates_deleted(self.request.rollback):
-            live = {schema.old_key: {obj["id"] for obj in schema.source.objects()} for schema in schemas}
+        if self.request.mode == ROLLBACK:
+            # What the rollback's plan decided to create again (its diff covers the filters and the window).
+            wanted = done | {c["id"] for c in read_changes(self.ledger) if c.get("action") == RECREATE}
+            return select_objects(
+                self.schemas, self.scope, self.request, is_wanted=lambda _, o: o["id"] in wanted
+            )
 
         def missing(position: int, obj: JsonDict) -> bool:
             return obj["id"] in done or obj["id"] not in live.get(schemas[position].old_key, set())
@@ -309,17 +313,20 @@ class RestoreSession:
             )  # planned afresh from the request (a retry may find newer snapshots)
         self._planning, self._plan = True, None
         try:
+            if self.request.mode == ROLLBACK:
+                # First what differs: the objects the restore creates again are those the diff finds deleted.
+                self.plan_rollback()
             plan = self._build_plan()
         finally:
             self._planning = False
         self._plan = plan
         self.ledger.save({"plan": plan.as_dict(), "request": self.request.as_dict(), "status": "planned"})
-        if self.request.mode == ROLLBACK:
-            self.plan_rollback()
         return plan
 
     def plan_rollback(self) -> list[SchemaRollback]:
         """Compare each live schema with its snapshot; store what goes back (every change) and the counts."""
+        self.ledger.ensure_indexes()
+        self._check_target()  # the live schema exists on this site and may be managed, before reading it
         reader = SnapshotReader(self.db)
         lines: list[str] = []
         plans = []
@@ -494,11 +501,17 @@ class RestoreSession:
         if self.stored_plan.mode != ROLLBACK:
             return total
         reader = SnapshotReader(self.db)
+        created = self.ledger.created(OBJECT)
+        gone = {
+            change["id"]
+            for change in read_changes(self.ledger)
+            if change["kind"] == "deleted_since" and change["id"] not in created
+        }
         for source in self.snapshots:
             key = source.mapping.old_key
             writer = RollbackWriter(
                 self.client, self.ledger, reader, source.snapshot, self.rollback_maps(source),
-                max_workers=self.settings.max_workers,
+                max_workers=self.settings.max_workers, gone=gone,
             )  # fmt: skip
             done = writer.run(change for change in read_changes(self.ledger) if change["schema"] == key)
             for name in ("objects_put_back", "already_back", "changed_since_plan", "deleted", "writes"):
