@@ -42,7 +42,7 @@ from airflow_assets.restore.attribute_order import planned_moves
 from airflow_assets.restore.attribute_settings import SETTINGS, attribute_settings, mapped_statuses
 from airflow_assets.restore.ledger import Ledger
 from airflow_assets.restore.schema_source import SchemaSource
-from airflow_assets.restore.structure import ATTRIBUTE, OBJECT_TYPE, SCHEMA, STATUS
+from airflow_assets.restore.structure import ATTRIBUTE, OBJECT_TYPE, REFERENCE, SCHEMA, STATUS
 
 log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
@@ -50,7 +50,7 @@ JsonDict = dict[str, Any]
 # What a site does not change on an existing attribute: reported, never written.
 FIXED = ("type", "defaultType", "referencedObjectType")
 # What an update body writes back, in the order a report lists it.
-REVERTIBLE = ("name", "label", *SETTINGS, "typeValueMulti")
+REVERTIBLE = ("name", "label", *SETTINGS, "typeValueMulti", "referenceType")
 TYPE_FIELDS = ("name", "description", "iconId")
 STATUS_FIELDS = ("name", "category", "description")
 # What the site refuses is reported; anything else (a server fault, an expired token) stops the step.
@@ -109,12 +109,14 @@ def attribute_view(
     *,
     status_id: Callable[[str], str | None] = lambda status: status,
     type_id: Callable[[str], str] = lambda type_: type_,
+    reference_id: Callable[[str], str] = lambda reference: reference,
 ) -> JsonDict:
     """Return the comparable configuration of an attribute definition (snapshot or live).
 
     :param attribute: the definition, as a snapshot stores it or the site lists it (normalised).
     :param status_id: the live id of a snapshot status type (identity for a live attribute).
     :param type_id: the live id of a snapshot object type (identity for a live attribute).
+    :param reference_id: the live id of a snapshot reference type (identity for a live attribute).
     """
     kind = attribute_kind(attribute)
     view: JsonDict = {
@@ -128,6 +130,8 @@ def attribute_view(
     elif kind == ATTR_REFERENCE:
         target = referenced_type(attribute)
         view["referencedObjectType"] = type_id(target) if target is not None else None
+        reference = reference_type_id(attribute)
+        view["referenceType"] = reference_id(reference) if reference is not None else None
     elif kind == ATTR_STATUS:
         view["typeValueMulti"] = mapped_statuses(attribute, status_id)
     return view
@@ -149,8 +153,8 @@ def attribute_changes(
             continue
         if name == "label" and not snapshot[name]:
             continue
-        if name == "typeValueMulti" and name not in live:
-            continue  # the allowed statuses of a status attribute: this one is another kind now
+        if name in ("typeValueMulti", "referenceType") and (name not in live or snapshot[name] is None):
+            continue  # a setting of the snapshot's kind of attribute: this one is another kind now
         revertible.append(SettingChange(name, live.get(name), snapshot[name]))
     fixed = [
         SettingChange(name, live.get(name), snapshot.get(name))
@@ -176,7 +180,7 @@ def update_body(live: Mapping[str, Any], view: Mapping[str, Any]) -> JsonDict:
         body["defaultTypeId"] = default_type_id(live) or 0
     elif kind == ATTR_REFERENCE:
         body["typeValue"] = referenced_type(live)
-        body["additionalValue"] = reference_type_id(live)
+        body["additionalValue"] = view.get("referenceType") or reference_type_id(live)
     elif kind == ATTR_STATUS:
         body["typeValueMulti"] = list(view["typeValueMulti"])
     elif kind in (ATTR_USER, ATTR_GROUP):
@@ -214,6 +218,33 @@ def field_changes(
         for name in fields
         if snapshot.get(name) is not None and snapshot[name] != live.get(name)
     ]
+
+
+def rename_order(names: Sequence[tuple[str, str]]) -> list[int]:
+    """Return the order in which to put attributes back so that a name is freed before it is taken again.
+
+    :param names: per attribute, its live name and its snapshot name.
+    An attribute whose snapshot name another one holds now, and gives up, waits for it ("Cost" renamed
+    "Price" while a new "Cost" was named "Amount" since...). Names compare as the site does, ignoring
+    case. Attributes caught in a cycle (two that swapped names) come last: the site refuses one of
+    them, which is reported.
+    """
+    pending = list(range(len(names)))
+    order: list[int] = []
+    while pending:
+        given_up = {
+            names[i][0].casefold() for i in pending if names[i][0].casefold() != names[i][1].casefold()
+        }
+        ready = [
+            i
+            for i in pending
+            if names[i][0].casefold() == names[i][1].casefold() or names[i][1].casefold() not in given_up
+        ]
+        if not ready:
+            return order + pending
+        order += ready
+        pending = [i for i in pending if i not in ready]
+    return order
 
 
 def order_line(names: Mapping[str, str], current: Sequence[str], wanted: Sequence[str]) -> str:
@@ -277,6 +308,7 @@ class _Reverter:
         self.types = {old: created.new_id for old, created in ledger.created(OBJECT_TYPE).items()}
         self.attributes = {old: created.new_id for old, created in ledger.created(ATTRIBUTE).items()}
         self.statuses = {old: created.new_id for old, created in ledger.created(STATUS).items()}
+        self.references = {old: created.new_id for old, created in ledger.created(REFERENCE).items()}
         old_schema_id = schema.source.snapshot.schema_id
         schema_created = ledger.get(SCHEMA, old_schema_id)
         self.schema_id = schema_created.new_id if schema_created is not None else old_schema_id
@@ -413,17 +445,21 @@ class _Reverter:
                 own.append(attribute)
         by_id = {str(a["id"]): a for a in own}
         wanted_order = []
+        pairs: list[tuple[JsonDict, JsonDict]] = []
         for snapshot_attribute in self.schema.attributes_of.get(old_type_id, []):
             old_id = str(snapshot_attribute["id"])
             live_id = self.attributes.get(old_id, old_id)
-            where = f"{self.key}: attribute {type_name}.{snapshot_attribute.get('name')}"
             live = by_id.get(live_id)
             if live is None:
-                self._missing(where, live_id)
+                self._missing(f"{self.key}: attribute {type_name}.{snapshot_attribute.get('name')}", live_id)
                 continue
             wanted_order.append(live_id)
-            if is_system(snapshot_attribute) or is_system(live):
-                continue  # the site owns Key, Created and Updated
+            if not (is_system(snapshot_attribute) or is_system(live)):  # the site owns Key, Created...
+                pairs.append((snapshot_attribute, live))
+        names = [(str(live.get("name") or ""), str(snapshot.get("name") or "")) for snapshot, live in pairs]
+        for index in rename_order(names):
+            snapshot_attribute, live = pairs[index]
+            where = f"{self.key}: attribute {type_name}.{snapshot_attribute.get('name')}"
             self._attribute(where, live_type_id, snapshot_attribute, live)
         self._order(type_name, live_type_id, own, wanted_order)
 
@@ -432,6 +468,7 @@ class _Reverter:
             snapshot_attribute,
             status_id=lambda status: self.statuses.get(status, status),
             type_id=lambda type_id: self.types.get(type_id, type_id),
+            reference_id=lambda reference: self.references.get(reference, reference),
         )
         current = attribute_view(live)
         revertible, fixed = attribute_changes(wanted, current)

@@ -18,7 +18,7 @@ from airflow_assets.model import normalize as norm
 from airflow_assets.model.schema_config import sibling_order
 from airflow_assets.restore import RestoreSession
 from airflow_assets.restore.config_revert import ConfigRevert, attribute_view, revert_config
-from airflow_assets.restore.structure import ATTRIBUTE, OBJECT_TYPE, STATUS
+from airflow_assets.restore.structure import ATTRIBUTE, OBJECT_TYPE, REFERENCE, STATUS
 from airflow_assets.sandbox.launch import RunningSandbox
 from tests.integration.backup_support import back_up, client_for
 from tests.integration.restore_support import session
@@ -76,8 +76,11 @@ def _edit_configuration(client: AssetsClient) -> None:
     laptop = types["Laptop"]
     client.update_object_type(str(laptop["id"]), {"name": "Notebook", "description": "Portable kit"})
     _update(client, "Hardware", "Serial number", name="Serial no")
+    _update(client, "Hardware", "Purchase date", name="Serial number")  # Serial number waits for it
     _update(client, "Server", "OS", name="Operating system", regexValidation="^[A-Z].*")
     _update(client, "Server", "Depends on", maximumCardinality=5)
+    depends_on = next(r for r in client.get_reference_types() if r["name"] == "Depends on")
+    _update(client, "Server", "Runs", additionalValue=depends_on["id"])
     _update(client, "Application", "Homepage", regexValidation="^https://.*", hidden=True)
     _update(client, "Notebook", "Model", options="MacBook Pro 14,Dell Latitude 7440")
     _update(client, "Hardware", "Cost", suffix="EUR", summable=True, description="Price paid")
@@ -114,6 +117,7 @@ def _differences_from_snapshot(client: AssetsClient, run: RestoreSession) -> lis
     types = {old: c.new_id for old, c in run.ledger.created(OBJECT_TYPE).items()}
     attributes = {old: c.new_id for old, c in run.ledger.created(ATTRIBUTE).items()}
     statuses = {old: c.new_id for old, c in run.ledger.created(STATUS).items()}
+    references = {old: c.new_id for old, c in run.ledger.created(REFERENCE).items()}
     live_types = {str(t["id"]): t for t in client.get_object_types(_schema_id(client, "ITAM"))}
     found = []
     for old_type_id, snapshot_type in schema.object_types.items():
@@ -134,6 +138,7 @@ def _differences_from_snapshot(client: AssetsClient, run: RestoreSession) -> lis
                 snapshot_attribute,
                 status_id=lambda s: statuses.get(s, s),
                 type_id=lambda t: types.get(t, t),
+                reference_id=lambda r: references.get(r, r),
             )
             if live is None or attribute_view(live) != wanted:
                 found.append(f"{snapshot_type['name']}.{snapshot_attribute['name']}: {live}")
@@ -150,10 +155,18 @@ def test_a_changed_configuration_is_put_back_once_and_a_dry_run_only_shows_it(
     client = client_for(sandbox)
     back_up(client, mongo_db, "ITAM", "run-1")
     _edit_configuration(client)
-    planned = _structure(client, mongo_db, "rollback-plan")
-    assert planned.ledger.document()["steps"]["structure"]["attributes_created"] == 1  # Notes
+    planned = session(client, mongo_db, RECREATE_ITAM, "rollback-plan")
+    planned.plan()
 
-    # A dry run (after the structure step) writes nothing and says what would change, old -> new.
+    # A dry run writes nothing and says what would change, old -> new; before the structure step the
+    # deleted attribute is shown as the structure step's to create.
+    before = sandbox.site.revision
+    early = _revert(client, planned, dry_run=True)
+    assert sandbox.site.revision == before
+    notes = [line for line in early.changes if line.startswith("ITAM: attribute Application.Notes: ")]
+    assert len(notes) == 1 and notes[0].endswith(": the structure step creates it again")
+    planned.build_structure()
+    assert planned.ledger.document()["steps"]["structure"]["attributes_created"] == 1  # Notes
     before = sandbox.site.revision
     shown = _revert(client, planned, dry_run=True)
     assert sandbox.site.revision == before
@@ -162,6 +175,8 @@ def test_a_changed_configuration_is_put_back_once_and_a_dry_run_only_shows_it(
     assert "ITAM: object type Laptop: name 'Notebook' -> 'Laptop'" in lines
     assert "ITAM: object type Laptop: description 'Portable kit' -> 'Laptop records'" in lines
     assert "ITAM: attribute Hardware.Serial number: name 'Serial no' -> 'Serial number'" in lines
+    assert "ITAM: attribute Hardware.Purchase date: name 'Serial number' -> 'Purchase date'" in lines
+    assert any(line.startswith("ITAM: attribute Server.Runs: referenceType ") for line in lines)
     assert "ITAM: attribute Server.Depends on: maximumCardinality 5 -> -1" in lines
     assert "ITAM: attribute Server.OS: regexValidation '^[A-Z].*' -> ''" in lines
     assert "ITAM: attribute Hardware.Cost: suffix 'EUR' -> ''" in lines
@@ -171,7 +186,7 @@ def test_a_changed_configuration_is_put_back_once_and_a_dry_run_only_shows_it(
     assert any(line.startswith("ITAM: attribute Hardware.Status: typeValueMulti [") for line in lines)
     order = [line for line in lines if "attribute order" in line]
     assert {line.split(":")[1] for line in order} == {" object type Server", " object type Application"}
-    assert (shown.types_renamed, shown.attributes_renamed, shown.status_types_restored) == (1, 2, 1)
+    assert (shown.types_renamed, shown.attributes_renamed, shown.status_types_restored) == (1, 3, 1)
     assert shown.attributes_moved >= 2  # IP address back down; Notes (recreated last) to its place
 
     done = _revert(client, planned, dry_run=False)

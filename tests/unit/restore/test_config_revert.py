@@ -12,6 +12,7 @@ from airflow_assets.restore.config_revert import (
     attribute_view,
     field_changes,
     order_line,
+    rename_order,
     site_message,
     status_view,
     type_view,
@@ -140,3 +141,21 @@ def test_site_message_and_report_shape() -> None:
     report = ConfigRevert(changes=("a",), refused=("b",), attributes_moved=2, dry_run=True).as_dict()
     assert report["changes"] == ["a"] and report["refused"] == ["b"]
     assert report["attributes_moved"] == 2 and report["dry_run"] is True and report["types_renamed"] == 0
+
+
+def test_a_name_is_freed_before_it_is_taken_back_and_a_swap_is_left_to_the_site() -> None:
+    # 0 wants "Serial number", which 2 holds now and gives back; 1 keeps its name.
+    names = [("Serial no", "Serial number"), ("Cost", "Cost"), ("serial NUMBER", "Purchase date")]
+    assert rename_order(names) == [1, 2, 0]
+    # A case-only rename waits for nobody; two attributes that swapped names come last, as given.
+    assert rename_order([("cost", "Cost"), ("A", "B"), ("B", "A"), ("x", "y")]) == [0, 3, 1, 2]
+    assert rename_order([]) == []
+
+
+def test_a_reference_type_compares_through_the_reference_map_and_is_written_back() -> None:
+    snapshot = {"id": "5", "name": "Runs", "type": 1, "referenceObjectTypeId": "30", "additionalValue": "4"}
+    live = {**snapshot, "additionalValue": "7"}
+    assert _changes(snapshot, live)[0] == ["referenceType '7' -> '4'"]
+    assert _changes(snapshot, {**live, "additionalValue": "40"}, reference_id=lambda r: "40") == ([], [])
+    body = update_body(live, {**attribute_view(live), "referenceType": "4"})
+    assert (body["typeValue"], body["additionalValue"]) == ("30", "4")
