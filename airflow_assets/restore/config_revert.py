@@ -471,6 +471,10 @@ class _Reverter:
             reference_id=lambda reference: self.references.get(reference, reference),
         )
         current = attribute_view(live)
+        if not wanted["label"]:
+            # The label moved here since: it goes back with the snapshot's label attribute, and no
+            # update of this one may claim it again.
+            current["label"] = False
         revertible, fixed = attribute_changes(wanted, current)
         for change in fixed:
             self.tally.refused.append(

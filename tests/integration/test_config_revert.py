@@ -86,6 +86,7 @@ def _edit_configuration(client: AssetsClient) -> None:
     _update(client, "Hardware", "Cost", suffix="EUR", summable=True, description="Price paid")
     _, status_attribute = _attribute(client, "Hardware", "Status")
     _update(client, "Hardware", "Status", typeValueMulti=status_attribute["typeValueMulti"][:2])
+    _update(client, "Application", "Version", label=True, description="Release")
     _, notes = _attribute(client, "Application", "Notes")
     client.delete_attribute(notes["id"])
     server_id, ip_address = _attribute(client, "Server", "IP address")
@@ -180,6 +181,7 @@ def test_a_changed_configuration_is_put_back_once_and_a_dry_run_only_shows_it(
     assert "ITAM: attribute Server.Depends on: maximumCardinality 5 -> -1" in lines
     assert "ITAM: attribute Server.OS: regexValidation '^[A-Z].*' -> ''" in lines
     assert "ITAM: attribute Hardware.Cost: suffix 'EUR' -> ''" in lines
+    assert "ITAM: attribute Application.Name: label False -> True" in lines
     assert "ITAM: status type In repair: name 'Repairing' -> 'In repair'" in lines
     assert "ITAM: status type In repair: category 1 -> 2" in lines
     assert any(line.startswith("ITAM: attribute Laptop.Model: options 'MacBook Pro 14,") for line in lines)
