@@ -220,14 +220,15 @@ def field_changes(
     ]
 
 
-def rename_order(names: Sequence[tuple[str, str]]) -> list[int]:
+def rename_order(names: Sequence[tuple[str, str]]) -> tuple[list[int], list[int]]:
     """Return the order in which to put attributes back so that a name is freed before it is taken again.
 
     :param names: per attribute, its live name and its snapshot name.
+    :return: the order, and the attributes of it that wait on a cycle (two that swapped names, or one
+        waiting for those), last in the order: one of the cycle must take a temporary name first.
     An attribute whose snapshot name another one holds now, and gives up, waits for it ("Cost" renamed
     "Price" while a new "Cost" was named "Amount" since...). Names compare as the site does, ignoring
-    case. Attributes caught in a cycle (two that swapped names) come last: the site refuses one of
-    them, which is reported.
+    case.
     """
     pending = list(range(len(names)))
     order: list[int] = []
@@ -241,10 +242,16 @@ def rename_order(names: Sequence[tuple[str, str]]) -> list[int]:
             if names[i][0].casefold() == names[i][1].casefold() or names[i][1].casefold() not in given_up
         ]
         if not ready:
-            return order + pending
+            return order + pending, pending
         order += ready
         pending = [i for i in pending if i not in ready]
-    return order
+    return order, []
+
+
+def cycle_member(names: Sequence[tuple[str, str]], stuck: Sequence[int]) -> int | None:
+    """Return one of ``stuck`` whose live name another of them waits for (a temporary name frees it)."""
+    wanted = {names[i][1].casefold() for i in stuck}
+    return next((i for i in stuck if names[i][0].casefold() in wanted), None)
 
 
 def order_line(names: Mapping[str, str], current: Sequence[str], wanted: Sequence[str]) -> str:
@@ -457,11 +464,38 @@ class _Reverter:
             if not (is_system(snapshot_attribute) or is_system(live)):  # the site owns Key, Created...
                 pairs.append((snapshot_attribute, live))
         names = [(str(live.get("name") or ""), str(snapshot.get("name") or "")) for snapshot, live in pairs]
-        for index in rename_order(names):
+        order, stuck = rename_order(names)
+        for _ in pairs:
+            index = cycle_member(names, stuck)
+            if index is None:
+                break
+            temporary = self._free_name(live_type_id, pairs[index][1])
+            if temporary is None:
+                break  # the site refused: the renames of the cycle are tried, and refused, as they are
+            names[index] = (temporary, names[index][1])
+            order, stuck = rename_order(names)
+        for index in order:
             snapshot_attribute, live = pairs[index]
             where = f"{self.key}: attribute {type_name}.{snapshot_attribute.get('name')}"
             self._attribute(where, live_type_id, snapshot_attribute, live)
         self._order(type_name, live_type_id, own, wanted_order)
+
+    def _free_name(self, live_type_id: str, live: JsonDict) -> str | None:
+        """Give an attribute a temporary name so that another can take its name back; return the name.
+
+        Its report line still shows the name it had. A kill right after leaves the temporary name, which
+        the next run puts back like any other. A dry run only tells the name; None when the site refused.
+        """
+        temporary = f"{live.get('name')} (renaming {live['id']})"
+        if self.dry_run:
+            return temporary
+        view = {**attribute_view(live), "name": temporary}
+        try:
+            self.client.update_attribute(live_type_id, str(live["id"]), update_body(live, view))
+        except REFUSALS as error:
+            log.info("attribute %s could not take a temporary name: %s", live["id"], site_message(error))
+            return None
+        return temporary
 
     def _attribute(self, where: str, live_type_id: str, snapshot_attribute: JsonDict, live: JsonDict) -> None:
         wanted = attribute_view(

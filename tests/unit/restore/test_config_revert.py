@@ -10,6 +10,7 @@ from airflow_assets.restore.config_revert import (
     SettingChange,
     attribute_changes,
     attribute_view,
+    cycle_member,
     field_changes,
     order_line,
     rename_order,
@@ -146,10 +147,16 @@ def test_site_message_and_report_shape() -> None:
 def test_a_name_is_freed_before_it_is_taken_back_and_a_swap_is_left_to_the_site() -> None:
     # 0 wants "Serial number", which 2 holds now and gives back; 1 keeps its name.
     names = [("Serial no", "Serial number"), ("Cost", "Cost"), ("serial NUMBER", "Purchase date")]
-    assert rename_order(names) == [1, 2, 0]
-    # A case-only rename waits for nobody; two attributes that swapped names come last, as given.
-    assert rename_order([("cost", "Cost"), ("A", "B"), ("B", "A"), ("x", "y")]) == [0, 3, 1, 2]
-    assert rename_order([]) == []
+    assert rename_order(names) == ([1, 2, 0], [])
+    # A case-only rename waits for nobody; two attributes that swapped names come last, as given; a
+    # temporary name for one of the two lets the other take its name back.
+    swapped = [("cost", "Cost"), ("A", "B"), ("B", "A"), ("x", "y")]
+    assert rename_order(swapped) == ([0, 3, 1, 2], [1, 2])
+    assert cycle_member(swapped, [1, 2]) == 1
+    swapped[1] = ("A (renaming 7)", "B")
+    assert rename_order(swapped) == ([0, 2, 3, 1], [])
+    assert cycle_member(swapped, []) is None
+    assert rename_order([]) == ([], [])
 
 
 def test_a_reference_type_compares_through_the_reference_map_and_is_written_back() -> None:
