@@ -8,8 +8,11 @@ status type of the schema its name and category.
 Every write compares the live configuration first and sends only what differs, so a retry after a kill
 writes nothing twice and a second run writes nothing. What the site refuses (a unique setting while
 objects share a value, a name another attribute took since...) is reported, not raised: the other
-settings are still put back, each on its own when the site refused them together. What a site cannot
-change at all (an attribute's type, its value type, the type a reference points to) is reported too.
+settings are still put back, each on its own when the site refused them together; a refused one reads
+``<schema key>: attribute <Type>.<Name>: <setting> could not be put back: <site message>``. What a site
+cannot change at all (an attribute's type, its value type, the type a reference points to) is reported
+the same way. Renames wait for the name they take back to be freed; two attributes that swapped names
+get them back through a temporary name.
 
 What differs is a pure function of two views (:func:`attribute_view`, :func:`attribute_changes`), so a
 plan can show it without writing (``dry_run``).
@@ -321,6 +324,7 @@ class _Reverter:
         self.schema_id = schema_created.new_id if schema_created is not None else old_schema_id
 
     def run(self, type_ids: Collection[str]) -> ConfigRevert:
+        """Put back the schema's status types, then each object type and its attributes, parents first."""
         self._status_types()
         live_types = {str(t["id"]): dict(t) for t in self.client.get_object_types(self.schema_id)}
         for old_type_id in self.schema.types_parent_first(type_ids):
@@ -333,6 +337,9 @@ class _Reverter:
             self._object_type(old_type_id, live_type_id, live_type)
             self._attributes(old_type_id, live_type_id, type_name)
         counts = self.tally.counts
+        log.info("%s: configuration %s: %d changes, %d refused", self.key,
+                 "to put back (dry run)" if self.dry_run else "put back", len(self.tally.changes),
+                 len(self.tally.refused))  # fmt: skip
         return ConfigRevert(
             changes=tuple(self.tally.changes),
             refused=tuple(self.tally.refused),
