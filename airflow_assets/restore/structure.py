@@ -28,6 +28,7 @@ from airflow_assets.model.attributes import (
     referenced_type,
 )
 from airflow_assets.restore.attribute_order import order_attributes
+from airflow_assets.restore.attribute_settings import attribute_settings, mapped_statuses
 from airflow_assets.restore.config_match import BY_CASE, match_global, match_own
 from airflow_assets.restore.ledger import Created, Ledger
 from airflow_assets.restore.plan import RestorePlan, SchemaPlan
@@ -502,21 +503,7 @@ class StructureBuilder:
     def attribute_body(self, schema: SchemaSource, attribute: JsonDict, *, deferred: bool) -> JsonDict:
         """Return the body that creates ``attribute`` (restrictions left off when ``deferred``)."""
         kind = attribute_kind(attribute)
-        body: JsonDict = {
-            "name": attribute.get("name"),
-            "type": kind,
-            "description": attribute.get("description") or "",
-            "minimumCardinality": int(attribute.get("minimumCardinality") or 0),
-            "maximumCardinality": int(attribute.get("maximumCardinality") or 1),
-            "uniqueAttribute": bool(attribute.get("uniqueAttribute")),
-            "regexValidation": attribute.get("regexValidation") or "",
-            "suffix": attribute.get("suffix") or "",
-            "hidden": bool(attribute.get("hidden")),
-            "summable": bool(attribute.get("summable")),
-            "includeChildObjectTypes": bool(attribute.get("includeChildObjectTypes")),
-            "qlQuery": attribute.get("qlQuery") or "",
-            "options": attribute.get("options") or "",
-        }
+        body: JsonDict = {"name": attribute.get("name"), "type": kind, **attribute_settings(attribute)}
         if attribute.get("label"):
             body["label"] = True
         if deferred:
@@ -540,13 +527,12 @@ class StructureBuilder:
                 )
             body["typeValueMulti"] = kept
         elif kind == ATTR_STATUS:
-            statuses = []
-            for status in attribute.get("typeValueMulti") or []:
-                mapped_status = self.ledger.get(STATUS, str(status))
-                if mapped_status is not None:
-                    statuses.append(mapped_status.new_id)
-            body["typeValueMulti"] = statuses
+            body["typeValueMulti"] = mapped_statuses(attribute, self._status_id)
         return body
+
+    def _status_id(self, old_id: str) -> str | None:
+        created = self.ledger.get(STATUS, old_id)
+        return None if created is None else created.new_id
 
 
 def _type_ids(planned: SchemaPlan) -> list[str]:

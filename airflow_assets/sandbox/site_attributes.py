@@ -35,6 +35,8 @@ from airflow_assets.sandbox.validation import (
 __all__ = ["SiteAttributes"]
 
 LABEL_DEFAULT_TYPES = (DEFAULT_TEXT, DEFAULT_TEXTAREA, DEFAULT_NONE)
+# Atlassian: "You can have a maximum of two attributes set as Unique for each object type."
+MAX_UNIQUE_PER_TYPE = 2
 
 
 class SiteAttributes(SiteState):
@@ -225,6 +227,13 @@ class SiteAttributes(SiteState):
         ):
             raise bad_request(type="The type of an attribute that holds values cannot be changed")
         unique = optional_bool(body, "uniqueAttribute", attribute.unique)
+        if unique and maximum != 1:
+            raise bad_request(
+                uniqueAttribute="An attribute that holds more than one value cannot be unique: "
+                "set maximumCardinality to 1 first"
+            )
+        if unique and not attribute.unique:
+            self._check_unique_limit(attribute)
         description = optional_text(body, "description", attribute.description)
         suffix = optional_text(body, "suffix", attribute.suffix)
         include_children = optional_bool(
@@ -255,6 +264,17 @@ class SiteAttributes(SiteState):
         attribute.hidden = hidden
         attribute.summable = summable
         attribute.ql_query = ql_query
+
+    def _check_unique_limit(self, attribute: AttributeRecord) -> None:
+        """Refuse a third unique attribute on any type that carries ``attribute`` (Atlassian allows two)."""
+        for carrier in sorted(self._types_carrying(attribute), key=int):
+            others = [a for a in self.effective_attributes(carrier) if a.unique and a.id != attribute.id]
+            if len(others) >= MAX_UNIQUE_PER_TYPE:
+                names = ", ".join(sorted(a.name for a in others))
+                raise bad_request(
+                    uniqueAttribute=f"An object type can have at most {MAX_UNIQUE_PER_TYPE} unique "
+                    f"attributes ({self.object_types[carrier].name} has {names})"
+                )
 
     def _build_unique_index(self, attribute: AttributeRecord) -> dict[Any, int]:
         index: dict[Any, int] = {}

@@ -393,3 +393,26 @@ def test_ids_and_keys_in_non_ascii_digits_name_no_object(assets: Assets, number:
         f"rlabs-insight-attribute-{assets.ids['Location']}"
         in assets.refused("POST", "object/create", reference)["errors"]
     )
+
+
+def test_uniqueness_needs_single_values_and_at_most_two_per_type(assets: Assets) -> None:
+    """Atlassian: a multi-valued attribute cannot be unique; an object type has at most two unique ones."""
+    rack = assets.ok(
+        "POST", "objecttype/create", {"name": "Rack", "iconId": "1", "objectSchemaId": assets.ids["schema"]}
+    )
+    assets.ids["Rack"] = rack["id"]
+    path = f"objecttypeattribute/{rack['id']}"
+    multi = {"name": "Ports", "type": 0, "uniqueAttribute": True, "maximumCardinality": -1}
+    assert "uniqueAttribute" in assets.refused("POST", path, multi)["errors"]
+    tag = assets.attribute("Rack", "Asset tag", type=0, uniqueAttribute=True)
+    assert "uniqueAttribute" in assets.refused("PUT", f"{path}/{tag}", {"maximumCardinality": 3})["errors"]
+    assets.attribute("Rack", "Barcode", type=0, uniqueAttribute=True)
+    third = assets.attribute("Rack", "Location code", type=0)
+    answer = assets.refused("PUT", f"{path}/{third}", {"uniqueAttribute": True})
+    assert "at most 2 unique" in answer["errors"]["uniqueAttribute"]
+    assert "Asset tag, Barcode" in answer["errors"]["uniqueAttribute"]
+    # Giving up one uniqueness frees the place; a refused update changed nothing.
+    listed = {a["id"]: a for a in assets.ok("GET", f"objecttype/{rack['id']}/attributes")}
+    assert listed[tag]["maximumCardinality"] == 1 and listed[third]["uniqueAttribute"] is False
+    assets.ok("PUT", f"{path}/{tag}", {"uniqueAttribute": False})
+    assert assets.ok("PUT", f"{path}/{third}", {"uniqueAttribute": True})["uniqueAttribute"] is True
