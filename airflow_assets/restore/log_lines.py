@@ -133,6 +133,11 @@ def rollback_plan_lines(plans: Sequence[Mapping[str, Any]], *, dry_run: bool) ->
             lines.append(f"  {type_name}: {'; '.join(said)}" + (f" ({which})" if which else ""))
         if not plan.get("per_type"):
             lines.append("  nothing differs: nothing to roll back")
+        config = plan.get("config") or {}
+        for change in config.get("changes") or []:
+            lines.append(f"  configuration: {change}")
+        for refused in config.get("refused") or []:
+            lines.append(f"  configuration NOT put back: {refused}")
         for change in plan.get("first_changes") or []:
             lines.append(f"  change: {change}")
         for conflict in plan.get("conflicts") or []:

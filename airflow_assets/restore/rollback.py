@@ -154,6 +154,7 @@ class SchemaRollback:
     :param first_changes: the first changes, old -> new values.
     :param conflicts: the first conflicts, with who changed the attribute later.
     :param totals: the counts over every type.
+    :param config: what of the configuration goes back (names, settings, order) and what cannot.
     """
 
     old_key: str
@@ -165,6 +166,7 @@ class SchemaRollback:
     conflicts: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
     live_requests: int = 0
+    config: JsonDict = field(default_factory=dict)
 
     def as_dict(self) -> JsonDict:
         """Return the plan as stored (JSON-compatible)."""
@@ -178,6 +180,7 @@ class SchemaRollback:
             "conflicts": self.conflicts,
             "totals": self.totals,
             "live_requests": self.live_requests,
+            "config": self.config,
         }
 
     def count(self, type_name: str, what: str, by: int = 1) -> None:

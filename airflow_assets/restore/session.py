@@ -25,6 +25,7 @@ from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.model.attributes import referenced_type
 from airflow_assets.model.schema_config import SchemaConfig
 from airflow_assets.restore.comments import CommentsSummary, restore_comments
+from airflow_assets.restore.config_revert import revert_config
 from airflow_assets.restore.graph import strongly_connected
 from airflow_assets.restore.integrity import check_sources
 from airflow_assets.restore.ledger import Ledger
@@ -339,6 +340,9 @@ class RestoreSession:
                 decide=self._decider(reader, source, history_id), write_line=lines.append,
                 history_snapshot_id=history_id,
             )  # fmt: skip
+            schema = next(s for s in self.schemas if s.old_key == key)
+            revert = revert_config(self.client, self.ledger, schema, self.scope.included[key], dry_run=True)
+            plan.config = _first(revert.as_dict())
             plans.append(plan)
         self.ledger.save_file(CHANGES_FILE, "".join(line + "\n" for line in lines))
         self.ledger.save({"rollback": {"schemas": [p.as_dict() for p in plans], "changes": len(lines)}})
@@ -430,6 +434,17 @@ class RestoreSession:
         summary = StructureBuilder(
             self.client, self.ledger, self.stored_plan, self.schemas, self.target
         ).build()
+        if self.stored_plan.mode == ROLLBACK:
+            reverted = []
+            for schema in self.schemas:
+                revert = revert_config(
+                    self.client, self.ledger, schema, self.scope.included[schema.old_key], dry_run=False
+                )
+                for change in revert.changes[:200]:
+                    log.info("%s: configuration put back: %s", schema.old_key, change)
+                summary.warnings.extend(revert.refused)
+                reverted.append({"schema": schema.old_key, **_first(revert.as_dict())})
+            self.ledger.save({"steps.config": reverted})
         self.ledger.push_warnings("structure", summary.warnings)
         self.ledger.save({"steps.structure": summary.as_dict()})
         return summary
@@ -612,6 +627,18 @@ class RestoreSession:
         self.ledger.forget_settled_intents()
         self.ledger.save({"report": report, "status": "done"})
         return report
+
+
+def _first(summary: JsonDict, count: int = 50) -> JsonDict:
+    """Return a summary with its lists cut to their first ``count`` items (and their lengths)."""
+    cut_down: JsonDict = {}
+    for name, value in summary.items():
+        if isinstance(value, list):
+            cut_down[name] = value[:count]
+            cut_down[f"{name}_count"] = len(value)
+        else:
+            cut_down[name] = value
+    return cut_down
 
 
 def schema_order(schemas: Sequence[SchemaSource]) -> tuple[list[SchemaSource], list[list[str]]]:

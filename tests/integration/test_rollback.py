@@ -437,3 +437,63 @@ def _overwrite_texts(client: AssetsClient, raw: dict[str, dict[str, Any]], *, li
             edited[key] = str(obj["id"])
             break
     return edited
+
+
+def test_a_deleted_attribute_comes_back_at_its_position_with_its_values_and_a_rename_is_undone(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    demo = sandbox.seed
+    assert demo is not None
+    client = client_for(sandbox)
+    office = demo.type_ids["Office"]
+    listed = [
+        a
+        for a in client.get_object_type_attributes(office)
+        if str(a.get("objectType", {}).get("id", office)) == office
+    ]
+    names_before = [str(a["name"]) for a in listed]
+    attributes = {str(a["name"]): str(a["id"]) for a in listed}
+    before = {str(o["id"]): o for o in client.iter_objects(f"objectTypeId = {office}")}
+    held = {object_id: _plain(o, attributes["Website"]) for object_id, o in before.items()}
+    assert sum(1 for values in held.values() if values) >= 3
+    back_up(client, mongo_db, "LOC", "run-1")
+    client.delete_attribute(attributes["Website"])
+    client.update_attribute(office, attributes["Address"], {"name": "Street"})
+
+    dry = session(client, mongo_db, {"mode": "rollback", "schema_mappings": "LOC"}, restore_id="rb:attr:dry")
+    dry.plan()
+    config = dry.rollback_plans[0]["config"]
+    assert any("Street" in line and "Address" in line for line in config["changes"])
+
+    run, report = restore(client, mongo_db, {"mode": "rollback", "schema_mappings": "LOC"}, "rb:attr")
+
+    assert report.ok, report.differences[:20]
+    assert run.ledger.document()["steps"]["config"][0]["attributes_renamed"] == 1
+    now = [
+        a
+        for a in client.get_object_type_attributes(office)
+        if str(a.get("objectType", {}).get("id", office)) == office
+    ]
+    assert [str(a["name"]) for a in now] == names_before
+    website = next(str(a["id"]) for a in now if a["name"] == "Website")
+    assert website != attributes["Website"]  # created again: a new id
+    after = {str(o["id"]): o for o in client.iter_objects(f"objectTypeId = {office}")}
+    assert after.keys() == before.keys()
+    for object_id, values in held.items():
+        assert _plain(after[object_id], website) == values, object_id
+
+
+def _own_attributes(client: AssetsClient, type_id: str) -> list[dict[str, Any]]:
+    """Return the attributes a type owns (not inherited ones), in the site's order."""
+    listed = client.get_object_type_attributes(type_id)
+    return [a for a in listed if str((a.get("objectType") or {}).get("id", type_id)) == type_id]
+
+
+def _plain(obj: dict[str, Any], attribute_id: str) -> list[Any]:
+    """Return the values of one attribute of an object as the API answers it."""
+    return [
+        value.get("value")
+        for attribute in obj["attributes"]
+        if str(attribute["objectTypeAttributeId"]) == attribute_id
+        for value in attribute["objectAttributeValues"]
+    ]
