@@ -218,6 +218,10 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
     for index, name in enumerate(object_types):
         if not name.strip():
             raise RestoreParamError(f"object_types[{index}]", "an object type name may not be empty")
+    rollback = _rollback_scope(params, mode, snapshot)
+    if mode == ROLLBACK and snapshot.latest and rollback.changed_from is not None:
+        # The values from before the window: a snapshot taken during it already holds some of its changes.
+        snapshot = SnapshotChoice(at=rollback.changed_from)
     return RestoreRequest(
         snapshot=snapshot,
         mappings=mappings,
@@ -230,7 +234,7 @@ def parse_request(params: Mapping[str, Any]) -> RestoreRequest:
         history_as_comments=_flag(params, "history_as_comments", False),
         dry_run=_flag(params, "dry_run", True),
         accept_damaged=_flag(params, "accept_damaged", False),
-        rollback=_rollback_scope(params, mode, snapshot),
+        rollback=rollback,
     )
 
 

@@ -156,3 +156,74 @@ def test_a_bad_mapping_line_is_named_and_quoted(mappings: Any, param: str, said:
 
     assert raised.value.param == param
     assert said in raised.value.message
+
+
+ROLLBACK = {"mode": "rollback", "schema_mappings": "ITAM"}
+
+
+def test_a_rollback_reads_its_window_and_returns_to_the_snapshot_before_it() -> None:
+    request = parse_request(
+        {
+            **ROLLBACK,
+            "changed_by": "Import Bot, 5b10ac8d82e05b22cc7d4ef5",
+            "changed_from": "2026-12-07T11:00:00+02:00",
+            "changed_to": "2026-12-07T10:30:00Z",
+            "on_conflict": "snapshot",
+            "delete_created": True,
+            "relink_issues": True,
+        }
+    )
+
+    assert request.mappings[0].new_key == "ITAM"
+    scope = request.rollback
+    assert scope.changed_by == ("Import Bot", "5b10ac8d82e05b22cc7d4ef5")
+    assert scope.changed_from == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert scope.windowed and scope.on_conflict == "snapshot" and scope.delete_created and scope.relink_issues
+    # "latest" means the latest snapshot from before the window, not one taken during it.
+    assert request.snapshot.at == scope.changed_from and not request.snapshot.latest
+    assert parse_request(ROLLBACK).rollback.windowed is False
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "says"),
+    [
+        ({"changed_by": ["Ada"]}, "changed_from", "say from when"),
+        ({"changed_from": "yesterday"}, "changed_from", "not an ISO 8601 timestamp"),
+        (
+            {"changed_from": "2026-12-07T10:00:00Z", "changed_to": "2026-12-07T09:00:00Z"},
+            "changed_to",
+            "is before changed_from",
+        ),
+        ({"on_conflict": "mine"}, "on_conflict", "must be keep or snapshot"),
+        (
+            {"snapshot": "2026-12-07T12:00:00Z", "changed_from": "2026-12-07T10:00:00Z"},
+            "snapshot",
+            "before the window",
+        ),
+        ({"schema_mappings": "ITAM -> ITAM2"}, "schema_mappings line 1", "rollback restores into"),
+    ],
+)
+def test_a_bad_rollback_is_refused_naming_the_parameter(
+    params: dict[str, Any], param: str, says: str
+) -> None:
+    with pytest.raises(RestoreParamError) as raised:
+        parse_request({**ROLLBACK, **params})
+
+    assert raised.value.param == param
+    assert says in raised.value.message
+
+
+@pytest.mark.parametrize("field", ["changed_by", "delete_created", "aql", "on_conflict"])
+def test_rollback_fields_are_refused_in_another_mode(field: str) -> None:
+    value: Any = {
+        "changed_by": ["Ada"],
+        "delete_created": True,
+        "aql": "Name = x",
+        "on_conflict": "snapshot",
+    }[field]
+    with pytest.raises(RestoreParamError) as raised:
+        parse_request({"mode": "new_schema", "schema_mappings": "ITAM -> ITAM2", field: value})
+
+    assert raised.value.param == field and "only mode rollback" in raised.value.message
+    # relink_issues is also recreate_missing's.
+    assert parse_request({"mode": "recreate_missing", "schema_mappings": "ITAM", "relink_issues": True})
