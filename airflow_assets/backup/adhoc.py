@@ -148,8 +148,9 @@ def backup_now(
     schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
     attempt = _attempt(snapshots, workspace_id, schema_id, run)
     snapshot_id = snapshot_id_for(workspace_id, schema_id, attempt.run_id)
+    named = f"{target.schema_key} (id {schema_id})"
     waited = _wait_for_other_writers(
-        db, snapshots, workspace_id, schema_id, snapshot_id, wait=wait, poll=poll
+        db, snapshots, workspace_id, named, schema_id, snapshot_id, wait=wait, poll=poll
     )
     try:
         with SchemaLease(db, workspace_id, schema_id, snapshot_id):
@@ -223,6 +224,7 @@ def _wait_for_other_writers(
     db: Database,
     snapshots: SnapshotStore,
     workspace_id: str,
+    schema: str,
     schema_id: str,
     snapshot_id: str,
     *,
@@ -230,6 +232,8 @@ def _wait_for_other_writers(
     poll: float,
 ) -> float:
     """Wait until no other writer works on the schema, then take its lease for ``snapshot_id``.
+
+    :param schema: the schema as messages name it (key and id).
 
     :returns: the seconds waited.
     :raises BackupBusyError: another writer was still at work after ``wait`` seconds (named in the message).
@@ -244,11 +248,11 @@ def _wait_for_other_writers(
         waited = time.monotonic() - started
         if waited >= wait:
             raise BackupBusyError(
-                f"schema {schema_id} is busy: {busy}; waited {waited:.0f} s (the limit) for it to finish. "
-                "Retry once it has (the retry resumes this backup), or stop it"
+                f"schema {schema} is being written by {busy}; waited {waited:.0f} s (the limit) for it to "
+                "finish: retry once it has (the retry takes this backup then), or stop that run"
             )
         if busy != announced:
-            log.info("waiting for %s to finish before backing up schema %s", busy, schema_id)
+            log.info("waiting for %s to finish before backing up schema %s", busy, schema)
             announced = busy
         time.sleep(max(0.0, min(poll, wait - waited)))
 
@@ -259,11 +263,11 @@ def _lease_holder(db: Database, snapshots: SnapshotStore, lease_id: str) -> str:
 
 
 def _describe_holder(snapshots: SnapshotStore, holder: str) -> str:
-    """Name who holds the schema: a backup run (DAG and run id) or pruning."""
+    """Name who holds the schema's lease: a backup run (DAG and run id) or pruning (``prune:...``)."""
     snapshot = snapshots.get(holder)
     if snapshot is None:
-        return f"{holder} holds its lease"
-    return f"backup run {snapshot.run_id} of DAG {snapshot.dag_id} (snapshot {holder}) is taking a snapshot"
+        return holder
+    return f"backup run {snapshot.run_id} of DAG {snapshot.dag_id} (snapshot {holder})"
 
 
 def _result(snapshot: Snapshot, *, already_complete: bool, started: float, waited: float) -> AdhocBackup:
