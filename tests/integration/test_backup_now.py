@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pymongo
@@ -22,8 +24,12 @@ from airflow_assets.backup.adhoc import BackupBusyError, backup_now, present_run
 from airflow_assets.backup.finalize import finalize
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.schema_config import export_config
+from airflow_assets.dags.plan import RestoreDagSpec, plan_dags
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.exceptions import AssetsConfigError, AssetsTransportError
+from airflow_assets.operators.restore import RestoreStepOperator
+from airflow_assets.restore import RestoreSession
+from airflow_assets.restore.request import SchemaMapping
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.sandbox.seed import SeedSummary
 from airflow_assets.store import SnapshotStore
@@ -39,9 +45,11 @@ from tests.integration.backup_support import (
     fresh_database_name,
     live_objects,
     run_info,
+    set_connections,
     stored,
     target,
 )
+from tests.integration.restore_support import session
 
 pytestmark = pytest.mark.slow
 
@@ -278,3 +286,44 @@ def test_a_snapshot_superseded_by_a_newer_run_is_taken_again_under_an_attempt_id
     assert done.run_id == "rollback__overtaken.2" and done.seq > newer.seq
     assert _snapshot_of(mongo_db, done.snapshot_id).status == COMPLETE
     assert (again.snapshot_id, again.already_complete) == (done.snapshot_id, True)
+
+
+def test_the_restore_task_backup_before_backs_up_the_live_schema_of_a_rollback_once(
+    sandbox: RunningSandbox, mongo_server: EmbeddedMongo, mongo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
+    client = client_for(sandbox)
+    back_up(client, mongo_db, "LOC", "scheduled__1")
+    config = "sites: {test: {conn_id: jira_assets_default, schemas: [LOC]}}\nretention: {keep_last: 3}\n"
+    spec = next(spec for spec in plan_dags(config, source="x") if isinstance(spec, RestoreDagSpec))
+    operator = RestoreStepOperator(
+        task_id="backup_before",
+        step="backup_before",
+        site_connections=spec.site_connections,
+        backup_targets=spec.backup_targets,
+    )
+    restore_id = "jira_assets_restore:manual__r1"
+    planned = session(
+        client, mongo_db, {"schema_mappings": "LOC -> LOC2", "dry_run": False}, restore_id=restore_id
+    )
+    planned.plan()
+    # The lead's rollback mode: the same stored plan, writing into the live schema LOC itself.
+    request = dataclasses.replace(planned.request, mode="rollback", mappings=(SchemaMapping("LOC", "LOC"),))
+    rollback = RestoreSession(request, mongo_db, client, planned.settings)
+    dag_run = SimpleNamespace(run_id="manual__r1")
+
+    first = operator._backup_before(rollback, dag_run)
+    again = operator._backup_before(rollback, dag_run)
+    other_mode = operator._backup_before(planned, dag_run)
+
+    taken = first["backup_before"]["LOC"]
+    assert again["backup_before"] == {"LOC": taken} and again["schemas"]["LOC"]["already_complete"]
+    assert rollback.ledger.document()["backup_before"] == {"LOC": taken}
+    snapshot = _snapshot_of(mongo_db, taken)
+    assert snapshot.status == COMPLETE and snapshot.objects == _seed(sandbox).object_counts["LOC"]
+    assert (snapshot.dag_id, snapshot.run_id) == ("jira_assets_backup_test_loc", "rollback__manual__r1")
+    assert snapshot.document["taken_for"] == f"rollback {restore_id}"
+    assert other_mode == {
+        "skipped": "mode new_schema changes no existing object: no backup is taken before it writes"
+    }
+    assert mongo_db["snapshots"].count_documents({}) == 2
