@@ -27,7 +27,7 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup.activity import ACTIVITY_KINDS, export_activity
-from airflow_assets.backup.finalize import finalize, mark_failed
+from airflow_assets.backup.finalize import finalize
 from airflow_assets.backup.objects import export_objects
 from airflow_assets.backup.run import BackupRun
 from airflow_assets.backup.schema_config import BackupTarget, export_config
@@ -132,20 +132,22 @@ def backup_now(
     :raises IncompleteSnapshotError: finalize found the snapshot incomplete (nothing is marked complete).
     """
     started = time.monotonic()
+    snapshots = SnapshotStore(db)
+    schema = client.object_schema_by_key(target.schema_key)
+    workspace_id = client.workspace_id
+    schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
+    done = _complete_attempt(snapshots, workspace_id, schema_id, run)
+    if done is not None:
+        log.info(
+            "run %s of %s already took snapshot %s: nothing to do", run.run_id, run.dag_id, done.snapshot_id
+        )
+        return _result(done, already_complete=True, started=started, waited=0.0)
     if run.past_moment(schedule=target.schedule, timezone=target.timezone) is not None:
         raise AssetsConfigError(
             f"backup_now takes a backup of the present, but run {run.run_id} ({run.run_type}) stands for "
             f"{run.moment}: give it a manual run whose data interval ends now (present_run)"
         )
-    snapshots = SnapshotStore(db)
-    done = _complete_attempt(snapshots, run)
-    if done is not None:
-        log.info("run %s of %s already took snapshot %s: nothing to do", run.run_id, run.dag_id, done)
-        return _result(done, already_complete=True, started=started, waited=0.0)
     ensure_indexes(db)
-    schema = client.object_schema_by_key(target.schema_key)
-    workspace_id = client.workspace_id
-    schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
     attempt = _attempt(snapshots, workspace_id, schema_id, run)
     snapshot_id = snapshot_id_for(workspace_id, schema_id, attempt.run_id)
     named = f"{target.schema_key} (id {schema_id})"
@@ -162,10 +164,11 @@ def backup_now(
                         export_activity(client, db, config.snapshot_id, what)
         # Outside the block: finalize releases the lease, which the block's renewer would report as lost.
         finalize(client, db, config.snapshot_id, key=key)
-    except Exception:
-        # As the backup DAG's teardown does: never leave it looking alive; a retry reopens it.
-        status = mark_failed(db, attempt.dag_id, attempt.run_id)
-        log.error("backup of %s for run %s stopped (snapshot %s)", target.schema_key, attempt.run_id, status)
+    except Exception as error:
+        # As the backup DAG's teardown does: never leave it looking alive, and free the schema.
+        if snapshots.fail(snapshot_id, f"backup_now stopped: {error}", finished_at=datetime.now(UTC)):
+            log.error("snapshot %s marked failed: it will never be offered for restore", snapshot_id)
+        SchemaLease(db, workspace_id, schema_id, snapshot_id).release()
         raise
     snapshot = snapshots.get(config.snapshot_id)
     assert snapshot is not None and snapshot.status == COMPLETE  # finalize raises otherwise
@@ -182,10 +185,12 @@ def _attempt_ids(run_id: str) -> list[str]:
     return [run_id, *(f"{run_id}.{number}" for number in range(2, MAX_ATTEMPTS + 1))]
 
 
-def _complete_attempt(snapshots: SnapshotStore, run: BackupRun) -> Snapshot | None:
-    """Return the run's complete snapshot (of any attempt), or None."""
+def _complete_attempt(
+    snapshots: SnapshotStore, workspace_id: str, schema_id: str, run: BackupRun
+) -> Snapshot | None:
+    """Return the run's complete snapshot of the schema (of any attempt), or None."""
     for run_id in _attempt_ids(run.run_id):
-        found = snapshots.find_for_run(run.dag_id, run_id)
+        found = snapshots.get(snapshot_id_for(workspace_id, schema_id, run_id))
         if found is None:
             return None
         if found.status == COMPLETE:
