@@ -158,4 +158,6 @@ export_activity(client, db, {snapshot_id!r}, {what!r})
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    return int(db["progress"].find_one({"_id": checkpoint})["done_through"])
+    reached = db["progress"].find_one({"_id": checkpoint})
+    assert reached is not None
+    return int(reached["done_through"])
