@@ -13,6 +13,7 @@ from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
+from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.model import normalize as norm
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore, ensure_indexes
 from airflow_assets.store.layout import CONFIG_KINDS
@@ -53,6 +54,44 @@ class BackupTarget:
     full_sweep_every: int
     schedule: str
     timezone: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the target as JSON-compatible values (an operator argument)."""
+        return {
+            "site": self.site,
+            "schema_key": self.schema_key,
+            "include": {name: bool(self.include.get(name)) for name in INCLUDE_KEYS},
+            "full_sweep_every": self.full_sweep_every,
+            "schedule": self.schedule,
+            "timezone": self.timezone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackupTarget:
+        """Build from :meth:`as_dict`'s values (other keys, such as a DAG id beside them, are ignored).
+
+        :raises AssetsConfigError: a field is missing or of the wrong type, named.
+        """
+        try:
+            target = cls(
+                site=str(data["site"]),
+                schema_key=str(data["schema_key"]),
+                include={name: bool(dict(data["include"]).get(name)) for name in INCLUDE_KEYS},
+                full_sweep_every=int(data["full_sweep_every"]),
+                schedule=str(data["schedule"]),
+                timezone=str(data["timezone"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise AssetsConfigError(
+                f"a backup target needs site, schema_key, include, full_sweep_every, schedule and timezone; "
+                f"{dict(data)!r} does not give them ({type(error).__name__}: {error}): re-parse the DAG file"
+            ) from None
+        return target
+
+
+def backup_target_key(site: str, schema_key: str) -> str:
+    """Return the name of a schema among the backup targets a restore knows: ``<site>/<schema key>``."""
+    return f"{site}/{schema_key}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +139,9 @@ def choose_kind(
     return INCREMENTAL, base.seq, f"changes since snapshot seq {base.seq}"
 
 
-def export_config(client: AssetsClient, db: Database, target: BackupTarget, run: BackupRun) -> ConfigSummary:
+def export_config(
+    client: AssetsClient, db: Database, target: BackupTarget, run: BackupRun, *, taken_for: str | None = None
+) -> ConfigSummary:
     """Open the run's snapshot and store the schema's configuration into it.
 
     A run of a past date (:meth:`~airflow_assets.backup.run.BackupRun.past_moment`) takes no real snapshot
@@ -108,6 +149,9 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
     reconstructed by the ``reconstruct_past`` step); otherwise it takes one first, now, as the base to
     rewind. A retry finds the manifest the first try created; a run whose snapshot is complete already
     writes nothing.
+
+    :param taken_for: why the run takes the snapshot, kept in its manifest (``taken_for``; e.g. the
+        rollback it was taken before). A run of a past date notes that it is the base of backfill runs.
     """
     moment = run.past_moment(schedule=target.schedule, timezone=target.timezone)
     ensure_indexes(db)
@@ -116,7 +160,7 @@ def export_config(client: AssetsClient, db: Database, target: BackupTarget, run:
     schema_id = norm.as_id(schema.get("id"), what=f"the id of schema {target.schema_key}")
     snapshots = SnapshotStore(db)
     snapshot_id = snapshot_id_for(workspace_id, schema_id, run.run_id)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"taken_for": taken_for} if taken_for else {}
     if moment is not None:
         snapshot_id, extra = _past_run_base(snapshots, workspace_id, schema_id, run, moment)
     kind, base_seq, reason = choose_kind(snapshots, workspace_id, schema_id, target)

@@ -188,6 +188,7 @@ def build_restore_dag(spec: RestoreDagSpec) -> DAG:
                 mongo_conn_id=spec.mongo_conn_id,
                 mongo_database=spec.mongo_database,
                 site_connections=spec.site_connections,
+                backup_targets=spec.backup_targets,
                 **({"pool": spec.pool} if spec.pool else {}),
                 # A failed plan is bad input: retrying cannot fix it.
                 retries=0 if step == "plan" else DEFAULT_ARGS["retries"],

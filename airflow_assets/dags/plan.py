@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from airflow_assets.backup.monitor import SchemaWatch
+from airflow_assets.backup.schema_config import BackupTarget, backup_target_key
 from airflow_assets.config.loading import config_path, read_config_text, read_yaml
 from airflow_assets.config.parts import ConfigParts, SitePart, validate_parts
 from airflow_assets.config.problems import BackupConfigError
@@ -140,6 +141,8 @@ class RestoreDagSpec:
     :param tags: DAG tags.
     :param doc_md: the DAG's documentation.
     :param source: the configuration file.
+    :param backup_targets: ``<site>/<schema key>`` -> how the config backs that schema up, JSON-compatible
+        (:func:`restore_backup_target`): a rollback backs the live schema up the same way before it writes.
     """
 
     dag_id: str
@@ -152,6 +155,7 @@ class RestoreDagSpec:
     doc_md: str
     source: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
+    backup_targets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,30 @@ def backup_dag_id(site: str, schema_key: str) -> str:
 def site_error_dag_id(site: str) -> str:
     """Return the DAG id that reports a broken site: ``jira_assets_backup_<site>_config_error``."""
     return f"{DAG_ID_PREFIX}_{_id_part(site)}_config_error"
+
+
+def restore_backup_target(settings: SchemaSettings) -> dict[str, Any]:
+    """Return how a schema is backed up, as a restore run needs it to back the schema up itself.
+
+    The :class:`~airflow_assets.backup.schema_config.BackupTarget` fields (``site``, ``schema_key``,
+    ``include``, ``full_sweep_every``, ``schedule``, ``timezone``) and beside them ``dag_id`` (the schema's
+    backup DAG: the snapshot is recorded under it, as one of its runs), ``conn_id`` (the site's
+    ``jira_assets`` connection) and ``budget_share`` (the share of the site's rate limits one task uses).
+    """
+    target = BackupTarget(
+        site=settings.site,
+        schema_key=settings.key,
+        include=settings.include.model_dump(),
+        full_sweep_every=settings.full_sweep_every,
+        schedule=settings.schedule,
+        timezone=settings.timezone,
+    )
+    return {
+        **target.as_dict(),
+        "dag_id": backup_dag_id(settings.site, settings.key),
+        "conn_id": settings.conn_id,
+        "budget_share": 1 / settings.parallel_schemas,
+    }
 
 
 def pool_name(site: str) -> str:
@@ -287,6 +315,14 @@ def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
             schema.entry.key for site in parts.sites for schema in site.schemas if schema.entry is not None
         )
     )
+    targets: dict[str, Mapping[str, Any]] = {}
+    for site in parts.sites:
+        if site.problems or site.defaults is None:
+            continue  # a broken site has no backup DAG either
+        for schema in site.schemas:
+            if schema.entry is not None:
+                settings = site.defaults.resolve(site.name, schema.entry)
+                targets[backup_target_key(site.name, settings.key)] = restore_backup_target(settings)
     sites = ", ".join(f"`{name}` (connection `{conn}`)" for name, conn in connections.items()) or "none"
     return RestoreDagSpec(
         dag_id=RESTORE_DAG_ID,
@@ -296,6 +332,7 @@ def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
         schema_keys=keys,
         pool=pool_name(next(iter(connections))) if len(connections) == 1 else None,
         tags=(*BASE_TAGS, "restore"),
+        backup_targets=targets,
         doc_md=f"""\
 # Restore Jira Assets object schemas from snapshots
 
@@ -307,7 +344,8 @@ shows what would be created, in which order, and every warning, and nothing is w
 - `recreate_missing` brings objects that were deleted since the snapshot back into the live schema, with the
   references other objects had to them; nothing else changes.
 
-Tasks: `plan` (checks every parameter against the data before anything is written) -> `create_structure` ->
+Tasks: `plan` (checks every parameter against the data before anything is written) -> `backup_before`
+(a `rollback` first backs up the live schemas it writes into; other modes pass) -> `create_structure` ->
 `create_objects` -> `restore_comments` -> `apply_restrictions` -> `report` (the old -> new key map CSV) ->
 `verify` (re-reads the target; fails on any unexplained difference). Every task is safe to retry and
 resumes where the last try stopped.

@@ -17,6 +17,8 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.backup.adhoc import backup_now, present_run
+from airflow_assets.backup.schema_config import BackupTarget, backup_target_key
 from airflow_assets.exceptions import AssetsBadRequestError, AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 STEPS = (
     "plan",
+    "backup_before",
     "create_structure",
     "create_objects",
     "restore_comments",
@@ -56,11 +59,14 @@ _NOT_RETRIED = (AssetsConfigError, AssetsBadRequestError, DamagedContentError, P
 class RestoreStepOperator(BaseOperator):
     """Run one step of a restore.
 
-    :param step: one of ``plan``, ``create_structure``, ``create_objects``, ``restore_comments``,
-        ``apply_restrictions``, ``report``, ``verify``.
+    :param step: one of ``plan``, ``backup_before``, ``create_structure``, ``create_objects``,
+        ``restore_comments``, ``apply_restrictions``, ``report``, ``verify``.
     :param mongo_conn_id: the ``mongo`` connection of the backup store.
     :param mongo_database: the database backups are kept in.
     :param site_connections: config site name -> its ``jira_assets`` connection (the default target).
+    :param backup_targets: ``<site>/<schema key>`` -> how the config backs that schema up
+        (:func:`airflow_assets.dags.plan.restore_backup_target`: the target's fields, its backup DAG id,
+        connection and budget share); ``backup_before`` backs up the live schemas a rollback writes into.
     """
 
     template_fields: Sequence[str] = ("mongo_conn_id", "mongo_database")
@@ -73,6 +79,7 @@ class RestoreStepOperator(BaseOperator):
         mongo_conn_id: str = "jira_assets_backup",
         mongo_database: str = "jira_assets",
         site_connections: Mapping[str, str] | None = None,
+        backup_targets: Mapping[str, Mapping[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,6 +89,7 @@ class RestoreStepOperator(BaseOperator):
         self.mongo_conn_id = mongo_conn_id
         self.mongo_database = mongo_database
         self.site_connections = dict(site_connections or {})
+        self.backup_targets = {name: dict(entry) for name, entry in (backup_targets or {}).items()}
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the step; return a small JSON summary (XCom)."""
@@ -129,6 +137,8 @@ class RestoreStepOperator(BaseOperator):
                 **({"rollback": rollback_totals(rollback)} if rollback else {}),
             }
         request = session.request
+        if self.step == "backup_before":
+            return self._backup_before(session, dag_run)
         if self.step == "create_structure":
             structure = session.build_structure()
             for warning in structure.warnings:
@@ -186,6 +196,78 @@ class RestoreStepOperator(BaseOperator):
             )
         log.info("verify: the target matches the snapshot (%s objects compared)", report_v.objects_checked)
         return report_v.as_dict()
+
+    def _backup_before(self, session: RestoreSession, dag_run: Any) -> dict[str, Any]:
+        """Back up, before a rollback's first write, each live schema it writes into; keep the ids.
+
+        The snapshot of schema ``<key>`` is recorded as run ``rollback__<restore run id>`` of the schema's
+        backup DAG (a manual run of the present: it counts like any snapshot for retention and the monitor)
+        and notes ``taken_for: rollback <restore id>``. A retry finds the snapshots an earlier try took or
+        resumes them. Rolling the rollback back is one restore run with ``snapshot`` = the id kept in the
+        ledger (``backup_before``: old key -> snapshot id).
+
+        Any other mode writes nothing it would need to roll back: the step then does nothing (it is not
+        skipped: a skipped task would skip every task after it).
+        """
+        request = session.request
+        mode = getattr(request, "mode", "")
+        if mode != "rollback":
+            reason = f"mode {mode} changes no existing object: no backup is taken before it writes"
+            log.info("backup_before: %s", reason)
+            return {"skipped": reason}
+        restore_id = session.settings.restore_id
+        conn_id = session.stored_plan.target.conn_id
+        taken: dict[str, str] = dict(session.ledger.document().get("backup_before") or {})
+        summaries: dict[str, Any] = {}
+        for mapping in request.mappings:
+            entry = self._backup_target_of(mapping.new_key, conn_id, request.source_site)
+            hook = JiraAssetsHook(str(entry["conn_id"]), budget_share=float(entry.get("budget_share", 1.0)))
+            done = backup_now(
+                hook.get_client(),
+                session.db,
+                BackupTarget.from_dict(entry),
+                present_run(str(entry["dag_id"]), f"rollback__{dag_run.run_id}"),
+                key=snapshot_key(),
+                taken_for=f"rollback {restore_id}",
+            )
+            taken[mapping.old_key] = done.snapshot_id
+            session.ledger.save({"backup_before": taken})
+            summaries[mapping.old_key] = done.as_dict()
+            log.info(
+                "backup_before: schema %s backed up as snapshot %s (%s objects, %.1f s%s); to undo this "
+                "rollback, restore with snapshot %s",
+                mapping.new_key, done.snapshot_id, done.counts.get("objects"), done.seconds,
+                ", taken by an earlier try" if done.already_complete else "", done.snapshot_id,
+            )  # fmt: skip
+        return {"backup_before": taken, "schemas": summaries}
+
+    def _backup_target_of(self, schema_key: str, conn_id: str, source_site: str | None) -> dict[str, Any]:
+        """Return how the config backs up schema ``schema_key`` of the site reached through ``conn_id``.
+
+        :raises AssetsConfigError: no configured site with that connection backs the schema up (or two do
+            and the run names neither).
+        """
+        sites = [site for site, site_conn in self.site_connections.items() if site_conn == conn_id]
+        found = {
+            site: self.backup_targets[key]
+            for site in sites
+            if (key := backup_target_key(site, schema_key)) in self.backup_targets
+        }
+        if source_site in found:
+            return found[str(source_site)]
+        if len(found) == 1:
+            return next(iter(found.values()))
+        if not found:
+            raise AssetsConfigError(
+                f"a rollback of schema {schema_key} through connection {conn_id} backs the schema up first, "
+                f"but no site of the backup config ({', '.join(sorted(self.site_connections)) or 'none'}) "
+                "reaches it through that connection and backs it up: add the schema to the site's schemas in "
+                "the backup config, then trigger the rollback again"
+            )
+        raise AssetsConfigError(
+            f"schema {schema_key} is backed up by sites {', '.join(sorted(found))}, all through connection "
+            f"{conn_id}: name one of them with source_site"
+        )
 
 
 def _target_client(request: RestoreRequest, conn_id: str) -> AssetsClient:

@@ -3,7 +3,8 @@
 The table shows each snapshot's short id (8 hex digits; every command taking a snapshot id takes it), site,
 schema, when it was taken (``started_at``), kind (full, incremental, reconstructed), status, its objects,
 and the objects added, removed and changed since the previous complete snapshot of its schema
-(``+3 -1 ~12``; the first one shows ``+N (first)``). The changes come from the spans that start or end
+(``+3 -1 ~12``; the first one shows ``+N (first)``). A snapshot taken outside the schedule says why
+after its kind (``full (for rollback <restore id>)``). The changes come from the spans that start or end
 between the two snapshots, never from reading objects.
 
 ``--json`` prints a list, one entry per snapshot::
@@ -11,7 +12,8 @@ between the two snapshots, never from reading objects.
     [{"id": "<workspace>:<schemaId>:<run id>", "short_id": "1a2b3c4d", "site": "prod", "schema_key": "ITAM",
       "schema_name": "...",
       "workspace_id": "...", "schema_id": "3", "seq": 2, "run_id": "...", "started_at": "<ISO 8601>",
-      "finished_at": "<ISO 8601>" | null, "kind": "incremental", "kind_reason": "...", "status": "complete",
+      "finished_at": "<ISO 8601>" | null, "kind": "incremental", "kind_reason": "...",
+      "taken_for": "rollback <restore id>" | null, "status": "complete",
       "objects": 150 | null,
       "changes": {"previous": "<snapshot id>" | null, "added": 1, "removed": 1, "changed": 2} | null}]
 
@@ -113,12 +115,18 @@ def snapshot_rows(
                     "state_at": iso(snapshot.state_at),
                     "kind": snapshot.kind,
                     "kind_reason": snapshot.kind_reason,
+                    # Why a run outside the schedule took it (e.g. "rollback <restore id>"), or null.
+                    "taken_for": _text(snapshot.document.get("taken_for")),
                     "status": snapshot.status,
                     "objects": objects,
                     "changes": _changes(snapshot.seq, snapshot.status, objects, previous, changes),
                 }
             )
     return rows
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _schema_order(snapshots: list[Snapshot]) -> tuple[str, str, str]:
@@ -182,7 +190,11 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             Text(str(row["site"] or "")),
             Text(row["schema_key"]),
             when(row["started_at"]),
-            Text(row["kind"] + (f" as of {row['state_at']}" if row["kind"] == "reconstructed" else "")),
+            Text(
+                row["kind"]
+                + (f" as of {row['state_at']}" if row["kind"] == "reconstructed" else "")
+                + (f" (for {row['taken_for']})" if row["taken_for"] else "")
+            ),
             Text(row["status"], style=status_style),
             "" if row["objects"] is None else str(row["objects"]),
             _changes_text(row["changes"]),

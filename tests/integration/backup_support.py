@@ -19,11 +19,9 @@ import pytest
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RateLimits
-from airflow_assets.backup.activity import export_activity
-from airflow_assets.backup.finalize import finalize
-from airflow_assets.backup.objects import export_objects
+from airflow_assets.backup.adhoc import backup_now
 from airflow_assets.backup.run import BackupRun
-from airflow_assets.backup.schema_config import BackupTarget, ConfigSummary, export_config
+from airflow_assets.backup.schema_config import BackupTarget, ConfigSummary
 from airflow_assets.devtools.connections import sandbox_connection
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.model import normalize as norm
@@ -82,12 +80,10 @@ def back_up(
     client: AssetsClient, db: Database, key: str, run_id: str, **target_options: Any
 ) -> ConfigSummary:
     """Run every step of a backup of ``key`` in plain Python, as the DAG does; return the config summary."""
-    config = export_config(client, db, target(key, **target_options), run_info(run_id))
-    export_objects(client, db, config.snapshot_id)
-    for what in ("history", "comments", "tickets"):
-        export_activity(client, db, config.snapshot_id, what)
-    finalize(client, db, config.snapshot_id)
-    return config
+    done = backup_now(client, db, target(key, **target_options), run_info(run_id), key=None, wait=600)
+    snapshot = SnapshotStore(db).get(done.snapshot_id)
+    assert snapshot is not None
+    return ConfigSummary(**snapshot.steps["export_config"])
 
 
 def live_objects(client: AssetsClient, schema_id: str) -> dict[str, dict[str, Any]]:

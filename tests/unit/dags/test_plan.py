@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from airflow_assets.backup.schema_config import BackupTarget
 from airflow_assets.config.sites import IncludeSettings
 from airflow_assets.config.storage import RetentionPolicy
 from airflow_assets.dags.plan import (
@@ -19,6 +21,7 @@ from airflow_assets.dags.plan import (
     plan_dags,
     plan_from_file,
 )
+from airflow_assets.exceptions import AssetsConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "jira_assets.example.yaml"
 
@@ -331,3 +334,53 @@ def test_broken_alerts_leave_the_backups_running_and_make_the_monitor_a_placehol
     monitor = _by_id(specs)["jira_assets_monitor"]
     assert isinstance(monitor, BrokenDagSpec) and "alerts.notify[0].kind" in monitor.error
     assert isinstance(_by_id(specs)["jira_assets_backup_prod_itam"], BackupDagSpec)
+
+
+def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
+    specs = plan_dags(CONFIG, source="dags/jira_assets.yaml")
+    restore = _by_id(specs)["jira_assets_restore"]
+    assert isinstance(restore, RestoreDagSpec)
+
+    targets = restore.backup_targets
+
+    assert set(targets) == {"Prod/ITAM", "Prod/PEOPLE", "Prod/LOC", "qa/ITAM"}
+    assert targets["Prod/PEOPLE"] == {
+        "site": "Prod",
+        "schema_key": "PEOPLE",
+        "include": {"history": True, "comments": False, "connected_tickets": True},
+        "full_sweep_every": 7,
+        "schedule": "0 */6 * * *",
+        "timezone": "Europe/Berlin",
+        "dag_id": "jira_assets_backup_prod_people",
+        "conn_id": "jira_prod",
+        "budget_share": 0.5,
+    }
+    # Each one says what the schema's own backup DAG does, and survives the trip through JSON.
+    assert json.loads(json.dumps(targets)) == targets
+    for spec in specs:
+        if isinstance(spec, BackupDagSpec):
+            entry = targets[f"{spec.site}/{spec.schema_key}"]
+            assert (entry["dag_id"], entry["conn_id"], entry["budget_share"]) == (
+                spec.dag_id, spec.jira_conn_id, spec.budget_share,
+            )  # fmt: skip
+            assert BackupTarget.from_dict(entry) == BackupTarget(
+                site=spec.site, schema_key=spec.schema_key, include=spec.include.model_dump(),
+                full_sweep_every=spec.full_sweep_every, schedule=spec.schedule, timezone=spec.timezone,
+            )  # fmt: skip
+
+
+def test_a_schema_without_a_valid_backup_dag_has_no_backup_target() -> None:
+    broken_entry = CONFIG.replace("LOC]", "{key: LOC, schedule: '0 25 * * *'}]")
+    broken_site = CONFIG.replace("timezone: Europe/Berlin", "timezone: Europe/Nowhere")
+
+    entry_targets = _by_id(plan_dags(broken_entry, source="x"))["jira_assets_restore"]
+    site_targets = _by_id(plan_dags(broken_site, source="x"))["jira_assets_restore"]
+
+    assert isinstance(entry_targets, RestoreDagSpec) and isinstance(site_targets, RestoreDagSpec)
+    assert set(entry_targets.backup_targets) == {"Prod/ITAM", "Prod/PEOPLE", "qa/ITAM"}
+    assert set(site_targets.backup_targets) == {"qa/ITAM"}
+
+
+def test_a_backup_target_missing_a_field_is_refused_with_its_fields_named() -> None:
+    with pytest.raises(AssetsConfigError, match="needs site, schema_key, include, full_sweep_every"):
+        BackupTarget.from_dict({"site": "Prod", "schema_key": "ITAM", "include": {}})
