@@ -41,8 +41,8 @@ from airflow_assets.store.versions import DamagedContentError
 log = logging.getLogger(__name__)
 
 STEPS = (
-    "plan",
     "backup_before",
+    "plan",
     "create_structure",
     "create_objects",
     "restore_comments",
@@ -59,7 +59,7 @@ _NOT_RETRIED = (AssetsConfigError, AssetsBadRequestError, DamagedContentError, P
 class RestoreStepOperator(BaseOperator):
     """Run one step of a restore.
 
-    :param step: one of ``plan``, ``backup_before``, ``create_structure``, ``create_objects``,
+    :param step: one of ``backup_before``, ``plan``, ``create_structure``, ``create_objects``,
         ``restore_comments``, ``apply_restrictions``, ``report``, ``verify``.
     :param mongo_conn_id: the ``mongo`` connection of the backup store.
     :param mongo_database: the database backups are kept in.
@@ -98,7 +98,7 @@ class RestoreStepOperator(BaseOperator):
         except RestoreParamError as error:
             log.error("%s failed: %s", self.step, error)
             raise AirflowFailException(str(error)) from None
-        if request.dry_run and self.step != "plan":
+        if request.dry_run and self.step not in ("backup_before", "plan"):
             raise AirflowSkipException(
                 "dry run: the plan task's log shows what would be done; nothing is written"
             )
@@ -216,7 +216,8 @@ class RestoreStepOperator(BaseOperator):
             log.info("backup_before: %s", reason)
             return {"skipped": reason}
         restore_id = session.settings.restore_id
-        conn_id = session.stored_plan.target.conn_id
+        # Before the plan: the run's target, else the site that backs the schema up (the snapshots' site).
+        conn_id = session.settings.target_conn_id or request.target_conn_id
         taken: dict[str, str] = dict(session.ledger.document().get("backup_before") or {})
         summaries: dict[str, Any] = {}
         for mapping in request.mappings:
@@ -241,13 +242,17 @@ class RestoreStepOperator(BaseOperator):
             )  # fmt: skip
         return {"backup_before": taken, "schemas": summaries}
 
-    def _backup_target_of(self, schema_key: str, conn_id: str, source_site: str | None) -> dict[str, Any]:
+    def _backup_target_of(
+        self, schema_key: str, conn_id: str | None, source_site: str | None
+    ) -> dict[str, Any]:
         """Return how the config backs up schema ``schema_key`` of the site reached through ``conn_id``.
+
+        No ``conn_id`` (a rollback of the site the snapshots came from): any site that backs it up.
 
         :raises AssetsConfigError: no configured site with that connection backs the schema up (or two do
             and the run names neither).
         """
-        sites = [site for site, site_conn in self.site_connections.items() if site_conn == conn_id]
+        sites = [site for site, site_conn in self.site_connections.items() if conn_id in (None, site_conn)]
         found = {
             site: self.backup_targets[key]
             for site in sites
@@ -257,16 +262,17 @@ class RestoreStepOperator(BaseOperator):
             return found[str(source_site)]
         if len(found) == 1:
             return next(iter(found.values()))
+        through = f"through connection {conn_id}" if conn_id else "on the site its snapshots come from"
         if not found:
             raise AssetsConfigError(
-                f"a rollback of schema {schema_key} through connection {conn_id} backs the schema up first, "
-                f"but no site of the backup config ({', '.join(sorted(self.site_connections)) or 'none'}) "
-                "reaches it through that connection and backs it up: add the schema to the site's schemas in "
+                f"a rollback of schema {schema_key} {through} backs the schema up first, but no site of the "
+                f"backup config ({', '.join(sorted(self.site_connections)) or 'none'}) backs it up "
+                f"{'through that connection' if conn_id else ''}: add the schema to the site's schemas in "
                 "the backup config, then trigger the rollback again"
             )
         raise AssetsConfigError(
-            f"schema {schema_key} is backed up by sites {', '.join(sorted(found))}, all through connection "
-            f"{conn_id}: name one of them with source_site"
+            f"schema {schema_key} is backed up by sites {', '.join(sorted(found))}"
+            f"{' all through connection ' + conn_id if conn_id else ''}: name one of them with source_site"
         )
 
 

@@ -37,7 +37,11 @@ def test_restore_dag_dry_run_plans_and_writes_nothing_then_a_real_run_verifies(
 
     assert str(dry.state) == "success", _states(dry)
     assert _states(dry)["plan"] == "success"
-    assert {state for task, state in _states(dry).items() if task != "plan"} == {"skipped"}
+    # backup_before passes through (only a rollback backs up first); every writing task is skipped.
+    assert _states(dry)["backup_before"] == "success"
+    assert {state for task, state in _states(dry).items() if task not in ("plan", "backup_before")} == {
+        "skipped"
+    }
     assert _schema_keys(sandbox) == before
     stored_plan = mongo_db["restores"].find_one({"_id": f"jira_assets_restore:{dry.run_id}"})
     assert stored_plan is not None and stored_plan["plan"]["objects"] == sandbox.seed.object_counts["LOC"]
@@ -127,3 +131,50 @@ def test_each_restore_step_logs_a_line_a_person_can_follow(
     assert "old -> new key map: key_map.csv" in text
     assert f"export it with: airflow-assets restores show jira_assets_restore:{run.run_id} --key-map " in text
     assert not [line for line in ours if "datetime.datetime(" in line or "{'" in line]
+
+
+def test_a_rollback_backs_the_schema_up_first_and_that_backup_undoes_it(
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    dags = backup_dags("LOC")
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    client = client_for(sandbox)
+    assert sandbox.seed is not None
+    office = sandbox.seed.type_ids["Office"]
+    address = next(str(a["id"]) for a in client.get_object_type_attributes(office) if a["name"] == "Address")
+    offices = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)[:5]
+    original = {object_id: _address(client, object_id, address) for object_id in offices}
+    for object_id in offices:
+        bad = [{"value": f"Bad import {object_id}"}]
+        client.update_object(
+            object_id, {"attributes": [{"objectTypeAttributeId": address, "objectAttributeValues": bad}]}
+        )
+    restore = dags["jira_assets_restore"]
+
+    rollback = restore.test(run_conf={"mode": "rollback", "schema_mappings": "LOC", "dry_run": False})
+
+    assert str(rollback.state) == "success", _states(rollback)
+    document = mongo_db["restores"].find_one({"_id": f"jira_assets_restore:{rollback.run_id}"})
+    assert document is not None and document["steps"]["verify"]["ok"] is True
+    assert {object_id: _address(client, object_id, address) for object_id in offices} == original
+    # The backup taken first holds the state the rollback undid; it is not the snapshot it went back to.
+    taken = document["backup_before"]["LOC"]
+    assert taken != document["plan"]["schemas"][0]["snapshot_id"]
+    assert mongo_db["snapshots"].find_one({"_id": taken})["taken_for"].startswith("rollback ")
+
+    undo = restore.test(
+        run_conf={"mode": "rollback", "schema_mappings": "LOC", "snapshot": taken, "dry_run": False}
+    )
+
+    assert str(undo.state) == "success", _states(undo)
+    assert {o: _address(client, o, address) for o in offices} == {o: [f"Bad import {o}"] for o in offices}
+
+
+def _address(client: Any, object_id: str, attribute_id: str) -> list[str]:
+    obj = client.get_object(object_id)
+    return [
+        str(value.get("value"))
+        for attribute in obj["attributes"]
+        if str(attribute["objectTypeAttributeId"]) == attribute_id
+        for value in attribute["objectAttributeValues"]
+    ]

@@ -1,4 +1,4 @@
-"""The restore DAG's tasks: backup_before right after plan, and the backup target each rollback needs."""
+"""The restore DAG's tasks: backup_before before the plan, and the backup target each rollback needs."""
 
 from __future__ import annotations
 
@@ -37,12 +37,12 @@ def _operator(step: str) -> RestoreStepOperator:
     return task
 
 
-def test_backup_before_runs_right_after_the_plan_and_before_any_write() -> None:
+def test_backup_before_runs_first_so_the_plan_reads_the_history_of_the_changes_to_undo() -> None:
     dag = build_restore_dag(_restore_spec())
 
-    assert STEPS[:3] == ("plan", "backup_before", "create_structure")
-    assert [task.task_id for task in dag.get_task("plan").downstream_list] == ["backup_before"]
-    assert [task.task_id for task in dag.get_task("backup_before").downstream_list] == ["create_structure"]
+    assert STEPS[:3] == ("backup_before", "plan", "create_structure")
+    assert [task.task_id for task in dag.get_task("backup_before").downstream_list] == ["plan"]
+    assert [task.task_id for task in dag.get_task("plan").downstream_list] == ["create_structure"]
     assert {task.task_id for task in dag.tasks} == set(STEPS)
 
 
