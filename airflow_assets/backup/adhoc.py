@@ -34,7 +34,7 @@ from airflow_assets.backup.schema_config import BackupTarget, export_config
 from airflow_assets.exceptions import AssetsConfigError, JiraAssetsError
 from airflow_assets.model import normalize as norm
 from airflow_assets.store import SchemaLease, Snapshot, SnapshotStore, ensure_indexes
-from airflow_assets.store.layout import LEASES
+from airflow_assets.store.leases import lease_holder
 from airflow_assets.store.snapshots import COMPLETE, FAILED, snapshot_id_for
 
 log = logging.getLogger(__name__)
@@ -263,8 +263,7 @@ def _wait_for_other_writers(
 
 
 def _lease_holder(db: Database, snapshots: SnapshotStore, lease_id: str) -> str:
-    lease = db[LEASES].find_one({"_id": lease_id}) or {}
-    return _describe_holder(snapshots, str(lease.get("holder") or "?"))
+    return _describe_holder(snapshots, lease_holder(db, lease_id))
 
 
 def _describe_holder(snapshots: SnapshotStore, holder: str) -> str:

@@ -224,3 +224,9 @@ class SchemaLease(Fence):
         while not self._stop.wait(interval):
             if not self.renew():
                 return
+
+
+def lease_holder(db: Database, lease_id: str) -> str:
+    """Return who holds a lease now (a snapshot id, or ``prune:...``), or ``?`` when nobody does."""
+    lease = db[LEASES].find_one({"_id": lease_id}, {"holder": 1}) or {}
+    return str(lease.get("holder") or "?")
