@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_assets.api import AssetsClient
@@ -583,10 +583,14 @@ def verify_schema(
     config = SchemaConfig(reader.config(snapshot, CONFIG_KINDS))
     differences: list[str] = []
     found: list[ObjectChange] = []
+    selection = diff_filter(client, config, snapshot.schema_id, request)
+    if selection.object_ids is not None:
+        # An AQL filter: the objects it finds now, and those the plan changed (a put-back value may no
+        # longer match it).
+        selection = replace(selection, object_ids=selection.object_ids | frozenset(planned))
     diff = diff_schema(
-        client, reader, snapshot, diff_filter(client, config, snapshot.schema_id, request),
-        maps=maps, on_change=found.append, first_changes=0,
-    )  # fmt: skip
+        client, reader, snapshot, selection, maps=maps, on_change=found.append, first_changes=0
+    )
     seen: set[str] = set()
     for change in found:
         seen.add(change.object_id)

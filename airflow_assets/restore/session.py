@@ -413,7 +413,7 @@ class RestoreSession:
             if not self.same_site:
                 raise RestoreParamError(
                     "target_conn_id",
-                    "recreate_missing works on the site the snapshot was taken on; "
+                    f"{self.request.mode} works on the site the snapshot was taken on; "
                     f"{self.target.site_url} is another site (use new_schema to migrate)",
                 )
             if existing is None:

@@ -22,6 +22,7 @@ from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.exceptions import AssetsApiError
 from airflow_assets.model.attributes import is_system
 from airflow_assets.model.normalize import normalize_attribute
+from airflow_assets.restore.request import RestoreParamError
 from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT, read_changes
 from airflow_assets.sandbox.launch import RunningSandbox
 from tests.integration.backup_support import REPO, back_up, client_for, live_objects
@@ -497,3 +498,34 @@ def _plain(obj: dict[str, Any], attribute_id: str) -> list[Any]:
         if str(attribute["objectTypeAttributeId"]) == attribute_id
         for value in attribute["objectAttributeValues"]
     ]
+
+
+def test_an_aql_filter_rolls_back_only_the_objects_it_finds_and_a_bad_one_is_refused(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    demo = sandbox.seed
+    assert demo is not None
+    client = client_for(sandbox)
+    back_up(client, mongo_db, "LOC", "run-1")
+    office = demo.type_ids["Office"]
+    address = next(str(a["id"]) for a in client.get_object_type_attributes(office) if a["name"] == "Address")
+    offices = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)
+    before = {o: _plain(client.get_object(o), address) for o in offices}
+    for object_id in offices[:3]:
+        client.update_object(object_id, _body({address: "Bad import"}))
+    for object_id in offices[3:5]:
+        client.update_object(object_id, _body({address: "Fixed by hand"}))
+    params = {"mode": "rollback", "schema_mappings": "LOC", "aql": 'Address = "Bad import"'}
+
+    _, report = restore(client, mongo_db, params, "rb:aql")
+
+    # Verify also read the three objects the filter no longer finds (their value went back).
+    assert report.ok, report.differences[:20]
+    now = {o: _plain(client.get_object(o), address) for o in offices}
+    assert {o: now[o] for o in offices[:3]} == {o: before[o] for o in offices[:3]}
+    assert {o: now[o] for o in offices[3:5]} == {o: ["Fixed by hand"] for o in offices[3:5]}
+    with pytest.raises(RestoreParamError) as refused:
+        session(
+            client, mongo_db, {**params, "aql": 'Address = "unterminated'}, restore_id="rb:aql:bad"
+        ).plan()
+    assert refused.value.param == "aql" and "the site refused the AQL filter" in refused.value.message
