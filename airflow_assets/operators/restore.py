@@ -128,7 +128,8 @@ class RestoreStepOperator(BaseOperator):
             plan = session.plan()
             log.info("%s", plan.describe())
             rollback = session.rollback_plans
-            for line in rollback_plan_lines(rollback, dry_run=plan.dry_run):
+            restore_id = session.settings.restore_id
+            for line in rollback_plan_lines(rollback, dry_run=plan.dry_run, restore_id=restore_id):
                 log.info("%s", line)
             return {
                 "objects": plan.objects,

@@ -109,7 +109,7 @@ def rollback_totals(plans: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return totals
 
 
-def rollback_plan_lines(plans: Sequence[Mapping[str, Any]], *, dry_run: bool) -> list[str]:
+def rollback_plan_lines(plans: Sequence[Mapping[str, Any]], *, dry_run: bool, restore_id: str) -> list[str]:
     """Return what a rollback's plan log says: per schema and type, what goes back; the first changes."""
     lines: list[str] = []
     for plan in plans:
@@ -145,7 +145,7 @@ def rollback_plan_lines(plans: Sequence[Mapping[str, Any]], *, dry_run: bool) ->
     if plans:
         lines.append(
             "every change is stored with the restore: "
-            + CHANGES_COMMAND.format(restore_id="<restore id>")
+            + CHANGES_COMMAND.format(restore_id=restore_id)
             + (" (dry run: nothing was written)" if dry_run else "")
         )
     return lines
