@@ -45,6 +45,7 @@ from airflow_assets.restore.rollback_diff import (
     ObjectChange,
     Rewrite,
     diff_schema,
+    in_place_maps,
     write_body,
     written_values,
 )
@@ -96,45 +97,13 @@ def rollback_maps(
     :param created: snapshot object id -> what it was created again as: references to it are sent (and
         compared) as its new id.
     """
-    recreated = dict(attributes or {})
-    live = set(live_attribute_ids)
-    mapped = {a: a for a in config.attributes if a in live}
-    definitions: dict[str, JsonDict] = dict(config.attributes)
-    for old, new in recreated.items():
-        mapped[old] = new
-        mapped[new] = new  # the live side holds the new id
-        if old in config.attributes:
-            definitions.setdefault(new, config.attributes[old])
     objects = dict(created or {})
 
     def reference(object_id: str) -> str | None:
         done = objects.get(object_id)
         return done.new_id if done is not None else object_id
 
-    return ValueMaps(
-        attributes=mapped,
-        attribute_defs=definitions,
-        statuses=_Identity(),
-        reference=reference,
-        user=lambda person: None if not person else person.get("accountId"),
-        group=lambda name: name,
-    )
-
-
-class _Identity(Mapping[str, str]):
-    """Every id maps to itself (statuses stay in place)."""
-
-    def __getitem__(self, key: str) -> str:
-        return key
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return key
+    return in_place_maps(config, live_attribute_ids, reference, recreated=attributes)
 
 
 # -- the plan --------------------------------------------------------------------------------------------

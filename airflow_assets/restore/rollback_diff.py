@@ -237,17 +237,27 @@ def in_place_maps(
     config: SchemaConfig,
     live_attribute_ids: Collection[str],
     reference: Callable[[str], str | None] = str,
+    *,
+    recreated: Mapping[str, str] | None = None,
 ) -> ValueMaps:
     """Return the value maps of a write into the schema the snapshot was taken of (ids stay the same).
 
     :param config: the snapshot's configuration (attribute definitions: which are system).
     :param live_attribute_ids: the attributes that exist live; the snapshot's others have no counterpart.
     :param reference: a referenced object id -> what to send for it (default: the id itself).
+    :param recreated: snapshot attribute id -> the live id of the attribute created again in its place (the
+        live side's values are read under the new id, with the snapshot's definition).
     """
     live = set(live_attribute_ids)
+    attributes = {attribute_id: attribute_id for attribute_id in config.attributes if attribute_id in live}
+    definitions: dict[str, Any] = dict(config.attributes)
+    for old, new in (recreated or {}).items():
+        attributes[old] = attributes[new] = new
+        if old in config.attributes:
+            definitions.setdefault(new, config.attributes[old])
     return ValueMaps(
-        attributes={attribute_id: attribute_id for attribute_id in config.attributes if attribute_id in live},
-        attribute_defs=config.attributes,
+        attributes=attributes,
+        attribute_defs=definitions,
         statuses=_Same(),
         reference=reference,
         user=lambda person: None if not person else person.get("accountId"),

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,11 +188,8 @@ def test_a_window_by_account_puts_back_the_import_and_keeps_later_edits_by_other
     demo = sandbox.seed
     assert demo is not None
     importer, other = demo.users[0], demo.users[1]
-    client = client_for(sandbox)
-    first = back_up(client, mongo_db, "LOC", "run-1")
-    office = demo.type_ids["Office"]
-    attributes = {str(a["name"]): str(a["id"]) for a in client.get_object_type_attributes(office)}
-    offices = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)
+    loc = _offices(sandbox, mongo_db)
+    client, attributes, offices = loc.client, loc.attributes, loc.ids
     assert len(offices) >= 8
     before = live_objects(client, demo.schema_ids["LOC"])
     base = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
@@ -219,7 +217,7 @@ def test_a_window_by_account_puts_back_the_import_and_keeps_later_edits_by_other
     params = {
         "mode": "rollback",
         "schema_mappings": "LOC",
-        "snapshot": first.snapshot_id,
+        "snapshot": loc.snapshot_id,
         "changed_by": [site.users[importer].display_name.lower()],
         "changed_from": base.isoformat(),
         "changed_to": (base + timedelta(hours=1)).isoformat(),
@@ -257,6 +255,27 @@ def test_a_window_by_account_puts_back_the_import_and_keeps_later_edits_by_other
     assert run.ledger.document()["steps"]["rollback"]["writes"] == 8
 
 
+@dataclass(frozen=True)
+class Offices:
+    """LOC backed up, and its offices: the attributes of the type by name, the object ids in id order."""
+
+    client: AssetsClient
+    snapshot_id: str
+    attributes: dict[str, str]
+    ids: list[str]
+
+
+def _offices(sandbox: RunningSandbox, db: Database) -> Offices:
+    """Back LOC up and return what the tests edit: its offices."""
+    assert sandbox.seed is not None
+    client = client_for(sandbox)
+    snapshot_id = back_up(client, db, "LOC", "run-1").snapshot_id
+    office = sandbox.seed.type_ids["Office"]
+    attributes = {str(a["name"]): str(a["id"]) for a in client.get_object_type_attributes(office)}
+    ids = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)
+    return Offices(client, snapshot_id, attributes, ids)
+
+
 def _body(values: dict[str, str]) -> dict[str, Any]:
     return {
         "attributes": [
@@ -274,13 +293,8 @@ def test_restores_show_changes_lists_what_a_dry_run_would_put_back(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    demo = sandbox.seed
-    assert demo is not None
-    client = client_for(sandbox)
-    back_up(client, mongo_db, "LOC", "run-1")
-    office = demo.type_ids["Office"]
-    attributes = {str(a["name"]): str(a["id"]) for a in client.get_object_type_attributes(office)}
-    first = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)[0]
+    loc = _offices(sandbox, mongo_db)
+    client, attributes, first = loc.client, loc.attributes, loc.ids[0]
     client.update_object(first, _body({attributes["Address"]: "Somewhere else"}))
     dry = session(client, mongo_db, {"mode": "rollback", "schema_mappings": "LOC"}, restore_id="rb:dry")
     dry.plan()
@@ -503,13 +517,8 @@ def _plain(obj: dict[str, Any], attribute_id: str) -> list[Any]:
 def test_an_aql_filter_rolls_back_only_the_objects_it_finds_and_a_bad_one_is_refused(
     sandbox: RunningSandbox, mongo_db: Database
 ) -> None:
-    demo = sandbox.seed
-    assert demo is not None
-    client = client_for(sandbox)
-    back_up(client, mongo_db, "LOC", "run-1")
-    office = demo.type_ids["Office"]
-    address = next(str(a["id"]) for a in client.get_object_type_attributes(office) if a["name"] == "Address")
-    offices = sorted((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)
+    loc = _offices(sandbox, mongo_db)
+    client, address, offices = loc.client, loc.attributes["Address"], loc.ids
     before = {o: _plain(client.get_object(o), address) for o in offices}
     for object_id in offices[:3]:
         client.update_object(object_id, _body({address: "Bad import"}))
