@@ -103,7 +103,8 @@ def find_issues(
 
 
 def _search(client: AssetsClient, refs: list[str], field_ids: list[str], found: FoundIssues) -> None:
-    jql = f"issue in ({', '.join(jql_string(ref) for ref in refs)})"
+    # An id goes bare (JQL reads a quoted one as a key); a key is quoted.
+    jql = f"issue in ({', '.join(ref if ref.isdigit() else jql_string(ref) for ref in refs)})"
     by_name: dict[str, JsonDict] = {}
     try:
         for page in client.iter_issue_pages(jql, fields=field_ids, page_size=len(refs)):

@@ -3,9 +3,10 @@
 The tickets step stores, with each connected ticket of an object, the ids of the issue's Assets custom fields
 that hold that object (``assets_fields``), so that a restore that creates the object again (under a new id)
 can put it back into the same fields. The site's Assets fields are read once per step
-(``GET /rest/api/3/field``), the issues by batches of keys (``key in (...)`` asking for those fields only),
-never one call per issue. An issue the search does not return (deleted, or hidden from the account) holds
-the object in no field the backup can see: it gets ``[]`` and is counted.
+(``GET /rest/api/3/field``), the issues in batches (:func:`airflow_assets.api.issues.find_issues`: ``issue
+in (...)`` asking for those fields only), never one call per issue. An issue the search does not return
+(deleted, or hidden from the account) holds the object in no field the backup can see: it gets ``[]`` and
+is counted.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.exceptions import AssetsAuthError, AssetsBadRequestError
+from airflow_assets.api.issues import SEARCH_BATCH, entry_object_id, find_issues
+from airflow_assets.exceptions import AssetsAuthError
 
 log = logging.getLogger(__name__)
 
-SEARCH_BATCH = 100  # issue keys per JQL search (one page of ``maxResults`` = the batch)
 CACHED_ISSUES = 1000  # issues whose Assets fields are remembered across windows of objects
 
 # What a looked-up issue holds: Assets field id -> the object ids in it. None: the search did not return it.
@@ -34,11 +35,6 @@ def ticket_ref(ticket: Mapping[str, Any]) -> str | None:
         if value is not None and str(value).strip():
             return str(value).strip().upper()
     return None
-
-
-def jql_string(text: str) -> str:
-    """Quote a value for JQL (double quotes, backslash escapes)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class AssetsFieldReader:
@@ -152,45 +148,25 @@ class AssetsFieldReader:
     # -- searching ------------------------------------------------------------------------------------
 
     def _search(self, refs: list[str]) -> None:
-        """Search one batch; a key Jira refuses (deleted, not visible) is dropped and the rest searched again.
+        """Search one batch; an issue Jira does not return (deleted, not visible) holds nothing we can see.
 
-        Jira answers 400 for the whole query when one key of ``key in (...)`` does not exist or may not be
-        seen, naming each such key. A 400 that names none of them is narrowed by halving the batch.
+        An issue is searched by its id when the ticket has one: an issue moved to another project answers
+        under a new key, but keeps its id.
         """
-        try:
-            found = self._search_once(refs)
-        except AssetsBadRequestError as error:
-            self.searches += 1
-            named = [ref for ref in refs if _names(error, ref)]
-            if named:
-                self._remember({ref: None for ref in named})
-                rest = [ref for ref in refs if ref not in set(named)]
-                if rest:
-                    self._search(rest)
-                return
-            if len(refs) == 1:
-                log.info("connected tickets: issue %s cannot be searched: %s", refs[0], error)
-                self._remember({refs[0]: None})
-                return
-            middle = len(refs) // 2
-            self._search(refs[:middle])
-            self._search(refs[middle:])
-            return
-        self._remember({ref: found.get(ref, found.get(self._ids.get(ref, ""))) for ref in refs})
-
-    def _search_once(self, refs: list[str]) -> dict[str, Holdings]:
-        """Run ``key in (refs)``; return the holdings of every issue found, by its key and by its id."""
-        assert self.field_ids
-        jql = f"key in ({', '.join(jql_string(ref) for ref in refs)})"
-        found: dict[str, Holdings] = {}
-        for page in self.client.iter_issue_pages(jql, fields=self.field_ids, page_size=len(refs)):
-            self.searches += 1
-            for issue in page:
-                holdings = self._holdings(issue)
-                for name in ("key", "id"):
-                    if issue.get(name) is not None:
-                        found[str(issue[name]).strip().upper()] = holdings
-        return found
+        by_query = {self._ids.get(ref, ref): ref for ref in refs}
+        found = find_issues(
+            self.client, list(by_query), fields=self.field_ids or [], batch_size=len(by_query)
+        )
+        self.searches += found.searches
+        results: dict[str, Holdings] = {}
+        for query, ref in by_query.items():
+            issue = found.issues.get(query)
+            if issue is None:
+                log.info("connected tickets: issue %s cannot be read: %s", ref, found.missing.get(query, "?"))
+                results[ref] = None
+            else:
+                results[ref] = self._holdings(issue)
+        self._remember(results)
 
     def _holdings(self, issue: Mapping[str, Any]) -> dict[str, frozenset[str]]:
         fields = issue.get("fields")
@@ -199,7 +175,7 @@ class AssetsFieldReader:
         for field_id in self.field_ids or []:
             value = fields.get(field_id)
             entries = value if isinstance(value, list) else []
-            held = {_object_id(entry) for entry in entries if isinstance(entry, Mapping)}
+            held = {entry_object_id(entry) for entry in entries if isinstance(entry, Mapping)}
             held.discard(None)
             if held:
                 holdings[field_id] = frozenset(str(object_id) for object_id in held)
@@ -215,18 +191,3 @@ class AssetsFieldReader:
         # Never forget what the current window still needs: only the oldest beyond the bound go.
         while len(self._known) > max(self.cache_size, len(results)):
             self._known.popitem(last=False)
-
-
-def _object_id(entry: Mapping[str, Any]) -> str | None:
-    """Return the object id of one Assets field entry (``objectId``, else the end of ``id`` "WS:131")."""
-    object_id = entry.get("objectId")
-    if object_id is None and isinstance(entry.get("id"), str):
-        object_id = entry["id"].rpartition(":")[2]
-    text = str(object_id).strip() if object_id is not None else ""
-    return text or None
-
-
-def _names(error: AssetsBadRequestError, ref: str) -> bool:
-    """Tell whether Jira's 400 names ``ref`` (``An issue with key 'X' does not exist for field 'key'.``)."""
-    quoted = f"'{ref}'".upper()
-    return any(quoted in str(message).upper() for message in error.error_messages)

@@ -29,7 +29,7 @@ def test_issues_are_read_in_batches_and_matched_by_id_or_key(site: Any, client: 
     assert sorted(found.issues) == ["10001", "A-3"]
     assert list(found.missing) == ["a-2"]
     bodies = [call.body for call in site.calls_to("POST", SEARCH)]
-    assert [body["jql"] for body in bodies] == ['issue in ("10001", "a-2")', 'issue in ("A-3")']
+    assert [body["jql"] for body in bodies] == ['issue in (10001, "a-2")', 'issue in ("A-3")']
     assert all(body["fields"] == [FIELD] for body in bodies) and found.searches == 2
 
 

@@ -1,7 +1,7 @@
 """Reading which Assets fields of connected issues hold an object, against a scripted Jira over HTTP.
 
 The scripted site answers what Jira answers in the cases the sandbox cannot stage on demand: a key that
-no longer exists (Jira refuses the whole ``key in (...)`` query, naming it), a 400 naming nothing, and an
+no longer exists (Jira refuses the whole ``issue in (...)`` query, naming it), a 400 naming nothing, and an
 issue moved to another project (found under a new key, same id).
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_assets.api import ASSETS_FIELD_TYPE, AssetsClient
-from airflow_assets.backup.ticket_fields import AssetsFieldReader, jql_string
+from airflow_assets.api.issues import jql_string
+from airflow_assets.backup.ticket_fields import AssetsFieldReader
 
 SEARCH = "rest/api/3/search/jql"
 FIELDS = [
@@ -53,7 +54,8 @@ def test_fields_holding_each_object_are_read_in_one_search(site: Any, client: As
     assert fields.fields_holding(tickets[1], "5") == ["customfield_1", "customfield_2"]
     assert fields.fields_holding(tickets[1], "99") == []
     (search,) = site.calls_to("POST", SEARCH)
-    assert search.body["jql"] == 'key in ("A-1", "A-2")'
+    # Searched by id: an id goes bare, and survives a move to another project.
+    assert search.body["jql"] == "issue in (11, 12)"
     assert search.body["fields"] == ["customfield_1", "customfield_2"]
     assert (fields.searches, fields.unreadable) == (1, 0)
     assert fields.unknown(tickets) == set()  # known now: no second search
@@ -73,7 +75,7 @@ def test_a_key_jira_refuses_is_dropped_and_the_rest_searched_again(site: Any, cl
     fields.look_up(fields.unknown(tickets))
 
     assert [fields.fields_holding(t, "5") for t in tickets] == [["customfield_1"], [], ["customfield_2"]]
-    assert site.calls_to("POST", SEARCH)[1].body["jql"] == 'key in ("A-1", "A-3")'
+    assert site.calls_to("POST", SEARCH)[1].body["jql"] == 'issue in ("A-1", "A-3")'
     assert (fields.searches, fields.unreadable) == (2, 1)
 
 
