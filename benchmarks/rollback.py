@@ -32,6 +32,7 @@ Usage: python benchmarks/rollback.py [--objects 20000] [--imported 1000] [--late
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import multiprocessing
 import os
@@ -260,7 +261,7 @@ def make_edits(running: SandboxProcess, imported: int, others: int, conflicts: i
         }
         moment = start + timedelta(seconds=number * spacing)
         edits.append((object_id, _body(attributes, values), importer, moment.isoformat()))
-    # B, later: another attribute of ``others`` objects, and one of the imported ones on ``conflicts`` of them.
+    # B, later: another attribute of ``others`` objects, and an imported one on ``conflicts`` of them.
     edited = chosen[:: max(1, imported // others)][:others]
     for number, object_id in enumerate(edited):
         moment = start + timedelta(hours=2, minutes=number)
@@ -349,9 +350,15 @@ def run_rollback(args: argparse.Namespace) -> None:
 
     def timed(step: str, action: Any) -> Any:
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        profiler = cProfile.Profile() if args.profile and step in ("plan", "rollback") else None
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         result = action()
         seconds[step] = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{args.profile}.{step}")
         cpu[step] = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         return result
 
@@ -373,9 +380,7 @@ def run_rollback(args: argparse.Namespace) -> None:
         "trace": trace.as_dict(),
         "put_ids": sorted({c["id"] for c in changes if c.get("action") == "put"}),
         "put_attributes": Counter(len(c.get("put") or []) for c in changes if c.get("action") == "put"),
-        "kept_reasons": Counter(
-            k["reason"].split(":")[0] for c in changes for k in c.get("kept") or []
-        ),
+        "kept_reasons": Counter(k["reason"].split(":")[0] for c in changes for k in c.get("kept") or []),
         "verify": report.as_dict(),
         "differences": report.differences[:10],
         "workers": args.max_workers or client.max_workers,
@@ -394,6 +399,8 @@ def rollback_in_child(
     ]  # fmt: skip
     if args.max_workers is not None:
         command += ["--max-workers", str(args.max_workers)]
+    if args.profile:
+        command += ["--profile", args.profile]
     process = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if process.returncode != 0:
         raise SystemExit(f"the rollback failed with exit code {process.returncode}")
@@ -404,7 +411,9 @@ def rollback_in_child(
 # -- the figures ---------------------------------------------------------------------------------------
 
 
-def live_values(site: Site, object_ids: list[str], attribute_ids: list[str]) -> dict[str, dict[str, list[str]]]:
+def live_values(
+    site: Site, object_ids: list[str], attribute_ids: list[str]
+) -> dict[str, dict[str, list[str]]]:
     """Return object id -> attribute id -> the values it holds now (read fast, after the measured run)."""
     found: dict[str, dict[str, list[str]]] = {}
     with client_for(site, SETUP_SCALE) as client:
@@ -432,6 +441,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=4.0, help="multiply every documented rate limit")
     parser.add_argument(
         "--max-workers", type=int, default=None, help="threads of the rollback (default: the client's)"
+    )
+    parser.add_argument(
+        "--profile",
+        help="write cProfile stats of the plan and the writes (main thread) to PROFILE.plan/.rollback",
     )
     for hidden in ("--step", "--site", "--mongo", "--pids", "--params"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
