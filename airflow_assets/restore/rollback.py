@@ -395,23 +395,76 @@ class RollbackWriter:
         """Put back and delete what the stored changes of this schema say (every step safe to repeat)."""
         done_put = set(self.ledger.created(ROLLBACK_PUT))
         done_delete = set(self.ledger.created(ROLLBACK_DELETE))
-        puts: list[JsonDict] = []
         deletes: list[JsonDict] = []
-        for change in changes:
-            if change.get("action") == PUT and change["id"] not in done_put:
-                puts.append(change)
-                if len(puts) >= self.batch:
-                    self._put(puts)
-                    puts = []
-            elif change.get("action") == DELETE and change["id"] not in done_delete:
-                deletes.append(change)
-        if puts:
-            self._put(puts)
+
+        def batches() -> Iterator[list[JsonDict]]:
+            puts: list[JsonDict] = []
+            for change in changes:
+                if change.get("action") == PUT and change["id"] not in done_put:
+                    puts.append(change)
+                    if len(puts) >= self.batch:
+                        yield puts
+                        puts = []
+                elif change.get("action") == DELETE and change["id"] not in done_delete:
+                    deletes.append(change)
+            if puts:
+                yield puts
+
+        self._put(batches())
         if deletes:
             self._delete(deletes)
         return self.summary
 
-    def _put(self, changes: Sequence[JsonDict]) -> None:
+    def _put(self, batches: Iterator[Sequence[JsonDict]]) -> None:
+        """Write every batch's bodies as one stream: a batch is read again (and its intents stored) while the
+        writes of the batches before it are still under way, so the re-reads never idle the write budget."""
+        keys: dict[str, str] = {}
+
+        def bodies() -> Iterator[tuple[str, JsonDict]]:
+            for changes in batches:
+                ready = self._prepare(changes)
+                if ready:
+                    named = {change["id"]: str(change.get("key") or change["id"]) for change in changes}
+                    keys.update((object_id, named[object_id]) for object_id, _ in ready)
+                    self.ledger.open_many(
+                        ROLLBACK_PUT, [(object_id, {"key": keys[object_id]}) for object_id, _ in ready]
+                    )
+                yield from ready
+
+        def put(item: tuple[str, JsonDict]) -> Any:
+            return self.client.update_object(item[0], item[1])
+
+        completed: list[tuple[str, Created]] = []
+        failure: Exception | None = None
+
+        def settle() -> None:
+            if completed:
+                self.ledger.complete_many(ROLLBACK_PUT, completed)
+                self.summary.objects_put_back += len(completed)
+                completed.clear()
+
+        try:
+            for (object_id, _), result in self.client.map_concurrent(
+                put, bodies(), max_workers=self.max_workers, return_exceptions=True, ordered=False
+            ):
+                self.summary.writes += 1
+                key = keys.pop(object_id, object_id)
+                if isinstance(result, AssetsBadRequestError):
+                    self.summary.warnings.append(f"{key}: the site refused the write: {result}")
+                    self.ledger.drop(ROLLBACK_PUT, object_id)
+                elif isinstance(result, Exception):
+                    failure = failure or result  # the intent stays open: the retry reads the object again
+                else:
+                    completed.append((object_id, Created(object_id, key)))
+                    if len(completed) >= SETTLE_EVERY:
+                        settle()
+        finally:
+            settle()
+        if failure is not None:
+            raise failure
+
+    def _prepare(self, changes: Sequence[JsonDict]) -> list[tuple[str, JsonDict]]:
+        """Read a batch's objects again; return the bodies of those still as the plan saw them."""
         ids = [change["id"] for change in changes]
         live = {
             str(obj["id"]): obj
@@ -444,42 +497,7 @@ class RollbackWriter:
                 bodies.append((object_id, body.body))
             for dropped in body.dropped:
                 self.summary.warnings.append(dropped)
-        if not bodies:
-            return
-        self.ledger.open_many(
-            ROLLBACK_PUT, [(object_id, {"key": _key(changes, object_id)}) for object_id, _ in bodies]
-        )
-
-        def put(item: tuple[str, JsonDict]) -> Any:
-            return self.client.update_object(item[0], item[1])
-
-        completed: list[tuple[str, Created]] = []
-        failure: Exception | None = None
-
-        def settle() -> None:
-            if completed:
-                self.ledger.complete_many(ROLLBACK_PUT, completed)
-                self.summary.objects_put_back += len(completed)
-                completed.clear()
-
-        for (object_id, _), result in self.client.map_concurrent(
-            put, bodies, max_workers=self.max_workers, return_exceptions=True, ordered=False
-        ):
-            self.summary.writes += 1
-            if isinstance(result, AssetsBadRequestError):
-                self.summary.warnings.append(
-                    f"{_key(changes, object_id)}: the site refused the write: {result}"
-                )
-                self.ledger.drop(ROLLBACK_PUT, object_id)
-            elif isinstance(result, Exception):
-                failure = failure or result  # the intent stays open: the retry reads the object again
-            else:
-                completed.append((object_id, Created(object_id, _key(changes, object_id))))
-                if len(completed) >= SETTLE_EVERY:
-                    settle()
-        settle()
-        if failure is not None:
-            raise failure
+        return bodies
 
     def _state(self, change: JsonDict, live: JsonDict) -> str:
         """Return ``planned`` (as the plan saw it), ``back`` (holds the snapshot's values) or ``changed``."""
@@ -518,13 +536,6 @@ class RollbackWriter:
 
     def _warn(self, change: JsonDict, text: str) -> None:
         self.summary.warnings.append(f"{change.get('key') or change['id']} {text}")
-
-
-def _key(changes: Sequence[JsonDict], object_id: str) -> str:
-    for change in changes:
-        if change["id"] == object_id:
-            return str(change.get("key") or object_id)
-    return object_id
 
 
 # -- the check afterwards --------------------------------------------------------------------------------

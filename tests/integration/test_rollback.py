@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,8 +25,9 @@ from airflow_assets.exceptions import AssetsApiError
 from airflow_assets.model.attributes import is_system
 from airflow_assets.model.normalize import normalize_attribute
 from airflow_assets.restore.request import RestoreParamError
-from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT, read_changes
+from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT, RollbackWriter, read_changes, sort_ids
 from airflow_assets.sandbox.launch import RunningSandbox
+from airflow_assets.store.reader import SnapshotReader
 from tests.integration.backup_support import REPO, back_up, client_for, live_objects
 from tests.integration.restore_support import back_up_demo, restore, session
 from tests.integration.test_restore import raw_objects, references, schema_id
@@ -538,3 +540,43 @@ def test_an_aql_filter_rolls_back_only_the_objects_it_finds_and_a_bad_one_is_ref
             client, mongo_db, {**params, "aql": 'Address = "unterminated'}, restore_id="rb:aql:bad"
         ).plan()
     assert refused.value.param == "aql" and "the site refused the AQL filter" in refused.value.message
+
+
+def test_an_edit_made_while_earlier_batches_are_written_is_still_seen_and_left_alone(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    client = client_for(sandbox)
+    back_up_demo(client, mongo_db, keys=("PEOPLE", "LOC", "ITAM"))
+    edited = _overwrite_texts(client, raw_objects(client, "ITAM"), limit=14)
+    assert len(edited) == 14
+    run = session(client, mongo_db, {**ITAM, "dry_run": False}, restore_id="rb:stream")
+    run.plan()
+    changes = [c for c in read_changes(run.ledger) if c["action"] == "put"]
+    last = sort_ids([c["id"] for c in changes])[-1]  # in the last batch of four: read again last
+    (change,) = [c for c in changes if c["id"] == last]
+    attribute = change["put"][0]
+    puts = "PUT object/{id}"
+    sandbox.realism.stats.reset()
+    sent: list[str] = []
+
+    def update(object_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        if not sent:
+            # Someone edits the last object while the rollback writes the first batch.
+            edit = {"objectTypeAttributeId": attribute["id"], "objectAttributeValues": [{"value": "By hand"}]}
+            sandbox.site.update_object(last, {"attributes": [edit]})
+        sent.append(object_id)
+        return AssetsClient.update_object(client, object_id, body)
+
+    client.update_object = update  # type: ignore[method-assign]
+    source = run.snapshots[0]
+    writer = RollbackWriter(
+        client, run.ledger, SnapshotReader(mongo_db), source.snapshot, run.rollback_maps(source), batch=4
+    )
+    writes = writer.run(iter(read_changes(run.ledger)))
+
+    assert writes.changed_since_plan == 1
+    assert writes.objects_put_back == len(changes) - 1 == writes.writes
+    assert last not in sent and sorted(sent) == sorted({c["id"] for c in changes} - {last})
+    assert sandbox.realism.stats.accepted.get(puts, 0) == len(changes) - 1
+    assert run.ledger.get(ROLLBACK_PUT, last) is None
+    assert set(run.ledger.created(ROLLBACK_PUT)) == set(sent)

@@ -455,6 +455,14 @@ def test_in_and_not_in(site: FakeCatalog) -> None:
     assert key_set("Cores in (4, 9)", site) == {"ITSM-9", "ITSM-10"}
 
 
+def test_object_id_in_many_ids_matches_the_same_objects_as_one_by_one(site: FakeCatalog) -> None:
+    # A batch read back by id: hundreds of ids, written as integers or decimals.
+    many = ", ".join(str(number) for number in range(1000, 1300))
+    assert key_set(f"objectId in (9, {many}, 88.0)", site) == {"ITSM-9", "ITSM-88"}
+    assert key_set(f"objectId not in (9, {many}) and objectSchemaId = 1", site) == {"ITSM-10", "ITSM-88"}
+    assert key_set(f"objectId in ({many})", site) == set()
+
+
 def test_is_empty_and_is_not_empty(site: FakeCatalog) -> None:
     assert key_set('"Serial number" is EMPTY', site) == {"ITSM-10"}
     assert key_set("Owner is empty", site) == {"ITSM-10"}
