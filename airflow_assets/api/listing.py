@@ -95,7 +95,14 @@ class Lane:
 
 
 def plan_lanes(
-    client: AqlPager, type_id: str, *, expected: int, lane_objects: int, max_lanes: int, stats: WalkStats
+    client: AqlPager,
+    type_id: str,
+    *,
+    expected: int,
+    lane_objects: int,
+    max_lanes: int,
+    stats: WalkStats,
+    scope: str | None = None,
 ) -> list[Lane]:
     """Split a large type into id ranges of about ``lane_objects`` objects each, to walk side by side.
 
@@ -103,11 +110,13 @@ def plan_lanes(
     creation) bound the ids; the lanes cut that range evenly. The first lane starts at 0 and the last has
     no upper bound, so the lanes cover every id whatever the order turns out to be: a wrong guess only
     costs balance, never an object.
+
+    :param scope: split the objects this AQL selects instead of the type's (e.g. a whole schema).
     """
-    whole = [Lane(type_id)]
+    whole = [Lane(type_id, scope=scope)]
     if expected <= lane_objects or max_lanes <= 1:
         return whole
-    base = f"objectTypeId = {type_id}"
+    base = whole[0].aql
     stats.count(requests=2)
     first = client.aql_page(f"{base} order by Created asc", max_results=1, include_attributes=False)
     last = client.aql_page(f"{base} order by Created desc", max_results=1, include_attributes=False)
@@ -119,7 +128,7 @@ def plan_lanes(
         return whole
     cuts = [low - 1 + (high - low + 1) * k // count for k in range(1, count)]
     bounds = [0, *cuts, None]
-    return [Lane(type_id, bounds[k] or 0, bounds[k + 1]) for k in range(count)]
+    return [Lane(type_id, bounds[k] or 0, bounds[k + 1], scope) for k in range(count)]
 
 
 def walk_type(

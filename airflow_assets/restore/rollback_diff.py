@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.api.listing import Lane, WalkStats, walk_lane
+from airflow_assets.api.listing import Lane, WalkStats, plan_lanes, walk_lane
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.ids import id_order
 from airflow_assets.model import normalize as norm
@@ -51,6 +51,8 @@ CREATED_SINCE = "created_since"
 CLASSES = (UNCHANGED, CHANGED, DELETED_SINCE, CREATED_SINCE)
 
 PAGE_SIZE = 250  # objects with attributes per AQL request (as the backup's full sweep)
+LANE_OBJECTS = 1000  # objects per lane of the live read (lanes are read side by side, in id order)
+MAX_LANES = 500
 FIRST_CHANGES = 50  # changes kept with their values for the plan log
 BODY_BATCH = 50  # snapshot objects read per lookup while building write bodies
 
@@ -445,7 +447,10 @@ def diff_schema(
         maps = in_place_maps(config, live_attributes)
     type_ids = selection.resolved_types(config)
     candidates = selection.candidate_ids()
-    walk = LiveWalk(client, snapshot.schema_id, type_ids=type_ids, object_ids=candidates, page_size=page_size)
+    walk = LiveWalk(
+        client, snapshot.schema_id, type_ids=type_ids, object_ids=candidates, page_size=page_size,
+        expected=reader.count(snapshot, "object"),
+    )  # fmt: skip
 
     def wanted(obj: JsonDict) -> bool:
         if type_ids and str(obj.get("objectTypeId")) not in type_ids:
@@ -518,15 +523,19 @@ def _count_unmatched(
 class LiveWalk:
     """Read the live objects of a schema with their attributes, normalised, in id order.
 
-    The whole schema (or its chosen types) is walked as one lane of the backup's window walk
-    (:func:`~airflow_assets.api.listing.walk_lane`): windows of ``objectId`` that fit in one page, so an
-    object created or deleted during the walk never shifts another out of it.
+    The schema (or its chosen types) is cut into lanes of ``objectId`` ranges
+    (:func:`~airflow_assets.api.listing.plan_lanes`) read side by side, each as the backup's window walk
+    (:func:`~airflow_assets.api.listing.walk_lane`: windows that fit in one page, so an object created or
+    deleted during the walk never shifts another out of it). The lanes are handed on in id order, and only
+    as many are held as the client has workers, so memory holds a few lanes, never the schema.
 
     :param client: the Assets client.
     :param schema_id: the live schema.
     :param type_ids: object types to read (empty: every type).
     :param object_ids: only these ids (None: every id), read a page of ids at a time.
     :param page_size: objects per request.
+    :param expected: about how many objects the walk finds (the snapshot's count): it decides the lanes.
+    :param lane_objects: about how many objects a lane holds.
     """
 
     def __init__(
@@ -537,6 +546,8 @@ class LiveWalk:
         type_ids: Collection[str] = (),
         object_ids: Collection[str] | None = None,
         page_size: int = PAGE_SIZE,
+        expected: int = 0,
+        lane_objects: int = LANE_OBJECTS,
     ) -> None:
         self.client = client
         self.base = f"objectSchemaId = {schema_id}"
@@ -544,6 +555,8 @@ class LiveWalk:
             self.base += f" AND objectTypeId in ({', '.join(sorted(type_ids, key=id_order))})"
         self.object_ids = object_ids
         self.page_size = page_size
+        self.expected = expected
+        self.lane_objects = lane_objects
         self.stats = WalkStats()
 
     @property
@@ -553,7 +566,7 @@ class LiveWalk:
 
     def objects(self) -> Iterator[JsonDict]:
         """Yield the normalised live objects in id order."""
-        pages = self._by_ids() if self.object_ids is not None else self._windows()
+        pages = self._by_ids() if self.object_ids is not None else self._lanes()
         for values in pages:
             normalised = [norm.normalize_object(raw) for raw in values]
             normalised.sort(key=lambda obj: norm.object_number(obj["id"]))
@@ -562,21 +575,35 @@ class LiveWalk:
     def _by_ids(self) -> Iterator[Sequence[Mapping[str, Any]]]:
         assert self.object_ids is not None
         ids = sorted((i for i in self.object_ids if i.isascii() and i.isdigit()), key=lambda i: (int(i), i))
-        for start in range(0, len(ids), self.page_size):
-            batch = ids[start : start + self.page_size]
+        batches = [ids[start : start + self.page_size] for start in range(0, len(ids), self.page_size)]
+
+        def read(batch: list[str]) -> Sequence[Mapping[str, Any]]:
             self.stats.count(requests=1)
             query = f"{self.base} AND objectId in ({', '.join(batch)})"
             page = self.client.aql_page(query, max_results=len(batch), include_attributes=True)
             if not page.is_last:
                 raise RollbackDiffError(f"AQL for {len(batch)} object ids answered more than one page")
-            yield page.values
+            return page.values
 
-    def _windows(self) -> Iterator[Sequence[Mapping[str, Any]]]:
-        lane = Lane("", scope=self.base)
-        for window in walk_lane(
-            self.client, lane, page_size=self.page_size, include_attributes=True, stats=self.stats
-        ):
-            yield window.objects
+        workers = self.client.max_workers
+        for _, values in self.client.map_concurrent(read, batches, max_in_flight=workers):
+            yield values
+
+    def _lanes(self) -> Iterator[Sequence[Mapping[str, Any]]]:
+        lanes = plan_lanes(
+            self.client, "", expected=self.expected, lane_objects=self.lane_objects, max_lanes=MAX_LANES,
+            stats=self.stats, scope=self.base,
+        )  # fmt: skip
+
+        def read(lane: Lane) -> list[Sequence[Mapping[str, Any]]]:
+            windows = walk_lane(
+                self.client, lane, page_size=self.page_size, include_attributes=True, stats=self.stats
+            )
+            return [window.objects for window in windows]
+
+        workers = self.client.max_workers
+        for _, pages in self.client.map_concurrent(read, lanes, max_in_flight=workers):
+            yield from pages
 
 
 # -- the write bodies --------------------------------------------------------------------------------

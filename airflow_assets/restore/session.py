@@ -278,6 +278,8 @@ class RestoreSession:
         if self.request.mode == ROLLBACK:
             # What the rollback's plan decided to create again (its diff covers the filters and the window).
             wanted = done | {c["id"] for c in read_changes(self.ledger) if c.get("action") == RECREATE}
+            if not wanted and not self.request.object_keys:
+                return ObjectSet({}, {})  # nothing to create again: the snapshot need not be read
             return select_objects(
                 self.schemas, self.scope, self.request, is_wanted=lambda _, o: o["id"] in wanted
             )

@@ -273,3 +273,7 @@ def test_the_live_walk_reads_every_object_once_in_id_order(demo_sandbox: Running
         some = expected[::5]
         by_ids = LiveWalk(client, schema_id, object_ids=set(some), page_size=4)
         assert [obj["id"] for obj in by_ids.objects()] == some
+        # Cut into lanes read side by side (about 20 objects each), still every object once, in id order.
+        laned = LiveWalk(client, schema_id, page_size=9, expected=len(expected), lane_objects=20)
+        assert [obj["id"] for obj in laned.objects()] == expected
+        assert laned.requests >= len(expected) / 9 + 2  # the lanes' bounds cost two requests
