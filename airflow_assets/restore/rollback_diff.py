@@ -51,8 +51,9 @@ CREATED_SINCE = "created_since"
 CLASSES = (UNCHANGED, CHANGED, DELETED_SINCE, CREATED_SINCE)
 
 PAGE_SIZE = 250  # objects with attributes per AQL request (as the backup's full sweep)
-LANE_OBJECTS = 1000  # objects per lane of the live read (lanes are read side by side, in id order)
-MAX_LANES = 500
+LANE_OBJECTS = 500  # objects per lane of the live read (lanes are read side by side, in id order)
+LANES_AHEAD = 4  # lanes read at once: their raw objects (about 30 KB each with attributes) are held
+MAX_LANES = 1000
 FIRST_CHANGES = 50  # changes kept with their values for the plan log
 BODY_BATCH = 50  # snapshot objects read per lookup while building write bodies
 
@@ -527,7 +528,7 @@ class LiveWalk:
     (:func:`~airflow_assets.api.listing.plan_lanes`) read side by side, each as the backup's window walk
     (:func:`~airflow_assets.api.listing.walk_lane`: windows that fit in one page, so an object created or
     deleted during the walk never shifts another out of it). The lanes are handed on in id order, and only
-    as many are held as the client has workers, so memory holds a few lanes, never the schema.
+    ``LANES_AHEAD`` are read at once, so memory holds a few lanes, never the schema.
 
     :param client: the Assets client.
     :param schema_id: the live schema.
@@ -601,8 +602,9 @@ class LiveWalk:
             )
             return [window.objects for window in windows]
 
-        workers = self.client.max_workers
-        for _, pages in self.client.map_concurrent(read, lanes, max_in_flight=workers):
+        for _, pages in self.client.map_concurrent(
+            read, lanes, max_workers=LANES_AHEAD, max_in_flight=LANES_AHEAD
+        ):
             yield from pages
 
 

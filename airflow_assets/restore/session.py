@@ -472,11 +472,18 @@ class RestoreSession:
         """Create the objects (and, in ``recreate_missing``, the references others had to them)."""
         restorer = self.restorer()
         summary = restorer.run()
-        if self.stored_plan.mode == RECREATE_MISSING:
+        mode, request = self.stored_plan.mode, self.request
+        filtered = bool(request.object_types or request.object_keys or request.rollback.aql)
+        if mode == RECREATE_MISSING or (mode == ROLLBACK and filtered and self.ledger.created(OBJECT)):
+            # A rollback's own writes put back the references of the objects it compared; those its filters
+            # left out get theirs back here, as in recreate_missing.
+            compared = {c["id"] for c in read_changes(self.ledger)} if mode == ROLLBACK else set()
 
             def every_object() -> Any:
                 for schema in self.schemas:
-                    yield from schema.source.objects()
+                    for obj in schema.source.objects():
+                        if obj["id"] not in compared:
+                            yield obj
 
             restorer.restore_inbound(every_object)
         self.ledger.push_warnings("objects", summary.warnings)

@@ -580,3 +580,34 @@ def test_an_edit_made_while_earlier_batches_are_written_is_still_seen_and_left_a
     assert sandbox.realism.stats.accepted.get(puts, 0) == len(changes) - 1
     assert run.ledger.get(ROLLBACK_PUT, last) is None
     assert set(run.ledger.created(ROLLBACK_PUT)) == set(sent)
+
+
+def test_a_rollback_of_one_type_gives_objects_of_other_types_their_references_back(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    client = client_for(sandbox)
+    demo = sandbox.seed
+    assert demo is not None
+    back_up_demo(client, mongo_db, keys=("PEOPLE", "LOC", "ITAM"))
+    raw = raw_objects(client, "ITAM")
+    a, b, _ = demo.cycle_keys
+    referrers = {k for k, o in raw.items() if {a, b} & set(references(o)) and k not in (a, b)}
+    kinds = {raw[k]["objectType"]["name"] for k in referrers}
+    assert "Server" in kinds and kinds - {"Server"}, kinds  # referrers inside and outside the type
+    for key in (a, b):
+        client.delete_object(str(raw[key]["id"]))
+
+    run, report = restore(
+        client,
+        mongo_db,
+        {"mode": "rollback", "schema_mappings": "ITAM", "object_types": ["Server"]},
+        "rb:type",
+    )
+
+    assert report.ok, report.differences[:20]
+    created = run.ledger.created("object")
+    keys = {run.selection.keys[old]: str(done.new_key) for old, done in created.items()}
+    assert set(keys) == {a, b}
+    now = raw_objects(client, "ITAM")
+    for key in referrers:
+        assert sorted(references(now[key])) == sorted(keys.get(r, r) for r in references(raw[key])), key
