@@ -225,12 +225,16 @@ def plan_schema(
     decide: Decide = everything,
     write_line: Callable[[str], None],
     history_snapshot_id: str | None = None,
+    ours: Collection[str] = (),
 ) -> SchemaRollback:
     """Compare the live schema with ``snapshot``, decide what goes back, and stream every change out.
 
     :param decide: what of a batch of changes goes back (a window's rule reads their history in one go).
     :param write_line: receives one JSON line per object that is not unchanged.
+    :param ours: ids of the objects this restore created (a plan made again after its objects step): never
+        taken for objects created since, which ``delete_created`` would delete.
     """
+    ours = frozenset(ours)
     config = SchemaConfig(reader.config(snapshot, CONFIG_KINDS))
     live_ids = [str(a.get("id")) for a in client.get_schema_attributes(snapshot.schema_id)]
     gone = {a: a for a in config.attributes if a not in set(live_ids)}
@@ -293,6 +297,8 @@ def plan_schema(
             plan.count(type_name, "recreate" if recreate else "kept_deleted")
             if recreate and len(plan.first_changes) < FIRST_LISTED:
                 plan.first_changes.append(f"{change.object_key}: deleted since: created again")
+        elif change.object_id in ours:
+            line["action"], line["reason"] = KEEP, "created again by this restore"
         else:
             verdict, why = verdicts.get(CREATED_VERDICT, (KEEP, "not created in the window"))
             delete = scope.delete_created and verdict == DELETE

@@ -334,13 +334,14 @@ class RestoreSession:
         lines: list[str] = []
         plans = []
         taken = self.backup_before
+        ours = {created.new_id for created in self.ledger.created(OBJECT).values()}
         for source in self.snapshots:
             key = source.mapping.old_key
             history_id = taken.get(key)
             plan = plan_schema(
                 self.client, reader, source.snapshot, self.request, key,
                 decide=self._decider(reader, source, history_id), write_line=lines.append,
-                history_snapshot_id=history_id,
+                history_snapshot_id=history_id, ours=ours,
             )  # fmt: skip
             schema = next(s for s in self.schemas if s.old_key == key)
             revert = revert_config(self.client, self.ledger, schema, self.scope.included[key], dry_run=True)

@@ -611,3 +611,37 @@ def test_a_rollback_of_one_type_gives_objects_of_other_types_their_references_ba
     now = raw_objects(client, "ITAM")
     for key in referrers:
         assert sorted(references(now[key])) == sorted(keys.get(r, r) for r in references(raw[key])), key
+
+
+def test_a_plan_made_again_after_the_objects_step_never_deletes_what_the_rollback_created(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    demo = sandbox.seed
+    assert demo is not None
+    client = client_for(sandbox)
+    back_up(client, mongo_db, "LOC", "run-1")
+    cities = sorted(
+        (str(o["id"]) for o in client.iter_objects(f"objectTypeId = {demo.type_ids['City']}")), key=int
+    )
+    for city in cities[:2]:
+        client.delete_object(city)
+    params = {"mode": "rollback", "schema_mappings": "LOC", "delete_created": True, "dry_run": False}
+    run = session(client, mongo_db, params, restore_id="rb:replan")
+    run.plan()
+    run.build_structure()
+    run.restore_objects()
+    new_ids = {created.new_id for created in run.ledger.created("object").values()}
+    assert len(new_ids) == 2
+
+    # The plan task cleared and run again (a new session, as a new try of the task builds).
+    again = session(client, mongo_db, params, restore_id="rb:replan")
+    again.plan()
+    ours = [c for c in read_changes(again.ledger) if c["id"] in new_ids]
+    assert [(c["kind"], c["action"]) for c in ours] == [("created_since", "keep")] * 2
+    again.build_structure()
+    again.restore_objects()
+    writes = again.roll_back()
+
+    assert writes.deleted == 0
+    assert new_ids <= {str(o["id"]) for o in client.iter_objects(f"objectTypeId = {demo.type_ids['City']}")}
+    assert again.verify().ok
