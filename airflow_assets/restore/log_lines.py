@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_assets.restore.comments import CommentsSummary
     from airflow_assets.restore.objects import ObjectsSummary
-    from airflow_assets.restore.rollback import RollbackWrites
+    from airflow_assets.restore.rollback_writes import RollbackWrites
     from airflow_assets.restore.structure import StructureSummary
 
 KEY_MAP_COMMAND = "airflow-assets restores show {restore_id} --key-map {file}"

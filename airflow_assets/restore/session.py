@@ -47,16 +47,15 @@ from airflow_assets.restore.rollback import (
     CHANGES_FILE,
     RECREATE,
     Decide,
-    RollbackWriter,
-    RollbackWrites,
     SchemaRollback,
     everything,
     plan_schema,
     read_changes,
     rollback_maps,
-    verify_schema,
     window_decider,
 )
+from airflow_assets.restore.rollback_verify import verify_schema
+from airflow_assets.restore.rollback_writes import RollbackWriter, RollbackWrites
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source
 from airflow_assets.restore.scope import ObjectSet, TypeScope, count_entries, scope_types, select_objects
 from airflow_assets.restore.source import SourceSnapshot, resolve_sources

@@ -22,10 +22,12 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.cli import main
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.exceptions import AssetsApiError
+from airflow_assets.ids import id_order
 from airflow_assets.model.attributes import is_system
 from airflow_assets.model.normalize import normalize_attribute
 from airflow_assets.restore.request import RestoreParamError
-from airflow_assets.restore.rollback import CHANGES_FILE, ROLLBACK_PUT, RollbackWriter, read_changes, sort_ids
+from airflow_assets.restore.rollback import CHANGES_FILE, read_changes
+from airflow_assets.restore.rollback_writes import ROLLBACK_PUT, RollbackWriter
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store.reader import SnapshotReader
 from tests.integration.backup_support import REPO, back_up, client_for, live_objects
@@ -552,7 +554,7 @@ def test_an_edit_made_while_earlier_batches_are_written_is_still_seen_and_left_a
     run = session(client, mongo_db, {**ITAM, "dry_run": False}, restore_id="rb:stream")
     run.plan()
     changes = [c for c in read_changes(run.ledger) if c["action"] == "put"]
-    last = sort_ids([c["id"] for c in changes])[-1]  # in the last batch of four: read again last
+    last = sorted((c["id"] for c in changes), key=id_order)[-1]  # in the last batch of four: read again last
     (change,) = [c for c in changes if c["id"] == last]
     attribute = change["put"][0]
     puts = "PUT object/{id}"
