@@ -5,12 +5,14 @@ The benchmarks run as scripts (``python benchmarks/backup.py``), which puts this
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
@@ -84,3 +86,37 @@ def cpu_seconds(pid: int) -> float:
         # Fields after the command name: state is the 3rd field, utime the 14th, stime the 15th.
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class SandboxProcess:
+    """A sandbox serving in a child process: where, what ``serve`` said of its seed, the pipe, the pid."""
+
+    site: Site
+    seeded: Any
+    conn: Connection
+    pid: int
+
+    def ask(self, *command: Any) -> Any:
+        """Send a command to the sandbox process and return its answer."""
+        self.conn.send(command)
+        return self.conn.recv()
+
+
+@contextmanager
+def sandbox_process(serve: Callable[[int, Connection], None], objects: int) -> Iterator[SandboxProcess]:
+    """Run ``serve(objects, conn)`` in a child process until the block exits.
+
+    ``serve`` first sends ``(url, email, token, seeded)``, then answers commands on ``conn`` until
+    ``("stop",)``.
+    """
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=serve, args=(objects, child), daemon=True)
+    process.start()
+    try:
+        url, email, token, seeded = parent.recv()
+        assert process.pid is not None
+        yield SandboxProcess(Site(url, email, token), seeded, parent, process.pid)
+    finally:
+        parent.send(("stop",))
+        process.join(timeout=30)

@@ -21,21 +21,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
-from bench_support import Site, bench_mongo, client_for, cpu_seconds, peak_rss_mib, server_pids
+from bench_support import (
+    Site,
+    bench_mongo,
+    client_for,
+    cpu_seconds,
+    peak_rss_mib,
+    sandbox_process,
+    server_pids,
+)
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient, RateLimits
@@ -96,30 +101,6 @@ def _serve(objects: int, conn: Connection) -> None:
                 conn.send(True)
             else:
                 conn.send(app.current.stats.snapshot())
-
-
-@dataclass(frozen=True)
-class SandboxProcess:
-    """A sandbox serving in a child process: where, what the seed built, the pipe to it, its pid."""
-
-    site: Site
-    object_counts: dict[str, int]
-    conn: Connection
-    pid: int
-
-
-@contextmanager
-def sandbox(objects: int) -> Iterator[SandboxProcess]:
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(objects, child), daemon=True)
-    process.start()
-    try:
-        url, email, token, counts = parent.recv()
-        assert process.pid is not None
-        yield SandboxProcess(Site(url, email, token), counts, parent, process.pid)
-    finally:
-        parent.send(("stop",))
-        process.join(timeout=30)
 
 
 def sandbox_stats(conn: Connection) -> dict[str, Any]:
@@ -335,9 +316,9 @@ def main() -> None:
     )
     with (
         bench_mongo(DB_NAME) as mongo,
-        sandbox(n) as running,
+        sandbox_process(_serve, n) as running,
     ):
-        site, counts, stats = running.site, running.object_counts, running.conn
+        site, counts, stats = running.site, running.seeded, running.conn
         started = time.perf_counter()
         listed = back_up(site, mongo.uri)
         setup_seconds = time.perf_counter() - started

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import multiprocessing
 import os
 import re
 import subprocess
@@ -42,14 +41,22 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
 import pymongo
-from bench_support import Site, bench_mongo, client_for, cpu_seconds, peak_rss_mib, server_pids
+from bench_support import (
+    SandboxProcess,
+    Site,
+    bench_mongo,
+    client_for,
+    cpu_seconds,
+    peak_rss_mib,
+    sandbox_process,
+    server_pids,
+)
 from pymongo.database import Database
 
 from airflow_assets.api import RateLimits
@@ -163,63 +170,24 @@ def _serve(objects: int, conn: Connection) -> None:
                 conn.send({**app.current.stats.snapshot(), "puts": dict(app.puts)})
 
 
-@dataclass(frozen=True)
-class SandboxProcess:
-    """A sandbox serving in a child process: where, what the seed built, the pipe to it, its pid."""
-
-    site: Site
-    seeded: dict[str, Any]
-    conn: Connection
-    pid: int
-
-    def ask(self, *command: Any) -> Any:
-        """Send a command to the sandbox process and return its answer."""
-        self.conn.send(command)
-        return self.conn.recv()
-
-
-@contextmanager
-def sandbox(objects: int) -> Iterator[SandboxProcess]:
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(objects, child), daemon=True)
-    process.start()
-    try:
-        url, email, token, seeded = parent.recv()
-        assert process.pid is not None
-        yield SandboxProcess(Site(url, email, token), seeded, parent, process.pid)
-    finally:
-        parent.send(("stop",))
-        process.join(timeout=30)
-
-
 # -- set-up: the snapshot to return to, the edits, the snapshot holding their history -----------------------
 
 
 def back_up(site: Site, mongo_uri: str, run_id: str) -> tuple[str, int]:
-    """Back up ITAM in plain Python, as the backup DAG does; return the snapshot id and the objects listed."""
-    from airflow_assets.backup.activity import export_activity
-    from airflow_assets.backup.finalize import finalize
-    from airflow_assets.backup.objects import export_objects
-    from airflow_assets.backup.run import BackupRun
-    from airflow_assets.backup.schema_config import BackupTarget, export_config
+    """Back up ITAM in plain Python, as the backup DAG does; return the snapshot id and its objects."""
+    from airflow_assets.backup.adhoc import backup_now, present_run
+    from airflow_assets.backup.schema_config import BackupTarget
 
     db: Database[dict[str, Any]] = pymongo.MongoClient(mongo_uri)[DB_NAME]
+    target = BackupTarget(
+        site=SITE_NAME, schema_key=SCHEMA_KEY, include=INCLUDE, full_sweep_every=7, schedule="0 2 * * *",
+        timezone="UTC",
+    )  # fmt: skip
     with client_for(site, SETUP_SCALE) as client:
-        now = datetime.now(UTC)
-        run = BackupRun(f"jira_assets_backup_{SITE_NAME}_itam", run_id, "manual", now, now, now, now)
-        target = BackupTarget(
-            site=SITE_NAME,
-            schema_key=SCHEMA_KEY,
-            include=INCLUDE,
-            full_sweep_every=7,
-            schedule="0 2 * * *",
-            timezone="UTC",
+        done = backup_now(
+            client, db, target, present_run(f"jira_assets_backup_{SITE_NAME}_itam", run_id), key=None
         )
-        config = export_config(client, db, target, run)
-        listed = export_objects(client, db, config.snapshot_id).listed
-        export_activity(client, db, config.snapshot_id, "history")
-        finalize(client, db, config.snapshot_id)
-    return config.snapshot_id, listed
+    return done.snapshot_id, int(done.counts.get("objects", 0))
 
 
 @dataclass(frozen=True)
@@ -292,7 +260,7 @@ class StepTrace:
     """Record the time of the writes step's parts: the batches' re-reads and the object updates."""
 
     def __init__(self, client: Any) -> None:
-        import airflow_assets.restore.rollback as rollback
+        import airflow_assets.restore.rollback_writes as rollback
 
         self.reads: list[float] = []
         self.puts: list[tuple[float, float]] = []
@@ -462,7 +430,7 @@ def main() -> None:
         f"limits x {scale:g} (sliding window {60 / scale:g} s)",
         flush=True,
     )
-    with bench_mongo(DB_NAME) as mongo, sandbox(total) as running:
+    with bench_mongo(DB_NAME) as mongo, sandbox_process(_serve, total) as running:
         site = running.site
         started = time.perf_counter()
         first, listed = back_up(site, mongo.uri, "before")
