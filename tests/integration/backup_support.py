@@ -50,6 +50,11 @@ def client_for(sandbox: RunningSandbox, **options: Any) -> AssetsClient:
     )
 
 
+def accepted(sandbox: RunningSandbox, klass: str) -> int:
+    """Return how many requests of an endpoint class the sandbox served."""
+    return sandbox.realism.stats.accepted.get(klass, 0)
+
+
 def set_connections(
     monkeypatch: pytest.MonkeyPatch, sandbox: RunningSandbox, mongo: EmbeddedMongo, db: str
 ) -> None:

@@ -23,6 +23,7 @@ from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.hashing import canonical_json
 from tests.integration.backup_support import (
+    accepted,
     back_up,
     client_for,
     collection_counts,
@@ -36,11 +37,6 @@ pytestmark = pytest.mark.slow
 FIRST, SECOND = "customfield_10100", "customfield_10101"
 SEARCH = "POST /rest/api/3/search/jql"
 FIELD_LIST = "GET /rest/api/3/field"
-
-
-def accepted(sandbox: RunningSandbox, klass: str) -> int:
-    """Return how many requests of an endpoint class the sandbox served."""
-    return sandbox.realism.stats.accepted.get(klass, 0)
 
 
 def entry(sandbox: RunningSandbox, object_id: str) -> dict[str, str]:

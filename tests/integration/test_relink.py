@@ -19,17 +19,12 @@ from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.sandbox.realism import RealismConfig
 from airflow_assets.store.reader import SnapshotReader
 from airflow_assets.store.snapshots import Snapshot
-from tests.integration.backup_support import back_up, client_for, stored
+from tests.integration.backup_support import accepted, back_up, client_for, stored
 
 pytestmark = pytest.mark.slow
 FIRST, SECOND = "customfield_10100", "customfield_10101"
 EDITS = "PUT /rest/api/3/issue/{id}"
 SEARCHES = "POST /rest/api/3/search/jql"
-
-
-def accepted(sandbox: RunningSandbox, klass: str) -> int:
-    """Return how many requests of an endpoint class the sandbox served."""
-    return sandbox.realism.stats.accepted.get(klass, 0)
 
 
 def office_type(sandbox: RunningSandbox) -> str:

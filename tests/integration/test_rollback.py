@@ -30,7 +30,7 @@ from airflow_assets.restore.rollback import CHANGES_FILE, read_changes
 from airflow_assets.restore.rollback_writes import ROLLBACK_PUT, RollbackWriter
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store.reader import SnapshotReader
-from tests.integration.backup_support import REPO, back_up, client_for, live_objects
+from tests.integration.backup_support import REPO, accepted, back_up, client_for, live_objects
 from tests.integration.restore_support import back_up_demo, restore, session
 from tests.integration.test_restore import raw_objects, references, schema_id
 
@@ -425,7 +425,7 @@ run.roll_back()
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    before_resume = sandbox.realism.stats.accepted.get(puts, 0)
+    before_resume = accepted(sandbox, puts)
     done_before = len(run.ledger.created(ROLLBACK_PUT))
     assert 10 <= done_before < len(planned)
 
@@ -433,7 +433,7 @@ run.roll_back()
 
     assert writes.objects_put_back + writes.already_back == len(planned) - done_before
     # Every object was written exactly once over both tries.
-    assert before_resume + writes.writes == sandbox.realism.stats.accepted.get(puts, 0) == len(planned)
+    assert before_resume + writes.writes == accepted(sandbox, puts) == len(planned)
     assert run.verify().ok
 
 
@@ -579,7 +579,7 @@ def test_an_edit_made_while_earlier_batches_are_written_is_still_seen_and_left_a
     assert writes.changed_since_plan == 1
     assert writes.objects_put_back == len(changes) - 1 == writes.writes
     assert last not in sent and sorted(sent) == sorted({c["id"] for c in changes} - {last})
-    assert sandbox.realism.stats.accepted.get(puts, 0) == len(changes) - 1
+    assert accepted(sandbox, puts) == len(changes) - 1
     assert run.ledger.get(ROLLBACK_PUT, last) is None
     assert set(run.ledger.created(ROLLBACK_PUT)) == set(sent)
 
