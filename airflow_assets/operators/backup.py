@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseHook, BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from pymongo.database import Database
 
@@ -27,7 +27,16 @@ from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
+from airflow_assets.operators.lineage import (
+    TaskLineage,
+    assets_schema,
+    backup_lineage,
+    mongo_connection_namespace,
+    operator_lineage,
+    store_collections,
+)
 from airflow_assets.store import SnapshotStore
+from airflow_assets.store.layout import SNAPSHOT_COLLECTIONS
 from airflow_assets.store.snapshots import RUN_BACKFILL_BASE
 from airflow_assets.store.versions import DamagedContentError
 
@@ -101,6 +110,32 @@ class _BackupStepOperator(BaseOperator):
         if isinstance(config, dict) and config.get("skipped"):
             raise AirflowSkipException(f"no real snapshot in this run: {config['skipped']}")
         return store.id_for_run(dag_run.dag_id, dag_run.run_id)  # raises, saying export_config comes first
+
+    # The step reads the schema and writes its snapshot (the teardown only marks the snapshot failed).
+    reports_lineage = True
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the OpenLineage datasets of the run's snapshot; only the OpenLineage provider calls this.
+
+        The Assets schema the snapshot was read from is the input, the backup store's collections it lives
+        in the outputs. None without the provider, or when the run holds no snapshot.
+        """
+        if not self.reports_lineage:
+            return None
+        return operator_lineage(self.snapshot_lineage(task_instance.dag_id, task_instance.run_id))
+
+    def snapshot_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
+        """Return what a run's snapshot was read from and written to (None: the run holds no snapshot)."""
+        with self.database() as db:
+            store = SnapshotStore(db)
+            snapshot = store.reconstructed_for_run(dag_id, run_id) or store.find_for_run(dag_id, run_id)
+        if snapshot is None or not snapshot.site_url:
+            return None
+        namespace = mongo_connection_namespace(BaseHook.get_connection(self.mongo_conn_id))
+        return backup_lineage(
+            assets_schema(snapshot.site_url, snapshot.workspace_id, snapshot.schema_key),
+            store_collections(namespace, self.mongo_database, SNAPSHOT_COLLECTIONS),
+        )
 
 
 def backup_run(context: Context) -> BackupRun:
@@ -266,6 +301,7 @@ class MarkSnapshotFailedOperator(_BackupStepOperator):
     """Teardown: mark the run's snapshot failed unless finalize completed it, and free the schema's lease."""
 
     ui_color = "#fde8e8"
+    reports_lineage = False
 
     @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:

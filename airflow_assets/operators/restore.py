@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseHook, BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_assets.api import AssetsClient
@@ -23,7 +23,16 @@ from airflow_assets.exceptions import AssetsBadRequestError, AssetsConfigError
 from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
+from airflow_assets.operators.lineage import (
+    TaskLineage,
+    assets_schema,
+    mongo_connection_namespace,
+    operator_lineage,
+    restore_lineage,
+    store_collections,
+)
 from airflow_assets.restore import RestoreSession, SessionSettings, parse_request
+from airflow_assets.restore.ledger import Ledger
 from airflow_assets.restore.log_lines import (
     comments_line,
     objects_line,
@@ -34,8 +43,11 @@ from airflow_assets.restore.log_lines import (
     rollback_totals,
     structure_line,
 )
+from airflow_assets.restore.plan import RestorePlan
 from airflow_assets.restore.request import ROLLBACK, RestoreParamError, RestoreRequest
 from airflow_assets.restore.session import PlanNotStoredError
+from airflow_assets.store import SnapshotStore
+from airflow_assets.store.layout import SNAPSHOT_COLLECTIONS
 from airflow_assets.store.versions import DamagedContentError
 
 log = logging.getLogger(__name__)
@@ -51,6 +63,11 @@ STEPS = (
     "verify",
 )
 
+
+# The steps that write into the target schemas (lineage: the schemas are their outputs).
+TARGET_WRITING_STEPS = frozenset(
+    {"create_structure", "create_objects", "restore_comments", "apply_restrictions"}
+)
 
 # What a retry cannot mend: the task fails at once.
 _NOT_RETRIED = (AssetsConfigError, AssetsBadRequestError, DamagedContentError, PlanNotStoredError)
@@ -122,6 +139,39 @@ class RestoreStepOperator(BaseOperator):
                 # the failure.
                 log.error("%s failed: %s", self.step, error)
                 raise AirflowFailException(str(error)) from None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the step's OpenLineage datasets; only the OpenLineage provider calls this.
+
+        The backup store's collections are the input and the target schemas the output of the steps that
+        write into them; ``verify`` reads the target too. ``backup_before`` is a backup: the live schemas
+        in, the store out. None without the provider, or when the run stored no plan (nor backup).
+        """
+        return operator_lineage(self.restore_step_lineage(task_instance.dag_id, task_instance.run_id))
+
+    def restore_step_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
+        """Return what this step of a restore run read and wrote, from what the run stored."""
+        with backup_database(self.mongo_conn_id, self.mongo_database) as db:
+            document = Ledger(db, f"{dag_id}:{run_id}").document()
+            taken = [SnapshotStore(db).get(str(i)) for i in (document.get("backup_before") or {}).values()]
+        namespace = mongo_connection_namespace(BaseHook.get_connection(self.mongo_conn_id))
+        store = store_collections(namespace, self.mongo_database, SNAPSHOT_COLLECTIONS)
+        if self.step == "backup_before":
+            schemas = tuple(
+                assets_schema(snapshot.site_url, snapshot.workspace_id, snapshot.schema_key)
+                for snapshot in taken
+                if snapshot is not None and snapshot.site_url
+            )
+            return TaskLineage(inputs=schemas, outputs=store) if schemas else None
+        if not document.get("plan"):
+            return None
+        plan = RestorePlan.from_dict(document["plan"])
+        targets = [
+            assets_schema(plan.target.site_url, plan.target.workspace_id, schema.new_key)
+            for schema in plan.schemas
+        ]
+        writes = self.step in TARGET_WRITING_STEPS and not plan.dry_run
+        return restore_lineage(store, targets, writes=writes, reads_target=self.step == "verify")
 
     def _run(self, session: RestoreSession, dag_run: Any) -> dict[str, Any]:
         if self.step == "plan":

@@ -70,3 +70,8 @@ def ensure_indexes(db: Database) -> None:
     """Create the collections' indexes (a no-op when they exist)."""
     for collection, indexes in _INDEXES.items():
         db[collection].create_indexes(indexes)
+
+
+# The collections a snapshot lives in (its manifest, which versions it holds, their content): what a backup
+# writes and a restore reads. The tasks name them as their OpenLineage datasets (operators/lineage.py).
+SNAPSHOT_COLLECTIONS = (SNAPSHOTS, SPANS, VERSIONS)
