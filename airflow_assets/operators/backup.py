@@ -37,7 +37,7 @@ from airflow_assets.operators.lineage import (
 )
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import SNAPSHOT_COLLECTIONS
-from airflow_assets.store.snapshots import RUN_BACKFILL_BASE
+from airflow_assets.store.snapshots import RUN_BACKFILL_BASE, Snapshot
 from airflow_assets.store.versions import DamagedContentError
 
 _Execute = TypeVar("_Execute", bound=Callable[..., Any])
@@ -127,8 +127,7 @@ class _BackupStepOperator(BaseOperator):
     def snapshot_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
         """Return what a run's snapshot was read from and written to (None: the run holds no snapshot)."""
         with self.database() as db:
-            store = SnapshotStore(db)
-            snapshot = store.reconstructed_for_run(dag_id, run_id) or store.find_for_run(dag_id, run_id)
+            snapshot = self.written_snapshot(SnapshotStore(db), dag_id, run_id)
         if snapshot is None or not snapshot.site_url:
             return None
         namespace = mongo_connection_namespace(BaseHook.get_connection(self.mongo_conn_id))
@@ -136,6 +135,10 @@ class _BackupStepOperator(BaseOperator):
             assets_schema(snapshot.site_url, snapshot.workspace_id, snapshot.schema_key),
             store_collections(namespace, self.mongo_database, SNAPSHOT_COLLECTIONS),
         )
+
+    def written_snapshot(self, store: SnapshotStore, dag_id: str, run_id: str) -> Snapshot | None:
+        """Return the snapshot this step writes in a run: the run's real one (None before or without it)."""
+        return store.find_for_run(dag_id, run_id)
 
 
 def backup_run(context: Context) -> BackupRun:
@@ -275,6 +278,10 @@ class ReconstructPastOperator(_BackupStepOperator):
         super().__init__(**kwargs)
         self.schema_key = schema_key
         self.base_wait = base_wait
+
+    def written_snapshot(self, store: SnapshotStore, dag_id: str, run_id: str) -> Snapshot | None:
+        """Return the snapshot the run reconstructed (None: a run of the present reconstructs nothing)."""
+        return store.reconstructed_for_run(dag_id, run_id)
 
     @_fail_fast
     def execute(self, context: Context) -> dict[str, Any]:
