@@ -158,6 +158,49 @@ def test_without_the_provider_a_backup_run_is_unchanged_and_reports_nothing(
     assert "openlineage" not in result["output"].lower()
 
 
+def test_each_restore_step_names_the_store_it_read_and_the_target_schema_it_wrote(
+    backup_dags: BackupDags,
+    sandbox: RunningSandbox,
+    mongo_server: EmbeddedMongo,
+    mongo_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    from openlineage.client.serde import Serde
+
+    dags = backup_dags("LOC")
+    monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", _with_password(mongo_server, mongo_db))
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    restore = dags["jira_assets_restore"]
+    conf = {"schema_mappings": [{"old_key": "LOC", "new_key": "LOCLIN", "new_name": "Locations lineage"}]}
+
+    dry = restore.test(run_conf=conf)
+    real = restore.test(run_conf={**conf, "dry_run": False})
+
+    assert str(real.state) == "success", _task_states(real)
+    expected = _expected(sandbox, mongo_server, mongo_db, "LOCLIN")
+    store, target = expected["store"], [expected["schema"]]
+
+    def reported(dag_run: Any) -> dict[str, Any]:
+        return {
+            ti.task_id: restore.get_task(ti.task_id).get_openlineage_facets_on_complete(ti)
+            for ti in dag_run.get_task_instances()
+        }
+
+    dry_lineage, real_lineage = reported(dry), reported(real)
+    # A dry run plans from the store and writes nothing into the target.
+    assert (_names(dry_lineage["plan"].inputs), _names(dry_lineage["plan"].outputs)) == (store, [])
+    for step in ("create_structure", "create_objects", "restore_comments", "apply_restrictions"):
+        assert _names(real_lineage[step].inputs) == store, step
+        assert _names(real_lineage[step].outputs) == target, step
+    assert (_names(real_lineage["verify"].inputs), real_lineage["verify"].outputs) == ([*store, *target], [])
+    # Only a rollback backs the target up before writing: a new schema has nothing to back up.
+    assert real_lineage["backup_before"] is None
+    emitted = "\n".join(Serde.to_json(lineage) for lineage in real_lineage.values() if lineage is not None)
+    for secret in (PASSWORD, LOGIN, sandbox.api_token, sandbox.email):
+        assert secret not in emitted
+
+
 def _process_environment(
     tmp_path: Path, sandbox: RunningSandbox, mongo: EmbeddedMongo, db: Database
 ) -> dict[str, str]:
