@@ -201,6 +201,37 @@ def test_each_restore_step_names_the_store_it_read_and_the_target_schema_it_wrot
         assert secret not in emitted
 
 
+def test_a_rollback_names_the_live_schema_it_backs_up_first_and_then_writes_into(
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_server: EmbeddedMongo, mongo_db: Database
+) -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    dags = backup_dags("LOC")
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    client = client_for(sandbox)
+    assert sandbox.seed is not None
+    office = sandbox.seed.type_ids["Office"]
+    address = next(str(a["id"]) for a in client.get_object_type_attributes(office) if a["name"] == "Address")
+    first_office = min((str(o["id"]) for o in client.iter_objects(f"objectTypeId = {office}")), key=int)
+    wrong = [{"value": "Wrong address"}]
+    client.update_object(
+        first_office, {"attributes": [{"objectTypeAttributeId": address, "objectAttributeValues": wrong}]}
+    )
+    restore = dags["jira_assets_restore"]
+
+    rollback = restore.test(run_conf={"mode": "rollback", "schema_mappings": "LOC", "dry_run": False})
+
+    assert str(rollback.state) == "success", _task_states(rollback)
+    expected = _expected(sandbox, mongo_server, mongo_db, "LOC")
+    lineage = {
+        ti.task_id: restore.get_task(ti.task_id).get_openlineage_facets_on_complete(ti)
+        for ti in rollback.get_task_instances()
+    }
+    # The live schema is backed up into the store before the first write, then written into from it.
+    before, objects = lineage["backup_before"], lineage["create_objects"]
+    assert (_names(before.inputs), _names(before.outputs)) == ([expected["schema"]], expected["store"])
+    assert (_names(objects.inputs), _names(objects.outputs)) == (expected["store"], [expected["schema"]])
+
+
 def _process_environment(
     tmp_path: Path, sandbox: RunningSandbox, mongo: EmbeddedMongo, db: Database
 ) -> dict[str, str]:
