@@ -129,7 +129,7 @@ def test_a_lineage_tool_receives_the_backup_datasets_through_the_provider(
         if event["eventType"] == "COMPLETE" and event["job"]["name"].count(".") == 1
     }
     expected = _expected(sandbox, mongo_server, mongo_db, "LOC")
-    for step in BACKUP_STEPS:
+    for step in (*BACKUP_STEPS, "finalize"):
         event = completed[step]
         assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [expected["schema"]], step
         assert [(d["namespace"], d["name"]) for d in event["outputs"]] == expected["store"], step
