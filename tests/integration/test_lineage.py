@@ -263,7 +263,7 @@ def _run_backup(environment: dict[str, str], dag_id: str, *flags: str) -> dict[s
         env=environment,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, textwrap.shorten(done.stderr[-3000:], 3000)
