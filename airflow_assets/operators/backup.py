@@ -70,6 +70,8 @@ class _BackupStepOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("jira_assets_conn_id", "mongo_conn_id", "mongo_database")
     ui_color = "#e8f0fe"
+    # The step reads the schema and writes its snapshot (the teardown only marks the snapshot failed).
+    reports_lineage = True
 
     def __init__(
         self,
@@ -110,9 +112,6 @@ class _BackupStepOperator(BaseOperator):
         if isinstance(config, dict) and config.get("skipped"):
             raise AirflowSkipException(f"no real snapshot in this run: {config['skipped']}")
         return store.id_for_run(dag_run.dag_id, dag_run.run_id)  # raises, saying export_config comes first
-
-    # The step reads the schema and writes its snapshot (the teardown only marks the snapshot failed).
-    reports_lineage = True
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the OpenLineage datasets of the run's snapshot; only the OpenLineage provider calls this.

@@ -153,14 +153,16 @@ class RestoreStepOperator(BaseOperator):
         """Return what this step of a restore run read and wrote, from what the run stored."""
         with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             document = Ledger(db, f"{dag_id}:{run_id}").document()
-            taken = [SnapshotStore(db).get(str(i)) for i in (document.get("backup_before") or {}).values()]
+            # The snapshots a rollback took of the live schemas before its first write (old key -> id).
+            taken_ids = (document.get("backup_before") or {}).values() if self.step == "backup_before" else ()
+            taken = [snapshot for i in taken_ids if (snapshot := SnapshotStore(db).get(str(i))) is not None]
         namespace = mongo_connection_namespace(BaseHook.get_connection(self.mongo_conn_id))
         store = store_collections(namespace, self.mongo_database, SNAPSHOT_COLLECTIONS)
         if self.step == "backup_before":
             schemas = tuple(
                 assets_schema(snapshot.site_url, snapshot.workspace_id, snapshot.schema_key)
                 for snapshot in taken
-                if snapshot is not None and snapshot.site_url
+                if snapshot.site_url
             )
             return TaskLineage(inputs=schemas, outputs=store) if schemas else None
         if not document.get("plan"):
