@@ -73,6 +73,8 @@ def problems_of(error: ValidationError, prefix: Sequence[str | int] = ()) -> lis
             loc += ["schemas", context["index"], "key"]
         elif kind == "schema_backed_up_twice":
             loc += ["sites", context["site"], "schemas", context["index"], "key"]
+        elif kind == "every_schema_clash":
+            loc += ["sites", context["site"], "schemas"]
         elif kind == "duplicate_site_name":
             loc += [context["site"]]
         elif kind == "extra_forbidden":

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _, source = read_config_text(args.file)
     sites = "; ".join(
-        f"{name}: {', '.join(entry.key for entry in site.schemas)}" for name, site in config.sites.items()
+        f"{name}: {', '.join(entry.key for entry in site.entries) or 'every schema'}"
+        for name, site in config.sites.items()
     )
     schemas = len(config.schema_settings())
     print(
