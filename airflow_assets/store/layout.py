@@ -70,3 +70,12 @@ def ensure_indexes(db: Database) -> None:
     """Create the collections' indexes (a no-op when they exist)."""
     for collection, indexes in _INDEXES.items():
         db[collection].create_indexes(indexes)
+
+
+# Sites backed up with schemas: "*": which schemas each run of a site listed, and each schema ever listed.
+SITE_LISTINGS = "site_listings"
+SITE_SCHEMAS = "site_schemas"
+_INDEXES[SITE_LISTINGS] = [
+    IndexModel([("site", ASCENDING), ("listed_at", DESCENDING)], name="site_listed_at"),
+]
+_INDEXES[SITE_SCHEMAS] = [IndexModel([("site", ASCENDING), ("schema_key", ASCENDING)], name="site_key")]
