@@ -31,11 +31,16 @@ from airflow_assets.config.sites import SCHEMAS_HINT, SchemaEntry, SiteDefaults,
 from airflow_assets.config.storage import MongoSettings, RetentionPolicy
 
 
-def _validate(model: type[BaseModel], data: Any, prefix: Sequence[str | int]) -> tuple[Any, list[str]]:
+def _validate(
+    model: type[BaseModel],
+    data: Any,
+    prefix: Sequence[str | int],
+    written_in: type[BaseModel] | None = None,
+) -> tuple[Any, list[str]]:
     try:
         return model.model_validate(data), []
     except ValidationError as error:
-        return None, problems_of(error, prefix)
+        return None, problems_of(error, prefix, written_in=written_in)
 
 
 @dataclass(frozen=True)
@@ -274,7 +279,7 @@ def _validate_site(name: str, raw_site: Any) -> SitePart:
         )
         return SitePart(name, None, tuple(problems), ())
     own = {key: value for key, value in raw_site.items() if key not in ("schemas", "exclude")}
-    defaults, site_problems = _validate(SiteDefaults, own, prefix)
+    defaults, site_problems = _validate(SiteDefaults, own, prefix, written_in=SiteSettings)
     problems += site_problems
     every, exclude, every_problems = _validate_every_schema(raw_site, prefix)
     problems += every_problems
