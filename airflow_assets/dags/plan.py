@@ -396,6 +396,14 @@ def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
             if schema.entry is not None:
                 settings = site.defaults.resolve(site.name, schema.entry)
                 targets[backup_target_key(site.name, settings.key)] = restore_backup_target(settings)
+        if site.all_schemas and site.defaults is not None:
+            # Any schema of a "*" site but the excluded: a rollback backs it up as the site's DAG would.
+            every = dataclasses.replace(site.defaults.resolve(site.name, SchemaEntry(key="ALL")), key="*")
+            targets[backup_target_key(site.name, "*")] = {
+                **restore_backup_target(every),
+                "dag_id": site_backup_dag_id(site.name),
+                "exclude": list(site.exclude),
+            }
     sites = ", ".join(f"`{name}` (connection `{conn}`)" for name, conn in connections.items()) or "none"
     return RestoreDagSpec(
         dag_id=RESTORE_DAG_ID,

@@ -133,3 +133,26 @@ def test_the_site_dag_maps_one_backup_per_listed_schema_capped_by_parallel_schem
     teardown = dag.get_task("mark_failed_if_incomplete")
     assert teardown.is_teardown and teardown.upstream_task_ids == {"back_up_schema", "list_schemas"}
     assert "jira_assets_backup_fast_itam" in dags and "jira_assets_backup_prod_config_error" not in dags
+
+
+def test_a_rollback_of_a_schema_of_a_site_of_every_schema_backs_it_up_as_the_site_dag_would() -> None:
+    from airflow_assets.backup.schema_config import BackupTarget
+    from airflow_assets.dags.factory import build_restore_dag
+    from airflow_assets.exceptions import AssetsConfigError
+    from airflow_assets.operators.restore import RestoreStepOperator
+
+    spec = _by_id(plan_dags(CONFIG, source="cfg.yaml"))["jira_assets_restore"]
+    assert isinstance(spec, RestoreDagSpec)
+    operator = build_restore_dag(spec).get_task("backup_before")
+    assert isinstance(operator, RestoreStepOperator)
+
+    # A schema created on the site after the DAG file was parsed: the "*" entry covers it.
+    news = operator._backup_target_of("NEWS", "jira_prod", None)
+    assert (news["site"], news["schema_key"], news["dag_id"]) == ("Prod", "NEWS", "jira_assets_backup_prod")
+    assert news["schedule"] == "*/15 * * * *" and news["include"]["comments"] is False
+    assert BackupTarget.from_dict(news).schema_key == "NEWS"
+    # A schema named by another site of the connection keeps that site's target.
+    assert operator._backup_target_of("ITAM", "jira_prod", None)["dag_id"] == "jira_assets_backup_fast_itam"
+    # An excluded schema is backed up by no site: refused, as for any schema not in the config.
+    with pytest.raises(AssetsConfigError, match="no site of the backup config"):
+        operator._backup_target_of("HR", "jira_prod", None)
