@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Asset, AssetAlias, CronTriggerTimetable, Param
 
 from airflow_assets.dags.plan import (
     BackupDagSpec,
@@ -351,6 +351,8 @@ def build_site_backup_dag(spec: SiteBackupDagSpec) -> DAG:
             timezone=spec.timezone,
             max_active_tis_per_dagrun=spec.parallel_schemas,
             map_index_template="{{ task.schema_key }}",
+            # A completed snapshot updates its schema's Asset (jira-assets://<site>/<key>) through the alias.
+            outlets=[AssetAlias(name=f"jira-assets://{spec.site}/*", group="jira-assets")],
             **connections,
         ).expand(schema_key=listing.output)
         teardown = MarkSiteSnapshotsFailedOperator(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Context
+from airflow.sdk import Asset, AssetAlias, Context
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_assets.backup.adhoc import MAX_ATTEMPTS
@@ -105,6 +105,21 @@ class BackupSiteSchemaOperator(_BackupStepOperator):
             )
         if done is None:
             raise AirflowSkipException(f"schema {self.schema_key} left the site after the listing")
+        # The schema's Airflow Asset event, through the site's alias: the URI and extra of a schema DAG's.
+        uri = f"jira-assets://{self.site}/{self.schema_key}"
+        extra: dict[str, Any] = {
+            "snapshot_id": done.snapshot_id,
+            "site": self.site,
+            "schema_key": done.schema_key,
+            "seq": done.seq,
+            "kind": done.kind,
+            "counts": done.counts,
+        }
+        for outlet in self.outlets:
+            if isinstance(outlet, AssetAlias):
+                context["outlet_events"][outlet].add(
+                    Asset(name=uri, uri=uri, group="jira-assets"), extra=extra
+                )
         return done.as_dict()
 
 

@@ -100,6 +100,20 @@ def _create_schema(client: AssetsClient, key: str, names: list[str]) -> str:
     return str(schema["id"])
 
 
+def _asset_snapshots(uri: str) -> list[str]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == uri)
+            .all()
+        )
+        return [str((event.extra or {}).get("snapshot_id")) for event in events]
+
+
 def _snapshots_of_run(db: Database, run_id: str) -> dict[str, Any]:
     return {
         snapshot.schema_key: snapshot
@@ -131,6 +145,9 @@ def test_a_schema_created_on_the_site_is_backed_up_by_the_next_run_and_one_delet
         assert snapshot.status == "complete" and snapshot.site == "every"
         expected = live_objects(client, sandbox.seed.schema_ids[key])
         assert {item["id"]: item for item in stored(mongo_db, snapshot.snapshot_id, "object")} == expected
+
+    # Each completed snapshot updates its schema's Airflow Asset, as a schema's own DAG does.
+    assert taken["LOC"].snapshot_id in _asset_snapshots("jira-assets://every/LOC")
 
     # A user creates a schema on the site; nobody edits the config.
     names = ["Norway", "Peru", "Japan"]
