@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING, UpdateOne
@@ -74,6 +74,11 @@ class KnownSchema:
     last_listed_at: datetime
 
 
+# Listings older than this are dropped by the next listing: the monitor reads the newest, and each schema's
+# first and last listing live on in site_schemas. At a 15-minute schedule that is about 8,600 small documents.
+KEEP_LISTINGS = timedelta(days=90)
+
+
 class SiteListings:
     """The listings of the ``schemas: "*"`` sites.
 
@@ -105,6 +110,8 @@ class SiteListings:
         assert stored is not None
         kept = _listing(stored)
         self._remember(kept)
+        cutoff = kept.listed_at - KEEP_LISTINGS
+        self._listings.delete_many({"site": listing.site, "listed_at": {"$lt": cutoff}})
         return kept
 
     def _remember(self, listing: SiteListing) -> None:

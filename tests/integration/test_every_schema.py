@@ -267,6 +267,14 @@ def test_a_retried_listing_keeps_the_schemas_its_run_was_mapped_over(
     )
     assert following.keys == ("LATE", "LOC", "PEOPLE")
     assert [schema.key for schema in SiteListings(mongo_db).known("every")] == ["LATE", "LOC", "PEOPLE"]
+    # A listing 91 days later drops the listings older than 90 days; what each schema was listed keeps.
+    later = datetime.now(UTC) + timedelta(days=91)
+    list_site_schemas(
+        client, mongo_db, site="every", run=run_info("scheduled__later"), exclude=["ITAM"], now=later
+    )
+    listings = SiteListings(mongo_db)
+    assert listings.of_run("every", "scheduled__next") is None and listings.latest("every") is not None
+    assert len(listings.known("every")) == 3
 
 
 def test_a_schema_deleted_between_the_listing_and_its_backup_is_skipped_not_failed(
@@ -317,3 +325,37 @@ def test_the_monitor_checks_listed_schemas_by_the_site_schedule_and_says_never_f
         mongo_db, [daily], now=now + timedelta(hours=1), max_age_hours=None, max_object_drop=0.5
     ).alerts
     assert SchemaWatch("every", "LOC", "0 2 * * *", "UTC").dag_id == ""
+
+
+def test_the_teardown_fails_what_a_killed_run_left_running_and_frees_the_schemas(
+    sandbox: RunningSandbox, mongo_server: EmbeddedMongo, mongo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from airflow_assets.backup.objects import export_objects
+    from airflow_assets.backup.schema_config import export_config
+    from airflow_assets.operators.site_backup import MarkSiteSnapshotsFailedOperator
+    from airflow_assets.store import SchemaLease
+
+    set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
+    client = client_for(sandbox)
+    run_id = "scheduled__killed"
+    run = replace(run_info(run_id), dag_id=DAG_ID)
+    # LOC completed; PEOPLE's worker was killed -9 after export_objects, holding the schema's lease.
+    back_up_listed_schema(client, mongo_db, replace(target("LOC"), site="every"), run, key=None)
+    config = export_config(client, mongo_db, replace(target("PEOPLE"), site="every"), run)
+    export_objects(client, mongo_db, config.snapshot_id)
+    people = SnapshotStore(mongo_db).get(config.snapshot_id)
+    assert people is not None and people.status == "running"
+    SchemaLease(mongo_db, people.workspace_id, people.schema_id, people.snapshot_id).try_acquire()
+
+    teardown = MarkSiteSnapshotsFailedOperator(
+        task_id="mark_failed_if_incomplete", mongo_database=mongo_db.name
+    )
+    result = teardown.execute({"dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=run_id)})  # type: ignore[arg-type]
+
+    assert result == {"marked_failed": [people.snapshot_id]}
+    taken = _snapshots_of_run(mongo_db, run_id)
+    assert (taken["LOC"].status, taken["PEOPLE"].status) == ("complete", "failed")
+    # The schema is free at once: another writer takes its lease without waiting for it to lapse.
+    assert SchemaLease(mongo_db, people.workspace_id, people.schema_id, "someone-else").try_acquire()
