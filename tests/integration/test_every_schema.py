@@ -115,11 +115,12 @@ def _asset_snapshots(uri: str) -> list[str]:
 
 
 def _snapshots_of_run(db: Database, run_id: str) -> dict[str, Any]:
+    """Return the snapshots a run of the site DAG took, by schema key (of any attempt, ``<run id>.N``)."""
+    attempts = {run_id, *(f"{run_id}.{number}" for number in range(2, 6))}
     return {
         snapshot.schema_key: snapshot
         for snapshot in SnapshotStore(db).list()
-        if snapshot.dag_id == DAG_ID
-        and (snapshot.run_id or "").partition(f"{run_id}")[0::2] in (("", ""), ("", ".2"))
+        if snapshot.dag_id == DAG_ID and snapshot.run_id in attempts
     }
 
 
