@@ -22,7 +22,7 @@ class Finding:
 
     site: str
     schema_key: str
-    kind: str  # "never", "stale" or "shrank"
+    kind: str  # "never", "stale", "shrank" or "gone" (a schema deleted from a site of every schema)
     message: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -38,6 +38,8 @@ class SchemaWatch:
     schema_key: str
     schedule: str
     timezone: str
+    # The DAG that backs the schema up; empty: its own, jira_assets_backup_<site>_<key>.
+    dag_id: str = ""
 
 
 def schedule_period(schedule: str, timezone: str, now: datetime) -> timedelta:
@@ -82,7 +84,7 @@ def check_snapshots(
         finished = latest[0].finished_at or now
         age = now - finished
         if age > limit:
-            dag_id = f"jira_assets_backup_{watch.site.lower()}_{watch.schema_key.lower()}"
+            dag_id = watch.dag_id or f"jira_assets_backup_{watch.site.lower()}_{watch.schema_key.lower()}"
             message = (
                 f"{name}: the newest complete snapshot finished {_hours(age)} ago "
                 f"({finished:%Y-%m-%d %H:%M} UTC), more than the {_hours(limit)} allowed: "

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import types
 from collections.abc import Sequence
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 from airflow_assets.config.alerts import AlertSettings
+from airflow_assets.config.all_schemas import SiteSchemas, all_schemas_problems
 from airflow_assets.config.clashes import (
     backed_up_twice_message,
     duplicate_indexes,
@@ -51,7 +52,7 @@ class BackupConfig(BaseModel):
     def _refuse_a_schema_backed_up_twice(self) -> BackupConfig:
         first: dict[tuple[str, str], tuple[str, int]] = {}
         for name, site in self.sites.items():
-            for index, entry in enumerate(site.schemas):
+            for index, entry in enumerate(site.entries):
                 earlier = first.setdefault((site.conn_id, entry.key), (name, index))
                 if earlier != (name, index):
                     raise PydanticCustomError(
@@ -63,6 +64,16 @@ class BackupConfig(BaseModel):
                             "message": backed_up_twice_message(entry.key, site.conn_id, *earlier),
                         },
                     )
+        return self
+
+    @_model_validator(mode="after")
+    def _refuse_every_schema_clashes(self) -> BackupConfig:
+        described = [
+            SiteSchemas(name, site.conn_id, site.all_schemas, tuple(entry.key for entry in site.entries))
+            for name, site in self.sites.items()
+        ]
+        for name, message in all_schemas_problems(described).items():
+            raise PydanticCustomError("every_schema_clash", "{message}", {"site": name, "message": message})
         return self
 
     def schema_settings(self) -> list[SchemaSettings]:
@@ -79,7 +90,8 @@ def _held_model(annotation: Any) -> tuple[type[BaseModel] | None, int]:
         if origin is Annotated:
             annotation = get_args(annotation)[0]
         elif origin in (Union, types.UnionType):
-            members = [member for member in get_args(annotation) if member is not type(None)]
+            # None and Literal members hold no model: ``schemas`` is a list of entries or "*".
+            members = [member for member in get_args(annotation) if not _plain_value(member)]
             if len(members) != 1:
                 return None, hops
             annotation = members[0]
@@ -89,6 +101,13 @@ def _held_model(annotation: Any) -> tuple[type[BaseModel] | None, int]:
             return annotation, hops
         else:
             return None, hops
+
+
+def _plain_value(annotation: Any) -> bool:
+    """Tell whether a union member is None or a ``Literal`` (possibly inside ``Annotated``)."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation is type(None) or get_origin(annotation) is Literal
 
 
 def _models_below(model: type[BaseModel]) -> list[type[BaseModel]]:

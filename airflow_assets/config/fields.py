@@ -50,6 +50,8 @@ def _refuse_yaml_boolean(value: Any) -> Any:
 def _check_schema_key(key: str) -> str:
     if not SCHEMA_KEY_PATTERN.match(key):
         hint = f" (did you mean {shown(key.upper())}?)" if SCHEMA_KEY_PATTERN.match(key.upper()) else ""
+        if key == "*":
+            hint = ' (for every schema of the site write schemas: "*", not in a list)'
         raise ValueError(
             f"{shown(key)} is not an Assets schema key: 2-10 uppercase letters and digits, starting with a "
             f"letter{hint}"

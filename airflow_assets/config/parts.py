@@ -16,20 +16,31 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from airflow_assets.config.alerts import AlertSettings
+from airflow_assets.config.all_schemas import (
+    ALL_SCHEMAS,
+    SiteSchemas,
+    all_schemas_problems,
+    exclude_without_all_message,
+)
 from airflow_assets.config.backup_config import BackupConfig, settings_at
 from airflow_assets.config.clashes import backed_up_twice_message, duplicate_message, site_clash_message
 from airflow_assets.config.field_paths import ROOT_PATH, format_path
 from airflow_assets.config.fields import SITE_NAME_PATTERN, check_site_name
 from airflow_assets.config.problems import did_you_mean, problems_of
-from airflow_assets.config.sites import SchemaEntry, SiteDefaults, SiteSettings
+from airflow_assets.config.sites import SCHEMAS_HINT, SchemaEntry, SiteDefaults, SiteExclude, SiteSettings
 from airflow_assets.config.storage import MongoSettings, RetentionPolicy
 
 
-def _validate(model: type[BaseModel], data: Any, prefix: Sequence[str | int]) -> tuple[Any, list[str]]:
+def _validate(
+    model: type[BaseModel],
+    data: Any,
+    prefix: Sequence[str | int],
+    written_in: type[BaseModel] | None = None,
+) -> tuple[Any, list[str]]:
     try:
         return model.model_validate(data), []
     except ValidationError as error:
-        return None, problems_of(error, prefix)
+        return None, problems_of(error, prefix, written_in=written_in)
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,9 @@ class SitePart:
     :param defaults: the site's own settings (everything but ``schemas``), or None when they have problems.
     :param problems: problems of the site itself (name, settings, the ``schemas`` list as a whole).
     :param schemas: each schema entry; empty when ``schemas`` is not a list.
-    :param raw: the site's settings as written, without ``schemas`` (for documentation).
+    :param raw: the site's settings as written, without ``schemas`` and ``exclude`` (for documentation).
+    :param all_schemas: the site says ``schemas: "*"`` (every schema it has; ``schemas`` is then empty).
+    :param exclude: the keys a ``"*"`` site leaves out.
     """
 
     name: str
@@ -64,6 +77,8 @@ class SitePart:
     problems: tuple[str, ...]
     schemas: tuple[SchemaPart, ...]
     raw: Mapping[str, Any] = field(default_factory=dict)
+    all_schemas: bool = False
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,8 +123,12 @@ class ConfigParts:
         for site in self.sites:
             assert site.defaults is not None  # a site without settings has problems
             entries = [schema.entry for schema in site.schemas if schema.entry is not None]
+            every: dict[str, Any] = (
+                {"schemas": ALL_SCHEMAS, "exclude": list(site.exclude)} if site.all_schemas else {}
+            )
             sites[site.name] = SiteSettings.model_construct(
-                site.defaults.model_fields_set | {"schemas"}, **dict(site.defaults), schemas=entries
+                site.defaults.model_fields_set | {"schemas"} | set(every),
+                **{**dict(site.defaults), "schemas": entries, **every},
             )
         return BackupConfig.model_construct(
             mongo=self.mongo, sites=sites, retention=self.retention, alerts=self.alerts
@@ -152,14 +171,15 @@ def validate_parts(data: Any) -> ConfigParts:
                     f"{format_path(['sites', str(name)])}: a site name must be text, and YAML read this one "
                     f'as a {_yaml_type(name)}: put it in quotes (e.g. "prod": or "yes":)'
                 )
-                site = SitePart(site.name, None, (problem, *site.problems), site.schemas, site.raw)
+                site = dataclasses.replace(site, defaults=None, problems=(problem, *site.problems))
             clash = seen_lower.get(str(name).lower())
             if clash is not None:
                 problem = f"{format_path(['sites', str(name)])}: {site_clash_message(str(name), [clash])}"
-                site = SitePart(site.name, site.defaults, (problem, *site.problems), site.schemas, site.raw)
+                site = dataclasses.replace(site, problems=(problem, *site.problems))
             seen_lower.setdefault(str(name).lower(), str(name))
             sites.append(site)
         sites = _refuse_schemas_backed_up_twice(sites)
+        sites = _refuse_every_schema_clashes(sites)
     return ConfigParts(
         tuple(problems),
         mongo,
@@ -204,6 +224,46 @@ def _refuse_schemas_backed_up_twice(sites: list[SitePart]) -> list[SitePart]:
     return checked
 
 
+def _refuse_every_schema_clashes(sites: list[SitePart]) -> list[SitePart]:
+    """Refuse a ``schemas: "*"`` site that would back up a connection twice or take another DAG's id."""
+    described = [
+        SiteSchemas(
+            site.name,
+            site.defaults.conn_id,
+            site.all_schemas,
+            tuple(part.entry.key for part in site.schemas if part.entry is not None),
+        )
+        for site in sites
+        if site.defaults is not None
+    ]
+    problems = all_schemas_problems(described)
+    return [
+        dataclasses.replace(
+            site,
+            problems=(
+                *site.problems,
+                f"{format_path(['sites', site.name, 'schemas'])}: {problems[site.name]}",
+            ),
+        )
+        if site.name in problems
+        else site
+        for site in sites
+    ]
+
+
+def _validate_every_schema(
+    raw_site: Mapping[str, Any], prefix: list[str | int]
+) -> tuple[bool, tuple[str, ...], list[str]]:
+    """Validate ``schemas: "*"`` and ``exclude``: whether the site backs up every schema, and what not."""
+    every = raw_site.get("schemas") == ALL_SCHEMAS
+    if "exclude" not in raw_site:
+        return every, (), []
+    if not every:
+        return every, (), [f"{format_path([*prefix, 'exclude'])}: {exclude_without_all_message()}"]
+    parsed, problems = _validate(SiteExclude, {"exclude": raw_site["exclude"]}, prefix)
+    return every, tuple(parsed.exclude) if parsed is not None else (), problems
+
+
 def _validate_site(name: str, raw_site: Any) -> SitePart:
     prefix: list[str | int] = ["sites", name]
     problems: list[str] = []
@@ -218,16 +278,17 @@ def _validate_site(name: str, raw_site: Any) -> SitePart:
             "{conn_id: jira_assets_default, schemas: [ITAM]}"
         )
         return SitePart(name, None, tuple(problems), ())
-    own = {key: value for key, value in raw_site.items() if key != "schemas"}
-    defaults, site_problems = _validate(SiteDefaults, own, prefix)
+    own = {key: value for key, value in raw_site.items() if key not in ("schemas", "exclude")}
+    defaults, site_problems = _validate(SiteDefaults, own, prefix, written_in=SiteSettings)
     problems += site_problems
+    every, exclude, every_problems = _validate_every_schema(raw_site, prefix)
+    problems += every_problems
     raw_schemas = raw_site.get("schemas")
     schemas: list[SchemaPart] = []
-    if not isinstance(raw_schemas, list) or not raw_schemas:
-        problems.append(
-            f"{format_path([*prefix, 'schemas'])}: required: a list of at least one schema key, "
-            "e.g. [ITAM, PEOPLE]"
-        )
+    if every:
+        pass
+    elif not isinstance(raw_schemas, list) or not raw_schemas:
+        problems.append(f"{format_path([*prefix, 'schemas'])}: required: {SCHEMAS_HINT}")
     else:
         seen: dict[str, int] = {}
         for index, raw_entry in enumerate(raw_schemas):
@@ -244,4 +305,4 @@ def _validate_site(name: str, raw_site: Any) -> SitePart:
             elif entry is not None:
                 seen[entry.key] = index
             schemas.append(SchemaPart(index, key, entry, tuple(entry_problems)))
-    return SitePart(name, defaults, tuple(problems), tuple(schemas), own)
+    return SitePart(name, defaults, tuple(problems), tuple(schemas), own, every, exclude)

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from airflow_assets.config.backup_config import MODELS, settings_at
 from airflow_assets.config.field_paths import format_path
@@ -54,14 +54,18 @@ def _clean_loc(loc: Iterable[str | int]) -> list[str | int]:
     ]
 
 
-def problems_of(error: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
+def problems_of(
+    error: ValidationError, prefix: Sequence[str | int] = (), *, written_in: type[BaseModel] | None = None
+) -> list[str]:
     """Turn a pydantic error into problem lines, each starting with the field path.
 
     :param error: the validation error.
     :param prefix: the location of the validated part inside the whole configuration.
+    :param written_in: the model whose settings are allowed where the part is written, when the part was
+        validated with a smaller one (a site's settings without ``schemas``): "did you mean" hints use it.
     """
     # pydantic's title is the name of the model validated: the place the locations start in.
-    validated = _MODELS_BY_NAME.get(error.title)
+    validated = written_in or _MODELS_BY_NAME.get(error.title)
     problems = []
     for detail in error.errors(include_url=False):
         inside = _clean_loc(detail["loc"])
@@ -73,6 +77,8 @@ def problems_of(error: ValidationError, prefix: Sequence[str | int] = ()) -> lis
             loc += ["schemas", context["index"], "key"]
         elif kind == "schema_backed_up_twice":
             loc += ["sites", context["site"], "schemas", context["index"], "key"]
+        elif kind == "every_schema_clash":
+            loc += ["sites", context["site"], "schemas"]
         elif kind == "duplicate_site_name":
             loc += [context["site"]]
         elif kind == "extra_forbidden":

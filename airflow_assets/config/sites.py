@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationInfo, field_validator
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
+from airflow_assets.config.all_schemas import ALL_SCHEMAS, exclude_without_all_message
 from airflow_assets.config.clashes import duplicate_indexes, duplicate_message
 from airflow_assets.config.fields import (
     MODEL_CONFIG,
@@ -118,13 +119,64 @@ class SiteDefaults(BaseModel):
         )
 
 
-class SiteSettings(SiteDefaults):
-    """One Jira site (an Assets workspace): its connection, defaults and the schemas to back up."""
+def _schemas_kind(value: Any) -> str:
+    return "literal['*']" if isinstance(value, str) else "list[SchemaEntry]"
 
-    schemas: list[SchemaEntry] = Field(min_length=1)
+
+# A list of entries, or "*". Tagged so that an error names only the form written; the tags hold brackets,
+# which the problem messages drop from field paths.
+SchemaList = Annotated[
+    Annotated[list[SchemaEntry], Tag("list[SchemaEntry]")] | Annotated[Literal["*"], Tag("literal['*']")],
+    Discriminator(_schemas_kind),
+]
+SCHEMAS_HINT = 'a list of at least one schema key, e.g. [ITAM, PEOPLE], or "*" for every schema of the site'
+
+
+class SiteExclude(BaseModel):
+    """The schemas a site with ``schemas: "*"`` leaves out (validated alone by the part-by-part check)."""
+
+    model_config = MODEL_CONFIG
+
+    exclude: list[SchemaKey] = Field(default_factory=list)
+
+
+class SiteSettings(SiteDefaults):
+    """One Jira site (an Assets workspace): its connection, defaults and the schemas to back up.
+
+    ``schemas: "*"`` backs up every schema the site has when a run starts, but those in ``exclude``.
+    """
+
+    schemas: SchemaList
+    exclude: list[SchemaKey] | None = None
+
+    @field_validator("schemas", mode="before")
+    @classmethod
+    def _refuse_other_text(cls, value: Any) -> Any:
+        if (isinstance(value, str) and value != ALL_SCHEMAS) or (isinstance(value, list) and not value):
+            raise ValueError(f"required: {SCHEMAS_HINT}")
+        return value
+
+    @field_validator("exclude")
+    @classmethod
+    def _refuse_exclude_without_all(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is not None and info.data.get("schemas") != ALL_SCHEMAS:
+            raise ValueError(exclude_without_all_message())
+        return value
+
+    @property
+    def all_schemas(self) -> bool:
+        """Tell whether the site backs up every schema it has (``schemas: "*"``)."""
+        return self.schemas == ALL_SCHEMAS
+
+    @property
+    def entries(self) -> list[SchemaEntry]:
+        """Return the schemas listed by name (none with ``schemas: "*"``)."""
+        return [] if isinstance(self.schemas, str) else list(self.schemas)
 
     @_model_validator(mode="after")
     def _refuse_duplicate_keys(self) -> SiteSettings:
+        if isinstance(self.schemas, str):
+            return self
         for index in duplicate_indexes(entry.key for entry in self.schemas):
             raise PydanticCustomError(
                 "duplicate_schema_key",
@@ -138,4 +190,4 @@ class SiteSettings(SiteDefaults):
 
         :param site_name: the site's name in the configuration.
         """
-        return [self.resolve(site_name, entry) for entry in self.schemas]
+        return [self.resolve(site_name, entry) for entry in self.entries]

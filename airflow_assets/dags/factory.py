@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Asset, AssetAlias, CronTriggerTimetable, Param
 
 from airflow_assets.dags.plan import (
     BackupDagSpec,
@@ -25,6 +25,7 @@ from airflow_assets.dags.plan import (
     MonitorDagSpec,
     RestoreDagSpec,
     RetentionDagSpec,
+    SiteBackupDagSpec,
     plan_from_file,
 )
 from airflow_assets.notifications import build_notifiers
@@ -267,6 +268,8 @@ def _build(spec: DagSpec) -> DAG:
         return build_restore_dag(spec)
     if isinstance(spec, MonitorDagSpec):
         return build_monitor_dag(spec)
+    if isinstance(spec, SiteBackupDagSpec):
+        return build_site_backup_dag(spec)
     return build_broken_dag(spec)
 
 
@@ -294,6 +297,7 @@ def build_monitor_dag(spec: MonitorDagSpec) -> DAG:
             max_object_drop=spec.max_object_drop,
             mongo_conn_id=spec.mongo_conn_id,
             mongo_database=spec.mongo_database,
+            sites=[dataclasses.asdict(site) for site in spec.sites],
         )
     return dag
 
@@ -306,3 +310,57 @@ def _check_built(dag: DAG, spec: BackupDagSpec) -> None:
         raise ValueError(f"{spec.dag_id}: tasks {outside} are not in pool {spec.pool}")
     if dag.max_active_runs != 1 or dag.catchup:
         raise ValueError(f"{spec.dag_id}: must run one at a time, without catchup")
+
+
+def build_site_backup_dag(spec: SiteBackupDagSpec) -> DAG:
+    """Build the DAG of a site with ``schemas: "*"``: list the schemas -> back up each (mapped) -> teardown.
+
+    The listing runs when the DAG runs (never at parse time); each schema is a mapped task instance whose
+    map index shows its key, at most ``parallel_schemas`` at once, in the site's pool.
+    """
+    from airflow_assets.operators.site_backup import (
+        BackupSiteSchemaOperator,
+        ListSiteSchemasOperator,
+        MarkSiteSnapshotsFailedOperator,
+    )
+
+    connections: dict[str, Any] = {
+        "jira_assets_conn_id": spec.jira_conn_id,
+        "mongo_conn_id": spec.mongo_conn_id,
+        "mongo_database": spec.mongo_database,
+        "budget_share": spec.budget_share,
+        "pool": spec.pool,
+    }
+    with _scheduled_dag(
+        spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT,
+        default_args=_default_args(spec.notify),
+    ) as dag:  # fmt: skip
+        listing = ListSiteSchemasOperator(
+            task_id="list_schemas",
+            site=spec.site,
+            exclude=spec.exclude,
+            named_elsewhere=spec.named_elsewhere,
+            **connections,
+        )
+        backups = BackupSiteSchemaOperator.partial(
+            task_id="back_up_schema",
+            site=spec.site,
+            include=spec.include.model_dump(),
+            full_sweep_every=spec.full_sweep_every,
+            schedule=spec.schedule,
+            timezone=spec.timezone,
+            max_active_tis_per_dagrun=spec.parallel_schemas,
+            map_index_template="{{ task.schema_key }}",
+            # A completed snapshot updates its schema's Asset (jira-assets://<site>/<key>) through the alias.
+            outlets=[AssetAlias(name=f"jira-assets://{spec.site}/*", group="jira-assets")],
+            **connections,
+        ).expand(schema_key=listing.output)
+        teardown = MarkSiteSnapshotsFailedOperator(
+            task_id="mark_failed_if_incomplete",
+            jira_assets_conn_id=spec.jira_conn_id,
+            mongo_conn_id=spec.mongo_conn_id,
+            mongo_database=spec.mongo_database,
+            retries=5,
+        )
+        listing >> backups >> teardown.as_teardown(setups=listing)
+    return dag

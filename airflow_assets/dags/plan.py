@@ -21,6 +21,7 @@ import yaml
 
 from airflow_assets.backup.monitor import SchemaWatch
 from airflow_assets.backup.schema_config import BackupTarget, backup_target_key
+from airflow_assets.backup.site_monitor import SiteWatch
 from airflow_assets.config.loading import config_path, read_config_text, read_yaml
 from airflow_assets.config.parts import ConfigParts, SitePart, validate_parts
 from airflow_assets.config.problems import BackupConfigError
@@ -173,6 +174,7 @@ class MonitorDagSpec:
     :param doc_md: the DAG's documentation.
     :param source: the configuration file.
     :param notify: the failure notifiers (an alert is the monitor task failing).
+    :param sites: every site with ``schemas: "*"``: its listed schemas are checked, those gone reported.
     """
 
     dag_id: str
@@ -186,14 +188,66 @@ class MonitorDagSpec:
     doc_md: str
     source: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
+    sites: tuple[SiteWatch, ...] = ()
 
 
-DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec | MonitorDagSpec
+@dataclass(frozen=True)
+class SiteBackupDagSpec:
+    """The backup DAG of a site with ``schemas: "*"``: lists its schemas at run time, backs up each.
+
+    :param dag_id: ``jira_assets_backup_<site>``, lowercase.
+    :param site: the site's name in the configuration.
+    :param jira_conn_id: the ``jira_assets`` connection of the site.
+    :param mongo_conn_id: the ``mongo`` connection backups go to.
+    :param mongo_database: the database in it.
+    :param schedule: the site's cron expression.
+    :param timezone: the IANA time zone the schedule is read in.
+    :param include: what besides objects each backup fetches.
+    :param full_sweep_every: every Nth run of a schema fetches history and comments of all its objects.
+    :param pool: the Airflow pool of the site.
+    :param budget_share: the fraction of each per-endpoint rate limit one task may use.
+    :param parallel_schemas: how many schemas of the site back up at once (the mapped task's cap).
+    :param exclude: keys the site leaves out.
+    :param named_elsewhere: keys another site of the same connection lists by name (their own DAGs).
+    :param tags: DAG tags.
+    :param doc_md: the DAG's documentation.
+    :param source: the configuration file.
+    :param notify: the failure notifiers of the config's ``alerts.notify``.
+    """
+
+    dag_id: str
+    site: str
+    jira_conn_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    schedule: str
+    timezone: str
+    include: IncludeSettings
+    full_sweep_every: int
+    pool: str
+    budget_share: float
+    parallel_schemas: int
+    exclude: tuple[str, ...]
+    named_elsewhere: tuple[str, ...]
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
+
+
+DagSpec = (
+    BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec | MonitorDagSpec | SiteBackupDagSpec
+)
 
 
 def backup_dag_id(site: str, schema_key: str) -> str:
     """Return the DAG id of a schema's backup: ``jira_assets_backup_<site>_<key>``, lowercase."""
     return f"{DAG_ID_PREFIX}_{site}_{schema_key}".lower()
+
+
+def site_backup_dag_id(site: str) -> str:
+    """Return the DAG id of a site with ``schemas: "*"``: ``jira_assets_backup_<site>``, lowercase."""
+    return f"{DAG_ID_PREFIX}_{site}".lower()
 
 
 def site_error_dag_id(site: str) -> str:
@@ -253,7 +307,12 @@ def plan_dags(text: str, *, source: str) -> list[DagSpec]:
                 for schema in site.schemas
                 if schema.entry is not None
             )
+            if site.all_schemas:
+                taken.add(site_backup_dag_id(site.name))
     for site in parts.sites:
+        if site.all_schemas and not site.problems and site.defaults is not None:
+            specs.append(_site_backup_spec(site, parts, source))
+            continue
         specs += _plan_site(site, parts.mongo, source, taken)
     specs.append(_plan_retention(parts, source))
     specs.append(_plan_restore(parts, source))
@@ -281,6 +340,17 @@ def _plan_monitor(parts: ConfigParts, source: str) -> MonitorDagSpec | BrokenDag
             if schema.entry is not None:
                 settings = site.defaults.resolve(site.name, schema.entry)
                 watched.append(SchemaWatch(site.name, settings.key, settings.schedule, settings.timezone))
+    every = tuple(
+        SiteWatch(
+            site.name,
+            site_backup_dag_id(site.name),
+            site.defaults.schedule,
+            site.defaults.timezone,
+            site.exclude,
+        )
+        for site in parts.sites
+        if site.all_schemas and not site.problems and site.defaults is not None
+    )
     monitor = parts.alerts.monitor
     age = (
         f"{monitor.max_age_hours:g} hours" if monitor.max_age_hours else "two schedule periods of the schema"
@@ -291,6 +361,7 @@ def _plan_monitor(parts: ConfigParts, source: str) -> MonitorDagSpec | BrokenDag
         mongo_database=parts.mongo.database,
         schedule=monitor.schedule,
         schemas=tuple(watched),
+        sites=every,
         max_age_hours=monitor.max_age_hours,
         max_object_drop=monitor.max_object_drop,
         tags=(*BASE_TAGS, "monitor"),
@@ -301,6 +372,8 @@ Fails, and so alerts through the notifiers of `alerts.notify`, when a schema's n
 older than {age}, or when a snapshot holds more than {monitor.max_object_drop:.0%} fewer objects than the one
 before it (a mass deletion: restore the missing objects with `jira_assets_restore`, mode `recreate_missing`).
 Schemas: {", ".join(f"`{w.site}/{w.schema_key}`" for w in watched) or "none"}.
+Sites of every schema: {", ".join(f"`{w.site}`" for w in every) or "none"} (the schemas of each site's newest
+listing are checked by the site's schedule; a schema gone from the site is reported as gone, not stale).
 Generated from `{source}`.
 """,
         source=source,
@@ -323,6 +396,14 @@ def _plan_restore(parts: ConfigParts, source: str) -> RestoreDagSpec:
             if schema.entry is not None:
                 settings = site.defaults.resolve(site.name, schema.entry)
                 targets[backup_target_key(site.name, settings.key)] = restore_backup_target(settings)
+        if site.all_schemas and site.defaults is not None:
+            # Any schema of a "*" site but the excluded: a rollback backs it up as the site's DAG would.
+            every = dataclasses.replace(site.defaults.resolve(site.name, SchemaEntry(key="ALL")), key="*")
+            targets[backup_target_key(site.name, "*")] = {
+                **restore_backup_target(every),
+                "dag_id": site_backup_dag_id(site.name),
+                "exclude": list(site.exclude),
+            }
     sites = ", ".join(f"`{name}` (connection `{conn}`)" for name, conn in connections.items()) or "none"
     return RestoreDagSpec(
         dag_id=RESTORE_DAG_ID,
@@ -535,3 +616,74 @@ def _unique(dag_id: str, taken: set[str]) -> str:
         candidate, number = f"{dag_id}_{number}", number + 1
     taken.add(candidate)
     return candidate
+
+
+def _site_backup_spec(site: SitePart, parts: ConfigParts, source: str) -> SiteBackupDagSpec:
+    """Plan the DAG of a site with ``schemas: "*"``."""
+    assert site.defaults is not None and parts.mongo is not None  # the caller checked
+    defaults = site.defaults
+    named = tuple(
+        sorted(
+            {
+                schema.entry.key
+                for other in parts.sites
+                if other.defaults is not None and other.defaults.conn_id == defaults.conn_id
+                for schema in other.schemas
+                if schema.entry is not None
+            }
+        )
+    )
+    dag_id = site_backup_dag_id(site.name)
+    written = {**site.raw, "schemas": "*", **({"exclude": list(site.exclude)} if site.exclude else {})}
+    entry_yaml = yaml.safe_dump({"sites": {site.name: written}}, sort_keys=False, default_flow_style=False)
+    chosen = defaults.include.model_dump()
+    extras = [name.replace("_", " ") for name, wanted in chosen.items() if wanted]
+    return SiteBackupDagSpec(
+        dag_id=dag_id,
+        site=site.name,
+        jira_conn_id=defaults.conn_id,
+        mongo_conn_id=parts.mongo.conn_id,
+        mongo_database=parts.mongo.database,
+        schedule=defaults.schedule,
+        timezone=defaults.timezone,
+        include=defaults.include,
+        full_sweep_every=defaults.full_sweep_every,
+        pool=pool_name(site.name),
+        budget_share=1 / defaults.parallel_schemas,
+        parallel_schemas=defaults.parallel_schemas,
+        exclude=site.exclude,
+        named_elsewhere=named,
+        tags=(*BASE_TAGS, "backup", f"site:{site.name}", "schema:*"),
+        source=source,
+        doc_md=f"""\
+# Back up every Jira Assets schema of site `{site.name}`
+
+**What:** every object schema the site has when a run starts, read through the Airflow connection
+`{defaults.conn_id}`; left out: {", ".join(f"`{key}`" for key in site.exclude) or "nothing"} (`exclude`)
+and {", ".join(f"`{key}`" for key in named) or "nothing"} (listed by name in a site of the same
+connection: their own DAGs back them up). Also: {", ".join(extras) or "nothing else"}.
+A schema created on the site is backed up by the next run; one deleted keeps its snapshots.
+
+**How:** `list_schemas` lists the site's schemas and records the listing in the store; `back_up_schema` is
+mapped over them (one task per schema, its key as the map index), each a whole backup of its schema, resumed
+on a retry; `mark_failed_if_incomplete` marks failed what a run left unfinished.
+
+**Where:** MongoDB connection `{parts.mongo.conn_id}`, database `{parts.mongo.database}`.
+
+**When:** `{defaults.schedule}` ({defaults.timezone}). {defaults.parallel_schemas} schema(s) at a time, in
+pool `{pool_name(site.name)}`.
+
+## Restore
+
+Trigger `{RESTORE_DAG_ID}` with the schema's key, as for any schema (`airflow-assets snapshots list` shows
+the snapshots of each).
+
+## Configuration
+
+Generated from `{source}` by this entry:
+
+```yaml
+{entry_yaml.rstrip()}
+```
+""",
+    )

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_assets.backup.monitor import SchemaWatch, check_snapshots
+from airflow_assets.backup.site_monitor import SiteWatch, check_sites
 from airflow_assets.hooks.backup_store import backup_database
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ class SnapshotMonitorOperator(BaseOperator):
     :param max_object_drop: the share of objects a snapshot may lose against the one before it.
     :param mongo_conn_id: the ``mongo`` connection of the backup store.
     :param mongo_database: the database backups are kept in.
+    :param sites: ``{site, dag_id, schedule, timezone, exclude}`` of every site with ``schemas: "*"``: the
+        schemas its newest listing found are checked too, and those gone from it are reported as gone.
     """
 
     template_fields: Sequence[str] = ("mongo_conn_id", "mongo_database")
@@ -37,10 +40,12 @@ class SnapshotMonitorOperator(BaseOperator):
         max_object_drop: float,
         mongo_conn_id: str = "jira_assets_backup",
         mongo_database: str = "jira_assets",
+        sites: Sequence[dict[str, Any]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.schemas = [dict(schema) for schema in schemas]
+        self.sites = [dict(site) for site in sites]
         self.max_age_hours = max_age_hours
         self.max_object_drop = max_object_drop
         self.mongo_conn_id = mongo_conn_id
@@ -56,11 +61,26 @@ class SnapshotMonitorOperator(BaseOperator):
                 max_age_hours=self.max_age_hours,
                 max_object_drop=self.max_object_drop,
             )
+            every = check_sites(
+                db,
+                [SiteWatch(**{**site, "exclude": tuple(site.get("exclude") or ())}) for site in self.sites],
+                now=datetime.now(UTC),
+                max_age_hours=self.max_age_hours,
+                max_object_drop=self.max_object_drop,
+            )
+        findings += every.alerts
+        for notice in every.notices:
+            log.warning("%s", notice.message)
         for finding in findings:
             log.error("%s", finding.message)
         if findings:
             raise AirflowFailException(
                 f"{len(findings)} backup problem(s): " + "; ".join(finding.message for finding in findings)
             )
-        log.info("all %s schemas have a recent snapshot and no mass deletion", len(self.schemas))
-        return {"schemas": len(self.schemas), "findings": 0}
+        checked = len(self.schemas) + every.watched
+        log.info("all %s schemas have a recent snapshot and no mass deletion", checked)
+        return {
+            "schemas": checked,
+            "findings": 0,
+            "notices": [notice.as_dict() for notice in every.notices],
+        }

@@ -311,6 +311,14 @@ class RestoreStepOperator(BaseOperator):
             for site in sites
             if (key := backup_target_key(site, schema_key)) in self.backup_targets
         }
+        if not found:
+            # A site with schemas: "*" backs up every schema it has but the excluded.
+            found = {
+                site: {**self.backup_targets[key], "schema_key": schema_key}
+                for site in sites
+                if (key := backup_target_key(site, "*")) in self.backup_targets
+                and schema_key not in self.backup_targets[key].get("exclude", ())
+            }
         if source_site in found:
             return found[str(source_site)]
         if len(found) == 1:

@@ -75,3 +75,11 @@ def ensure_indexes(db: Database) -> None:
 # The collections a snapshot lives in (its manifest, which versions it holds, their content): what a backup
 # writes and a restore reads. The tasks name them as their OpenLineage datasets (operators/lineage.py).
 SNAPSHOT_COLLECTIONS = (SNAPSHOTS, SPANS, VERSIONS)
+
+# Sites backed up with schemas: "*": which schemas each run of a site listed, and each schema ever listed.
+SITE_LISTINGS = "site_listings"
+SITE_SCHEMAS = "site_schemas"
+_INDEXES[SITE_LISTINGS] = [
+    IndexModel([("site", ASCENDING), ("listed_at", DESCENDING)], name="site_listed_at"),
+]
+_INDEXES[SITE_SCHEMAS] = [IndexModel([("site", ASCENDING), ("schema_key", ASCENDING)], name="site_key")]

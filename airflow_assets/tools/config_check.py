@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _, source = read_config_text(args.file)
     sites = "; ".join(
-        f"{name}: {', '.join(entry.key for entry in site.schemas)}" for name, site in config.sites.items()
+        f"{name}: {', '.join(entry.key for entry in site.entries) or _every(site.exclude)}"
+        for name, site in config.sites.items()
     )
     schemas = len(config.schema_settings())
     print(
@@ -49,3 +50,8 @@ def run(args: argparse.Namespace) -> int:
         f"{config.mongo.conn_id!r}, database {config.mongo.database!r}"
     )
     return EXIT_OK
+
+
+def _every(exclude: list[str] | None) -> str:
+    """Say which schemas a site with ``schemas: "*"`` backs up."""
+    return "every schema" + (f" but {', '.join(exclude)}" if exclude else "")

@@ -25,6 +25,8 @@ COLLECTION_CONSTANTS = (
     "PROGRESS",
     "QUARANTINE",
     "RECONSTRUCTION_NOTES",
+    "SITE_LISTINGS",
+    "SITE_SCHEMAS",
 )
 COLLECTION_NAMES = frozenset(getattr(layout, name) for name in COLLECTION_CONSTANTS)
 

@@ -288,6 +288,7 @@ def test_the_example_config_is_valid_and_sets_every_option() -> None:
         "timezone",
         "full_sweep_every",
         "parallel_schemas",
+        "exclude",
         *RetentionPolicy.model_fields,
     ):
         assert f"{name}:" in text, name

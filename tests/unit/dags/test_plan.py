@@ -286,6 +286,7 @@ def test_the_example_config_plans_without_placeholders() -> None:
         "jira_assets_backup_prod_loc",
         "jira_assets_backup_prod_people",
         "jira_assets_backup_staging_itam",
+        "jira_assets_backup_staging_rest",
         "jira_assets_retention",
         "jira_assets_restore",
         "jira_assets_monitor",
