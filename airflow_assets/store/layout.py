@@ -30,6 +30,9 @@ PROGRESS = "progress"
 QUARANTINE = "quarantine"
 # One document per value a reconstructed snapshot could not rewind exactly (its fidelity report in full).
 RECONSTRUCTION_NOTES = "reconstruction_notes"
+# Sites backed up with schemas: "*": which schemas each run of a site listed, and each schema ever listed.
+SITE_LISTINGS = "site_listings"
+SITE_SCHEMAS = "site_schemas"
 
 _INDEXES: dict[str, list[IndexModel]] = {
     SNAPSHOTS: [
@@ -57,6 +60,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("hash", ASCENDING)], name="hash"),
     ],
     RECONSTRUCTION_NOTES: [IndexModel([("snapshot_id", ASCENDING)], name="snapshot")],
+    SITE_LISTINGS: [IndexModel([("site", ASCENDING), ("listed_at", DESCENDING)], name="site_listed_at")],
+    SITE_SCHEMAS: [IndexModel([("site", ASCENDING), ("schema_key", ASCENDING)], name="site_key")],
     HEADS: [
         IndexModel(
             [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("parent", ASCENDING)],
@@ -75,11 +80,3 @@ def ensure_indexes(db: Database) -> None:
 # The collections a snapshot lives in (its manifest, which versions it holds, their content): what a backup
 # writes and a restore reads. The tasks name them as their OpenLineage datasets (operators/lineage.py).
 SNAPSHOT_COLLECTIONS = (SNAPSHOTS, SPANS, VERSIONS)
-
-# Sites backed up with schemas: "*": which schemas each run of a site listed, and each schema ever listed.
-SITE_LISTINGS = "site_listings"
-SITE_SCHEMAS = "site_schemas"
-_INDEXES[SITE_LISTINGS] = [
-    IndexModel([("site", ASCENDING), ("listed_at", DESCENDING)], name="site_listed_at"),
-]
-_INDEXES[SITE_SCHEMAS] = [IndexModel([("site", ASCENDING), ("schema_key", ASCENDING)], name="site_key")]
