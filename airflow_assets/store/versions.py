@@ -212,7 +212,9 @@ class VersionStore:
                 for key, entry in (head.get("members") or {}).items():
                     item_id = _decode(key)
                     if select is None or select(item_id):
-                        found[item_id] = Member.from_entry(head["group"], entry)
+                        found[item_id] = Member.from_entry(
+                            head["group"], self._open_stamp(kind, item_id, entry)
+                        )
         return found
 
     def groups(self, kind: str, parent: str | None = None) -> list[str]:
@@ -278,13 +280,17 @@ class VersionStore:
                     "from_seq": seq,
                     "to_seq": OPEN,
                     **described,
-                    **item.fields,
+                    **self._span_fields(self.span_id(kind, item.item_id, seq), item.fields),
                 }
             )
         insert_new(self._spans, spans, redo=_reopen)
         # Confirmed only if no pruning could have run since the versions were found or written.
         self.fence.check()
-        self._entries(kind, {(i.group, i.item_id): [seq, digest, i.stamp] for i, digest, _ in changed})
+        confirmed = {
+            (i.group, i.item_id): [seq, digest, self._seal_stamp(kind, i.item_id, i.stamp)]
+            for i, digest, _ in changed
+        }
+        self._entries(kind, confirmed)
         return counts
 
     def _content_id(self, kind: str, item: Item, member: Member | None) -> str:
@@ -312,6 +318,37 @@ class VersionStore:
             if member is not None and named == member.hash:
                 return named
         return keyed_content_id(self.keyring.current, envelope)
+
+    def _span_fields(self, span_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a span's extra fields; encrypted, a text one (an object's ``updated``) is sealed."""
+        if self.keyring is None:
+            return dict(fields)
+        key = self.keyring.current
+        return {
+            name: seal(key, value, place=f"spans|{span_id}|{name}") if isinstance(value, str) else value
+            for name, value in fields.items()
+        }
+
+    def _stamp_place(self, kind: str, item_id: str) -> str:
+        return f"heads|{self.workspace_id}|{self._span_schema}|{kind}|{item_id}"
+
+    def _seal_stamp(self, kind: str, item_id: str, stamp: str | None) -> Any:
+        """Return a head entry's change stamp as stored: sealed when encrypted (it is an attribute value)."""
+        if self.keyring is None or stamp is None:
+            return stamp
+        return seal(self.keyring.current, stamp, place=self._stamp_place(kind, item_id))
+
+    def _open_stamp(self, kind: str, item_id: str, entry: Sequence[Any]) -> Sequence[Any]:
+        """Return a stored head entry with its stamp opened; an altered one reads as no stamp (read again)."""
+        if len(entry) < 3 or not is_sealed(entry[2]):
+            return entry
+        try:
+            stamp = unseal(
+                self.keyring, entry[2], place=self._stamp_place(kind, item_id), what="a head entry"
+            )
+        except SealedValueError:
+            stamp = None
+        return [entry[0], entry[1], stamp, *entry[3:]]
 
     def _version_document(self, kind: str, item: Item, digest: str) -> dict[str, Any]:
         document: dict[str, Any] = {
