@@ -212,9 +212,8 @@ class VersionStore:
                 for key, entry in (head.get("members") or {}).items():
                     item_id = _decode(key)
                     if select is None or select(item_id):
-                        found[item_id] = Member.from_entry(
-                            head["group"], self._open_stamp(kind, item_id, entry)
-                        )
+                        member = Member.from_entry(head["group"], self._open_stamp(kind, item_id, entry))
+                        found[item_id] = self._sealed_or_unconfirmed(member)
         return found
 
     def groups(self, kind: str, parent: str | None = None) -> list[str]:
@@ -318,6 +317,16 @@ class VersionStore:
             if member is not None and named == member.hash:
                 return named
         return keyed_content_id(self.keyring.current, envelope)
+
+    def _sealed_or_unconfirmed(self, member: Member) -> Member:
+        """Return a head entry; with encryption on, one naming a plain version reads as unconfirmed.
+
+        So the first encrypted run reads and writes again, sealed, every item a plain store holds (and the
+        history of every object it writes again), instead of keeping it in the clear while unchanged.
+        """
+        if self.keyring is None or member.hash is None or split_content_id(member.hash)[0] is not None:
+            return member
+        return Member(member.group, member.from_seq, None, None, member.pending)
 
     def _span_fields(self, span_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Return a span's extra fields; encrypted, a text one (an object's ``updated``) is sealed."""

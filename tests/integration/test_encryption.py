@@ -230,8 +230,8 @@ def test_a_missing_or_wrong_key_names_the_key_and_repair_quarantines_nothing(
             assert KEY_1 not in str(raised.value) and KEY_2 not in str(raised.value)
     versions_before = mongo_db[VERSIONS].count_documents({})
     config = _config(tmp_path / "jira_assets.yaml", mongo_db.name)
-    for command in ("verify", "repair"):
-        code, out, err = _cli(capsys, "snapshots", command, "--all", "--config", str(config))
+    for command in (["verify", "--all"], ["repair"]):
+        code, out, err = _cli(capsys, "snapshots", *command, "--config", str(config))
         assert code != 0 and wanted in out + err, (command, out, err)
     # Nothing was taken for damage: the same key opens everything again.
     assert mongo_db[VERSIONS].count_documents({}) == versions_before
