@@ -250,7 +250,9 @@ def encryption_cost(mongo: str, n: int, latency_ms: float, scale: float, rounds:
                     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo)
                     client.drop_database(db)
                     run = backup_run(site, stats, mongo, db, f"full-{round_}", limits, 7, key)
-                    check, hashed = verify_seconds(mongo, db, key)
+                    # verify is short: the best of three reads says more than one.
+                    checks = [verify_seconds(mongo, db, key) for _ in range(3)]
+                    check, hashed = min(c[0] for c in checks), checks[0][1]
                     objects = run.results["export_objects"]["result"]["listed"]
                     sizes[name] = stored_bytes(client[db])
                     best[name] = [min(best[name][0], run.seconds), min(best[name][1], check)]
