@@ -23,7 +23,7 @@ from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotReader, SnapshotStore
-from airflow_assets.store.encryption import EncryptionKeyError, key_id_of, keyring_of
+from airflow_assets.store.encryption import EncryptionKeyError, Keyring, key_id_of, keyring_of, use_keyring
 from airflow_assets.store.layout import VERSIONS
 from airflow_assets.store.versions import DamagedContentError
 from tests.integration.backup_support import back_up, client_for, set_connections, stored
@@ -303,3 +303,27 @@ def test_encryption_turned_on_over_a_plain_store_reads_the_old_and_seals_the_new
         {"_id": {"$in": sorted(hashes)}, "sealed": {"$exists": True}}
     ) == len(hashes)
     assert mongo_db[VERSIONS].count_documents({"data": {"$exists": True}}) == plain_versions
+
+
+def test_a_backup_dag_run_in_airflow_reads_the_key_connection_and_seals_everything(
+    backup_dags: Any, sandbox: RunningSandbox, mongo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_CONN, key_connection(KEY_1))
+    dag = backup_dags("LOC")["jira_assets_backup_test_loc"]
+
+    dag_run = dag.test()
+
+    assert str(dag_run.state) == "success"
+    # Read without the key the store is closed; with it, the snapshot holds what the site holds.
+    with pytest.raises(EncryptionKeyError, match=key_id_of(KEY_1.encode())):
+        SnapshotStore(mongo_db).find_for_run(dag.dag_id, dag_run.run_id)
+    assert mongo_db[VERSIONS].count_documents({"data": {"$exists": True}}) == 0
+    use_keyring(mongo_db, Keyring.from_secrets(KEY_1.encode()))
+    snapshot = SnapshotStore(mongo_db).find_for_run(dag.dag_id, dag_run.run_id)
+    assert snapshot is not None and snapshot.status == "complete"
+    labels = {o["label"] for o in stored(mongo_db, snapshot.snapshot_id, "object")}
+    assert labels == {o.label for o in sandbox.site.objects.values() if o.schema_id == snapshot.schema_id}
+    # No name or value in XCom either (each task's summary is pushed there).
+    summaries = [ti.xcom_pull(task_ids=ti.task_id) for ti in dag_run.get_task_instances()]
+    text = json.dumps(summaries, default=str)
+    assert {s for s in sandbox_strings(sandbox.site, ["LOC"]) if s in text} == set()
