@@ -34,6 +34,7 @@ from pymongo.database import Database
 
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.hashing import canonical_json
+from airflow_assets.store.layout import COUNTERS
 
 # The BSON binary subtype of a sealed value (128-255 are user-defined): readers recognise it anywhere.
 SEALED_SUBTYPE = 0x80
@@ -166,6 +167,36 @@ def keyring_of(db: Database) -> Keyring | None:
     """Return the keyring attached to ``db``, or None when the store is not encrypted."""
     keyrings: dict[str, Keyring] = vars(db.client).get(_ATTRIBUTE, {})
     return keyrings.get(db.name)
+
+
+# The document of ``counters`` that says the store is encrypted, and with which keys it was written.
+MARKER_ID = "encryption"
+
+
+def check_write_mode(db: Database, keyring: Keyring | None) -> None:
+    """Record that an encrypted writer writes; refuse a writer without a key once the store is encrypted.
+
+    So a worker whose key connection is missing (a misconfigured worker, a secrets backend that did not
+    answer) never writes names and values in the clear into an encrypted store. To turn encryption off on
+    purpose, delete this document (``counters``, ``_id`` ``encryption``) along with the connection.
+
+    :raises EncryptionKeyError: the store is encrypted and ``keyring`` is None.
+    """
+    markers = db[COUNTERS]
+    if keyring is not None:
+        markers.update_one(
+            {"_id": MARKER_ID}, {"$addToSet": {"key_ids": keyring.current.key_id}}, upsert=True
+        )
+        return
+    marker = markers.find_one({"_id": MARKER_ID})
+    if marker is not None:
+        known = ", ".join(str(key) for key in marker.get("key_ids") or [])
+        raise EncryptionKeyError(
+            f"the backup store {db.name} is encrypted (keys {known}) and this process has no encryption key: "
+            "nothing is written in the clear; define the jira_assets_encryption_key connection for every "
+            "worker (to turn encryption off on purpose, delete the document `encryption` of `counters`)",
+            key_id=known,
+        )
 
 
 # -- content ids ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from airflow_assets.exceptions import JiraAssetsError
-from airflow_assets.store.encryption import Keyring, keyring_of, seal_fields, unseal_fields
+from airflow_assets.store.encryption import Keyring, check_write_mode, keyring_of, seal_fields, unseal_fields
 from airflow_assets.store.layout import COUNTERS, SNAPSHOTS
 from airflow_assets.store.leases import Fence
 from airflow_assets.store.versions import RECONSTRUCTED_LANE, VersionStore
@@ -304,6 +304,7 @@ class SnapshotStore:
         existing = self.get(document["_id"])
         if existing is not None:
             return existing, False
+        check_write_mode(self.db, self.keyring)
         seq = self._next_seq(document["workspace_id"], document["schema_id"])
         try:
             self._snapshots.insert_one({**self._sealed(document), "seq": seq, "status": RUNNING})
@@ -359,6 +360,7 @@ class SnapshotStore:
         existing = self.get(document["_id"])
         if existing is not None:
             return existing, False
+        check_write_mode(self.db, self.keyring)
         seq = self._next_lane_seq(document["workspace_id"], document["schema_id"])
         try:
             sealed = self._sealed(document)

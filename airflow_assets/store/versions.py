@@ -36,6 +36,7 @@ from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store.encryption import (
     Keyring,
     SealedValueError,
+    check_write_mode,
     envelope_bytes,
     is_sealed,
     keyed_content_id,
@@ -182,6 +183,7 @@ class VersionStore:
         self._heads = db[HEADS]
         # Encryption at rest (see airflow_assets.store.encryption): None keeps content plain.
         self.keyring = keyring_of(db)
+        self._mode_checked = False
 
     @property
     def span_schema(self) -> str:
@@ -261,6 +263,9 @@ class VersionStore:
             changed.append((item, digest, to_close))
         if not changed:
             return counts
+        if not self._mode_checked:
+            check_write_mode(self.db, self.keyring)
+            self._mode_checked = True
         # The order the crash analysis in the module docstring relies on.
         self._entries(kind, {(i.group, i.item_id): [seq, None, None, olds] for i, _, olds in changed})
         versions = {digest: self._version_document(kind, item, digest) for item, digest, _ in changed}

@@ -229,6 +229,17 @@ def test_a_missing_or_wrong_key_names_the_key_and_repair_quarantines_nothing(
             assert raised.value.key_id == wanted
             assert KEY_1 not in str(raised.value) and KEY_2 not in str(raised.value)
     versions_before = mongo_db[VERSIONS].count_documents({})
+    # A second writer without the key (its connection missing) is refused before it writes anything.
+    monkeypatch.delenv(KEY_CONN)
+    with opened() as db, client_for(demo_sandbox) as client:
+        with pytest.raises(EncryptionKeyError, match=wanted):
+            back_up(client, db, "LOC", "run-2")
+        # A schema never backed up: refused by the store's encryption marker.
+        with pytest.raises(EncryptionKeyError, match=f"is encrypted \\(keys {wanted}\\).*nothing is written"):
+            back_up(client, db, "PEOPLE", "run-1")
+    assert mongo_db[VERSIONS].count_documents({}) == versions_before
+    assert mongo_db[VERSIONS].count_documents({"data": {"$exists": True}}) == 0
+    assert mongo_db["snapshots"].count_documents({}) == 1
     config = _config(tmp_path / "jira_assets.yaml", mongo_db.name)
     for command in (["verify", "--all"], ["repair"]):
         code, out, err = _cli(capsys, "snapshots", *command, "--config", str(config))
