@@ -19,12 +19,14 @@ from pymongo.database import Database
 from airflow_assets import cli
 from airflow_assets.backfill.reconstruct import reconstruct_run
 from airflow_assets.backup.run import BackupRun
+from airflow_assets.config.storage import RetentionPolicy
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotReader, SnapshotStore
 from airflow_assets.store.encryption import EncryptionKeyError, Keyring, key_id_of, keyring_of, use_keyring
 from airflow_assets.store.layout import VERSIONS
+from airflow_assets.store.prune import forget, prune
 from airflow_assets.store.versions import DamagedContentError
 from tests.integration.backup_support import back_up, client_for, set_connections, stored
 from tests.integration.encryption_support import KEY_1, KEY_2, key_connection, raw_dump, sandbox_strings
@@ -280,6 +282,14 @@ def test_rotation_writes_with_the_new_key_and_reads_with_both(
         str(v["key_id"]) == second_id
         for v in mongo_db[VERSIONS].find({"_id": {"$in": [n["_id"] for n in new]}})
     )
+
+    # Retention under the rotated keyring: forget the first snapshot, prune what only it named (the renamed
+    # object's key-1 version): every check decrypts with both keys, and the second snapshot stays whole.
+    with opened() as db:
+        forget(db, RetentionPolicy(keep_last=1), dry_run=False)
+        pruned = prune(db, dry_run=False)
+        assert pruned.versions_deleted >= 1 and SnapshotStore(db).get(first) is None
+        assert {o["id"]: o for o in stored(db, second, "object")} == after
 
     # Key 1 dropped from the connection: the unchanged content of the second snapshot needs it, by name.
     monkeypatch.setenv(KEY_CONN, key_connection(KEY_2))
