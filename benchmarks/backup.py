@@ -10,9 +10,14 @@ shrinks to 60/scale seconds, the client paces to the same window) so that a run 
 - API calls per object;
 - peak RSS of each step's process at N and at ``--rss-factor`` x N objects, both without latency and with the
   limits x 1000 so that the larger run takes minutes too (target: flat);
-- bytes stored after the full run and after an unchanged run.
+- bytes stored after the full run and after an unchanged run;
+- with ``--encryption``: the cost of encryption at rest, a full backup plain and encrypted side by side
+  (under the same latency and limits, and again with no latency and limits x 1000 where only CPU and the
+  store count), the ratio of their times, of the bytes stored and of ``snapshots verify``'s read of them;
+  ``--encryption-only`` prints just that.
 
 Usage: python benchmarks/backup.py [--objects 20000] [--latency-ms 100] [--scale 4] [--rss-factor 4]
+       [--encryption | --encryption-only]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import pymongo
 from bench_support import Site, bench_mongo, client_for, peak_rss_mib
 
 from airflow_assets.api import RateLimits
+from airflow_assets.store.encryption import Keyring, use_keyring
 
 SCHEMA_KEY = "ITAM"
 INCLUDE = {"history": True, "comments": True, "connected_tickets": False}
@@ -91,6 +97,9 @@ def run_step(args: argparse.Namespace) -> None:
     site = Site(**json.loads(args.site))
     client = client_for(site, args.scale)
     db = pymongo.MongoClient(args.mongo)[args.db]
+    if args.encryption_key:
+        # As hooks.backup_store does with the jira_assets_encryption_key connection.
+        use_keyring(db, Keyring.from_secrets(args.encryption_key.encode()))
     dag_id = "benchmark"
     if args.step == "export_config":
         now = datetime.now(UTC)
@@ -109,11 +118,12 @@ def run_step(args: argparse.Namespace) -> None:
 
 
 def _launch(
-    step: str, site: Site, mongo: str, db: str, run_id: str, scale: float, sweep: int
+    step: str, site: Site, mongo: str, db: str, run_id: str, scale: float, sweep: int, key: str = ""
 ) -> subprocess.Popen[str]:
     command = [
         sys.executable, __file__, "--step", step, "--site", json.dumps(site.__dict__), "--mongo", mongo,
         "--db", db, "--run-id", run_id, "--scale", str(scale), "--full-sweep-every", str(sweep),
+        "--encryption-key", key,
     ]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
@@ -134,7 +144,7 @@ class RunFigures:
 
 
 def backup_run(
-    site: Site, stats: Connection, mongo: str, db: str, run_id: str, scale: float, sweep: int
+    site: Site, stats: Connection, mongo: str, db: str, run_id: str, scale: float, sweep: int, key: str = ""
 ) -> RunFigures:
     """Run every step of one backup, phase by phase; return timings, calls per phase and step results."""
     phases = [*((step,) for step in STEPS_ALONE), STEPS_SIDE_BY_SIDE, ("finalize",)]
@@ -144,7 +154,7 @@ def backup_run(
         stats.send("stats")
         before = Counter(stats.recv()["accepted"])
         phase_started = time.perf_counter()
-        processes = {step: _launch(step, site, mongo, db, run_id, scale, sweep) for step in phase}
+        processes = {step: _launch(step, site, mongo, db, run_id, scale, sweep, key) for step in phase}
         for step, process in processes.items():
             figures.results[step] = _collect(process, step)
         stats.send("stats")
@@ -197,6 +207,72 @@ def print_phases(figures: RunFigures) -> None:
         print(f"     {name:<34} {seconds:7.1f} s   calls: {busiest}")
 
 
+BENCH_KEY = "benchmark-encryption-key-0123456789abcdef"
+
+
+def verify_seconds(mongo: str, db_name: str, key: str) -> tuple[float, int]:
+    """Return the time ``snapshots verify`` takes to read and hash every version of a database, and how many.
+
+    The versions counted are the distinct ones the checker read (a version two snapshots share, once).
+    """
+    from airflow_assets.store import SnapshotStore
+    from airflow_assets.store.check import SnapshotChecker
+
+    db = pymongo.MongoClient(mongo)[db_name]
+    if key:
+        use_keyring(db, Keyring.from_secrets(key.encode()))
+    started = time.perf_counter()
+    hashed = 0
+    checker = SnapshotChecker(db)
+    for snapshot in SnapshotStore(db).list():
+        result = checker.check(snapshot)
+        if result.problems:
+            raise SystemExit(f"verify found problems in {db_name}: {result.problems[:3]}")
+        hashed += result.versions_hashed
+    return time.perf_counter() - started, hashed
+
+
+def encryption_cost(mongo: str, n: int, latency_ms: float, scale: float, rounds: int = 2) -> None:
+    """Print a full backup's time, bytes and verify time plain and encrypted, and their ratios.
+
+    Plain and encrypted alternate, each into a fresh database, ``rounds`` times; the best time of each
+    counts (the first run of a sandbox warms its caches).
+    """
+    # The conditions asked for, then the CPU-bound case (once, if they are the same).
+    for latency, limits in dict.fromkeys(((float(latency_ms), float(scale)), (0.0, 1000.0))):
+        label = f"{latency:g} ms latency, limits x {limits:g}"
+        best = {"plain": [float("inf")] * 2, "encrypted": [float("inf")] * 2}
+        sizes: dict[str, int] = {}
+        objects, hashed = 0, 0
+        with sandbox(n, latency, limits) as (site, stats):
+            for round_ in range(rounds):
+                for name, key in (("plain", ""), ("encrypted", BENCH_KEY)):
+                    db = f"crypt_{name}_{int(latency)}"
+                    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo)
+                    client.drop_database(db)
+                    run = backup_run(site, stats, mongo, db, f"full-{round_}", limits, 7, key)
+                    # verify is short: the best of three reads says more than one.
+                    checks = [verify_seconds(mongo, db, key) for _ in range(3)]
+                    check, hashed = min(c[0] for c in checks), checks[0][1]
+                    objects = run.results["export_objects"]["result"]["listed"]
+                    sizes[name] = stored_bytes(client[db])
+                    best[name] = [min(best[name][0], run.seconds), min(best[name][1], check)]
+        (plain_s, plain_v), (crypt_s, crypt_v) = best["plain"], best["encrypted"]
+        print(f"   encryption at rest ({label}), full backup of {objects} objects, best of {rounds}:")
+        print(
+            f"     backup: plain {plain_s:.1f} s, encrypted {crypt_s:.1f} s: ratio {crypt_s / plain_s:.3f} "
+            f"({objects / crypt_s * 60:,.0f} objects/min encrypted)"
+        )
+        print(
+            f"     bytes stored: plain {sizes['plain']:,}, encrypted {sizes['encrypted']:,}: "
+            f"ratio {sizes['encrypted'] / sizes['plain']:.3f}"
+        )
+        print(
+            f"     verify (read, decrypt, hash {hashed:,} versions): plain {plain_v:.2f} s, encrypted "
+            f"{crypt_v:.2f} s: ratio {crypt_v / plain_v:.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -206,6 +282,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=4.0, help="multiply every documented rate limit")
     parser.add_argument("--changed", type=float, default=0.01, help="share of objects edited before run 2")
     parser.add_argument("--rss-factor", type=int, default=4, help="also measure peak RSS at this many x N")
+    parser.add_argument("--encryption", action="store_true", help="also measure encryption at rest's cost")
+    parser.add_argument("--encryption-only", action="store_true", help="measure only encryption's cost")
+    parser.add_argument("--encryption-key", default="", help=argparse.SUPPRESS)
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--site", help=argparse.SUPPRESS)
     parser.add_argument("--mongo", help=argparse.SUPPRESS)
@@ -217,13 +296,21 @@ def main() -> None:
         run_step(args)
         return
     n, scale = args.objects, args.scale
+    crypt = [f"crypt_{name}_{lat}" for name in ("plain", "encrypted") for lat in (int(args.latency_ms), 0)]
+    if args.encryption_only:
+        print(f"== encryption at rest: a {n}-object sandbox ({SCHEMA_KEY}), plain and encrypted")
+        with bench_mongo(*crypt) as mongo:
+            encryption_cost(mongo.uri, n, args.latency_ms, scale)
+        return
     print(
         f"== backup of a {n}-object sandbox ({SCHEMA_KEY} holds its IT assets), "
         f"{args.latency_ms:g} ms latency, documented rate limits x {scale:g} "
         f"(sliding window {60 / scale:g} s), history and comments included"
     )
     sizes = sorted({n, n * args.rss_factor})
-    with bench_mongo("bench", *(f"memory_{size}" for size in sizes)) as mongo:
+    with bench_mongo(
+        "bench", *(f"memory_{size}" for size in sizes), *(crypt if args.encryption else [])
+    ) as mongo:
         peaks: dict[int, dict[str, float]] = {}
         with sandbox(n, args.latency_ms, scale) as (site, stats):
             db = pymongo.MongoClient(mongo.uri)["bench"]
@@ -266,6 +353,8 @@ def main() -> None:
                 print(
                     f"   ({size}-object full run for memory: no latency, limits x 1000, {run.seconds:.0f} s)"
                 )
+        if args.encryption:
+            encryption_cost(mongo.uri, n, args.latency_ms, scale)
         print("   peak RSS of each step's process (MiB):")
         sizes = sorted(peaks)
         print(f"     {'step':<18}" + "".join(f"{size:>12,}" for size in sizes))

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 
 from pymongo.database import Database
 
+from airflow_assets.hooks.encryption_key import encryption_keyring
 from airflow_assets.store.database_name import check_database_name
+from airflow_assets.store.encryption import use_keyring
 
 
 @contextmanager
@@ -31,8 +33,13 @@ def backup_database(
     if server_selection_timeout_ms is not None:
         # The hook passes its extras to MongoClient as keyword arguments.
         hook.extras.setdefault("serverSelectionTimeoutMS", server_selection_timeout_ms)
+    # Read before connecting: a broken key configuration stops the task before anything is written.
+    keyring = encryption_keyring()
     client = hook.get_conn()
     try:
-        yield client[database]
+        db = client[database]
+        # Encryption at rest when the jira_assets_encryption_key connection exists (see store.encryption).
+        use_keyring(db, keyring)
+        yield db
     finally:
         client.close()

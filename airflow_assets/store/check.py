@@ -23,10 +23,10 @@ from pymongo.database import Database
 
 from airflow_assets.ids import id_order
 from airflow_assets.store.digest import KEYED, RootDigest, key_id, same_root
-from airflow_assets.store.hashing import content_hash
+from airflow_assets.store.encryption import Keyring, SealedValueError, is_sealed, keyring_of, unseal
 from airflow_assets.store.layout import CONFIG_KINDS, CONTENT_KINDS, SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.snapshots import COMPLETE, Snapshot, SnapshotStore
-from airflow_assets.store.versions import BATCH
+from airflow_assets.store.versions import BATCH, recompute_name, version_place
 
 # Every kind a backup stores (README "Storage in MongoDB"); configuration first, then content.
 KINDS = (*CONFIG_KINDS, *CONTENT_KINDS)
@@ -134,6 +134,7 @@ class SnapshotChecker:
         self.key = key
         self._spans = db[SPANS]
         self._versions = db[VERSIONS]
+        self._keyring = keyring_of(db)
         # Digests (as bytes: half the memory of hex) of versions found intact, and the damage of the others.
         self._intact: set[bytes] = set()
         self._damaged: dict[str, tuple[str, str]] = {}
@@ -274,7 +275,7 @@ class SnapshotChecker:
                     self._damaged[digest] = (MISSING, f"{kind} {span.get('item_id')} (span {span['_id']})")
                 else:
                     result.versions_hashed += 1
-                    mismatch = _hash_problem(snapshot, kind, span, document)
+                    mismatch = _hash_problem(snapshot, kind, span, document, self._keyring)
                     if mismatch is None:
                         self._intact.add(_digest(digest))
                     else:
@@ -305,21 +306,35 @@ def _digest(hex_digest: str) -> bytes:
 
 
 def _hash_problem(
-    snapshot: Snapshot, kind: str, span: Mapping[str, Any], document: Mapping[str, Any]
+    snapshot: Snapshot,
+    kind: str,
+    span: Mapping[str, Any],
+    document: Mapping[str, Any],
+    keyring: Keyring | None,
 ) -> str | None:
-    """Recompute a version's hash as the backup did; return what is wrong, or None."""
-    data = document.get("data")
+    """Recompute a version's hash as the backup did (decrypting it first); return what is wrong, or None."""
     item_id = str(span.get("item_id"))
+    data: Any = document.get("data")
+    if "sealed" in document:
+        if not is_sealed(document["sealed"]):
+            return f"{kind} {item_id}: the encrypted content is not a sealed value"
+        try:
+            data = unseal(
+                keyring, document["sealed"], place=version_place(document), what=f"{kind} {item_id}"
+            )
+        except SealedValueError as error:
+            return str(error)
     if not isinstance(data, Mapping):
         return f"{kind} {item_id}: the version has no content"
+    # Hashed as the snapshot names it (its workspace, schema and item), not by the fields the version carries.
+    named = {
+        "_id": document["_id"],
+        "kind": kind,
+        "ws": snapshot.workspace_id,
+        "schema_id": snapshot.schema_id,
+    }
     try:
-        recomputed = content_hash(
-            kind=kind,
-            workspace_id=snapshot.workspace_id,
-            schema_id=snapshot.schema_id,
-            item_id=item_id,
-            data=data,
-        )
+        recomputed = recompute_name({**named, "item_id": item_id}, data, keyring=keyring)
     except (TypeError, ValueError) as error:
         return f"{kind} {item_id}: the content cannot be hashed ({error})"
     if recomputed != document["_id"]:

@@ -37,6 +37,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.store.check import SnapshotCheck, SnapshotChecker
+from airflow_assets.store.encryption import keyring_of
 from airflow_assets.store.layout import LEASES, PROGRESS, SNAPSHOTS, SPANS, VERSIONS, ensure_indexes
 from airflow_assets.store.leases import LeaseHeldError, SchemaLease
 from airflow_assets.store.repair import damaged_items, mark_for_reread
@@ -483,7 +484,11 @@ def _remaining(db: Database, result: SchemaPrune, forgotten: frozenset[str]) -> 
             "status": {"$in": [COMPLETE, RUNNING, DAMAGED]},
         }
     )
-    return [Snapshot.from_document(doc) for doc in snapshots if doc["_id"] not in forgotten]
+    return [
+        Snapshot.from_document(doc, keyring=keyring_of(db))
+        for doc in snapshots
+        if doc["_id"] not in forgotten
+    ]
 
 
 def _refuse_damage(

@@ -161,7 +161,7 @@ class SnapshotReader:
         if site is not None:
             query["site"] = site
         found = [
-            Snapshot.from_document(document)
+            Snapshot.from_document(document, keyring=self.store.keyring)
             for document in self._snapshots.find(query, sort=[("started_at", DESCENDING)])
         ]
         return sorted(found, key=lambda snapshot: snapshot.state_at or _EPOCH, reverse=True)
@@ -190,7 +190,9 @@ class SnapshotReader:
             {"workspace_id": workspace_id, "status": COMPLETE}, sort=[("schema_id", 1), ("seq", -1)]
         ):
             # Reconstructed snapshots number below every real one: the first of a schema is real if any is.
-            newest.setdefault(str(document["schema_id"]), Snapshot.from_document(document))
+            newest.setdefault(
+                str(document["schema_id"]), Snapshot.from_document(document, keyring=self.store.keyring)
+            )
         return newest
 
     def latest_real(self, schema_key: str, *, site: str, count: int = 1) -> list[Snapshot]:
@@ -200,7 +202,7 @@ class SnapshotReader:
         """
         query = {"site": site, "schema_key": schema_key, "status": COMPLETE, "kind": {"$ne": RECONSTRUCTED}}
         return [
-            Snapshot.from_document(document)
+            Snapshot.from_document(document, keyring=self.store.keyring)
             for document in self._snapshots.find(query, sort=[("finished_at", DESCENDING)], limit=count)
         ]
 
@@ -215,7 +217,10 @@ class SnapshotReader:
             query["site"] = site
         if schema_key is not None:
             query["schema_key"] = schema_key
-        return [Snapshot.from_document(document) for document in self._snapshots.find(query, {"steps": 0})]
+        return [
+            Snapshot.from_document(document, keyring=self.store.keyring)
+            for document in self._snapshots.find(query, {"steps": 0})
+        ]
 
     def list_complete(self) -> list[Snapshot]:
         """Return every complete snapshot, newest first per schema."""

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from pymongo.database import Database
 
 from airflow_assets.store.check import SnapshotCheck, SnapshotChecker
+from airflow_assets.store.encryption import keyring_of
 from airflow_assets.store.layout import CONFIG_KINDS, CONTENT_KINDS, QUARANTINE, SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.store.leases import SchemaLease
 from airflow_assets.store.snapshots import COMPLETE, Snapshot, SnapshotStore
@@ -94,7 +95,7 @@ def quarantine(versions: VersionStore, digest: str) -> bool:
     document = db[VERSIONS].find_one({"_id": digest})
     if document is None:
         return False
-    damage = version_damage(document)
+    damage = version_damage(document, keyring=keyring_of(db))
     if damage is None:
         return False
     db[QUARANTINE].insert_one(
@@ -105,7 +106,8 @@ def quarantine(versions: VersionStore, digest: str) -> bool:
             "at": datetime.now(UTC),
         }
     )
-    db[VERSIONS].delete_one({"_id": digest, "data": document.get("data")})
+    # Only the document found (a sound one written since stays): plain or sealed content, as it was.
+    db[VERSIONS].delete_one({"_id": digest, "data": document.get("data"), "sealed": document.get("sealed")})
     log.warning("%s: moved to %s", damage, QUARANTINE)
     return True
 
@@ -241,6 +243,6 @@ def schemas_of(db: Database, schema_key: str | None = None) -> dict[tuple[str, s
     query: dict[str, Any] = {} if schema_key is None else {"schema_key": schema_key}
     grouped: dict[tuple[str, str], list[Snapshot]] = {}
     for document in db[SNAPSHOTS].find(query):
-        snapshot = Snapshot.from_document(document)
+        snapshot = Snapshot.from_document(document, keyring=keyring_of(db))
         grouped.setdefault((snapshot.workspace_id, snapshot.schema_id), []).append(snapshot)
     return dict(sorted(grouped.items()))

@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.store.encryption import Keyring, check_write_mode, keyring_of, seal_fields, unseal_fields
 from airflow_assets.store.layout import COUNTERS, SNAPSHOTS
 from airflow_assets.store.leases import Fence
 from airflow_assets.store.versions import RECONSTRUCTED_LANE, VersionStore
@@ -43,6 +44,9 @@ RUN_BACKFILL_BASE = "backfill_base"
 RUN_RECONSTRUCTION = "reconstruction"
 RUN_KINDS = (RUN_REAL, RUN_BACKFILL_BASE, RUN_RECONSTRUCTION)
 _REAL = {"$ne": RECONSTRUCTED}
+# Manifest fields sealed when the store is encrypted: they quote names, values or messages. The rest are
+# ids, numbers, dates, states and the schema key (which snapshots are found by, as the DAG ids name it).
+SEALED_FIELDS = ("schema_name", "steps", "warnings", "fidelity", "damage", "failure")
 
 
 class SnapshotStateError(JiraAssetsError):
@@ -64,8 +68,12 @@ class Snapshot:
     document: Mapping[str, Any]
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> Snapshot:
-        """Build from a ``snapshots`` document."""
+    def from_document(cls, document: Mapping[str, Any], *, keyring: Keyring | None = None) -> Snapshot:
+        """Build from a ``snapshots`` document (its sealed fields opened with ``keyring``).
+
+        :raises EncryptionKeyError: a sealed field needs a key the keyring lacks.
+        """
+        document = unseal_fields(keyring, document, collection=SNAPSHOTS)
         return cls(
             snapshot_id=document["_id"],
             workspace_id=document["workspace_id"],
@@ -230,23 +238,29 @@ class SnapshotStore:
         self.db = db
         self._snapshots = db[SNAPSHOTS]
         self._counters = db[COUNTERS]
+        self.keyring = keyring_of(db)
+
+    def _sealed(self, values: Mapping[str, Any], snapshot_id: str | None = None) -> dict[str, Any]:
+        """Return manifest fields (a document, or a ``$set``) with those that quote names or values sealed."""
+        doc_id = snapshot_id if snapshot_id is not None else str(values["_id"])
+        return seal_fields(self.keyring, values, collection=SNAPSHOTS, doc_id=doc_id, names=SEALED_FIELDS)
 
     def get(self, snapshot_id: str) -> Snapshot | None:
         """Return a snapshot by id, or None."""
         document = self._snapshots.find_one({"_id": snapshot_id})
-        return Snapshot.from_document(document) if document else None
+        return Snapshot.from_document(document, keyring=self.keyring) if document else None
 
     def find_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:
         """Return the snapshot a DAG run writes (None before its first task created it)."""
         document = self._snapshots.find_one(
             {"dag_id": dag_id, "run_id": run_id, "kind": _REAL}, sort=[("seq", DESCENDING)]
         )
-        return Snapshot.from_document(document) if document else None
+        return Snapshot.from_document(document, keyring=self.keyring) if document else None
 
     def reconstructed_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:
         """Return the reconstructed snapshot a DAG run of a past date writes, if any."""
         document = self._snapshots.find_one({"dag_id": dag_id, "run_id": run_id, "kind": RECONSTRUCTED})
-        return Snapshot.from_document(document) if document else None
+        return Snapshot.from_document(document, keyring=self.keyring) if document else None
 
     def id_for_run(self, dag_id: str, run_id: str) -> str:
         """Return the id of the snapshot a DAG run writes.
@@ -266,7 +280,7 @@ class SnapshotStore:
         if status is not None:
             query["status"] = status
         document = self._snapshots.find_one(query, sort=[("seq", DESCENDING)])
-        return Snapshot.from_document(document) if document else None
+        return Snapshot.from_document(document, keyring=self.keyring) if document else None
 
     def complete_before(self, workspace_id: str, schema_id: str, seq: int) -> Iterator[Snapshot]:
         """Yield the schema's complete snapshots older than ``seq``, newest first."""
@@ -278,7 +292,7 @@ class SnapshotStore:
             "kind": _REAL,
         }
         for document in self._snapshots.find(query, sort=[("seq", DESCENDING)]):
-            yield Snapshot.from_document(document)
+            yield Snapshot.from_document(document, keyring=self.keyring)
 
     def begin(self, document: Mapping[str, Any]) -> tuple[Snapshot, bool]:
         """Create the manifest of a run as ``running``, or return the one an earlier try created.
@@ -290,9 +304,10 @@ class SnapshotStore:
         existing = self.get(document["_id"])
         if existing is not None:
             return existing, False
+        check_write_mode(self.db, self.keyring)
         seq = self._next_seq(document["workspace_id"], document["schema_id"])
         try:
-            self._snapshots.insert_one({**document, "seq": seq, "status": RUNNING})
+            self._snapshots.insert_one({**self._sealed(document), "seq": seq, "status": RUNNING})
         except DuplicateKeyError:
             # Another try of the same run got there first: use its manifest.
             existing = self.get(document["_id"])
@@ -334,7 +349,7 @@ class SnapshotStore:
             "started_at": {"$gte": moment},
         }
         for document in self._snapshots.find(query, sort=[("seq", 1)]):
-            yield Snapshot.from_document(document)
+            yield Snapshot.from_document(document, keyring=self.keyring)
 
     def begin_reconstructed(self, document: Mapping[str, Any]) -> tuple[Snapshot, bool]:
         """Create the manifest of a reconstructed snapshot as ``running``, or return the existing one.
@@ -345,9 +360,11 @@ class SnapshotStore:
         existing = self.get(document["_id"])
         if existing is not None:
             return existing, False
+        check_write_mode(self.db, self.keyring)
         seq = self._next_lane_seq(document["workspace_id"], document["schema_id"])
         try:
-            self._snapshots.insert_one({**document, "kind": RECONSTRUCTED, "seq": seq, "status": RUNNING})
+            sealed = self._sealed(document)
+            self._snapshots.insert_one({**sealed, "kind": RECONSTRUCTED, "seq": seq, "status": RUNNING})
         except DuplicateKeyError:
             existing = self.get(document["_id"])
             if existing is None:
@@ -402,7 +419,8 @@ class SnapshotStore:
     def record_step(self, snapshot_id: str, step: str, summary: Mapping[str, Any]) -> None:
         """Keep a step's summary on a running manifest (a complete one is never edited)."""
         self._snapshots.update_one(
-            {"_id": snapshot_id, "status": RUNNING}, {"$set": {f"steps.{step}": dict(summary)}}
+            {"_id": snapshot_id, "status": RUNNING},
+            {"$set": self._sealed({f"steps.{step}": dict(summary)}, snapshot_id)},
         )
 
     def complete(
@@ -430,7 +448,7 @@ class SnapshotStore:
             fence.check()
         result = self._snapshots.update_one(
             {"_id": snapshot_id, "status": RUNNING},
-            {"$set": {**fields, "status": COMPLETE, "finished_at": finished_at}},
+            {"$set": {**self._sealed(fields, snapshot_id), "status": COMPLETE, "finished_at": finished_at}},
         )
         return bool(result.modified_count)
 
@@ -449,7 +467,13 @@ class SnapshotStore:
         """Mark a complete snapshot damaged (``snapshots repair``); return False if it was not complete."""
         result = self._snapshots.update_one(
             {"_id": snapshot_id, "status": COMPLETE},
-            {"$set": {"status": DAMAGED, "damage": dict(damage), "damaged_at": at}},
+            {
+                "$set": {
+                    **self._sealed({"damage": dict(damage)}, snapshot_id),
+                    "status": DAMAGED,
+                    "damaged_at": at,
+                }
+            },
         )
         return bool(result.modified_count)
 
@@ -457,7 +481,13 @@ class SnapshotStore:
         """Mark a running snapshot failed; return False if it was not running (complete stays complete)."""
         result = self._snapshots.update_one(
             {"_id": snapshot_id, "status": RUNNING},
-            {"$set": {"status": FAILED, "failure": reason, "finished_at": finished_at}},
+            {
+                "$set": {
+                    **self._sealed({"failure": reason}, snapshot_id),
+                    "status": FAILED,
+                    "finished_at": finished_at,
+                }
+            },
         )
         return bool(result.modified_count)
 
@@ -470,4 +500,4 @@ class SnapshotStore:
             if value is not None:
                 query[name] = value
         for document in self._snapshots.find(query, sort=[("schema_id", 1), ("seq", DESCENDING)]):
-            yield Snapshot.from_document(document)
+            yield Snapshot.from_document(document, keyring=self.keyring)

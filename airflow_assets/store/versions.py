@@ -33,6 +33,19 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.store.encryption import (
+    Keyring,
+    SealedValueError,
+    check_write_mode,
+    envelope_bytes,
+    is_sealed,
+    keyed_content_id,
+    keyring_of,
+    missing_key,
+    seal,
+    split_content_id,
+    unseal,
+)
 from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.insert import insert_new
 from airflow_assets.store.layout import HEADS, SPANS, VERSIONS
@@ -168,6 +181,9 @@ class VersionStore:
         self._spans = db[SPANS]
         self._versions = db[VERSIONS]
         self._heads = db[HEADS]
+        # Encryption at rest (see airflow_assets.store.encryption): None keeps content plain.
+        self.keyring = keyring_of(db)
+        self._mode_checked = False
 
     @property
     def span_schema(self) -> str:
@@ -198,7 +214,8 @@ class VersionStore:
                 for key, entry in (head.get("members") or {}).items():
                     item_id = _decode(key)
                     if select is None or select(item_id):
-                        found[item_id] = Member.from_entry(head["group"], entry)
+                        member = Member.from_entry(head["group"], self._open_stamp(kind, item_id, entry))
+                        found[item_id] = self._sealed_or_unconfirmed(member)
         return found
 
     def groups(self, kind: str, parent: str | None = None) -> list[str]:
@@ -236,11 +253,8 @@ class VersionStore:
         changed: list[tuple[Item, str, list[int]]] = []
         counts = WriteCounts()
         for item in items:
-            digest = content_hash(
-                kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item.item_id,
-                data=item.data,
-            )  # fmt: skip
             member = current.get(item.item_id)
+            digest = self._content_id(kind, item, member)
             if member is not None and member.hash == digest:
                 counts.unchanged += 1
                 continue
@@ -249,19 +263,12 @@ class VersionStore:
             changed.append((item, digest, to_close))
         if not changed:
             return counts
+        if not self._mode_checked:
+            check_write_mode(self.db, self.keyring)
+            self._mode_checked = True
         # The order the crash analysis in the module docstring relies on.
         self._entries(kind, {(i.group, i.item_id): [seq, None, None, olds] for i, _, olds in changed})
-        versions = {
-            digest: {
-                "_id": digest,
-                "ws": self.workspace_id,
-                "schema_id": self.schema_id,
-                "kind": kind,
-                "item_id": item.item_id,
-                "data": item.data,
-            }
-            for item, digest, _ in changed
-        }
+        versions = {digest: self._version_document(kind, item, digest) for item, digest, _ in changed}
         insert_new(self._versions, list(versions.values()))
         # A version found stored already is only safe once a span names it, under a lease still ours.
         self.fence.check()
@@ -277,14 +284,101 @@ class VersionStore:
                     "from_seq": seq,
                     "to_seq": OPEN,
                     **described,
-                    **item.fields,
+                    **self._span_fields(self.span_id(kind, item.item_id, seq), item.fields),
                 }
             )
         insert_new(self._spans, spans, redo=_reopen)
         # Confirmed only if no pruning could have run since the versions were found or written.
         self.fence.check()
-        self._entries(kind, {(i.group, i.item_id): [seq, digest, i.stamp] for i, digest, _ in changed})
+        confirmed = {
+            (i.group, i.item_id): [seq, digest, self._seal_stamp(kind, i.item_id, i.stamp)]
+            for i, digest, _ in changed
+        }
+        self._entries(kind, confirmed)
         return counts
+
+    def _content_id(self, kind: str, item: Item, member: Member | None) -> str:
+        """Return the name of an item's content: its SHA-256, or with encryption on its keyed HMAC.
+
+        An unchanged item hashed under a previous key keeps that name (a key rotation rewrites nothing); a
+        plain name met with encryption on counts as changed, so the item is written again sealed.
+        """
+        if self.keyring is None:
+            return content_hash(
+                kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item.item_id,
+                data=item.data,
+            )  # fmt: skip
+        envelope = envelope_bytes(
+            kind=kind, workspace_id=self.workspace_id, schema_id=self.schema_id, item_id=item.item_id,
+            data=item.data,
+        )  # fmt: skip
+        old_key_id = split_content_id(member.hash)[0] if member is not None and member.hash else None
+        if (
+            old_key_id is not None
+            and old_key_id != self.keyring.current.key_id
+            and self.keyring.has(old_key_id)
+        ):
+            named = keyed_content_id(self.keyring.key(old_key_id, what="a head entry"), envelope)
+            if member is not None and named == member.hash:
+                return named
+        return keyed_content_id(self.keyring.current, envelope)
+
+    def _sealed_or_unconfirmed(self, member: Member) -> Member:
+        """Return a head entry; with encryption on, one naming a plain version reads as unconfirmed.
+
+        So the first encrypted run reads and writes again, sealed, every item a plain store holds (and the
+        history of every object it writes again), instead of keeping it in the clear while unchanged.
+        """
+        if self.keyring is None or member.hash is None or split_content_id(member.hash)[0] is not None:
+            return member
+        return Member(member.group, member.from_seq, None, None, member.pending)
+
+    def _span_fields(self, span_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a span's extra fields; encrypted, a text one (an object's ``updated``) is sealed."""
+        if self.keyring is None:
+            return dict(fields)
+        key = self.keyring.current
+        return {
+            name: seal(key, value, place=f"spans|{span_id}|{name}") if isinstance(value, str) else value
+            for name, value in fields.items()
+        }
+
+    def _stamp_place(self, kind: str, item_id: str) -> str:
+        return f"heads|{self.workspace_id}|{self._span_schema}|{kind}|{item_id}"
+
+    def _seal_stamp(self, kind: str, item_id: str, stamp: str | None) -> Any:
+        """Return a head entry's change stamp as stored: sealed when encrypted (it is an attribute value)."""
+        if self.keyring is None or stamp is None:
+            return stamp
+        return seal(self.keyring.current, stamp, place=self._stamp_place(kind, item_id))
+
+    def _open_stamp(self, kind: str, item_id: str, entry: Sequence[Any]) -> Sequence[Any]:
+        """Return a stored head entry with its stamp opened; an altered one reads as no stamp (read again)."""
+        if len(entry) < 3 or not is_sealed(entry[2]):
+            return entry
+        try:
+            stamp = unseal(
+                self.keyring, entry[2], place=self._stamp_place(kind, item_id), what="a head entry"
+            )
+        except SealedValueError:
+            stamp = None
+        return [entry[0], entry[1], stamp, *entry[3:]]
+
+    def _version_document(self, kind: str, item: Item, digest: str) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "_id": digest,
+            "ws": self.workspace_id,
+            "schema_id": self.schema_id,
+            "kind": kind,
+            "item_id": item.item_id,
+        }
+        if self.keyring is None:
+            document["data"] = item.data
+        else:
+            key = self.keyring.current
+            document["key_id"] = key.key_id
+            document["sealed"] = seal(key, dict(item.data), place=version_place(document))
+        return document
 
     def close(self, kind: str, seq: int, gone: Mapping[str, Member]) -> list[str]:
         """End, as of snapshot ``seq``, every span of the items ``gone`` (deleted); return their ids.
@@ -534,10 +628,11 @@ class VersionStore:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH):
             for document in self._versions.find({"_id": {"$in": wanted[start : start + BATCH]}}):
-                damage = version_damage(document)
+                data, damage = open_version(document, keyring=self.keyring)
                 if damage is not None:
                     raise damage
-                found[document["_id"]] = document["data"]
+                assert data is not None
+                found[document["_id"]] = data
         missing = set(wanted) - set(found)
         if missing:
             first = sorted(missing)[0]
@@ -574,28 +669,28 @@ class VersionStore:
         stored = {doc["_id"]: doc for doc in self._versions.find({"_id": {"$in": hashes}})}
         for span in spans:
             document = stored.get(span["hash"])
-            damage = self._damage(span, document)
+            data, damage = self._open(span, document)
             if damage is None:
-                assert document is not None
-                yield span, document["data"]
+                assert data is not None
+                yield span, data
             elif on_damage is None:
                 raise damage
             else:
                 on_damage(damage)
 
-    def _damage(
+    def _open(
         self, span: Mapping[str, Any], document: Mapping[str, Any] | None
-    ) -> DamagedContentError | None:
+    ) -> tuple[dict[str, Any] | None, DamagedContentError | None]:
         kind, item_id, digest = str(span.get("kind")), str(span.get("item_id")), str(span.get("hash"))
         if document is None:
-            return DamagedContentError(
+            return None, DamagedContentError(
                 f"version {digest} of {kind} {item_id} is missing from {self._versions.full_name}: the "
                 "backup store is damaged (run `airflow-assets snapshots verify`, then `snapshots repair`)",
                 kind=kind, item_id=item_id, digest=digest, problem="missing",
             )  # fmt: skip
         # The version must be of the item the span names, in this schema, and hash to its name.
         expected = {"kind": kind, "item_id": item_id, "ws": self.workspace_id, "schema_id": self.schema_id}
-        return version_damage(document, expected=expected)
+        return open_version(document, expected=expected, keyring=self.keyring)
 
 
 class DamagedContentError(JiraAssetsError, LookupError):
@@ -625,8 +720,14 @@ def _rebuild_damage(message: str, kind: str, item_id: str, digest: str, problem:
 DamageHandler = Callable[[DamagedContentError], None]
 
 
+def version_place(document: Mapping[str, Any]) -> str:
+    """Return what a version's sealed content is bound to (its name and identity): moved, it fails."""
+    fields = ("_id", "ws", "schema_id", "kind", "item_id")
+    return "versions|" + "|".join(str(document.get(name)) for name in fields)
+
+
 def version_damage(
-    document: Mapping[str, Any], *, expected: Mapping[str, str] | None = None
+    document: Mapping[str, Any], *, expected: Mapping[str, str] | None = None, keyring: Keyring | None = None
 ) -> DamagedContentError | None:
     """Hash a stored version again by the fields it carries (kind, workspace, schema, item, content).
 
@@ -634,31 +735,76 @@ def version_damage(
 
     :param expected: fields the version must hold (the item a span names it for): a genuine version of
         another item is damage too.
+    :param keyring: the store's keys, for an encrypted version (see :func:`open_version`).
+    """
+    return open_version(document, expected=expected, keyring=keyring)[1]
+
+
+def open_version(
+    document: Mapping[str, Any], *, expected: Mapping[str, str] | None = None, keyring: Keyring | None = None
+) -> tuple[dict[str, Any] | None, DamagedContentError | None]:
+    """Return (content, None) of a stored version that is sound, or (None, its damage).
+
+    An encrypted version is decrypted first: a failed GCM tag is damage like a hash mismatch. Its name is
+    recomputed as it was made: plain SHA-256, or the HMAC under the key its name carries.
+
+    :raises EncryptionKeyError: the version needs a key the keyring lacks (a missing key is not damage:
+        nothing is quarantined or marked for it).
     """
     kind, item_id, digest = str(document.get("kind")), str(document.get("item_id")), str(document.get("_id"))
     wanted = dict(expected or {})
     for name, value in wanted.items():
         if document.get(name) != value:
-            return DamagedContentError(
+            return None, DamagedContentError(
                 f"version {digest} holds {name} {document.get(name)!r} where {value!r} was named: the backup "
                 "store is damaged (run `airflow-assets snapshots verify`)",
                 kind=wanted.get("kind", kind), item_id=wanted.get("item_id", item_id), digest=digest,
                 problem="hash mismatch",
             )  # fmt: skip
+    what = f"version {digest} of {kind} {item_id}"
+    data: Any = document.get("data")
+    if "sealed" in document:
+        sealed = document["sealed"]
+        try:
+            if not is_sealed(sealed):
+                raise SealedValueError(f"{what}: its encrypted content is not a sealed value")
+            data = unseal(keyring, sealed, place=version_place(document), what=what)
+        except SealedValueError as error:
+            return None, DamagedContentError(
+                f"{error}; it is not used (run `airflow-assets snapshots verify`)",
+                kind=kind, item_id=item_id, digest=digest, problem="hash mismatch",
+            )  # fmt: skip
     try:
-        recomputed = content_hash(
-            kind=kind, workspace_id=str(document.get("ws")), schema_id=str(document.get("schema_id")),
-            item_id=item_id, data=document.get("data") or {},
-        )  # fmt: skip
+        recomputed = recompute_name(document, data, keyring=keyring)
     except (TypeError, ValueError) as error:
         recomputed = f"(not hashable: {error})"
-    if recomputed == digest and isinstance(document.get("data"), Mapping):
-        return None
-    return DamagedContentError(
+    if recomputed == digest and isinstance(data, Mapping):
+        return dict(data), None
+    return None, DamagedContentError(
         f"version {digest} of {kind} {item_id} was altered: its content now hashes to {recomputed}; it is "
         "not used (run `airflow-assets snapshots verify`)",
         kind=kind, item_id=item_id, digest=digest, problem="hash mismatch",
     )  # fmt: skip
+
+
+def recompute_name(document: Mapping[str, Any], data: Any, *, keyring: Keyring | None) -> str:
+    """Return the name ``data`` gets as the content of ``document``'s item, the way its ``_id`` was made.
+
+    :raises EncryptionKeyError: the name is keyed with a key the keyring lacks.
+    """
+    digest = str(document.get("_id"))
+    kind, item_id = str(document.get("kind")), str(document.get("item_id"))
+    ws, schema_id = str(document.get("ws")), str(document.get("schema_id"))
+    key_id = split_content_id(digest)[0]
+    if key_id is None:
+        return content_hash(kind=kind, workspace_id=ws, schema_id=schema_id, item_id=item_id, data=data or {})
+    what = f"version {digest} of {kind} {item_id}"
+    if keyring is None:
+        raise missing_key(key_id, what, None)
+    envelope = envelope_bytes(
+        kind=kind, workspace_id=ws, schema_id=schema_id, item_id=item_id, data=data or {}
+    )
+    return keyed_content_id(keyring.key(key_id, what=what), envelope)
 
 
 def _reopen(span: dict[str, Any]) -> UpdateOne:
