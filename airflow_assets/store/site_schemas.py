@@ -16,6 +16,7 @@ from typing import Any
 from pymongo import DESCENDING, UpdateOne
 from pymongo.database import Database
 
+from airflow_assets.store.encryption import keyring_of, seal_fields, unseal_fields
 from airflow_assets.store.layout import SITE_LISTINGS, SITE_SCHEMAS, SNAPSHOTS
 from airflow_assets.store.snapshots import RUNNING, Snapshot
 
@@ -89,6 +90,8 @@ class SiteListings:
         self._listings = db[SITE_LISTINGS]
         self._schemas = db[SITE_SCHEMAS]
         self._snapshots = db[SNAPSHOTS]
+        # An encrypted store keeps the schemas' names sealed (they are names of the site's content).
+        self._keyring = keyring_of(db)
 
     def record(self, listing: SiteListing) -> SiteListing:
         """Store a run's listing; a run that listed before (a retry) keeps its first listing, returned.
@@ -96,19 +99,29 @@ class SiteListings:
         The first listing of a run is the one its mapped tasks were expanded over: a retry must not
         change which schemas the run stands for.
         """
+        listing_id = f"{listing.site}|{listing.run_id}"
         document = {
-            "_id": f"{listing.site}|{listing.run_id}",
+            "_id": listing_id,
             "site": listing.site,
             "dag_id": listing.dag_id,
             "run_id": listing.run_id,
             "listed_at": listing.listed_at,
-            "schemas": [schema.as_dict() for schema in listing.schemas],
+            "schemas": [
+                seal_fields(
+                    self._keyring,
+                    schema.as_dict(),
+                    collection=SITE_LISTINGS,
+                    doc_id=f"{listing_id}|{schema.key}",
+                    names=("name",),
+                )
+                for schema in listing.schemas
+            ],
             "left_out": list(listing.left_out),
         }
         self._listings.update_one({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)
         stored = self._listings.find_one({"_id": document["_id"]})
         assert stored is not None
-        kept = _listing(stored)
+        kept = self._listing(stored)
         self._remember(kept)
         cutoff = kept.listed_at - KEEP_LISTINGS
         self._listings.delete_many({"site": listing.site, "listed_at": {"$lt": cutoff}})
@@ -124,7 +137,13 @@ class SiteListings:
                         "schema_key": schema.key,
                         "first_listed_at": listing.listed_at,
                     },
-                    "$set": {"schema_id": schema.schema_id, "name": schema.name},
+                    "$set": seal_fields(
+                        self._keyring,
+                        {"schema_id": schema.schema_id, "name": schema.name},
+                        collection=SITE_SCHEMAS,
+                        doc_id=f"{listing.site}|{schema.key}",
+                        names=("name",),
+                    ),
                     "$max": {"last_listed_at": listing.listed_at},
                 },
                 upsert=True,
@@ -137,12 +156,12 @@ class SiteListings:
     def latest(self, site: str) -> SiteListing | None:
         """Return the newest listing of a site, or None when its DAG never listed."""
         document = self._listings.find_one({"site": site}, sort=[("listed_at", DESCENDING)])
-        return _listing(document) if document else None
+        return self._listing(document) if document else None
 
     def of_run(self, site: str, run_id: str) -> SiteListing | None:
         """Return the listing of one run, or None."""
         document = self._listings.find_one({"_id": f"{site}|{run_id}"})
-        return _listing(document) if document else None
+        return self._listing(document) if document else None
 
     def known(self, site: str) -> list[KnownSchema]:
         """Return every schema any listing of the site found, by key."""
@@ -160,11 +179,21 @@ class SiteListings:
     def running_of_runs(self, dag_id: str, run_ids: Iterable[str]) -> list[Snapshot]:
         """Return the running snapshots a DAG's run (under any of its attempt run ids) left open."""
         query = {"dag_id": dag_id, "run_id": {"$in": list(run_ids)}, "status": RUNNING}
-        return [Snapshot.from_document(document) for document in self._snapshots.find(query, {"steps": 0})]
+        found = self._snapshots.find(query, {"steps": 0})
+        return [Snapshot.from_document(document, keyring=self._keyring) for document in found]
+
+    def _listing(self, document: Mapping[str, Any]) -> SiteListing:
+        listing_id = str(document["_id"])
+        schemas: Sequence[Mapping[str, Any]] = [
+            unseal_fields(
+                self._keyring, {**item, "_id": f"{listing_id}|{item['key']}"}, collection=SITE_LISTINGS
+            )
+            for item in document.get("schemas") or []
+        ]
+        return _listing(document, schemas)
 
 
-def _listing(document: Mapping[str, Any]) -> SiteListing:
-    schemas: Sequence[Mapping[str, Any]] = document.get("schemas") or []
+def _listing(document: Mapping[str, Any], schemas: Sequence[Mapping[str, Any]]) -> SiteListing:
     return SiteListing(
         site=document["site"],
         dag_id=document["dag_id"],
