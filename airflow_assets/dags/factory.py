@@ -82,6 +82,7 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
             full_sweep_every=spec.full_sweep_every,
             schedule=spec.schedule,
             timezone=spec.timezone,
+            sweep=spec.sweep,
             **connections,
         )
         objects = ExportObjectsOperator(task_id="export_objects", **connections)

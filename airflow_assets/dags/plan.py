@@ -60,6 +60,7 @@ class BackupDagSpec:
     :param source: the configuration file the spec came from.
     :param asset_uri: the Airflow Asset a completed snapshot updates (``jira-assets://<site>/<key>``).
     :param notify: the failure notifiers of the config's ``alerts.notify``.
+    :param sweep: ``rolling`` (1/N of the objects' activity re-read each run) or ``full`` (all every Nth run).
     """
 
     dag_id: str
@@ -79,6 +80,7 @@ class BackupDagSpec:
     source: str = ""
     asset_uri: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
+    sweep: str = "rolling"
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ def restore_backup_target(settings: SchemaSettings) -> dict[str, Any]:
         full_sweep_every=settings.full_sweep_every,
         schedule=settings.schedule,
         timezone=settings.timezone,
+        sweep=settings.sweep,
     )
     return {
         **target.as_dict(),
@@ -418,6 +421,20 @@ def _backup_spec(
         doc_md=_backup_doc(settings, mongo, entry_yaml, source),
         source=source,
         asset_uri=asset_uri(site, key),
+        sweep=settings.sweep,
+    )
+
+
+def _sweep_doc(settings: SchemaSettings) -> str:
+    every = settings.full_sweep_every
+    if settings.sweep == "rolling":
+        return (
+            f"Each run fetches history and comments of the objects changed since the last snapshot and of "
+            f"1/{every} of the others, in a fixed rotation: every object is swept once in {every} runs."
+        )
+    return (
+        f"One run in {every} fetches history and comments of all objects, the others only of objects "
+        "changed since the last snapshot."
     )
 
 
@@ -431,8 +448,7 @@ def _backup_doc(settings: SchemaSettings, mongo: MongoSettings, entry_yaml: str,
 
 **What:** the object schema `{key}` (its object types, attributes, objects and references) read through the
 Airflow connection `{settings.conn_id}`; also: {", ".join(extras) or "nothing else"}
-(left out: {", ".join(left_out) or "nothing"}). One run in {settings.full_sweep_every} fetches history
-and comments of all objects, the others only of objects changed since the last snapshot.
+(left out: {", ".join(left_out) or "nothing"}). {_sweep_doc(settings)}
 
 **Where:** MongoDB connection `{mongo.conn_id}`, database `{mongo.database}`.
 

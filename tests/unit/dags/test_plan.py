@@ -351,6 +351,7 @@ def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
         "full_sweep_every": 7,
         "schedule": "0 */6 * * *",
         "timezone": "Europe/Berlin",
+        "sweep": "rolling",
         "dag_id": "jira_assets_backup_prod_people",
         "conn_id": "jira_prod",
         "budget_share": 0.5,
@@ -366,6 +367,7 @@ def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
             assert BackupTarget.from_dict(entry) == BackupTarget(
                 site=spec.site, schema_key=spec.schema_key, include=spec.include.model_dump(),
                 full_sweep_every=spec.full_sweep_every, schedule=spec.schedule, timezone=spec.timezone,
+                sweep=spec.sweep,
             )  # fmt: skip
 
 
