@@ -212,3 +212,26 @@ def test_finalize_refuses_a_run_whose_step_read_another_slice(
 
     with pytest.raises(Exception, match="read the activity of"):
         finalize(client, mongo_db, second.snapshot_id)
+
+
+def test_the_rotation_goes_on_after_retention_forgot_the_full_sweep(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    from airflow_assets.config.storage import RetentionPolicy
+    from airflow_assets.store.prune import forget, prune
+
+    client = client_for(sandbox)
+    first = _run(client, mongo_db, "run-1", 3)
+    _run(client, mongo_db, "run-2", 3)
+    forget(mongo_db, RetentionPolicy(keep_last=1), dry_run=False)
+    prune(mongo_db, dry_run=False)
+    assert SnapshotStore(mongo_db).get(first.snapshot_id) is None  # the full sweep is forgotten
+    objects = _objects(client, sandbox)
+    _comment_everywhere(sandbox, objects, "after retention")
+
+    third = _run(client, mongo_db, "run-3", 3)
+
+    # Not a second full sweep: the next slice, and the store still holds every object's earlier activity.
+    assert third.kind == "incremental" and SweepSlice.from_manifest(third.document) == SweepSlice(1, 3)
+    assert _commented(mongo_db, third, "after retention") == _in_slice(objects, SweepSlice(1, 3))
+    assert third.counts["comments"] > len(_in_slice(objects, SweepSlice(1, 3)))
