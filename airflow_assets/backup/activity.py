@@ -4,7 +4,9 @@ Each kind is its own endpoint with its own rate limit, so each runs as its own t
 the others, at its endpoint's limit (``map_concurrent``). A full sweep asks for every object of the
 snapshot; an incremental run for the objects created or changed since the last *complete* snapshot (the
 run's base): an object that a failed or superseded run stored anew is not unchanged for this one, because
-that run never read its activity. Objects are taken in
+that run never read its activity. A rolling run also asks for the objects of its sweep slice
+(:mod:`airflow_assets.backup.rotation`), so a comment that did not touch ``updated`` is read within N runs.
+Objects are taken in
 id order and the results consumed in that order, so a checkpoint (the highest object id done) lets a
 retried task continue where the failed try stopped.
 
@@ -25,6 +27,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.backup.rotation import SweepSlice
 from airflow_assets.backup.ticket_fields import AssetsFieldReader
 from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.model import normalize as norm
@@ -192,8 +195,12 @@ def _object_refs(versions: VersionStore, snapshot: Snapshot, start_after: int) -
     """Yield (object id, number) of the objects to visit, in id order, one id bucket at a time.
 
     A full sweep visits every object of the snapshot; an incremental run the ones stored anew since its
-    base, the last complete snapshot (also those a failed run stored: their activity was never read).
+    base, the last complete snapshot (also those a failed run stored: their activity was never read), and a
+    rolling one besides them the objects of its sweep slice.
     """
+    swept = SweepSlice.from_manifest(snapshot.document)
+    # Every stored version is newer than this: a full sweep (or a run with no base) visits everything.
+    since = -(2**62) if snapshot.kind == FULL or snapshot.base_seq is None else snapshot.base_seq
     buckets: dict[int, list[str]] = {}
     for group in versions.groups("object"):
         buckets.setdefault(group_bucket(group), []).append(group)
@@ -204,7 +211,7 @@ def _object_refs(versions: VersionStore, snapshot: Snapshot, start_after: int) -
         chosen = sorted(
             (int(object_id), object_id)
             for object_id, member in members.items()
-            if snapshot.kind == FULL or snapshot.base_seq is None or member.from_seq > snapshot.base_seq
+            if member.from_seq > since or (swept is not None and swept.covers(object_id))
         )
         for number, object_id in chosen:
             yield object_id, number

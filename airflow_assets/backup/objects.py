@@ -4,8 +4,9 @@ A full sweep reads every object with its attributes, in id windows per object ty
 of large types, are walked side by side.
 An incremental run lists the ids of every object without attributes (small pages), which finds created
 and deleted objects, and reads with attributes only the objects that are new or whose ``updated`` differs
-from the stored version's. Either way each window is reconciled with the store as it arrives: new
-versions written, objects gone from the window recorded as deleted. Memory holds a window, not a schema.
+from the stored version's, and, in a rolling run, those of its sweep slice. Either way each window is
+reconciled with the store as it arrives: new versions written, objects gone from the window recorded as
+deleted. Memory holds a window, not a schema.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from airflow_assets.api.listing import (
     prefetch,
     walk_lane,
 )
+from airflow_assets.backup.rotation import SweepSlice
 from airflow_assets.model import normalize as norm
 from airflow_assets.progress_log import ProgressLog
 from airflow_assets.store import Item, SchemaLease, SnapshotStore, VersionStore
@@ -172,6 +174,8 @@ class _LaneWalker:
         self.totals = totals
         self.stats = stats
         self.full = snapshot.kind == FULL
+        # A rolling run reads its sweep slice with attributes too, unchanged or not (backup.rotation).
+        self.swept = SweepSlice.from_manifest(snapshot.document)
 
     def __call__(self, lane: Lane) -> None:
         page_size = READ_PAGE_SIZE if self.full else LIST_PAGE_SIZE
@@ -215,7 +219,9 @@ class _LaneWalker:
             wanted = [
                 object_id
                 for object_id, raw in zip(listed, window.objects, strict=True)
-                if object_id not in current or _changed(current[object_id], raw)
+                if object_id not in current
+                or _changed(current[object_id], raw)
+                or (self.swept is not None and self.swept.covers(object_id))
             ]
             objects = []
             for start in range(0, len(wanted), READ_BATCH):

@@ -12,6 +12,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.backup.rotation import ROLLING, SWEEP_MODES, SweepSlice, next_slice
 from airflow_assets.backup.run import BackupRun, PastRunSkipped
 from airflow_assets.exceptions import AssetsConfigError
 from airflow_assets.model import normalize as norm
@@ -43,9 +44,11 @@ class BackupTarget:
     :param schema_key: the schema key as configured (the schema is stored under its id).
     :param include: what besides config and objects is backed up (``history``, ``comments``,
         ``connected_tickets``).
-    :param full_sweep_every: every Nth run is a full sweep.
+    :param full_sweep_every: N: every object's activity is re-read once every N runs (``sweep``).
     :param schedule: the DAG's cron schedule (runs of past dates are refused by it).
     :param timezone: the schedule's time zone.
+    :param sweep: ``rolling`` (each run re-reads 1/N of the objects, in a fixed rotation) or ``full``
+        (every Nth run re-reads all of them).
     """
 
     site: str
@@ -54,6 +57,7 @@ class BackupTarget:
     full_sweep_every: int
     schedule: str
     timezone: str
+    sweep: str = ROLLING
 
     def as_dict(self) -> dict[str, Any]:
         """Return the target as JSON-compatible values (an operator argument)."""
@@ -64,6 +68,7 @@ class BackupTarget:
             "full_sweep_every": self.full_sweep_every,
             "schedule": self.schedule,
             "timezone": self.timezone,
+            "sweep": self.sweep,
         }
 
     @classmethod
@@ -80,12 +85,19 @@ class BackupTarget:
                 full_sweep_every=int(data["full_sweep_every"]),
                 schedule=str(data["schedule"]),
                 timezone=str(data["timezone"]),
+                # A target serialized before the setting existed sweeps as the default does.
+                sweep=str(data.get("sweep") or ROLLING),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise AssetsConfigError(
                 f"a backup target needs site, schema_key, include, full_sweep_every, schedule and timezone; "
                 f"{dict(data)!r} does not give them ({type(error).__name__}: {error}): re-parse the DAG file"
             ) from None
+        if target.sweep not in SWEEP_MODES:
+            raise AssetsConfigError(
+                f"a backup target's sweep is one of {', '.join(SWEEP_MODES)}, not {target.sweep!r}: "
+                "re-parse the DAG file"
+            )
         return target
 
 
@@ -119,24 +131,45 @@ def choose_kind(
     snapshots: SnapshotStore, workspace_id: str, schema_id: str, target: BackupTarget
 ) -> tuple[str, int | None, str]:
     """Decide whether the next run is a full sweep or incremental; return (kind, base seq, reason)."""
+    kind, base_seq, reason, _ = choose_sweep(snapshots, workspace_id, schema_id, target)
+    return kind, base_seq, reason
+
+
+def choose_sweep(
+    snapshots: SnapshotStore, workspace_id: str, schema_id: str, target: BackupTarget
+) -> tuple[str, int | None, str, SweepSlice | None]:
+    """Decide the next run's kind and, for a rolling incremental, the slice it sweeps.
+
+    Return (kind, base seq, reason, slice). The first run, and a run after ``include`` gained a part, are
+    full sweeps in either mode. A rolling run sweeps the slice after the one its base (the last complete
+    snapshot) swept, so the rotation advances by complete runs only: a failed run's slice is swept again.
+    """
     since_full = 0
     base: Snapshot | None = None
     for snapshot in snapshots.complete_before(workspace_id, schema_id, 1 << 62):
         base = base or snapshot
-        if snapshot.kind == FULL:
-            break
+        if snapshot.kind == FULL or target.sweep == ROLLING:
+            break  # a rolling run needs only its base (its full sweep may be forgotten by retention)
         since_full += 1
     else:
         if base is None:
-            return FULL, None, "first snapshot of this schema"
-        return FULL, base.seq, "no complete full sweep yet"
+            return FULL, None, "first snapshot of this schema", None
+        return FULL, base.seq, "no complete full sweep yet", None
     assert base is not None
     newly = [name for name in INCLUDE_KEYS if target.include.get(name) and not base.include.get(name)]
     if newly:
-        return FULL, base.seq, f"newly included since the last snapshot: {', '.join(newly)}"
+        return FULL, base.seq, f"newly included since the last snapshot: {', '.join(newly)}", None
+    if target.sweep == ROLLING:
+        swept = next_slice(SweepSlice.from_manifest(base.document), target.full_sweep_every)
+        return (
+            INCREMENTAL,
+            base.seq,
+            f"changes since snapshot seq {base.seq}, and rolling sweep slice {swept.label}",
+            swept,
+        )
     if since_full + 1 >= target.full_sweep_every:
-        return FULL, base.seq, f"every {target.full_sweep_every}th run is a full sweep"
-    return INCREMENTAL, base.seq, f"changes since snapshot seq {base.seq}"
+        return FULL, base.seq, f"every {target.full_sweep_every}th run is a full sweep", None
+    return INCREMENTAL, base.seq, f"changes since snapshot seq {base.seq}", None
 
 
 def export_config(
@@ -163,7 +196,10 @@ def export_config(
     extra: dict[str, Any] = {"taken_for": taken_for} if taken_for else {}
     if moment is not None:
         snapshot_id, extra = _past_run_base(snapshots, workspace_id, schema_id, run, moment)
-    kind, base_seq, reason = choose_kind(snapshots, workspace_id, schema_id, target)
+    kind, base_seq, reason, swept = choose_sweep(snapshots, workspace_id, schema_id, target)
+    if swept is not None:
+        # Which objects this run re-reads in full besides the changed ones (backup.rotation).
+        extra = {**extra, "sweep_slice": swept.as_dict()}
     snapshot, created = snapshots.begin(
         {
             "_id": snapshot_id,

@@ -52,6 +52,10 @@ class IncludeOverride(BaseModel):
     connected_tickets: bool | None = None
 
 
+# How activity is re-read besides changed objects: 1/N of the objects each run, or all of them every Nth run.
+SweepMode = Literal["rolling", "full"]
+
+
 class SchemaEntry(BaseModel):
     """One object schema to back up, with optional overrides of its site's settings.
 
@@ -65,6 +69,7 @@ class SchemaEntry(BaseModel):
     timezone: TimezoneName | None = None
     include: IncludeOverride | None = None
     full_sweep_every: int | None = Field(default=None, ge=1)
+    sweep: SweepMode | None = None
 
     @_model_validator(mode="before")
     @classmethod
@@ -91,6 +96,7 @@ class SchemaSettings:
     include: IncludeSettings
     full_sweep_every: int
     parallel_schemas: int
+    sweep: str = "rolling"
 
 
 class SiteDefaults(BaseModel):
@@ -104,6 +110,7 @@ class SiteDefaults(BaseModel):
     include: IncludeSettings = Field(default_factory=IncludeSettings)
     full_sweep_every: int = Field(default=7, ge=1)
     parallel_schemas: ParallelSchemas = Field(default=1, ge=1)
+    sweep: SweepMode = "rolling"
 
     def resolve(self, site_name: str, entry: SchemaEntry) -> SchemaSettings:
         """Return the settings of one schema entry of this site (the entry's fields win)."""
@@ -116,6 +123,7 @@ class SiteDefaults(BaseModel):
             include=self.include.merged(entry.include),
             full_sweep_every=entry.full_sweep_every or self.full_sweep_every,
             parallel_schemas=self.parallel_schemas,
+            sweep=entry.sweep or self.sweep,
         )
 
 

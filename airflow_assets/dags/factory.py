@@ -83,6 +83,7 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
             full_sweep_every=spec.full_sweep_every,
             schedule=spec.schedule,
             timezone=spec.timezone,
+            sweep=spec.sweep,
             **connections,
         )
         objects = ExportObjectsOperator(task_id="export_objects", **connections)
@@ -347,6 +348,7 @@ def build_site_backup_dag(spec: SiteBackupDagSpec) -> DAG:
             site=spec.site,
             include=spec.include.model_dump(),
             full_sweep_every=spec.full_sweep_every,
+            sweep=spec.sweep,
             schedule=spec.schedule,
             timezone=spec.timezone,
             max_active_tis_per_dagrun=spec.parallel_schemas,

@@ -61,6 +61,7 @@ class BackupDagSpec:
     :param source: the configuration file the spec came from.
     :param asset_uri: the Airflow Asset a completed snapshot updates (``jira-assets://<site>/<key>``).
     :param notify: the failure notifiers of the config's ``alerts.notify``.
+    :param sweep: ``rolling`` (1/N of the objects' activity re-read each run) or ``full`` (all every Nth run).
     """
 
     dag_id: str
@@ -80,6 +81,7 @@ class BackupDagSpec:
     source: str = ""
     asset_uri: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
+    sweep: str = "rolling"
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ class SiteBackupDagSpec:
     :param timezone: the IANA time zone the schedule is read in.
     :param include: what besides objects each backup fetches.
     :param full_sweep_every: every Nth run of a schema fetches history and comments of all its objects.
+    :param sweep: ``rolling`` (1/N of the objects' activity re-read each run) or ``full`` (all every Nth run).
     :param pool: the Airflow pool of the site.
     :param budget_share: the fraction of each per-endpoint rate limit one task may use.
     :param parallel_schemas: how many schemas of the site back up at once (the mapped task's cap).
@@ -224,6 +227,7 @@ class SiteBackupDagSpec:
     timezone: str
     include: IncludeSettings
     full_sweep_every: int
+    sweep: str
     pool: str
     budget_share: float
     parallel_schemas: int
@@ -270,6 +274,7 @@ def restore_backup_target(settings: SchemaSettings) -> dict[str, Any]:
         full_sweep_every=settings.full_sweep_every,
         schedule=settings.schedule,
         timezone=settings.timezone,
+        sweep=settings.sweep,
     )
     return {
         **target.as_dict(),
@@ -499,6 +504,20 @@ def _backup_spec(
         doc_md=_backup_doc(settings, mongo, entry_yaml, source),
         source=source,
         asset_uri=asset_uri(site, key),
+        sweep=settings.sweep,
+    )
+
+
+def _sweep_doc(settings: SchemaSettings) -> str:
+    every = settings.full_sweep_every
+    if settings.sweep == "rolling":
+        return (
+            f"Each run fetches history and comments of the objects changed since the last snapshot and of "
+            f"1/{every} of the others, in a fixed rotation: every object is swept once in {every} runs."
+        )
+    return (
+        f"One run in {every} fetches history and comments of all objects, the others only of objects "
+        "changed since the last snapshot."
     )
 
 
@@ -512,8 +531,7 @@ def _backup_doc(settings: SchemaSettings, mongo: MongoSettings, entry_yaml: str,
 
 **What:** the object schema `{key}` (its object types, attributes, objects and references) read through the
 Airflow connection `{settings.conn_id}`; also: {", ".join(extras) or "nothing else"}
-(left out: {", ".join(left_out) or "nothing"}). One run in {settings.full_sweep_every} fetches history
-and comments of all objects, the others only of objects changed since the last snapshot.
+(left out: {", ".join(left_out) or "nothing"}). {_sweep_doc(settings)}
 
 **Where:** MongoDB connection `{mongo.conn_id}`, database `{mongo.database}`.
 
@@ -648,6 +666,7 @@ def _site_backup_spec(site: SitePart, parts: ConfigParts, source: str) -> SiteBa
         timezone=defaults.timezone,
         include=defaults.include,
         full_sweep_every=defaults.full_sweep_every,
+        sweep=defaults.sweep,
         pool=pool_name(site.name),
         budget_share=1 / defaults.parallel_schemas,
         parallel_schemas=defaults.parallel_schemas,

@@ -161,9 +161,10 @@ class ExportConfigOperator(_BackupStepOperator):
     :param site: the site's name in the backup configuration.
     :param schema_key: the object schema key.
     :param include: ``{history, comments, connected_tickets}`` flags.
-    :param full_sweep_every: every Nth run is a full sweep.
+    :param full_sweep_every: N: every object's activity is re-read once every N runs.
     :param schedule: the DAG's cron schedule (runs of past dates are skipped).
     :param timezone: the schedule's time zone.
+    :param sweep: ``rolling`` (1/N of the objects each run) or ``full`` (all of them every Nth run).
     """
 
     template_fields: Sequence[str] = (*_BackupStepOperator.template_fields, "schema_key")
@@ -177,9 +178,11 @@ class ExportConfigOperator(_BackupStepOperator):
         full_sweep_every: int,
         schedule: str,
         timezone: str,
+        sweep: str = "rolling",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.sweep = sweep
         self.site = site
         self.schema_key = schema_key
         self.include = dict(include)
@@ -196,6 +199,7 @@ class ExportConfigOperator(_BackupStepOperator):
             full_sweep_every=self.full_sweep_every,
             schedule=self.schedule,
             timezone=self.timezone,
+            sweep=self.sweep,
         )
         try:
             with self.database() as db:

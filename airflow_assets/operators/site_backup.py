@@ -63,7 +63,8 @@ class BackupSiteSchemaOperator(_BackupStepOperator):
     :param site: the site's name in the configuration.
     :param schema_key: the schema (the mapped argument).
     :param include: ``{history, comments, connected_tickets}`` flags.
-    :param full_sweep_every: every Nth run of the schema is a full sweep.
+    :param full_sweep_every: N of the sweep (``sweep``).
+    :param sweep: ``rolling`` (1/N of the objects' activity re-read each run) or ``full`` (all every Nth run).
     :param schedule: the site's cron schedule.
     :param timezone: the schedule's time zone.
     """
@@ -77,6 +78,7 @@ class BackupSiteSchemaOperator(_BackupStepOperator):
         schema_key: str,
         include: Mapping[str, bool],
         full_sweep_every: int,
+        sweep: str,
         schedule: str,
         timezone: str,
         **kwargs: Any,
@@ -86,6 +88,7 @@ class BackupSiteSchemaOperator(_BackupStepOperator):
         self.schema_key = schema_key
         self.include = dict(include)
         self.full_sweep_every = full_sweep_every
+        self.sweep = sweep
         self.schedule = schedule
         self.timezone = timezone
 
@@ -96,6 +99,7 @@ class BackupSiteSchemaOperator(_BackupStepOperator):
             schema_key=self.schema_key,
             include=self.include,
             full_sweep_every=self.full_sweep_every,
+            sweep=self.sweep,
             schedule=self.schedule,
             timezone=self.timezone,
         )

@@ -12,7 +12,8 @@ configuration; a snapshot that is not complete has none recorded, so its types a
     {"id": "...", "short_id": "1a2b3c4d", "site": "prod", "schema_key": "ITAM", "schema_name": "...",
      "workspace_id": "...",
      "schema_id": "3", "seq": 2, "status": "complete", "failure": null, "kind": "incremental",
-     "kind_reason": "...", "base_seq": 1, "include": {"history": true, "comments": true, "tickets": false},
+     "kind_reason": "...", "base_seq": 1, "sweep_slice": "3/7" | null,
+     "include": {"history": true, "comments": true, "tickets": false},
      "dag_id": "...", "run_id": "...", "run_type": "scheduled", "started_at": "<ISO 8601>",
      "finished_at": "<ISO 8601>" | null, "seconds": 12.5 | null,
      "counts": {"objects": 150, "history_entries": 322, "comments": 89, "tickets": 45,
@@ -23,6 +24,7 @@ configuration; a snapshot that is not complete has none recorded, so its types a
      "warnings": ["..."],
      "fidelity": {...} | null}
 
+``sweep_slice`` is the slice ``k/N`` (k from 0) a rolling run re-read in full, null for other runs.
 ``fidelity`` is the manifest's fidelity report of a reconstructed snapshot, null for a backup.
 """
 
@@ -131,6 +133,7 @@ def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
         "kind": snapshot.kind,
         "kind_reason": snapshot.kind_reason,
         "base_seq": snapshot.base_seq,
+        "sweep_slice": _sweep_label(snapshot.document.get("sweep_slice")),
         "include": {
             "history": bool(include.get("history")),
             "comments": bool(include.get("comments")),
@@ -157,6 +160,13 @@ def snapshot_report(db: Database, snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+def _sweep_label(stored: Any) -> str | None:
+    """Return a rolling run's sweep slice as ``k/N`` (k from 0), or None when it swept none."""
+    if isinstance(stored, dict) and "index" in stored and "of" in stored:
+        return f"{stored['index']}/{stored['of']}"
+    return None
+
+
 def _print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -180,6 +190,7 @@ def _print_report(report: dict[str, Any]) -> None:
         ("status", report["status"] + (f": {report['failure']}" if report["failure"] else "")),
         ("kind", f"{report['kind']} ({report['kind_reason']})" if report["kind_reason"] else report["kind"]),
         ("base_seq", "-" if report["base_seq"] is None else report["base_seq"]),
+        ("sweep_slice", report["sweep_slice"] or "-"),
         ("includes", "objects, config" + "".join(f", {name}" for name in included)),
         ("run", f"{report['dag_id']} {report['run_id']} ({report['run_type']})"),
         ("taken (UTC)", timing),

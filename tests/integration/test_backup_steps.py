@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from airflow_assets.api import AssetsClient, RetryPolicy
 from airflow_assets.backup.activity import export_activity
 from airflow_assets.backup.finalize import finalize, mark_failed
 from airflow_assets.backup.objects import export_objects
+from airflow_assets.backup.rotation import SweepSlice
 from airflow_assets.backup.schema_config import export_config
 from airflow_assets.devtools.embedded_mongo import EmbeddedMongo
 from airflow_assets.sandbox.launch import RunningSandbox, run_sandbox
@@ -49,6 +51,15 @@ def _steps(db: Database, snapshot_id: str) -> dict[str, Any]:
     return dict(snapshot.document["steps"])
 
 
+def _swept(db: Database, snapshot_id: str, object_ids: Iterable[str]) -> set[str]:
+    """Return the objects of the rolling sweep's slice the snapshot's run re-read unchanged or not."""
+    snapshot = SnapshotStore(db).get(snapshot_id)
+    assert snapshot is not None
+    swept = SweepSlice.from_manifest(snapshot.document)
+    assert swept is not None
+    return {object_id for object_id in object_ids if swept.covers(object_id)}
+
+
 def _everything(db: Database, snapshot_id: str) -> dict[str, set[str]]:
     kinds = ("object", "history", "comment", "ticket", "object_type", "attribute", "status_type", "schema")
     return {kind: {canonical_json(item) for item in stored(db, snapshot_id, kind)} for kind in kinds}
@@ -76,10 +87,14 @@ def test_an_incremental_run_reads_only_what_changed(sandbox: RunningSandbox, mon
 
     steps = _steps(mongo_db, second.snapshot_id)
     assert second.kind == "incremental"
-    assert steps["export_objects"]["read"] == 2 and steps["export_objects"]["new_versions"] == 2
+    # The edited objects, and the rolling sweep's slice (about 1/7 of them) unchanged or not.
+    swept = _swept(mongo_db, second.snapshot_id, before_edits)
+    assert 0 < len(swept) < len(before_edits) / 4
+    assert steps["export_objects"]["read"] == len(swept | set(edited))
+    assert steps["export_objects"]["new_versions"] == 2
     assert steps["export_objects"]["listed"] == len(before_edits)
     for step in ("export_history", "export_comments", "export_tickets"):
-        assert steps[step]["objects"] == 2, step
+        assert steps[step]["objects"] == len(swept | set(edited)), step
     # The new snapshot reads back the whole schema as it is now; the old one as it was.
     assert {item["id"]: item for item in stored(mongo_db, second.snapshot_id, "object")} == live_objects(
         client, schema_id
@@ -99,8 +114,10 @@ def test_an_incremental_run_reads_only_what_changed(sandbox: RunningSandbox, mon
     third = back_up(client, mongo_db, "ITAM", "run-3")
 
     steps = _steps(mongo_db, third.snapshot_id)
-    assert steps["export_objects"]["read"] == 0 and steps["export_objects"]["new_versions"] == 0
-    assert steps["export_history"]["objects"] == 0
+    swept_next = _swept(mongo_db, third.snapshot_id, before_edits)
+    assert swept_next and not swept_next & swept  # the next slice
+    assert steps["export_objects"]["read"] == len(swept_next) and steps["export_objects"]["new_versions"] == 0
+    assert steps["export_history"]["objects"] == len(swept_next)
     after = collection_counts(mongo_db)
     assert (after["versions"], after["spans"]) == (counts["versions"], counts["spans"])
 

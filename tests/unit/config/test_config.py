@@ -373,3 +373,13 @@ def test_values_echoed_in_problems_are_cut() -> None:
     assert "sites.prod.timezone: 'ZZZZ" in message and "… (1000000 chars) is not an IANA" in message
     assert "… (1000002 chars) is not a connection id" in message
     assert "… (1000 chars): unknown setting" in message
+
+
+def test_sweep_is_rolling_by_default_a_schema_may_choose_full_and_a_typo_is_named() -> None:
+    config = parse_config("sites: {prod: {schemas: [ITAM, {key: LOC, sweep: full}], full_sweep_every: 96}}")
+
+    itam, loc = config.sites["prod"].schema_settings("prod")
+    assert (itam.sweep, itam.full_sweep_every) == ("rolling", 96)
+    assert (loc.sweep, loc.full_sweep_every) == ("full", 96)
+    problems = _problems(_site(sweep="rollin"))
+    assert "sites.prod.sweep:" in problems and "'rolling' or 'full'" in problems

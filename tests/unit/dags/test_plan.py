@@ -352,6 +352,7 @@ def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
         "full_sweep_every": 7,
         "schedule": "0 */6 * * *",
         "timezone": "Europe/Berlin",
+        "sweep": "rolling",
         "dag_id": "jira_assets_backup_prod_people",
         "conn_id": "jira_prod",
         "budget_share": 0.5,
@@ -367,6 +368,7 @@ def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
             assert BackupTarget.from_dict(entry) == BackupTarget(
                 site=spec.site, schema_key=spec.schema_key, include=spec.include.model_dump(),
                 full_sweep_every=spec.full_sweep_every, schedule=spec.schedule, timezone=spec.timezone,
+                sweep=spec.sweep,
             )  # fmt: skip
 
 
@@ -385,3 +387,16 @@ def test_a_schema_without_a_valid_backup_dag_has_no_backup_target() -> None:
 def test_a_backup_target_missing_a_field_is_refused_with_its_fields_named() -> None:
     with pytest.raises(AssetsConfigError, match="needs site, schema_key, include, full_sweep_every"):
         BackupTarget.from_dict({"site": "Prod", "schema_key": "ITAM", "include": {}})
+
+
+def test_a_backup_dags_docs_say_how_it_sweeps() -> None:
+    rolling = CONFIG.replace("schemas: [ITAM", "sweep: rolling\n    schemas: [ITAM", 1)
+    specs = [s for s in plan_dags(rolling, source="x.yaml") if isinstance(s, BackupDagSpec)]
+
+    assert specs and all(spec.sweep == "rolling" for spec in specs)
+    assert all("in a fixed rotation" in spec.doc_md for spec in specs)
+    full = CONFIG.replace("schemas: [ITAM", "sweep: full\n    schemas: [ITAM", 1)
+    changed = [
+        s for s in plan_dags(full, source="x.yaml") if isinstance(s, BackupDagSpec) and s.sweep == "full"
+    ]
+    assert changed and all("fetches history" in spec.doc_md for spec in changed)
