@@ -30,6 +30,8 @@ PROGRESS = "progress"
 QUARANTINE = "quarantine"
 # One document per value a reconstructed snapshot could not rewind exactly (its fidelity report in full).
 RECONSTRUCTION_NOTES = "reconstruction_notes"
+# A site's shared rate budget: one counter per site, endpoint class and time slot (store.rate_budget).
+RATE_BUDGET = "rate_budget"
 
 _INDEXES: dict[str, list[IndexModel]] = {
     SNAPSHOTS: [

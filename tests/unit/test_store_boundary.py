@@ -25,6 +25,7 @@ COLLECTION_CONSTANTS = (
     "PROGRESS",
     "QUARANTINE",
     "RECONSTRUCTION_NOTES",
+    "RATE_BUDGET",
 )
 COLLECTION_NAMES = frozenset(getattr(layout, name) for name in COLLECTION_CONSTANTS)
 
