@@ -353,7 +353,7 @@ def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
         "timezone": "Europe/Berlin",
         "dag_id": "jira_assets_backup_prod_people",
         "conn_id": "jira_prod",
-        "budget_share": 0.5,
+        "budget_share": 1.0,
     }
     # Each one says what the schema's own backup DAG does, and survives the trip through JSON.
     assert json.loads(json.dumps(targets)) == targets
