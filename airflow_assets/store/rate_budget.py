@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from airflow_assets.store.layout import RATE_BUDGET
 
@@ -106,11 +106,13 @@ class MongoRateBudget:
     def _server_offset(self) -> float:
         """Return server clock minus local clock, measured across one round trip."""
         before = self._clock()
-        try:
-            answer = self._db.client.admin.command("hello")
-        except Exception as error:
-            log.debug("hello failed (%s); trying isMaster", type(error).__name__)
-            answer = self._db.client.admin.command("isMaster")
+        answer: dict[str, object] = {}
+        for command in ("hello", "isMaster"):  # isMaster: servers and services older than hello
+            try:
+                answer = self._db.client.admin.command(command)
+                break
+            except PyMongoError as error:
+                log.debug("%s failed (%s)", command, type(error).__name__)
         after = self._clock()
         server = answer.get("localTime")
         if not isinstance(server, datetime):
