@@ -51,6 +51,8 @@ sites:
     include: {{history: true, comments: true}}
 """
 ASSETS_PREFIX = "/jsm/assets/workspace/w/v1/"
+# The per-object steps and the endpoint class each one spends its calls on.
+ACTIVITY_TASKS = {"export_history": "GET object/{id}/history", "export_comments": "GET comment/object/{id}"}
 
 
 def _serve(objects: int, conn: Connection) -> None:
@@ -147,6 +149,7 @@ def one_run(args: argparse.Namespace, parallel: int, workdir: Path) -> dict[str,
     return {
         "states": states,
         "wall": ended - started,
+        "started": started,
         "stats": stats,
         "instances": instances,
         "counts": running.seeded,
@@ -188,10 +191,48 @@ def report(parallel: int, result: dict[str, Any], scale: float) -> float:
                 last_end = max(last_end, end.timestamp())
             if start and queued_at:
                 queued[ti["task_id"]] += (start - queued_at).total_seconds()
+    _timeline(result, bounds, started=result["started"], ended=result["started"] + wall)
     print("   per task, summed over the 3 schemas: queued (pool and worker waits) / running")
     for task_id in sorted(ran, key=lambda name: -ran[name]):
         print(f"     {task_id:28s} queued {queued[task_id]:6.1f} s   running {ran[task_id]:6.1f} s")
     return ratio
+
+
+def _timeline(result: dict[str, Any], bounds: dict[str, float], *, started: float, ended: float) -> None:
+    """Print where the wall time went around the per-object steps, which carry nearly every call."""
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for tis in result["instances"].values():
+        for ti in tis:
+            start, end = _parse(ti.get("start_date")), _parse(ti.get("end_date"))
+            if start and end and ti["task_id"] in ACTIVITY_TASKS:
+                spans[ti["task_id"]].append((start.timestamp(), end.timestamp()))
+    every = [span for task_spans in spans.values() for span in task_spans]
+    if not every:
+        return
+    first, last = min(begin for begin, _ in every), max(end for _, end in every)
+    print(
+        f"   timeline: {first - started:.1f} s before the first per-object step started (task start-ups, "
+        f"export_config, export_objects), {last - first:.1f} s of per-object steps, "
+        f"{ended - last:.1f} s after (finalize)"
+    )
+    for task_id, task_spans in sorted(spans.items()):
+        busy = _union(task_spans)
+        rate_class = ACTIVITY_TASKS[task_id]
+        floor = bounds.get(rate_class, 0.0) * 60
+        print(
+            f"   {task_id}: some schema's step running {busy:.1f} s of those {last - first:.1f} s; its calls "
+            f"need {floor:.1f} s at the limit of {rate_class}"
+        )
+
+
+def _union(spans: list[tuple[float, float]]) -> float:
+    """Return the length of the union of time spans."""
+    total, reach = 0.0, float("-inf")
+    for begin, end in sorted(spans):
+        if end > reach:
+            total += end - max(begin, reach)
+            reach = end
+    return total
 
 
 def main() -> None:
