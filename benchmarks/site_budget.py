@@ -184,7 +184,9 @@ def report(parallel: int, result: dict[str, Any], scale: float) -> float:
     first_start, last_end = float("inf"), 0.0
     for tis in result["instances"].values():
         for ti in tis:
-            start, end, queued_at = (_parse(ti.get(k)) for k in ("start_date", "end_date", "queued_when"))
+            start, end = _parse(ti.get("start_date")), _parse(ti.get("end_date"))
+            # Scheduled: waiting for a pool slot; queued: waiting for a worker slot.
+            queued_at = _parse(ti.get("scheduled_when") or ti.get("queued_when"))
             if start and end:
                 ran[ti["task_id"]] += (end - start).total_seconds()
                 first_start = min(first_start, start.timestamp())
@@ -192,9 +194,9 @@ def report(parallel: int, result: dict[str, Any], scale: float) -> float:
             if start and queued_at:
                 queued[ti["task_id"]] += (start - queued_at).total_seconds()
     _timeline(result, bounds, started=result["started"], ended=result["started"] + wall)
-    print("   per task, summed over the 3 schemas: queued (pool and worker waits) / running")
+    print("   per task, summed over the 3 schemas: waiting (pool and worker) / running")
     for task_id in sorted(ran, key=lambda name: -ran[name]):
-        print(f"     {task_id:28s} queued {queued[task_id]:6.1f} s   running {ran[task_id]:6.1f} s")
+        print(f"     {task_id:28s} waiting {queued[task_id]:6.1f} s   running {ran[task_id]:6.1f} s")
     return ratio
 
 
