@@ -99,8 +99,12 @@ class MongoRateBudget:
                     self._clean(site, rate_class, slot)
                 return want
             current = self._slots.find_one({"_id": key}, projection={"used": 1})
-            used = int(current.get("used", 0)) if current else 0
-            want = min(wanted, capacity - used)
+            used = current.get("used", 0) if current else 0
+            if isinstance(used, bool) or not isinstance(used, int | float):
+                # Not a count this code wrote: take the slot as spent rather than guess (never over a limit).
+                log.warning("slot %s of the shared rate budget holds no count (%r); skipping it", key, used)
+                return 0
+            want = min(wanted, capacity - int(used))
         return 0
 
     def _server_offset(self) -> float:

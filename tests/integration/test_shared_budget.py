@@ -263,3 +263,15 @@ def test_a_slot_never_hands_out_more_than_its_capacity_to_racing_writers(mongo_d
 
     assert sum(taken) == 50
     assert taken.count(0) >= 120 - 50
+
+
+def test_a_slot_tampered_with_is_skipped_not_overspent(mongo_db: Database) -> None:
+    budget = MongoRateBudget(mongo_db, slot_seconds=0.5)
+    slots = mongo_db["rate_budget"]
+    assert budget.take("https://t.example", "GET x", 7, 2, 5) == 2
+    slots.update_one({"slot": 7}, {"$set": {"used": "lots"}})
+
+    # A count that is no number gives nothing (and breaks nothing); the next slot serves as usual.
+    assert budget.take("https://t.example", "GET x", 7, 2, 5) == 0
+    assert budget.take("https://t.example", "GET x", 8, 9, 5) == 5
+    assert budget.take("https://t.example", "GET x", 8, 1, 5) == 0
