@@ -42,7 +42,7 @@ def main(raw: str) -> None:
         limits=limits,
         retry=RetryPolicy(max_attempts=8, initial_wait=0.2, max_wait=2.0, max_retry_after=5.0),
         max_workers=8,
-        shared_budget=budget,
+        shared_budget=budget if settings.get("shared", True) else None,
     )
     _ = client.workspace_id  # discovered before the start: only history calls are timed
     budget.now()  # the server's clock read before the start too

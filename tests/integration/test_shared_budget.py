@@ -154,6 +154,20 @@ def test_three_processes_hammering_one_class_never_exceed_its_limit(
     assert wall < 1.6 * 120 / LONE_RATE, (wall, 120 / LONE_RATE)
 
 
+def test_without_the_shared_budget_the_same_three_processes_meet_429s(
+    start_worker: Any, object_ids: list[str]
+) -> None:
+    # The control: each process pacing alone to the whole limit sends three times too much, and the sandbox
+    # says so. The test above would see these 429s if the budget were not shared.
+    with limited_sandbox() as sandbox:
+        jobs = [(sandbox, object_ids[i * 40 : (i + 1) * 40], {"shared": False}) for i in range(3)]
+        results = run_together(start_worker, jobs)
+        stats = sandbox.realism.stats
+
+    assert [result["done"] for result in results] == [40, 40, 40]  # retried after each 429
+    assert stats.rate_limited > 0
+
+
 def test_a_lone_task_gets_the_whole_rate(start_worker: Any, object_ids: list[str]) -> None:
     with limited_sandbox() as sandbox:
         (result,) = run_together(start_worker, [(sandbox, object_ids[:100], {})])
