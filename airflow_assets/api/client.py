@@ -16,6 +16,7 @@ from airflow_assets.api.paging import NextPageTokenPaginator, StartAtPaginator, 
 from airflow_assets.api.records import AqlPage
 from airflow_assets.api.redaction import MASK, Redactor
 from airflow_assets.api.retry import RetryPolicy
+from airflow_assets.api.shared_budget import SharedBudget
 from airflow_assets.api.transport import Transport, wrong_shape
 from airflow_assets.exceptions import AssetsConfigError
 
@@ -53,6 +54,8 @@ class AssetsClient:
     :param timeout: seconds to connect and to read, or one number for both.
     :param max_workers: default thread count of :meth:`map_concurrent`.
     :param pacers: registry of shared pacers (default: the process-wide one).
+    :param shared_budget: the site's rate budget shared with every other process (e.g. the backup store's
+        ``MongoRateBudget``); None paces this process alone, to the whole limits.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class AssetsClient:
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         max_workers: int = DEFAULT_MAX_WORKERS,
         pacers: PacerRegistry | None = None,
+        shared_budget: SharedBudget | None = None,
     ) -> None:
         self.site_url = settings.check_url("site_url", site_url)
         self.email = settings.check_text("email", email)
@@ -104,6 +108,7 @@ class AssetsClient:
             timeout=timeouts,
             max_workers=workers,
             pacers=pacers if pacers is not None else DEFAULT_REGISTRY,
+            shared_budget=shared_budget,
         )
 
     def __repr__(self) -> str:

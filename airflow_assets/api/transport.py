@@ -19,6 +19,7 @@ from airflow_assets.api.pacing import TOTAL_CLASS, Pacer, PacerRegistry, RateLim
 from airflow_assets.api.paging import Paginator
 from airflow_assets.api.redaction import Redactor
 from airflow_assets.api.retry import RetryableFailure, RetryPolicy
+from airflow_assets.api.shared_budget import BudgetGate, SharedBudget, SharedPacing, slot_plan
 from airflow_assets.exceptions import (
     AssetsApiError,
     AssetsAuthError,
@@ -62,6 +63,7 @@ class Transport:
     :param timeout: seconds to connect and to read.
     :param max_workers: threads expected to share the session (sizes the connection pool).
     :param pacers: registry of shared pacers.
+    :param shared_budget: the site's budget shared with other processes (None: this process paces alone).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Transport:
         timeout: tuple[float, float],
         max_workers: int,
         pacers: PacerRegistry,
+        shared_budget: SharedBudget | None = None,
     ) -> None:
         self.site_url = site_url
         self.email = email
@@ -92,6 +95,13 @@ class Transport:
         self._registry = pacers
         self._pacers: dict[str, Pacer] = {}
         self._session = _new_session(email, api_token, max_workers)
+        self._shared: SharedPacing | None = None
+        self._gates: dict[str, BudgetGate] = {}
+        if shared_budget is not None and limits.enabled:
+            plan = slot_plan(
+                shared_budget, window_seconds=limits.window_seconds, target_fraction=limits.target_fraction
+            )
+            self._shared = SharedPacing(shared_budget, plan)
 
     def __repr__(self) -> str:
         return f"Transport(site_url={self.site_url!r}, email={self.email!r})"
@@ -371,10 +381,34 @@ class Transport:
             wait,
         )
 
+    def gate(self, rate_class: str) -> BudgetGate | None:
+        """Return this transport's leases of ``rate_class`` from the shared budget (None without one)."""
+        if self._shared is None:
+            return None
+        gate = self._gates.get(rate_class)
+        if gate is None:
+            gate = self._gates.setdefault(
+                rate_class,
+                BudgetGate(
+                    self._shared.budget,
+                    site=_site_key(self.site_url),
+                    rate_class=rate_class,
+                    # The site's whole limit: the budget is shared by counting, not split into shares.
+                    limit=max(1, round(self.limits.limit_for(rate_class) * self.budget_share)),
+                    plan=self._shared.plan,
+                ),
+            )
+        return gate
+
     def _pace(self, endpoint: Endpoint) -> None:
         self.pacer(endpoint.rate_class).acquire()
-        if self.limits.enabled and self.limits.total_limit is not None:
+        total = self.limits.enabled and self.limits.total_limit is not None
+        if total:
             self.pacer(TOTAL_CLASS).acquire()
+        gate = self.gate(endpoint.rate_class)
+        if self._shared is not None and gate is not None:
+            # Last, right before sending: a call leased for a slot must reach the server in that slot.
+            self._shared.acquire(gate, self.gate(TOTAL_CLASS) if total else None)
 
 
 def wrong_shape(endpoint: Endpoint, path: str, expected: str, answer: Any) -> AssetsTransportError:

@@ -55,7 +55,8 @@ class BackupDagSpec:
     :param include: what besides objects the backup fetches.
     :param full_sweep_every: every Nth run fetches history and comments of all objects, not only changed ones.
     :param pool: the Airflow pool of the site, ``jira_assets_<site>``; its tasks share the site's API budget.
-    :param budget_share: the fraction of each per-endpoint rate limit one task may use (1 / parallel_schemas).
+    :param budget_share: the fraction of each per-endpoint rate limit one task may use (1: every task of the
+        site draws from one budget shared through the backup store; ``parallel_schemas`` caps concurrency).
     :param tags: DAG tags.
     :param doc_md: the DAG's documentation: what, where, when, how to restore, and the config entry.
     :param source: the configuration file the spec came from.
@@ -280,7 +281,7 @@ def restore_backup_target(settings: SchemaSettings) -> dict[str, Any]:
         **target.as_dict(),
         "dag_id": backup_dag_id(settings.site, settings.key),
         "conn_id": settings.conn_id,
-        "budget_share": 1 / settings.parallel_schemas,
+        "budget_share": 1.0,
     }
 
 
@@ -499,7 +500,7 @@ def _backup_spec(
         include=settings.include,
         full_sweep_every=settings.full_sweep_every,
         pool=pool_name(site),
-        budget_share=1 / settings.parallel_schemas,
+        budget_share=1.0,
         tags=(*BASE_TAGS, "backup", f"site:{site}", f"schema:{key}"),
         doc_md=_backup_doc(settings, mongo, entry_yaml, source),
         source=source,
@@ -538,7 +539,8 @@ Airflow connection `{settings.conn_id}`; also: {", ".join(extras) or "nothing el
 **When:** `{settings.schedule}` ({settings.timezone}).
 
 **Pool:** `{pool_name(settings.site)}` (create it with `airflow-assets pools create`; the scheduler never runs
-tasks of a missing pool). {settings.parallel_schemas} schema(s) of this site may back up at the same time.
+tasks of a missing pool). {settings.parallel_schemas} schema(s) of this site may back up at the same time,
+drawing from one rate budget per endpoint shared through the backup store.
 
 ## Restore
 
@@ -668,7 +670,7 @@ def _site_backup_spec(site: SitePart, parts: ConfigParts, source: str) -> SiteBa
         full_sweep_every=defaults.full_sweep_every,
         sweep=defaults.sweep,
         pool=pool_name(site.name),
-        budget_share=1 / defaults.parallel_schemas,
+        budget_share=1.0,
         parallel_schemas=defaults.parallel_schemas,
         exclude=site.exclude,
         named_elsewhere=named,

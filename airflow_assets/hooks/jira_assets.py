@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_assets.api import AssetsClient, RateLimits, RetryPolicy
+from airflow_assets.api.shared_budget import SharedBudget
 from airflow_assets.exceptions import AssetsConfigError, JiraAssetsError
 from airflow_assets.hooks.site_address import (
     allows_insecure_http,
@@ -39,10 +40,12 @@ class JiraAssetsHook(BaseHook):
     Nothing is read or sent until :meth:`get_client` or :meth:`test_connection` is called.
 
     :param jira_assets_conn_id: the Airflow connection id.
-    :param budget_share: fraction of each per-endpoint rate budget this hook's client may use; a task that
-        shares a site's Airflow pool with N-1 others passes ``1 / N``.
+    :param budget_share: fraction of each per-endpoint rate limit this hook's client may use (default the
+        whole limit: tasks of one site share it through ``shared_budget``, not by splitting it).
     :param retry: retry policy for the client (default: Atlassian's advice).
     :param limits: per-endpoint rate limits (default: the documented figures).
+    :param shared_budget: the site's rate budget shared by every task (the backup store's); None paces
+        this process alone.
     """
 
     conn_name_attr = "jira_assets_conn_id"
@@ -57,9 +60,11 @@ class JiraAssetsHook(BaseHook):
         budget_share: float = 1.0,
         retry: RetryPolicy | None = None,
         limits: RateLimits | None = None,
+        shared_budget: SharedBudget | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.shared_budget = shared_budget
         self.jira_assets_conn_id = jira_assets_conn_id
         self.budget_share = budget_share
         self.retry = retry
@@ -104,6 +109,7 @@ class JiraAssetsHook(BaseHook):
             budget_share=self.budget_share,
             retry=retry,
             limits=_scaled(self.limits or RateLimits(), scale),
+            shared_budget=self.shared_budget,
             **options,
         )
 

@@ -7,8 +7,8 @@ JSON summary (counts, ids) to XCom; payloads stay in MongoDB.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from airflow_assets.operators.lineage import (
 )
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import SNAPSHOT_COLLECTIONS
+from airflow_assets.store.rate_budget import MongoRateBudget
 from airflow_assets.store.snapshots import RUN_BACKFILL_BASE, Snapshot
 from airflow_assets.store.versions import DamagedContentError
 
@@ -93,9 +94,13 @@ class _BackupStepOperator(BaseOperator):
         """Return the Jira Assets hook (built when the task runs)."""
         return JiraAssetsHook(self.jira_assets_conn_id, budget_share=self.budget_share)
 
-    def database(self) -> AbstractContextManager[Database]:
-        """Open the backup database for the length of the block."""
-        return backup_database(self.mongo_conn_id, self.mongo_database)
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        """Open the backup database for the length of the block; the site's API calls share its budget."""
+        with backup_database(self.mongo_conn_id, self.mongo_database) as db:
+            # Every task of the site, in whatever worker, leases its calls from the same counters.
+            self.hook.shared_budget = MongoRateBudget(db)
+            yield db
 
     def snapshot_id(self, db: Database, context: Context) -> str:
         """Return the id of the snapshot this DAG run writes.

@@ -48,6 +48,7 @@ from airflow_assets.restore.request import ROLLBACK, RestoreParamError, RestoreR
 from airflow_assets.restore.session import PlanNotStoredError
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import SNAPSHOT_COLLECTIONS
+from airflow_assets.store.rate_budget import MongoRateBudget
 from airflow_assets.store.versions import DamagedContentError
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,11 @@ class RestoreStepOperator(BaseOperator):
                     snapshot_key=snapshot_key(),
                 )
                 session = RestoreSession(
-                    request, db, None, settings, connect=lambda conn_id: _target_client(request, conn_id)
+                    request,
+                    db,
+                    None,
+                    settings,
+                    connect=lambda conn_id: _target_client(request, conn_id, MongoRateBudget(db)),
                 )
                 return self._run(session, dag_run)
             except _NOT_RETRIED as error:
@@ -275,7 +280,11 @@ class RestoreStepOperator(BaseOperator):
         summaries: dict[str, Any] = {}
         for mapping in request.mappings:
             entry = self._backup_target_of(mapping.new_key, conn_id, request.source_site)
-            hook = JiraAssetsHook(str(entry["conn_id"]), budget_share=float(entry.get("budget_share", 1.0)))
+            hook = JiraAssetsHook(
+                str(entry["conn_id"]),
+                budget_share=float(entry.get("budget_share", 1.0)),
+                shared_budget=MongoRateBudget(session.db),
+            )
             done = backup_now(
                 hook.get_client(),
                 session.db,
@@ -337,10 +346,10 @@ class RestoreStepOperator(BaseOperator):
         )
 
 
-def _target_client(request: RestoreRequest, conn_id: str) -> AssetsClient:
+def _target_client(request: RestoreRequest, conn_id: str, budget: MongoRateBudget) -> AssetsClient:
     """Return the client of the target site; a bad connection the run named is a bad parameter."""
     try:
-        return JiraAssetsHook(conn_id).get_client()
+        return JiraAssetsHook(conn_id, shared_budget=budget).get_client()
     except AssetsConfigError as error:
         if request.target_conn_id is None:
             raise

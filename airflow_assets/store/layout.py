@@ -33,6 +33,8 @@ RECONSTRUCTION_NOTES = "reconstruction_notes"
 # Sites backed up with schemas: "*": which schemas each run of a site listed, and each schema ever listed.
 SITE_LISTINGS = "site_listings"
 SITE_SCHEMAS = "site_schemas"
+# A site's shared rate budget: one counter per site, endpoint class and time slot (store.rate_budget).
+RATE_BUDGET = "rate_budget"
 
 _INDEXES: dict[str, list[IndexModel]] = {
     SNAPSHOTS: [

@@ -27,6 +27,7 @@ COLLECTION_CONSTANTS = (
     "RECONSTRUCTION_NOTES",
     "SITE_LISTINGS",
     "SITE_SCHEMAS",
+    "RATE_BUDGET",
 )
 COLLECTION_NAMES = frozenset(getattr(layout, name) for name in COLLECTION_CONSTANTS)
 

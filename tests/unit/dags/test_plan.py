@@ -93,7 +93,7 @@ def test_one_backup_dag_per_schema_with_lowercase_ids_and_resolved_settings() ->
         include=IncludeSettings(history=True, comments=False, connected_tickets=True),
         full_sweep_every=7,
         pool="jira_assets_Prod",
-        budget_share=0.5,
+        budget_share=1.0,  # parallel_schemas 2 caps concurrency; the budget is shared, not split
         tags=("jira-assets", "backup", "site:Prod", "schema:PEOPLE"),
         doc_md=people.doc_md,
         source="dags/jira_assets.yaml",
@@ -355,7 +355,7 @@ def test_the_restore_dag_knows_how_each_schema_is_backed_up() -> None:
         "sweep": "rolling",
         "dag_id": "jira_assets_backup_prod_people",
         "conn_id": "jira_prod",
-        "budget_share": 0.5,
+        "budget_share": 1.0,
     }
     # Each one says what the schema's own backup DAG does, and survives the trip through JSON.
     assert json.loads(json.dumps(targets)) == targets
