@@ -57,7 +57,8 @@ def test_a_site_of_every_schema_gets_one_dag_with_the_site_settings() -> None:
         "*/15 * * * *",
         "Europe/Berlin",
     )
-    assert (spec.pool, spec.parallel_schemas, spec.budget_share) == ("jira_assets_Prod", 3, 1 / 3)
+    # parallel_schemas caps how many schemas run at once; each takes from the one shared budget, whole.
+    assert (spec.pool, spec.parallel_schemas, spec.budget_share) == ("jira_assets_Prod", 3, 1.0)
     assert not spec.include.comments and spec.include.history
     assert spec.exclude == ("HR",)
     # Schemas another site of the same connection names keep their own DAGs: the listing leaves them out.
