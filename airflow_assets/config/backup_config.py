@@ -16,6 +16,7 @@ from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 from airflow_assets.config.alerts import AlertSettings
+from airflow_assets.config.drills import DrillSettings, resolve_drilled
 from airflow_assets.config.clashes import (
     backed_up_twice_message,
     duplicate_indexes,
@@ -35,6 +36,7 @@ class BackupConfig(BaseModel):
     sites: dict[SiteName, SiteSettings] = Field(min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    drills: DrillSettings | None = None
 
     @_model_validator(mode="after")
     def _refuse_sites_equal_but_for_case(self) -> BackupConfig:
@@ -63,6 +65,16 @@ class BackupConfig(BaseModel):
                             "message": backed_up_twice_message(entry.key, site.conn_id, *earlier),
                         },
                     )
+        return self
+
+    @_model_validator(mode="after")
+    def _drill_configured_schemas(self) -> BackupConfig:
+        if self.drills is not None:
+            keys = {name: [entry.key for entry in site.schemas] for name, site in self.sites.items()}
+            connections = {name: site.conn_id for name, site in self.sites.items()}
+            _, problems = resolve_drilled(self.drills, keys, connections)
+            if problems:
+                raise PydanticCustomError("drills", "{message}", {"message": "; ".join(problems)})
         return self
 
     def schema_settings(self) -> list[SchemaSettings]:
