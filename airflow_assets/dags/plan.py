@@ -34,6 +34,7 @@ RETENTION_SCHEDULE = "30 4 * * *"
 RETENTION_TIMEZONE = "UTC"
 RESTORE_DAG_ID = "jira_assets_restore"
 MONITOR_DAG_ID = "jira_assets_monitor"
+DRILL_DAG_ID = "jira_assets_drill"
 ASSET_SCHEME = "jira-assets"
 BASE_TAGS = ("jira-assets",)
 _UNSAFE_ID_CHARS = re.compile(r"[^a-z0-9_]+")
@@ -188,7 +189,36 @@ class MonitorDagSpec:
     notify: tuple[Mapping[str, Any], ...] = ()
 
 
-DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec | MonitorDagSpec
+@dataclass(frozen=True)
+class DrillDagSpec:
+    """The drill DAG: restores each drilled schema's latest snapshot into a scratch schema on the drill
+    target, verifies it, records the RTO in ``drills`` and deletes the scratch schema.
+
+    :param dag_id: ``jira_assets_drill``.
+    :param target_conn_id: the ``jira_assets`` connection drills restore into.
+    :param schemas: ``(site, key)`` of every drilled schema.
+    :param schedule: a cron expression (default Sundays 05:00).
+    :param timezone: the time zone of the schedule.
+    :param max_objects: the most objects one drill restores.
+    :param sites: the site names of the backup config.
+    """
+
+    dag_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    target_conn_id: str
+    schemas: tuple[tuple[str, str], ...]
+    schedule: str
+    timezone: str
+    max_objects: int
+    sites: tuple[str, ...]
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
+
+
+DagSpec = BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec | MonitorDagSpec | DrillDagSpec
 
 
 def backup_dag_id(site: str, schema_key: str) -> str:
@@ -258,6 +288,9 @@ def plan_dags(text: str, *, source: str) -> list[DagSpec]:
     specs.append(_plan_retention(parts, source))
     specs.append(_plan_restore(parts, source))
     specs.append(_plan_monitor(parts, source))
+    drill = _plan_drill(parts, source)
+    if drill is not None:
+        specs.append(drill)
     notify = (
         tuple(entry.model_dump(exclude_none=True) for entry in parts.alerts.notify) if parts.alerts else ()
     )
@@ -302,6 +335,42 @@ older than {age}, or when a snapshot holds more than {monitor.max_object_drop:.0
 before it (a mass deletion: restore the missing objects with `jira_assets_restore`, mode `recreate_missing`).
 Schemas: {", ".join(f"`{w.site}/{w.schema_key}`" for w in watched) or "none"}.
 Generated from `{source}`.
+""",
+        source=source,
+    )
+
+
+def _plan_drill(parts: ConfigParts, source: str) -> DrillDagSpec | BrokenDagSpec | None:
+    """Plan the drill DAG when the config has a ``drills`` section (a broken one: a placeholder)."""
+    if parts.drills_problems:
+        return _broken(DRILL_DAG_ID, parts.drills_problems, source, kind="drill")
+    if parts.drills is None:
+        return None
+    assert parts.mongo is not None  # the caller returned a single placeholder otherwise
+    drills = parts.drills
+    schemas = tuple((d.site, d.schema_key) for d in parts.drilled)
+    named = ", ".join(f"`{site}/{key}`" for site, key in schemas)
+    return DrillDagSpec(
+        dag_id=DRILL_DAG_ID,
+        mongo_conn_id=parts.mongo.conn_id,
+        mongo_database=parts.mongo.database,
+        target_conn_id=drills.target_conn_id,
+        schemas=schemas,
+        schedule=drills.schedule,
+        timezone=drills.timezone,
+        max_objects=drills.max_objects,
+        sites=tuple(site.name for site in parts.sites),
+        tags=(*BASE_TAGS, "drill"),
+        doc_md=f"""\
+# Restore drills: the RTO, measured
+
+For each of {named}: restores the latest complete snapshot into a scratch schema (`DRL` + 7 hex digits) on
+connection `{drills.target_conn_id}`, verifies it against the snapshot, records the wall time, objects/min and
+the bound the rate limits set in `drills` (`airflow-assets drills list`), and deletes the scratch schema,
+also when the restore failed. A snapshot of more than {drills.max_objects} objects is drilled in part (whole
+object types up to that many objects; recorded as partial). A failed drill fails its task and alerts.
+
+**When:** `{drills.schedule}` ({drills.timezone}). Generated from `{source}`.
 """,
         source=source,
     )
