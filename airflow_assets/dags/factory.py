@@ -295,6 +295,7 @@ def build_monitor_dag(spec: MonitorDagSpec) -> DAG:
             schemas=[dataclasses.asdict(watch) for watch in spec.schemas],
             max_age_hours=spec.max_age_hours,
             max_object_drop=spec.max_object_drop,
+            drills=[dataclasses.asdict(watch) for watch in spec.drills],
             mongo_conn_id=spec.mongo_conn_id,
             mongo_database=spec.mongo_database,
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from airflow_assets.backup.drill_watch import DrillWatch
 from airflow_assets.backup.monitor import SchemaWatch
 from airflow_assets.backup.schema_config import BackupTarget, backup_target_key
 from airflow_assets.config.loading import config_path, read_config_text, read_yaml
@@ -174,6 +175,7 @@ class MonitorDagSpec:
     :param doc_md: the DAG's documentation.
     :param source: the configuration file.
     :param notify: the failure notifiers (an alert is the monitor task failing).
+    :param drills: every drilled schema with the drill schedule (alert: no successful drill in two periods).
     """
 
     dag_id: str
@@ -187,6 +189,7 @@ class MonitorDagSpec:
     doc_md: str
     source: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
+    drills: tuple[DrillWatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -326,6 +329,11 @@ def _plan_monitor(parts: ConfigParts, source: str) -> MonitorDagSpec | BrokenDag
         schemas=tuple(watched),
         max_age_hours=monitor.max_age_hours,
         max_object_drop=monitor.max_object_drop,
+        drills=tuple(
+            DrillWatch(d.site, d.schema_key, parts.drills.schedule, parts.drills.timezone) for d in parts.drilled
+        )
+        if parts.drills is not None
+        else (),
         tags=(*BASE_TAGS, "monitor"),
         doc_md=f"""\
 # Watch the Jira Assets backups

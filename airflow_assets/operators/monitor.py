@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_assets.backup.drill_watch import DrillWatch, check_drills
 from airflow_assets.backup.monitor import SchemaWatch, check_snapshots
 from airflow_assets.hooks.backup_store import backup_database
 
@@ -24,6 +25,8 @@ class SnapshotMonitorOperator(BaseOperator):
     :param max_object_drop: the share of objects a snapshot may lose against the one before it.
     :param mongo_conn_id: the ``mongo`` connection of the backup store.
     :param mongo_database: the database backups are kept in.
+    :param drills: ``{site, schema_key, schedule, timezone}`` of every drilled schema (the drill schedule):
+        alert when one has no successful restore drill in two drill periods.
     """
 
     template_fields: Sequence[str] = ("mongo_conn_id", "mongo_database")
@@ -37,6 +40,7 @@ class SnapshotMonitorOperator(BaseOperator):
         max_object_drop: float,
         mongo_conn_id: str = "jira_assets_backup",
         mongo_database: str = "jira_assets",
+        drills: Sequence[dict[str, str]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,6 +49,7 @@ class SnapshotMonitorOperator(BaseOperator):
         self.max_object_drop = max_object_drop
         self.mongo_conn_id = mongo_conn_id
         self.mongo_database = mongo_database
+        self.drills = [dict(drill) for drill in drills]
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check; return the number of schemas checked, or fail with every finding."""
@@ -56,6 +61,7 @@ class SnapshotMonitorOperator(BaseOperator):
                 max_age_hours=self.max_age_hours,
                 max_object_drop=self.max_object_drop,
             )
+            findings += check_drills(db, [DrillWatch(**drill) for drill in self.drills], now=datetime.now(UTC))
         for finding in findings:
             log.error("%s", finding.message)
         if findings:

@@ -187,3 +187,48 @@ run_drill(db, target, lambda _: client, settle_seconds=0.05)
     assert _scratch_schemas(sandbox) == []
     [record] = drill_history(mongo_db)
     assert record["tries"] == 2 and record["status"] == "succeeded"
+
+
+def test_the_monitor_alerts_when_a_drilled_schema_has_no_successful_drill_in_two_periods(
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{DRILL_CONN.upper()}", sandbox_connection(sandbox, rate_limit_scale=100))
+    alerts = tmp_path / "alerts.jsonl"
+    config = {"alerts": f"{{notify: [{{kind: file, path: '{alerts}'}}]}}", "extra": _drill_section()}
+    dags = backup_dags("LOC", **config)
+    assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    assert str(dags["jira_assets_drill"].test().state) == "success"
+    assert str(dags["jira_assets_monitor"].test().state) == "success"
+
+    # The drills kept failing since: the last successful one is 15 days old (weekly drills: 14 allowed).
+    mongo_db["drills"].update_many({}, {"$set": {"finished_at": datetime.now(UTC) - timedelta(days=15)}})
+    stale = backup_dags("LOC", **config)["jira_assets_monitor"].test()
+
+    assert str(stale.state) == "failed"
+    message = json.loads(alerts.read_text().splitlines()[-1])["message"]
+    assert "test/LOC: the last successful restore drill finished 15.0 days ago" in message
+    assert "more than two drill periods (14.0 days)" in message
+
+
+def test_a_schema_backed_up_for_two_drill_periods_and_never_drilled_alerts(mongo_db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from airflow_assets.backup.drill_watch import DrillWatch, check_drills
+
+    now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    base = {"site": "test", "schema_key": "LOC", "workspace_id": "ws", "schema_id": "3", "status": "complete"}
+    mongo_db["snapshots"].insert_one({**base, "seq": 1, "kind": "full", "finished_at": now - timedelta(days=3)})
+    watch = [DrillWatch("test", "LOC", "0 5 * * 0", "UTC")]
+
+    assert check_drills(mongo_db, watch, now=now) == []  # too young to have missed two drills
+    mongo_db["snapshots"].insert_one({**base, "seq": 0, "kind": "full", "finished_at": now - timedelta(days=20)})
+    [finding] = check_drills(mongo_db, watch, now=now)
+    assert finding.kind == "never_drilled" and "never restored by a drill" in finding.message
+    # A failed drill does not count; a successful one does.
+    mongo_db["drills"].insert_one({"site": "test", "schema_key": "LOC", "status": "failed", "finished_at": now})
+    assert [f.kind for f in check_drills(mongo_db, watch, now=now)] == ["never_drilled"]
+    mongo_db["drills"].insert_one({"site": "test", "schema_key": "LOC", "status": "succeeded", "finished_at": now})
+    assert check_drills(mongo_db, watch, now=now) == []
