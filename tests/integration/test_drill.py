@@ -45,12 +45,26 @@ def _states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
+def _cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
+    from airflow_assets.cli import main
+
+    capsys.readouterr()
+    code = main([*args, "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
 def test_the_drill_dag_restores_verifies_records_the_rto_and_deletes_the_scratch_schema(
-    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
     monkeypatch.setenv(f"AIRFLOW_CONN_{DRILL_CONN.upper()}", sandbox_connection(sandbox, rate_limit_scale=100))
     dags = backup_dags("LOC", extra=_drill_section())
+    config = tmp_path / "jira_assets.yaml"
     assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
+    assert "test/LOC: never restored" in _cli(capsys, config, "snapshots", "list")
+    assert json.loads(_cli(capsys, config, "drills", "list", "--json")) == []
     keys_before = {str(s["objectSchemaKey"]) for s in client_for(sandbox).iter_object_schemas()}
     creates_before = accepted(sandbox, "POST object/create")
 
@@ -71,6 +85,14 @@ def test_the_drill_dag_restores_verifies_records_the_rto_and_deletes_the_scratch
     assert accepted(sandbox, "POST object/create") - creates_before >= count
     assert _scratch_schemas(sandbox) == []
     assert {str(s["objectSchemaKey"]) for s in client_for(sandbox).iter_object_schemas()} == keys_before
+    # The history and the snapshots page say it.
+    [row] = json.loads(_cli(capsys, config, "drills", "list", "--json"))
+    assert row["id"] == record["_id"] and row["status"] == "succeeded" and row["seconds"] == record["seconds"]
+    assert "test/LOC" in _cli(capsys, config, "drills", "list")
+    listed = _cli(capsys, config, "snapshots", "list")
+    assert f"test/LOC: restored and verified 0 days ago: {count} objects in " in listed
+    [snapshot] = json.loads(_cli(capsys, config, "snapshots", "list", "--json"))
+    assert snapshot["last_drill"]["id"] == record["_id"] and snapshot["last_drill"]["objects"] == count
 
 
 def test_a_drill_into_a_refused_target_records_the_failure_and_alerts(
