@@ -217,7 +217,11 @@ TOOLS = (
         "one restore run: request, steps, verify, warnings; --key-map FILE writes its old -> new keys; "
         "--changes lists what a rollback changes",
     ),
-    (("drills", "list"), "drills_list", "a table of the restore drills: schema, result, RTO, objects/min, ratio"),
+    (
+        ("drills", "list"),
+        "drills_list",
+        "a table of the restore drills: schema, result, RTO, objects/min, ratio",
+    ),
     (
         ("config", "check"),
         "config_check",

@@ -53,8 +53,8 @@ def check_drills(db: Database, drills: Sequence[DrillWatch], *, now: datetime) -
                 Finding(
                     watch.site, watch.schema_key, "drill_stale",
                     f"{name}: the last successful restore drill finished {_days(now - finished)} ago "
-                    f"({finished:%Y-%m-%d %H:%M} UTC), more than two drill periods ({_days(limit)}): check the "
-                    "DAG jira_assets_drill (`airflow-assets drills list` shows why drills failed)",
+                    f"({finished:%Y-%m-%d %H:%M} UTC), more than two drill periods ({_days(limit)}): "
+                    "check the DAG jira_assets_drill (`airflow-assets drills list` shows why drills failed)",
                 )
             )  # fmt: skip
     return findings

@@ -16,12 +16,12 @@ from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
 from airflow_assets.config.alerts import AlertSettings
-from airflow_assets.config.drills import DrillSettings, resolve_drilled
 from airflow_assets.config.clashes import (
     backed_up_twice_message,
     duplicate_indexes,
     site_clash_message,
 )
+from airflow_assets.config.drills import DrillSettings, resolve_drilled
 from airflow_assets.config.fields import MODEL_CONFIG, SiteName
 from airflow_assets.config.sites import SchemaSettings, SiteSettings
 from airflow_assets.config.storage import MongoSettings, RetentionPolicy

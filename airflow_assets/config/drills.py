@@ -110,7 +110,9 @@ def resolve_drilled(
         else:
             found.append(DrilledSchema(sites[0], key))
     if len({(d.site, d.schema_key) for d in found}) < len(found):
-        problems.append(f"{format_path(['drills', 'schemas'])}: a schema is listed twice (as KEY and site/KEY)")
+        problems.append(
+            f"{format_path(['drills', 'schemas'])}: a schema is listed twice (as KEY and site/KEY)"
+        )
     backed_up = [name for name, conn_id in site_connections.items() if conn_id == drills.target_conn_id]
     if backed_up and not drills.allow_backed_up_site:
         problems.append(

@@ -330,7 +330,8 @@ def _plan_monitor(parts: ConfigParts, source: str) -> MonitorDagSpec | BrokenDag
         max_age_hours=monitor.max_age_hours,
         max_object_drop=monitor.max_object_drop,
         drills=tuple(
-            DrillWatch(d.site, d.schema_key, parts.drills.schedule, parts.drills.timezone) for d in parts.drilled
+            DrillWatch(d.site, d.schema_key, parts.drills.schedule, parts.drills.timezone)
+            for d in parts.drilled
         )
         if parts.drills is not None
         else (),

@@ -29,7 +29,13 @@ from airflow_assets.restore.request import RestoreParamError
 log = logging.getLogger(__name__)
 
 # What a retry cannot mend: bad input, a refused write, a verify that found differences.
-_NOT_RETRIED = (DrillFailedError, RestoreParamError, AssetsConfigError, AssetsBadRequestError, AssetsAuthError)
+_NOT_RETRIED = (
+    DrillFailedError,
+    RestoreParamError,
+    AssetsConfigError,
+    AssetsBadRequestError,
+    AssetsAuthError,
+)
 
 
 class RestoreDrillOperator(BaseOperator):
@@ -83,11 +89,16 @@ class RestoreDrillOperator(BaseOperator):
         with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             try:
                 result = run_drill(
-                    db, target, lambda conn_id: JiraAssetsHook(conn_id).get_client(), snapshot_key=snapshot_key()
+                    db,
+                    target,
+                    lambda conn_id: JiraAssetsHook(conn_id).get_client(),
+                    snapshot_key=snapshot_key(),
                 )
             except _NOT_RETRIED as error:
                 log.error("drill of %s/%s failed: %s", self.site, self.schema_key, error)
-                raise AirflowFailException(f"drill of {self.site}/{self.schema_key} failed: {error}") from None
+                raise AirflowFailException(
+                    f"drill of {self.site}/{self.schema_key} failed: {error}"
+                ) from None
         return {
             key: value
             for key, value in result.as_dict().items()

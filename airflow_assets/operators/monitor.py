@@ -61,7 +61,9 @@ class SnapshotMonitorOperator(BaseOperator):
                 max_age_hours=self.max_age_hours,
                 max_object_drop=self.max_object_drop,
             )
-            findings += check_drills(db, [DrillWatch(**drill) for drill in self.drills], now=datetime.now(UTC))
+            findings += check_drills(
+                db, [DrillWatch(**drill) for drill in self.drills], now=datetime.now(UTC)
+            )
         for finding in findings:
             log.error("%s", finding.message)
         if findings:

@@ -29,6 +29,7 @@ from airflow_assets.api import AssetsClient
 from airflow_assets.api.endpoints import OBJECT_CREATE, OBJECT_UPDATE
 from airflow_assets.exceptions import AssetsBadRequestError, JiraAssetsError
 from airflow_assets.messages import cut
+from airflow_assets.restore.objects import SETTLE_SECONDS
 from airflow_assets.restore.request import RestoreParamError, parse_request
 from airflow_assets.restore.schema_source import SchemaSource, load_schema_source
 from airflow_assets.restore.scope import scope_types
@@ -213,7 +214,9 @@ def run_drill(
                 delete_scratch(client, result.scratch_key)
                 result.scratch_deleted = client.find_object_schema(result.scratch_key) is None
             except Exception as error:  # the record says so; the teardown task tries again
-                result.errors.append(cut(f"scratch schema not deleted: {type(error).__name__}: {error}", 2000))
+                result.errors.append(
+                    cut(f"scratch schema not deleted: {type(error).__name__}: {error}", 2000)
+                )
         if result.errors:
             result.status = FAILED
         update_drill(db, record, {**result.as_dict(), "finished_at": datetime.now(UTC)})
@@ -273,7 +276,7 @@ def _restore(
         sites=tuple(target.sites),
         target_conn_id=target.target_conn_id,
         snapshot_key=snapshot_key,
-        **({"settle_seconds": settle_seconds} if settle_seconds is not None else {}),
+        settle_seconds=SETTLE_SECONDS if settle_seconds is None else settle_seconds,
     )
     session = RestoreSession(parse_request(params), db, client, settings)
     session.on_created = on_created

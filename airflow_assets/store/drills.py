@@ -43,6 +43,7 @@ def start_drill(db: Database, record_id: str, fields: Mapping[str, Any], *, now:
         upsert=True,
         return_document=True,
     )
+    assert document is not None  # upserted
     return int(document["tries"])
 
 

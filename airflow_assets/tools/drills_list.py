@@ -1,8 +1,8 @@
 """``airflow-assets drills list``: the restore drills recorded in the backup store, newest first.
 
-Each drill of a schema in a run of ``jira_assets_drill`` keeps one record (see :mod:`airflow_assets.store.drills`):
-its result, the RTO (wall time of the restore, objects/min), the bound the rate limits set for its object
-writes and the ratio, whether it was partial, and its errors.
+Each drill of a schema in a run of ``jira_assets_drill`` keeps one record
+(see :mod:`airflow_assets.store.drills`): its result, the RTO (wall time of the restore, objects/min),
+the bound the rate limits set for its object writes and the ratio, whether it was partial, and its errors.
 
 ``--json`` prints a list, one entry per drill::
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 FIELDS = (
     "site", "schema_key", "status", "snapshot_id", "target", "scratch_key", "objects", "objects_total",
-    "partial", "seconds", "objects_per_min", "bound_seconds", "ratio", "verify_ok", "scratch_deleted", "tries",
+    "partial", "seconds", "objects_per_min", "bound_seconds", "ratio", "verify_ok", "scratch_deleted",
+    "tries",
 )  # fmt: skip
 
 

@@ -59,7 +59,9 @@ def test_the_drill_dag_restores_verifies_records_the_rto_and_deletes_the_scratch
     backup_dags: BackupDags, sandbox: RunningSandbox, mongo_db: Database, monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    monkeypatch.setenv(f"AIRFLOW_CONN_{DRILL_CONN.upper()}", sandbox_connection(sandbox, rate_limit_scale=100))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{DRILL_CONN.upper()}", sandbox_connection(sandbox, rate_limit_scale=100)
+    )
     dags = backup_dags("LOC", extra=_drill_section())
     config = tmp_path / "jira_assets.yaml"
     assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
@@ -75,7 +77,9 @@ def test_the_drill_dag_restores_verifies_records_the_rto_and_deletes_the_scratch
     count = sandbox.seed.object_counts["LOC"]
     assert record["status"] == "succeeded" and record["verify_ok"] is True
     assert record["objects"] == record["objects_total"] == count and record["partial"] is False
-    assert record["seconds"] > 0 and record["objects_per_min"] == pytest.approx(count / record["seconds"] * 60, 0.01)
+    assert record["seconds"] > 0 and record["objects_per_min"] == pytest.approx(
+        count / record["seconds"] * 60, 0.01
+    )
     assert record["bound_seconds"] > 0 and record["ratio"] == pytest.approx(
         record["bound_seconds"] / record["seconds"], abs=0.01
     )
@@ -102,7 +106,9 @@ def test_a_drill_into_a_refused_target_records_the_failure_and_alerts(
     wrong = sandbox_connection(sandbox, rate_limit_scale=100).replace(sandbox.api_token, "not-the-token")
     monkeypatch.setenv(f"AIRFLOW_CONN_{DRILL_CONN.upper()}", wrong)
     alerts = tmp_path / "alerts.jsonl"
-    dags = backup_dags("LOC", alerts=f"{{notify: [{{kind: file, path: '{alerts}'}}]}}", extra=_drill_section())
+    dags = backup_dags(
+        "LOC", alerts=f"{{notify: [{{kind: file, path: '{alerts}'}}]}}", extra=_drill_section()
+    )
     assert str(dags["jira_assets_backup_test_loc"].test().state) == "success"
 
     run = dags["jira_assets_drill"].test()
@@ -140,7 +146,13 @@ def test_a_restore_that_breaks_half_way_is_recorded_and_its_scratch_schema_still
             raise ConnectionResetError("the target went away")
 
     with pytest.raises(ConnectionResetError):
-        run_drill(mongo_db, _target("manual__1"), lambda _: client, settle_seconds=0.05, on_created=crash_after_three)
+        run_drill(
+            mongo_db,
+            _target("manual__1"),
+            lambda _: client,
+            settle_seconds=0.05,
+            on_created=crash_after_three,
+        )
 
     assert seen_on_target == [[scratch_key("manual__1", "test", "LOC")]]  # it existed, with objects
     [record] = drill_history(mongo_db)
@@ -156,7 +168,9 @@ def test_a_drill_capped_by_max_objects_restores_whole_types_and_says_it_was_part
     back_up(client, mongo_db, "LOC", "run-1")
     total = sandbox.seed.object_counts["LOC"]
 
-    result = run_drill(mongo_db, _target("manual__cap", max_objects=total - 1), lambda _: client, settle_seconds=0.05)
+    result = run_drill(
+        mongo_db, _target("manual__cap", max_objects=total - 1), lambda _: client, settle_seconds=0.05
+    )
 
     assert result.partial and result.types
     assert 0 < result.objects <= total - 1 and result.objects_total == total
@@ -179,7 +193,8 @@ from airflow_assets.api import AssetsClient, RateLimits
 from airflow_assets.restore.drill import DrillTarget, run_drill
 client = AssetsClient(
     site_url={sandbox.url!r}, email={sandbox.email!r}, api_token={sandbox.api_token!r},
-    api_base_url={sandbox.api_base_url!r}, limits=RateLimits(default_limit=300, limits={{}}, total_limit=None),
+    api_base_url={sandbox.api_base_url!r},
+    limits=RateLimits(default_limit=300, limits={{}}, total_limit=None),
 )
 db = pymongo.MongoClient({mongo_server.uri!r})[{mongo_db.name!r}]
 target = DrillTarget("jira_assets_drill", "manual__k", "test", "LOC", {DRILL_CONN!r}, 10000, ("test",))
@@ -190,7 +205,10 @@ run_drill(db, target, lambda _: client, settle_seconds=0.05)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, "the first try ended before it could be killed"
-        counts = {s["objectSchemaKey"]: s.get("objectCount") for s in client.iter_object_schemas(include_counts=True)}
+        counts = {
+            s["objectSchemaKey"]: s.get("objectCount")
+            for s in client.iter_object_schemas(include_counts=True)
+        }
         if counts.get(key):
             break
         time.sleep(0.05)
@@ -217,7 +235,9 @@ def test_the_monitor_alerts_when_a_drilled_schema_has_no_successful_drill_in_two
 ) -> None:  # fmt: skip
     from datetime import UTC, datetime, timedelta
 
-    monkeypatch.setenv(f"AIRFLOW_CONN_{DRILL_CONN.upper()}", sandbox_connection(sandbox, rate_limit_scale=100))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{DRILL_CONN.upper()}", sandbox_connection(sandbox, rate_limit_scale=100)
+    )
     alerts = tmp_path / "alerts.jsonl"
     config = {"alerts": f"{{notify: [{{kind: file, path: '{alerts}'}}]}}", "extra": _drill_section()}
     dags = backup_dags("LOC", **config)
@@ -242,15 +262,23 @@ def test_a_schema_backed_up_for_two_drill_periods_and_never_drilled_alerts(mongo
 
     now = datetime(2026, 12, 7, 9, tzinfo=UTC)
     base = {"site": "test", "schema_key": "LOC", "workspace_id": "ws", "schema_id": "3", "status": "complete"}
-    mongo_db["snapshots"].insert_one({**base, "seq": 1, "kind": "full", "finished_at": now - timedelta(days=3)})
+    mongo_db["snapshots"].insert_one(
+        {**base, "seq": 1, "kind": "full", "finished_at": now - timedelta(days=3)}
+    )
     watch = [DrillWatch("test", "LOC", "0 5 * * 0", "UTC")]
 
     assert check_drills(mongo_db, watch, now=now) == []  # too young to have missed two drills
-    mongo_db["snapshots"].insert_one({**base, "seq": 0, "kind": "full", "finished_at": now - timedelta(days=20)})
+    mongo_db["snapshots"].insert_one(
+        {**base, "seq": 0, "kind": "full", "finished_at": now - timedelta(days=20)}
+    )
     [finding] = check_drills(mongo_db, watch, now=now)
     assert finding.kind == "never_drilled" and "never restored by a drill" in finding.message
     # A failed drill does not count; a successful one does.
-    mongo_db["drills"].insert_one({"site": "test", "schema_key": "LOC", "status": "failed", "finished_at": now})
+    mongo_db["drills"].insert_one(
+        {"site": "test", "schema_key": "LOC", "status": "failed", "finished_at": now}
+    )
     assert [f.kind for f in check_drills(mongo_db, watch, now=now)] == ["never_drilled"]
-    mongo_db["drills"].insert_one({"site": "test", "schema_key": "LOC", "status": "succeeded", "finished_at": now})
+    mongo_db["drills"].insert_one(
+        {"site": "test", "schema_key": "LOC", "status": "succeeded", "finished_at": now}
+    )
     assert check_drills(mongo_db, watch, now=now) == []

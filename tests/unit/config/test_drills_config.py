@@ -28,7 +28,9 @@ def test_a_drills_section_takes_its_defaults_and_resolves_keys_to_their_site() -
     assert config.drills is not None
     assert config.drills.schedule == DEFAULT_DRILL_SCHEDULE
     assert config.drills.max_objects == 10_000
-    parts = validate_parts(read_yaml(SITES + "drills: {target_conn_id: jira_staging, schemas: [PEOPLE, eu/ITAM]}"))
+    parts = validate_parts(
+        read_yaml(SITES + "drills: {target_conn_id: jira_staging, schemas: [PEOPLE, eu/ITAM]}")
+    )
     assert parts.drilled == (DrilledSchema("prod", "PEOPLE"), DrilledSchema("eu", "ITAM"))
 
 
@@ -62,7 +64,9 @@ def test_a_backed_up_site_is_refused_as_target_unless_allowed() -> None:
     problems = _problems("drills: {target_conn_id: jira_eu, schemas: [HR]}\n")
 
     assert "drills.target_conn_id: jira_eu is the connection of the backed-up site eu" in problems
-    allowed = parse_config(SITES + "drills: {target_conn_id: jira_eu, schemas: [HR], allow_backed_up_site: true}")
+    allowed = parse_config(
+        SITES + "drills: {target_conn_id: jira_eu, schemas: [HR], allow_backed_up_site: true}"
+    )
     assert allowed.drills is not None and allowed.drills.allow_backed_up_site
 
 
