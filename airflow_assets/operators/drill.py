@@ -123,11 +123,15 @@ class DeleteScratchSchemasOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Delete the run's scratch schemas that are left; return their keys."""
         run_id = context["dag_run"].run_id
-        client = JiraAssetsHook(self.target_conn_id).get_client()
         deleted = []
-        for site, key in self.schemas:
-            scratch = scratch_key(run_id, site, key)
-            if delete_scratch(client, scratch):
-                log.warning("deleted scratch schema %s (drill of %s/%s) that a try left", scratch, site, key)
-                deleted.append(scratch)
+        try:
+            client = JiraAssetsHook(self.target_conn_id).get_client()
+            for site, key in self.schemas:
+                scratch = scratch_key(run_id, site, key)
+                if delete_scratch(client, scratch):
+                    log.warning("deleted scratch schema %s (drill of %s/%s) a try left", scratch, site, key)
+                    deleted.append(scratch)
+        except _NOT_RETRIED as error:
+            # A target that refuses the credentials refuses them on every retry too.
+            raise AirflowFailException(f"scratch schemas not checked: {error}") from None
         return {"deleted": deleted}
