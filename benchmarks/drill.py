@@ -58,8 +58,10 @@ def main() -> None:
                 f"   {key}: {result.status}, verify {'ok' if result.verify_ok else 'FAILED'}; "
                 f"RTO {result.seconds:.1f} s for {result.objects} objects{partial} = "
                 f"{result.objects_per_min:,.0f} objects/min; bound {result.bound_seconds:.1f} s, ratio "
-                f"{result.ratio}; scratch deleted {result.scratch_deleted} (drill with cleanup {whole:.1f} s)"
+                f"{result.ratio} ({', '.join(f'{k} {v:.1f} s' for k, v in result.bound_parts.items())}); "
+                f"scratch deleted {result.scratch_deleted} (drill with cleanup {whole:.1f} s)"
             )
+            print("      steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.step_seconds.items()))
         print(f"   all three schemas restored, verified and deleted: RTO sum {total_rto:.1f} s")
 
 

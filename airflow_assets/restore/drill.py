@@ -2,9 +2,10 @@
 and deleted again.
 
 The RTO recorded is the wall time of the whole restore (plan, structure, objects, comments, restrictions,
-verify), with the objects per minute and the bound the rate limits set for the object writes (creates at
-the ``object/create`` limit, links at the ``PUT object`` limit, side by side), so ``ratio`` = bound / wall
-time says how close to the limits the restore ran.
+verify), with the objects per minute and the bound the rate limits set for the calls it made, step after
+step: the object writes (creates at the ``object/create`` limit, links at the ``PUT object`` limit, side by
+side), then the comment writes (``comment/create``), then verify's reads (at the ``object/aql`` limit, the
+lowest of the read classes it uses). ``ratio`` = bound / wall time says how close to the limits it ran.
 
 Every try restores afresh into the same scratch key (derived from the run and the schema): a try first
 deletes what an earlier, killed try left there, and always deletes its own scratch schema at the end, also
@@ -26,7 +27,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.api.endpoints import OBJECT_CREATE, OBJECT_UPDATE
+from airflow_assets.api.endpoints import AQL, COMMENT_CREATE, OBJECT_CREATE, OBJECT_UPDATE
 from airflow_assets.exceptions import AssetsBadRequestError, JiraAssetsError
 from airflow_assets.messages import cut
 from airflow_assets.restore.objects import SETTLE_SECONDS
@@ -87,6 +88,8 @@ class DrillResult:
     seconds: float = 0.0
     objects_per_min: float = 0.0
     bound_seconds: float = 0.0
+    bound_parts: dict[str, float] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
     ratio: float | None = None
     verify_ok: bool | None = None
     differences: int = 0
@@ -163,13 +166,24 @@ def partial_types(
     return chosen, total
 
 
-def rate_bound_seconds(client: AssetsClient, create_calls: int, update_calls: int) -> float:
-    """Return the least seconds the target's create and update limits allow for these calls."""
+def rate_bound_seconds(
+    client: AssetsClient, create_calls: int, update_calls: int, comment_calls: int = 0, verify_reads: int = 0
+) -> dict[str, float]:
+    """Return the least seconds the target's limits allow for each step's calls (``objects``, ``comments``,
+    ``verify``); the steps run one after the other, so the bound is their sum."""
     limits = client.limits
-    per_second = 1 / limits.window_seconds
-    creates = limits.limit_for(OBJECT_CREATE.rate_class) * per_second
-    updates = limits.limit_for(OBJECT_UPDATE.rate_class) * per_second
-    return max(create_calls / creates, update_calls / updates)
+
+    def per_second(rate_class: str) -> float:
+        return limits.limit_for(rate_class) / limits.window_seconds
+
+    return {
+        "objects": max(
+            create_calls / per_second(OBJECT_CREATE.rate_class),
+            update_calls / per_second(OBJECT_UPDATE.rate_class),
+        ),
+        "comments": comment_calls / per_second(COMMENT_CREATE.rate_class),
+        "verify": verify_reads / per_second(AQL.rate_class),
+    }
 
 
 def run_drill(
@@ -281,17 +295,29 @@ def _restore(
     session = RestoreSession(parse_request(params), db, client, settings)
     session.on_created = on_created
     started = time.perf_counter()
-    session.plan()
-    session.build_structure()
-    objects = session.restore_objects()
-    session.restore_comments()
-    session.apply_restrictions()
-    report = session.verify()
+
+    def timed(step: str, run: Callable[[], Any]) -> Any:
+        began = time.perf_counter()
+        try:
+            return run()
+        finally:
+            result.step_seconds[step] = round(time.perf_counter() - began, 2)
+
+    timed("plan", session.plan)
+    timed("structure", session.build_structure)
+    objects = timed("objects", session.restore_objects)
+    comments = timed("comments", session.restore_comments)
+    timed("restrictions", session.apply_restrictions)
+    report = timed("verify", session.verify)
     result.seconds = round(time.perf_counter() - started, 2)
     session.report()
     result.objects = objects.created + objects.already_done + objects.reconciled
     result.objects_per_min = round(result.objects / result.seconds * 60, 1) if result.seconds else 0.0
-    result.bound_seconds = round(rate_bound_seconds(client, objects.create_calls, objects.update_calls), 2)
+    parts = rate_bound_seconds(
+        client, objects.create_calls, objects.update_calls, comments.comment_calls, report.read_calls
+    )
+    result.bound_parts = {step: round(seconds, 2) for step, seconds in parts.items()}
+    result.bound_seconds = round(sum(parts.values()), 2)
     result.ratio = round(result.bound_seconds / result.seconds, 3) if result.seconds else None
     result.verify_ok, result.differences = report.ok, len(report.differences)
     if not report.ok:

@@ -5,7 +5,8 @@
 ``schema_key``, ``run_id``, ``status`` (``running``, ``succeeded``, ``failed``), ``started_at``,
 ``finished_at``, ``snapshot_id``, ``scratch_key``, ``target``, ``objects``, ``objects_total``, ``partial``,
 ``types``, ``seconds`` (the RTO: wall time of the restore, plan to verify), ``objects_per_min``,
-``bound_seconds`` (the least time the create and update limits allow for the object writes), ``ratio``
+``bound_seconds`` (the least time the rate limits allow for the restore's object writes, comment writes and
+verify reads; ``bound_parts`` per step), ``ratio``
 (bound / seconds), ``verify_ok``, ``scratch_deleted``, ``errors``.
 """
 
