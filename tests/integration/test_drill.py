@@ -282,3 +282,22 @@ def test_a_schema_backed_up_for_two_drill_periods_and_never_drilled_alerts(mongo
         {"site": "test", "schema_key": "LOC", "status": "succeeded", "finished_at": now}
     )
     assert check_drills(mongo_db, watch, now=now) == []
+
+
+def test_a_schema_that_holds_the_scratch_key_but_is_no_drills_is_never_deleted(
+    sandbox: RunningSandbox, mongo_db: Database
+) -> None:
+    from airflow_assets.restore.drill import DrillFailedError
+
+    client = client_for(sandbox)
+    back_up(client, mongo_db, "LOC", "run-1")
+    key = scratch_key("manual__taken", "test", "LOC")
+    client.create_object_schema({"name": "Finance assets", "objectSchemaKey": key})
+
+    with pytest.raises(DrillFailedError, match="not a drill's scratch schema: it is left alone"):
+        run_drill(mongo_db, _target("manual__taken"), lambda _: client, settle_seconds=0.05)
+
+    assert _scratch_schemas(sandbox) == [key]
+    assert client.find_object_schema(key)["name"] == "Finance assets"
+    [record] = drill_history(mongo_db)
+    assert record["status"] == "failed" and "left alone" in record["errors"][0]
