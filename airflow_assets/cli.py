@@ -218,6 +218,11 @@ TOOLS = (
         "--changes lists what a rollback changes",
     ),
     (
+        ("drills", "list"),
+        "drills_list",
+        "a table of the restore drills: schema, result, RTO, objects/min, ratio",
+    ),
+    (
         ("config", "check"),
         "config_check",
         "check a backup configuration file: its problems one per line (exit 2), or a summary",
@@ -238,6 +243,7 @@ GROUP_HELP = {
     "snapshots": "the snapshots in the backup store",
     "restores": "the restore runs recorded in the backup store",
     "config": "the backup configuration file",
+    "drills": "the restore drills recorded in the backup store (the RTO measured)",
 }
 # Commands that run without Airflow: it is not even imported (standalone starts its own Airflow).
 WITHOUT_AIRFLOW = {("config", "check"), ("standalone",)}

@@ -22,6 +22,7 @@ from airflow_assets.config.clashes import (
     duplicate_indexes,
     site_clash_message,
 )
+from airflow_assets.config.drills import DrillSettings, resolve_drilled
 from airflow_assets.config.fields import MODEL_CONFIG, SiteName
 from airflow_assets.config.sites import SchemaSettings, SiteSettings
 from airflow_assets.config.storage import MongoSettings, RetentionPolicy
@@ -36,6 +37,7 @@ class BackupConfig(BaseModel):
     sites: dict[SiteName, SiteSettings] = Field(min_length=1)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    drills: DrillSettings | None = None
 
     @_model_validator(mode="after")
     def _refuse_sites_equal_but_for_case(self) -> BackupConfig:
@@ -74,6 +76,17 @@ class BackupConfig(BaseModel):
         ]
         for name, message in all_schemas_problems(described).items():
             raise PydanticCustomError("every_schema_clash", "{message}", {"site": name, "message": message})
+        return self
+
+    @_model_validator(mode="after")
+    def _drill_configured_schemas(self) -> BackupConfig:
+        if self.drills is not None:
+            keys = {name: [entry.key for entry in site.entries] for name, site in self.sites.items()}
+            connections = {name: site.conn_id for name, site in self.sites.items()}
+            every = {name: site.exclude or [] for name, site in self.sites.items() if site.all_schemas}
+            _, problems = resolve_drilled(self.drills, keys, connections, every)
+            if problems:
+                raise PydanticCustomError("drills", "{message}", {"message": "; ".join(problems)})
         return self
 
     def schema_settings(self) -> list[SchemaSettings]:

@@ -24,6 +24,7 @@ from airflow_assets.config.all_schemas import (
 )
 from airflow_assets.config.backup_config import BackupConfig, settings_at
 from airflow_assets.config.clashes import backed_up_twice_message, duplicate_message, site_clash_message
+from airflow_assets.config.drills import DrilledSchema, DrillSettings, resolve_drilled
 from airflow_assets.config.field_paths import ROOT_PATH, format_path
 from airflow_assets.config.fields import SITE_NAME_PATTERN, check_site_name
 from airflow_assets.config.problems import did_you_mean, problems_of
@@ -102,6 +103,9 @@ class ConfigParts:
     sites: tuple[SitePart, ...]
     alerts: AlertSettings | None = None
     alerts_problems: tuple[str, ...] = ()
+    drills: DrillSettings | None = None
+    drills_problems: tuple[str, ...] = ()
+    drilled: tuple[DrilledSchema, ...] = ()
 
     def all_problems(self) -> list[str]:
         """Return every problem of the configuration, top level first."""
@@ -110,7 +114,9 @@ class ConfigParts:
             problems += site.problems
             for schema in site.schemas:
                 problems += schema.problems
-        return problems + list(self.retention_problems) + list(self.alerts_problems)
+        return [
+            *problems, *self.retention_problems, *self.alerts_problems, *self.drills_problems
+        ]  # fmt: skip
 
     def config(self) -> BackupConfig:
         """Return the whole configuration, built from the parts as they were validated (not a second time).
@@ -131,7 +137,7 @@ class ConfigParts:
                 **{**dict(site.defaults), "schemas": entries, **every},
             )
         return BackupConfig.model_construct(
-            mongo=self.mongo, sites=sites, retention=self.retention, alerts=self.alerts
+            mongo=self.mongo, sites=sites, retention=self.retention, alerts=self.alerts, drills=self.drills
         )
 
 
@@ -180,6 +186,7 @@ def validate_parts(data: Any) -> ConfigParts:
             sites.append(site)
         sites = _refuse_schemas_backed_up_twice(sites)
         sites = _refuse_every_schema_clashes(sites)
+    drills, drills_problems, drilled = _validate_drills(data.get("drills"), sites)
     return ConfigParts(
         tuple(problems),
         mongo,
@@ -188,7 +195,27 @@ def validate_parts(data: Any) -> ConfigParts:
         tuple(sites),
         alerts,
         tuple(alerts_problems),
+        drills,
+        tuple(drills_problems),
+        tuple(drilled),
     )
+
+
+def _validate_drills(
+    raw: Any, sites: Sequence[SitePart]
+) -> tuple[DrillSettings | None, list[str], list[DrilledSchema]]:
+    """Validate ``drills`` (absent: no drills), then its schemas and target against the valid sites."""
+    if raw is None:
+        return None, [], []
+    drills, problems = _validate(DrillSettings, raw, ["drills"])
+    if drills is None:
+        return None, problems, []
+    valid = [site for site in sites if not site.problems and site.defaults is not None]
+    keys = {site.name: [s.entry.key for s in site.schemas if s.entry is not None] for site in valid}
+    connections = {site.name: site.defaults.conn_id for site in sites if site.defaults is not None}
+    every = {site.name: site.exclude for site in valid if site.all_schemas}
+    drilled, problems = resolve_drilled(drills, keys, connections, every)
+    return (None if problems else drills), problems, drilled
 
 
 def _yaml_type(value: Any) -> str:

@@ -22,6 +22,7 @@ from airflow_assets.dags.plan import (
     BackupDagSpec,
     BrokenDagSpec,
     DagSpec,
+    DrillDagSpec,
     MonitorDagSpec,
     RestoreDagSpec,
     RetentionDagSpec,
@@ -271,6 +272,8 @@ def _build(spec: DagSpec) -> DAG:
         return build_monitor_dag(spec)
     if isinstance(spec, SiteBackupDagSpec):
         return build_site_backup_dag(spec)
+    if isinstance(spec, DrillDagSpec):
+        return build_drill_dag(spec)
     return build_broken_dag(spec)
 
 
@@ -296,6 +299,7 @@ def build_monitor_dag(spec: MonitorDagSpec) -> DAG:
             schemas=[dataclasses.asdict(watch) for watch in spec.schemas],
             max_age_hours=spec.max_age_hours,
             max_object_drop=spec.max_object_drop,
+            drills=[dataclasses.asdict(watch) for watch in spec.drills],
             mongo_conn_id=spec.mongo_conn_id,
             mongo_database=spec.mongo_database,
             sites=[dataclasses.asdict(site) for site in spec.sites],
@@ -365,4 +369,41 @@ def build_site_backup_dag(spec: SiteBackupDagSpec) -> DAG:
             retries=5,
         )
         listing >> backups >> teardown.as_teardown(setups=listing)
+    return dag
+
+
+def build_drill_dag(spec: DrillDagSpec) -> DAG:
+    """Build the drill DAG: one drill task per schema, one at a time, then a teardown for scratch schemas.
+
+    One task at a time (``max_active_tasks=1``): each drill takes the target's whole rate budget, so its RTO
+    is the one a real restore would have.
+    """
+    from airflow_assets.operators.drill import DeleteScratchSchemasOperator, RestoreDrillOperator
+
+    with _scheduled_dag(
+        spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT,
+        default_args={**_default_args(spec.notify), "retries": 1}, max_active_tasks=1,
+    ) as dag:  # fmt: skip
+        drills = [
+            RestoreDrillOperator(
+                task_id=f"drill_{site}_{key}".lower(),
+                site=site,
+                schema_key=key,
+                target_conn_id=spec.target_conn_id,
+                max_objects=spec.max_objects,
+                sites=spec.sites,
+                mongo_conn_id=spec.mongo_conn_id,
+                mongo_database=spec.mongo_database,
+            )
+            for site, key in spec.schemas
+        ]
+        cleanup = DeleteScratchSchemasOperator(
+            task_id="delete_scratch_schemas",
+            schemas=[list(schema) for schema in spec.schemas],
+            target_conn_id=spec.target_conn_id,
+            retries=3,
+        )
+        cleanup.as_teardown()
+        for drill in drills:
+            drill >> cleanup
     return dag

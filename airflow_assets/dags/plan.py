@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from airflow_assets.backup.drill_watch import DrillWatch
 from airflow_assets.backup.monitor import SchemaWatch
 from airflow_assets.backup.schema_config import BackupTarget, backup_target_key
 from airflow_assets.backup.site_monitor import SiteWatch
@@ -35,6 +36,7 @@ RETENTION_SCHEDULE = "30 4 * * *"
 RETENTION_TIMEZONE = "UTC"
 RESTORE_DAG_ID = "jira_assets_restore"
 MONITOR_DAG_ID = "jira_assets_monitor"
+DRILL_DAG_ID = "jira_assets_drill"
 ASSET_SCHEME = "jira-assets"
 BASE_TAGS = ("jira-assets",)
 _UNSAFE_ID_CHARS = re.compile(r"[^a-z0-9_]+")
@@ -178,6 +180,7 @@ class MonitorDagSpec:
     :param source: the configuration file.
     :param notify: the failure notifiers (an alert is the monitor task failing).
     :param sites: every site with ``schemas: "*"``: its listed schemas are checked, those gone reported.
+    :param drills: every drilled schema with the drill schedule (alert: no successful drill in two periods).
     """
 
     dag_id: str
@@ -192,6 +195,7 @@ class MonitorDagSpec:
     source: str = ""
     notify: tuple[Mapping[str, Any], ...] = ()
     sites: tuple[SiteWatch, ...] = ()
+    drills: tuple[DrillWatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,8 +244,43 @@ class SiteBackupDagSpec:
     notify: tuple[Mapping[str, Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class DrillDagSpec:
+    """The drill DAG: restores each drilled schema's latest snapshot into a scratch schema on the drill
+    target, verifies it, records the RTO in ``drills`` and deletes the scratch schema.
+
+    :param dag_id: ``jira_assets_drill``.
+    :param target_conn_id: the ``jira_assets`` connection drills restore into.
+    :param schemas: ``(site, key)`` of every drilled schema.
+    :param schedule: a cron expression (default Sundays 05:00).
+    :param timezone: the time zone of the schedule.
+    :param max_objects: the most objects one drill restores.
+    :param sites: the site names of the backup config.
+    """
+
+    dag_id: str
+    mongo_conn_id: str
+    mongo_database: str
+    target_conn_id: str
+    schemas: tuple[tuple[str, str], ...]
+    schedule: str
+    timezone: str
+    max_objects: int
+    sites: tuple[str, ...]
+    tags: tuple[str, ...]
+    doc_md: str
+    source: str = ""
+    notify: tuple[Mapping[str, Any], ...] = ()
+
+
 DagSpec = (
-    BackupDagSpec | BrokenDagSpec | RetentionDagSpec | RestoreDagSpec | MonitorDagSpec | SiteBackupDagSpec
+    BackupDagSpec
+    | BrokenDagSpec
+    | RetentionDagSpec
+    | RestoreDagSpec
+    | MonitorDagSpec
+    | SiteBackupDagSpec
+    | DrillDagSpec
 )
 
 
@@ -323,6 +362,9 @@ def plan_dags(text: str, *, source: str) -> list[DagSpec]:
     specs.append(_plan_retention(parts, source))
     specs.append(_plan_restore(parts, source))
     specs.append(_plan_monitor(parts, source))
+    drill = _plan_drill(parts, source)
+    if drill is not None:
+        specs.append(drill)
     notify = (
         tuple(entry.model_dump(exclude_none=True) for entry in parts.alerts.notify) if parts.alerts else ()
     )
@@ -370,6 +412,12 @@ def _plan_monitor(parts: ConfigParts, source: str) -> MonitorDagSpec | BrokenDag
         sites=every,
         max_age_hours=monitor.max_age_hours,
         max_object_drop=monitor.max_object_drop,
+        drills=tuple(
+            DrillWatch(d.site, d.schema_key, parts.drills.schedule, parts.drills.timezone)
+            for d in parts.drilled
+        )
+        if parts.drills is not None
+        else (),
         tags=(*BASE_TAGS, "monitor"),
         doc_md=f"""\
 # Watch the Jira Assets backups
@@ -381,6 +429,42 @@ Schemas: {", ".join(f"`{w.site}/{w.schema_key}`" for w in watched) or "none"}.
 Sites of every schema: {", ".join(f"`{w.site}`" for w in every) or "none"} (the schemas of each site's newest
 listing are checked by the site's schedule; a schema gone from the site is reported as gone, not stale).
 Generated from `{source}`.
+""",
+        source=source,
+    )
+
+
+def _plan_drill(parts: ConfigParts, source: str) -> DrillDagSpec | BrokenDagSpec | None:
+    """Plan the drill DAG when the config has a ``drills`` section (a broken one: a placeholder)."""
+    if parts.drills_problems:
+        return _broken(DRILL_DAG_ID, parts.drills_problems, source, kind="drill")
+    if parts.drills is None:
+        return None
+    assert parts.mongo is not None  # the caller returned a single placeholder otherwise
+    drills = parts.drills
+    schemas = tuple((d.site, d.schema_key) for d in parts.drilled)
+    named = ", ".join(f"`{site}/{key}`" for site, key in schemas)
+    return DrillDagSpec(
+        dag_id=DRILL_DAG_ID,
+        mongo_conn_id=parts.mongo.conn_id,
+        mongo_database=parts.mongo.database,
+        target_conn_id=drills.target_conn_id,
+        schemas=schemas,
+        schedule=drills.schedule,
+        timezone=drills.timezone,
+        max_objects=drills.max_objects,
+        sites=tuple(site.name for site in parts.sites),
+        tags=(*BASE_TAGS, "drill"),
+        doc_md=f"""\
+# Restore drills: the RTO, measured
+
+For each of {named}: restores the latest complete snapshot into a scratch schema (`DRL` + 7 hex digits) on
+connection `{drills.target_conn_id}`, verifies it against the snapshot, records the wall time, objects/min and
+the bound the rate limits set in `drills` (`airflow-assets drills list`), and deletes the scratch schema,
+also when the restore failed. A snapshot of more than {drills.max_objects} objects is drilled in part (whole
+object types up to that many objects; recorded as partial). A failed drill fails its task and alerts.
+
+**When:** `{drills.schedule}` ({drills.timezone}). Generated from `{source}`.
 """,
         source=source,
     )

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_assets.backup.drill_watch import DrillWatch, check_drills
 from airflow_assets.backup.monitor import SchemaWatch, check_snapshots
 from airflow_assets.backup.site_monitor import SiteWatch, check_sites
 from airflow_assets.hooks.backup_store import backup_database
@@ -27,6 +28,8 @@ class SnapshotMonitorOperator(BaseOperator):
     :param mongo_database: the database backups are kept in.
     :param sites: ``{site, dag_id, schedule, timezone, exclude}`` of every site with ``schemas: "*"``: the
         schemas its newest listing found are checked too, and those gone from it are reported as gone.
+    :param drills: ``{site, schema_key, schedule, timezone}`` of every drilled schema (the drill schedule):
+        alert when one has no successful restore drill in two drill periods.
     """
 
     template_fields: Sequence[str] = ("mongo_conn_id", "mongo_database")
@@ -41,6 +44,7 @@ class SnapshotMonitorOperator(BaseOperator):
         mongo_conn_id: str = "jira_assets_backup",
         mongo_database: str = "jira_assets",
         sites: Sequence[dict[str, Any]] = (),
+        drills: Sequence[dict[str, str]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -50,6 +54,7 @@ class SnapshotMonitorOperator(BaseOperator):
         self.max_object_drop = max_object_drop
         self.mongo_conn_id = mongo_conn_id
         self.mongo_database = mongo_database
+        self.drills = [dict(drill) for drill in drills]
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check; return the number of schemas checked, or fail with every finding."""
@@ -60,6 +65,9 @@ class SnapshotMonitorOperator(BaseOperator):
                 now=datetime.now(UTC),
                 max_age_hours=self.max_age_hours,
                 max_object_drop=self.max_object_drop,
+            )
+            findings += check_drills(
+                db, [DrillWatch(**drill) for drill in self.drills], now=datetime.now(UTC)
             )
             every = check_sites(
                 db,

@@ -18,6 +18,11 @@ between the two snapshots, never from reading objects.
       "changes": {"previous": "<snapshot id>" | null, "added": 1, "removed": 1, "changed": 2} | null}]
 
 ``changes`` is null for snapshots that are not complete (their content is never read back).
+
+Each row also has ``last_drill``, the schema's newest successful restore drill (``jira_assets_drill``):
+``{"id", "finished_at", "days_ago", "objects", "seconds", "partial"}``, or null when the schema was never
+restored by a drill; the table ends with one line per schema: "restored and verified N days ago" or
+"never restored" (a backup never restored is not a backup).
 """
 
 from __future__ import annotations
@@ -122,7 +127,48 @@ def snapshot_rows(
                     "changes": _changes(snapshot.seq, snapshot.status, objects, previous, changes),
                 }
             )
+    return _with_drills(db, rows)
+
+
+def _with_drills(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add to each row its schema's newest successful restore drill (``last_drill``; None: never)."""
+    from datetime import UTC, datetime
+
+    from airflow_assets.store.drills import last_successful
+    from airflow_assets.tools.snapshot_reading import iso
+
+    now = datetime.now(UTC)
+    found: dict[tuple[str, str], dict[str, Any] | None] = {}
+    for row in rows:
+        schema = (str(row["site"] or ""), str(row["schema_key"]))
+        if schema not in found:
+            record = last_successful(db, *schema)
+            drill = None
+            if record is not None:
+                finished = record["finished_at"]
+                finished = finished if finished.tzinfo else finished.replace(tzinfo=UTC)
+                drill = {
+                    "id": str(record["_id"]),
+                    "finished_at": iso(finished),
+                    "days_ago": round((now - finished).total_seconds() / 86400, 1),
+                    "objects": record.get("objects"),
+                    "seconds": record.get("seconds"),
+                    "partial": bool(record.get("partial")),
+                }
+            found[schema] = drill
+        row["last_drill"] = found[schema]
     return rows
+
+
+def drill_line(site: str, schema_key: str, drill: dict[str, Any] | None) -> str:
+    """Say when a schema was last restored and verified by a drill, or that it never was."""
+    if drill is None:
+        return f"{site}/{schema_key}: never restored"
+    part = " (partial)" if drill["partial"] else ""
+    return (
+        f"{site}/{schema_key}: restored and verified {drill['days_ago']:g} days ago{part}: "
+        f"{drill['objects']} objects in {drill['seconds']:.1f} s"
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -200,3 +246,6 @@ def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             _changes_text(row["changes"]),
         )
     out.print(table)
+    lines = {(str(row["site"] or ""), row["schema_key"]): row["last_drill"] for row in rows}
+    for (site, key), drill in lines.items():
+        out.print(Text(drill_line(site, key, drill), style="" if drill else "yellow"))

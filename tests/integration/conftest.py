@@ -68,7 +68,7 @@ def backup_dags(
     """
     set_connections(monkeypatch, sandbox, mongo_server, mongo_db.name)
 
-    def build(*schemas: str, alerts: str = "") -> dict[str, DAG]:
+    def build(*schemas: str, alerts: str = "", extra: str = "") -> dict[str, DAG]:
         config = tmp_path / "jira_assets.yaml"
         config.write_text(
             textwrap.dedent(
@@ -83,6 +83,7 @@ def backup_dags(
                 """
             )
             + (f"alerts: {alerts}\n" if alerts else "")
+            + (f"{extra}\n" if extra else "")  # further top-level sections, e.g. drills
         )
         monkeypatch.setenv("JIRA_ASSETS_CONFIG", str(config))
         return build_from_config(config)

@@ -40,6 +40,9 @@ POOL = "jira_assets_demo"
 BACKUP_INCLUDE = {"history": True, "comments": True, "connected_tickets": False}
 INCLUDE_OVERRIDES = {"ITAM": {"connected_tickets": True}}
 RESTORE_CONF = {"schema_mappings": [{"old_key": "LOC", "new_key": "LOC2"}], "dry_run": False}
+# The weekly restore drill of LOC, into a staging connection (here the same sandbox), triggered by the test.
+DRILL_DAG = "jira_assets_drill"
+DRILLS = "drills: {target_conn_id: jira_assets_drill, schemas: [LOC], schedule: '0 0 29 2 *'}\n"
 # Databases of its own: with AIRFLOW_ASSETS_MONGO_URI the test runs on a shared server.
 MONGO_DATABASE = fresh_database_name()
 REFERENCE_DATABASE = fresh_database_name("reference")
@@ -84,6 +87,7 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
         DEMO_CONFIG.replace("    conn_id: jira_assets_default\n", NEVER_SOON).replace(
             "database: jira_assets_backup}", f"database: {MONGO_DATABASE}}}"
         )
+        + DRILLS
     )
 
     with embedded_mongo(tmp_path / "mongo") as mongo, run_sandbox(seed="demo") as sandbox:
@@ -91,6 +95,7 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             "JIRA_ASSETS_CONFIG": str(config),
             "AIRFLOW_CONN_JIRA_ASSETS_DEFAULT": sandbox_connection(sandbox, rate_limit_scale=20),
             "AIRFLOW_CONN_JIRA_ASSETS_BACKUP": mongo.airflow_conn_uri(MONGO_DATABASE),
+            "AIRFLOW_CONN_JIRA_ASSETS_DRILL": sandbox_connection(sandbox, rate_limit_scale=20),
         }
         mongo_client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
         with (
@@ -104,8 +109,8 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             created = stack.run(str(Path(sys.executable).with_name("airflow-assets")), "pools", "create")
             assert f"pool {POOL}: 2 slots" in created.stdout, created.stdout
             stack.wait_until_healthy()
-            stack.wait_for_dags([*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG])
-            for dag_id in [*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG]:
+            stack.wait_for_dags([*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG, DRILL_DAG])
+            for dag_id in [*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG, DRILL_DAG]:
                 stack.unpause(dag_id)
             timings["stack up"] = time.monotonic() - began
 
@@ -152,10 +157,22 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             loc_objects = snapshots["LOC"].document["counts"]["objects"]
             assert verify["objects_checked"] == loc_objects == sandbox.seed.object_counts["LOC"], verify
 
+            # The restore drill of LOC: restored, verified, recorded, its scratch schema deleted again.
+            started = time.monotonic()
+            drill = {DRILL_DAG: stack.trigger(DRILL_DAG)}
+            states = stack.wait_for_runs(drill, timeout=120)
+            assert states[DRILL_DAG] == "success", _failure(stack, drill, states)
+            timings["drill"] = time.monotonic() - started
+            record = db["drills"].find_one({"_id": f"{DRILL_DAG}:{drill[DRILL_DAG]}:demo/LOC"})
+            assert record is not None and record["status"] == "succeeded", record
+            assert record["verify_ok"] is True and record["objects"] == loc_objects, record
+            assert record["scratch_deleted"] is True
+            assert not [s for s in client.iter_object_schemas() if s["objectSchemaKey"].startswith("DRL")]
+
             # Both workers executed tasks (the REST API names the same host for both: their logs tell).
             executed = {worker.name: stack.executed_on(worker) for worker in stack.workers}
             assert all(executed.values()), executed
-            runs = {**backups, **restore}
+            runs = {**backups, **restore, **drill}
             task_instances = [
                 ti for dag_id, run_id in runs.items() for ti in stack.task_instances(dag_id, run_id)
             ]
