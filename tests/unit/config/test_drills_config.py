@@ -88,3 +88,36 @@ def test_a_broken_drills_section_leaves_the_backups_planned() -> None:
     assert parts.drills is None
     assert parts.drills_problems and not parts.problems
     assert all(schema.entry is not None for site in parts.sites for schema in site.schemas)
+
+
+EVERY_SCHEMA_SITES = """\
+sites:
+  prod: {conn_id: jira_prod, schemas: "*", exclude: [HR]}
+  eu: {conn_id: jira_eu, schemas: [ITAM]}
+"""
+
+
+def test_a_schema_of_a_site_backed_up_with_a_star_can_be_drilled_before_any_listing() -> None:
+    # The site's schemas are known only at run time: prod/ANY is taken, and a bare key that no named site
+    # backs up goes to the one "*" site.
+    parts = validate_parts(
+        read_yaml(
+            EVERY_SCHEMA_SITES + "drills: {target_conn_id: jira_staging, schemas: [prod/CMDB, NEWS, ITAM]}"
+        )
+    )
+
+    assert not parts.problems
+    assert parts.drilled == (
+        DrilledSchema("prod", "CMDB"),
+        DrilledSchema("prod", "NEWS"),
+        DrilledSchema("eu", "ITAM"),
+    )
+    assert parse_config(EVERY_SCHEMA_SITES + "drills: {target_conn_id: jira_staging, schemas: [NEWS]}").drills
+
+
+def test_a_key_a_star_site_excludes_cannot_be_drilled() -> None:
+    with pytest.raises(BackupConfigError) as caught:
+        parse_config(EVERY_SCHEMA_SITES + "drills: {target_conn_id: jira_staging, schemas: [prod/HR, HR]}\n")
+
+    assert "drills.schemas[0]: site prod excludes 'HR': it has no backup to drill" in str(caught.value)
+    assert "drills.schemas[1]: no site backs up a schema 'HR'" in str(caught.value)
