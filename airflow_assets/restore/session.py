@@ -576,11 +576,14 @@ class RestoreSession:
         maps = StructureMaps.load(self.ledger)
         restorer = self.restorer()
         restorer.load_created()
+        # Verify compares page by page in one thread: the references it will meet are read side by side first.
+        restorer.prefetch_references(self.selection.objects.values())
         verifier = Verifier(
             self.client, self.ledger, self.request, self.schemas, self.scope, self.selection, maps,
             self.value_maps(maps), restorer.reference,
         )  # fmt: skip
         report = verifier.run(comments=self.request.include_comments)
+        report.read_calls += restorer.summary.lookup_reads
         if self.stored_plan.mode == ROLLBACK:
             reader = SnapshotReader(self.db)
             created = self.ledger.created(OBJECT)
