@@ -4,8 +4,9 @@ and deleted again.
 The RTO recorded is the wall time of the whole restore (plan, structure, objects, comments, restrictions,
 verify), with the objects per minute and the bound the rate limits set for the calls it made, step after
 step: the object writes (creates at the ``object/create`` limit, links at the ``PUT object`` limit, side by
-side), then the comment writes (``comment/create``), then verify's reads (at the ``object/aql`` limit, the
-lowest of the read classes it uses). ``ratio`` = bound / wall time says how close to the limits it ran.
+side), then the comment writes (``comment/create``), then verify's reads (each at its own class's limit:
+AQL pages, objects by id, comments, configuration; its phases run one after the other). ``ratio`` = bound /
+wall time says how close to the limits it ran.
 
 Every try restores afresh into the same scratch key (derived from the run and the schema): a try first
 deletes what an earlier, killed try left there, and always deletes its own scratch schema at the end, also
@@ -19,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
-from airflow_assets.api.endpoints import AQL, COMMENT_CREATE, OBJECT_CREATE, OBJECT_UPDATE
+from airflow_assets.api.endpoints import COMMENT_CREATE, OBJECT_CREATE, OBJECT_UPDATE
 from airflow_assets.exceptions import AssetsBadRequestError, JiraAssetsError
 from airflow_assets.messages import cut
 from airflow_assets.restore.objects import SETTLE_SECONDS
@@ -167,10 +168,18 @@ def partial_types(
 
 
 def rate_bound_seconds(
-    client: AssetsClient, create_calls: int, update_calls: int, comment_calls: int = 0, verify_reads: int = 0
+    client: AssetsClient,
+    create_calls: int,
+    update_calls: int,
+    comment_calls: int = 0,
+    verify_reads: Mapping[str, int] | None = None,
 ) -> dict[str, float]:
     """Return the least seconds the target's limits allow for each step's calls (``objects``, ``comments``,
-    ``verify``); the steps run one after the other, so the bound is their sum."""
+    ``verify``); the steps run one after the other, so the bound is their sum.
+
+    :param verify_reads: verify's reads by rate class; its phases (configuration, objects, the objects they
+        refer to, comments) run one after the other, so each class's time adds up.
+    """
     limits = client.limits
 
     def per_second(rate_class: str) -> float:
@@ -182,7 +191,7 @@ def rate_bound_seconds(
             update_calls / per_second(OBJECT_UPDATE.rate_class),
         ),
         "comments": comment_calls / per_second(COMMENT_CREATE.rate_class),
-        "verify": verify_reads / per_second(AQL.rate_class),
+        "verify": sum(calls / per_second(rate_class) for rate_class, calls in (verify_reads or {}).items()),
     }
 
 
@@ -314,7 +323,7 @@ def _restore(
     result.objects = objects.created + objects.already_done + objects.reconciled
     result.objects_per_min = round(result.objects / result.seconds * 60, 1) if result.seconds else 0.0
     parts = rate_bound_seconds(
-        client, objects.create_calls, objects.update_calls, comments.comment_calls, report.read_calls
+        client, objects.create_calls, objects.update_calls, comments.comment_calls, report.reads_by_class
     )
     result.bound_parts = {step: round(seconds, 2) for step, seconds in parts.items()}
     result.bound_seconds = round(sum(parts.values()), 2)

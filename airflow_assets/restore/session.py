@@ -21,6 +21,7 @@ from typing import Any
 from pymongo.database import Database
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.api.endpoints import OBJECT as OBJECT_READ
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.model.attributes import referenced_type
 from airflow_assets.model.schema_config import SchemaConfig
@@ -583,7 +584,7 @@ class RestoreSession:
             self.value_maps(maps), restorer.reference,
         )  # fmt: skip
         report = verifier.run(comments=self.request.include_comments)
-        report.read_calls += restorer.summary.lookup_reads
+        report.count_reads(OBJECT_READ.rate_class, restorer.summary.lookup_reads)
         if self.stored_plan.mode == ROLLBACK:
             reader = SnapshotReader(self.db)
             created = self.ledger.created(OBJECT)

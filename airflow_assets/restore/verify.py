@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_assets.api import AssetsClient
+from airflow_assets.api.endpoints import AQL, OBJECT_COMMENTS, OBJECT_TYPE_ATTRIBUTES
+from airflow_assets.api.endpoints import OBJECT as OBJECT_READ
 from airflow_assets.exceptions import AssetsNotFoundError
 from airflow_assets.model import normalize as norm
 from airflow_assets.model.attributes import (
@@ -43,7 +45,14 @@ class VerifyReport:
     attributes_checked: int = 0
     comments_checked: int = 0
     read_calls: int = 0
+    # The reads by rate class (``POST object/aql``, ``GET object/{id}``...): what the rate limits bound.
+    reads_by_class: dict[str, int] = field(default_factory=dict)
     differences: list[str] = field(default_factory=list)
+
+    def count_reads(self, rate_class: str, calls: int = 1) -> None:
+        """Count ``calls`` reads of one rate class."""
+        self.read_calls += calls
+        self.reads_by_class[rate_class] = self.reads_by_class.get(rate_class, 0) + calls
 
     @property
     def ok(self) -> bool:
@@ -59,6 +68,7 @@ class VerifyReport:
             "attributes_checked": self.attributes_checked,
             "comments_checked": self.comments_checked,
             "read_calls": self.read_calls,
+            "reads_by_class": dict(self.reads_by_class),
             "differences": len(self.differences),
             "first_differences": self.differences[:MAX_LISTED],
         }
@@ -84,6 +94,11 @@ def written_form(value: Mapping[str, Any]) -> str | None:
     if isinstance(raw, bool):
         return "true" if raw else "false"
     return str(raw)
+
+
+# The configuration reads of verify (types, statuses, reference types): each of its own class, few; counted as
+# one class at the default limit.
+CONFIGURATION_READS = "configuration"
 
 
 class Verifier:
@@ -133,7 +148,7 @@ class Verifier:
         for created, answer in self.client.map_concurrent(
             lambda c: self._get(c.new_id), patched, ordered=False
         ):
-            self.report.read_calls += 1
+            self.report.count_reads(OBJECT_READ.rate_class)
             if answer is None:
                 self.differ(f"{created.new_key}: the object whose references were put back is gone")
                 continue
@@ -158,9 +173,17 @@ class Verifier:
             self.differ(f"{schema.new_key}: the schema was not restored")
             return
         types = {str(t.get("id")): dict(t) for t in self.client.get_object_types(restored.new_id)}
-        self.report.read_calls += 1
-        self.report.read_calls += verify_config_types(
-            self.client, schema, restored.new_id, self.maps.statuses, self.maps.reference_types, self.differ
+        self.report.count_reads(CONFIGURATION_READS)
+        self.report.count_reads(
+            CONFIGURATION_READS,
+            verify_config_types(
+                self.client,
+                schema,
+                restored.new_id,
+                self.maps.statuses,
+                self.maps.reference_types,
+                self.differ,
+            ),
         )
         for type_id in schema.types_parent_first(self.scope.included.get(schema.old_key, set())):
             self.report.object_types_checked += 1
@@ -189,7 +212,7 @@ class Verifier:
         for raw in self.client.get_object_type_attributes(new_type):
             attribute = norm.normalize_attribute(raw)
             target[attribute["id"]] = attribute
-        self.report.read_calls += 1
+        self.report.count_reads(OBJECT_TYPE_ATTRIBUTES.rate_class)
         for old in schema.attributes_of.get(type_id, []):
             self.report.attributes_checked += 1
             new = target.get(self.maps.attributes.get(old["id"], ""))
@@ -245,7 +268,7 @@ class Verifier:
         seen: set[str] = set()
         if self.request.mode == NEW_SCHEMA and restored is not None:
             for page in self.client.iter_aql_pages(f"objectSchemaId = {restored.new_id}", page_size=500):
-                self.report.read_calls += 1
+                self.report.count_reads(AQL.rate_class)
                 for raw in page.values:
                     new_id = str(raw.get("id"))
                     if new_id not in old_of:
@@ -255,7 +278,7 @@ class Verifier:
                     self._check(old_of[new_id], expected, dict(raw))
         else:
             for new_id, answer in self.client.map_concurrent(self._get, list(old_of), ordered=False):
-                self.report.read_calls += 1
+                self.report.count_reads(OBJECT_READ.rate_class)
                 if answer is not None:
                     seen.add(new_id)
                     self._check(old_of[new_id], expected, answer)
@@ -341,7 +364,7 @@ class Verifier:
             ]
 
         for object_id, (_, texts) in self.client.map_concurrent(read, list(wanted), ordered=False):
-            self.report.read_calls += 1
+            self.report.count_reads(OBJECT_COMMENTS.rate_class)
             for marker in wanted[object_id]:
                 self.report.comments_checked += 1
                 if not any(marker in text.split("\n", 1)[0] for text in texts):
