@@ -6,6 +6,11 @@ already and never creates it twice. An intent without a completion was left by a
 may not have reached the server): it is reconciled by looking the thing up on the target before it is
 created again. Two inserts of different documents per create also keep the ledger cheap on every
 MongoDB-compatible server (rewriting a document just written is slow on some).
+
+In an encrypted store (:mod:`airflow_assets.store.encryption`) what names or holds the site's content is
+sealed: the intents' context (an object's label), the restore document's fields but its status (plan,
+warnings, step summaries, report) and the stored files (the key map, a rollback's changes with their
+values). Ids, keys and counts stay readable.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 
+from airflow_assets.store.encryption import is_sealed, keyring_of, seal, seal_fields, unseal, unseal_fields
 from airflow_assets.store.insert import insert_new, replace_with
 
 RESTORE_IDS = "restore_ids"
 RESTORE_INTENTS = "restore_intents"
 RESTORES = "restores"
 RESTORE_FILES = "restore_files"
+# Fields of a restore document left readable in an encrypted store: its state, and how many warnings.
+PLAIN_RESTORE_FIELDS = frozenset({"status", "warning_counts"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Ledger:
         self.restore_id = restore_id
         self._ids = db[RESTORE_IDS]
         self._intents = db[RESTORE_INTENTS]
+        self._keyring = keyring_of(db)
 
     def ensure_indexes(self) -> None:
         """Create the ledger's indexes (a no-op when they exist)."""
@@ -86,9 +95,23 @@ class Ledger:
             "kind": kind,
             "old_id": old_id,
             "opened_at": datetime.now(UTC),
-            "context": dict(context or {}),
+            "context": self._sealed_context(self._id(kind, old_id), context),
         }
         insert_new(self._intents, [intent], redo=replace_with)
+
+    def _sealed_context(self, intent_id: str, context: Mapping[str, Any] | None) -> Any:
+        if self._keyring is None:
+            return dict(context or {})
+        return seal(
+            self._keyring.current, dict(context or {}), place=f"{RESTORE_INTENTS}|{intent_id}|context"
+        )
+
+    def _opened_context(self, document: Mapping[str, Any]) -> Mapping[str, Any]:
+        context: Any = document.get("context") or {}
+        if is_sealed(context):
+            place = f"{RESTORE_INTENTS}|{document['_id']}|context"
+            return dict(unseal(self._keyring, context, place=place, what=f"restore intent {document['_id']}"))
+        return dict(context)
 
     def complete(self, kind: str, old_id: str, created: Created) -> None:
         """Record the id (and key) the target gave ``old_id``; its intent, if any, is settled by it."""
@@ -104,7 +127,7 @@ class Ledger:
                 "kind": kind,
                 "old_id": old_id,
                 "opened_at": now,
-                "context": dict(context),
+                "context": self._sealed_context(self._id(kind, old_id), context),
             }
             for old_id, context in entries
         ]
@@ -158,7 +181,7 @@ class Ledger:
             opened = doc["opened_at"]
             if opened.tzinfo is None:
                 opened = opened.replace(tzinfo=UTC)
-            yield Intent(kind, doc["old_id"], opened, doc.get("context") or {})
+            yield Intent(kind, doc["old_id"], opened, self._opened_context(doc))
 
     def count(self, kind: str) -> int:
         """Count the completed creates of ``kind``."""
@@ -176,7 +199,9 @@ class Ledger:
 
     def save(self, fields: Mapping[str, Any]) -> None:
         """Merge ``fields`` into the restore's document (plan, step summaries, report)."""
-        self.db[RESTORES].update_one({"_id": self.restore_id}, {"$set": dict(fields)}, upsert=True)
+        sealed = {name.partition(".")[0] for name in fields} - PLAIN_RESTORE_FIELDS
+        values = seal_fields(self._keyring, fields, collection=RESTORES, doc_id=self.restore_id, names=sealed)
+        self.db[RESTORES].update_one({"_id": self.restore_id}, {"$set": values}, upsert=True)
 
     def push_warnings(self, step: str, warnings: list[str]) -> None:
         """Store a step's warnings (replacing those of an earlier try of the step)."""
@@ -184,7 +209,7 @@ class Ledger:
 
     def document(self) -> dict[str, Any]:
         """Return the restore's document (empty before the plan is stored)."""
-        return dict(self.db[RESTORES].find_one({"_id": self.restore_id}) or {})
+        return opened_restore(self.db, self.db[RESTORES].find_one({"_id": self.restore_id}) or {})
 
     def save_file(self, name: str, text: str, *, chunk: int = 1_000_000) -> int:
         """Store a text file (e.g. the key map CSV) in chunks well under any document size cap."""
@@ -198,7 +223,7 @@ class Ledger:
                     "restore_id": self.restore_id,
                     "name": name,
                     "part": number,
-                    "text": part,
+                    "text": self._sealed_text(f"{self.restore_id}|{name}|{number}", part),
                 }
                 for number, part in enumerate(parts)
             ]
@@ -210,7 +235,24 @@ class Ledger:
         parts = list(
             self.db[RESTORE_FILES].find({"restore_id": self.restore_id, "name": name}).sort("part", 1)
         )
-        return "".join(part["text"] for part in parts) if parts else None
+        return "".join(self._opened_text(part) for part in parts) if parts else None
+
+    def _sealed_text(self, part_id: str, text: str) -> Any:
+        if self._keyring is None:
+            return text
+        return seal(self._keyring.current, text, place=f"{RESTORE_FILES}|{part_id}|text")
+
+    def _opened_text(self, part: Mapping[str, Any]) -> str:
+        text = part["text"]
+        if is_sealed(text):
+            where = f"{RESTORE_FILES}|{part['_id']}|text"
+            return str(unseal(self._keyring, text, place=where, what=f"restore file part {part['_id']}"))
+        return str(text)
+
+
+def opened_restore(db: Database, document: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a ``restores`` document with its sealed fields opened (as it is in a plain store)."""
+    return unseal_fields(keyring_of(db), document, collection=RESTORES) if document else {}
 
 
 def _created(document: Mapping[str, Any]) -> Created:

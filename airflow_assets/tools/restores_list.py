@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(db: Database, args: argparse.Namespace) -> int:
-    from airflow_assets.restore.ledger import RESTORES
+    from airflow_assets.restore.ledger import RESTORES, opened_restore
     from airflow_assets.tools.snapshot_reading import print_json
 
-    rows = [restore_row(document) for document in db[RESTORES].find({}, {"warnings": 0})]
+    rows = [restore_row(opened_restore(db, document)) for document in db[RESTORES].find({}, {"warnings": 0})]
     rows.sort(key=lambda row: str(row["planned_at"] or ""), reverse=True)
     if args.json:
         print_json(rows)

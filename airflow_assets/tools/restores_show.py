@@ -79,21 +79,21 @@ def resolve_restore(db: Database, text: str) -> dict[str, Any]:
 
     :raises ToolError: (exit 2) no restore matches, or several do (they are listed).
     """
-    from airflow_assets.restore.ledger import RESTORES
+    from airflow_assets.restore.ledger import RESTORES, opened_restore
 
     wanted = text.strip()
     if not wanted:
         raise ToolError("a restore id is empty", EXIT_USAGE)
     exact = db[RESTORES].find_one({"_id": wanted})
     if exact is not None:
-        return dict(exact)
+        return opened_restore(db, exact)
     matches = [
         str(doc["_id"]) for doc in db[RESTORES].find({}, {"_id": 1}) if str(doc["_id"]).endswith(wanted)
     ]
     if len(matches) == 1:
         found = db[RESTORES].find_one({"_id": matches[0]})
         if found is not None:
-            return dict(found)
+            return opened_restore(db, found)
     if not matches:
         raise ToolError(
             f"no restore {wanted!r}: give a restore id (`airflow-assets restores list` shows them) "

@@ -179,6 +179,16 @@ def test_an_encrypted_store_holds_no_name_or_value_and_restore_verify_export_dif
                                            "snapshot": second})  # fmt: skip
     assert verified.ok, verified.differences[:10]
     assert verified.objects_checked == len(loc_labels)
+    # The restore's own records (its plan, intents with labels, warnings, the key map) are sealed too...
+    leaks = raw_dump(mongo_db).leaks(secrets)
+    assert leaks == set(), f"after a restore, {len(leaks)} in the clear: {sorted(leaks)[:20]}"
+    # ... and the operator still reads them.
+    key_map = tmp_path / "key-map.csv"
+    code, out, err = _cli(capsys, "restores", "show", "restore-1", "--key-map", str(key_map),
+                          "--config", str(config))  # fmt: skip
+    assert code == 0, err
+    assert "LOCE" in out and "verify" in out
+    assert key_map.read_text().count("LOCE-") == len(loc_labels)
 
 
 def test_tampered_ciphertext_fails_loudly_naming_the_version(
