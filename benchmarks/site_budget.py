@@ -27,11 +27,11 @@ import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from bench_support import bench_mongo, sandbox_process
+from restore import _serve
 
 from airflow_assets.api.pacing import DEFAULT_LIMITS, TOTAL_CLASS, RateLimits
 from airflow_assets.devtools.celery_stack import celery_stack, unavailable_reason
@@ -53,39 +53,6 @@ sites:
 ASSETS_PREFIX = "/jsm/assets/workspace/w/v1/"
 # The per-object steps and the endpoint class each one spends its calls on.
 ACTIVITY_TASKS = {"export_history": "GET object/{id}/history", "export_comments": "GET comment/object/{id}"}
-
-
-def _serve(objects: int, conn: Connection) -> None:
-    """Serve a sandbox in this (child) process; ``("realism", latency, scale)`` resets it, ``("stats",)``."""
-    from airflow_assets.sandbox.launch import build_app, build_site
-    from airflow_assets.sandbox.realism import RealismConfig, RealismMiddleware
-    from airflow_assets.sandbox.server import serve_in_thread
-
-    site, summary = build_site(seed="demo", objects=objects)
-    counts = dict(summary.object_counts) if summary is not None else {}
-
-    class Switchable:
-        def __init__(self, current: RealismMiddleware) -> None:
-            self.current = current
-
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            await self.current(scope, receive, send)
-
-    first = build_app(site, RealismConfig())
-    app = Switchable(first)
-    with serve_in_thread(app, "127.0.0.1", 0) as url:
-        conn.send((url, site.email, site.api_token, counts))
-        while True:
-            command = conn.recv()
-            if command[0] == "stop":
-                return
-            if command[0] == "realism":
-                _, latency_ms, scale = command
-                realism = RealismConfig(latency_ms=latency_ms, rate_limits=True, window_seconds=60.0 / scale)
-                app.current = RealismMiddleware(first.app, realism)
-                conn.send(True)
-            else:
-                conn.send(app.current.stats.snapshot())
 
 
 def class_limit(rate_class: str, scale: float) -> float:

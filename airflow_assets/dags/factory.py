@@ -58,6 +58,17 @@ DEFAULT_ARGS = {
 ACTIVITY_TASKS = (("history", "history"), ("comments", "comments"), ("connected_tickets", "tickets"))
 
 
+def _step_connections(spec: BackupDagSpec | SiteBackupDagSpec) -> dict[str, Any]:
+    """Return the arguments every backup step task of a DAG shares: connections, rate share and pool."""
+    return {
+        "jira_assets_conn_id": spec.jira_conn_id,
+        "mongo_conn_id": spec.mongo_conn_id,
+        "mongo_database": spec.mongo_database,
+        "budget_share": spec.budget_share,
+        "pool": spec.pool,
+    }
+
+
 def build_backup_dag(spec: BackupDagSpec) -> DAG:
     """Build the backup DAG of one schema: config -> objects -> history | comments | tickets -> finalize.
 
@@ -65,13 +76,7 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
     (a backfill), rewinds the nearest later snapshot to the run's moment.
     """
     include = spec.include.model_dump()
-    connections: dict[str, Any] = {
-        "jira_assets_conn_id": spec.jira_conn_id,
-        "mongo_conn_id": spec.mongo_conn_id,
-        "mongo_database": spec.mongo_database,
-        "budget_share": spec.budget_share,
-        "pool": spec.pool,
-    }
+    connections = _step_connections(spec)
     with _scheduled_dag(
         spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT,
         default_args=_default_args(spec.notify),
@@ -329,13 +334,7 @@ def build_site_backup_dag(spec: SiteBackupDagSpec) -> DAG:
         MarkSiteSnapshotsFailedOperator,
     )
 
-    connections: dict[str, Any] = {
-        "jira_assets_conn_id": spec.jira_conn_id,
-        "mongo_conn_id": spec.mongo_conn_id,
-        "mongo_database": spec.mongo_database,
-        "budget_share": spec.budget_share,
-        "pool": spec.pool,
-    }
+    connections = _step_connections(spec)
     with _scheduled_dag(
         spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT,
         default_args=_default_args(spec.notify),
