@@ -12,8 +12,9 @@ by Airflow's own ``get_user``: no token is a 401, a bad one a 403. Then:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, status
 
 from airflow_assets.ui.catalog import Catalog
@@ -56,13 +57,7 @@ class Access:
         return self._ask("POST", self.catalog.restore_dag_id, runs=True)
 
 
-def _user_dependency() -> Any:
-    from airflow.api_fastapi.core_api.security import get_user
-
-    return Depends(get_user)
-
-
-def caller(user: Any = _user_dependency()) -> Any:
+def caller(user: Annotated[Any, Depends(get_user)]) -> Any:
     """Return the authenticated Airflow user (401 without a token, 403 with a bad one)."""
     return user
 

@@ -5,15 +5,14 @@ Mounted by the plugin under ``/jira-assets`` of Airflow's API server. Every rout
 snapshot the caller may not read answers 404 like one that does not exist, so ids cannot be probed.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations, and `Grant` is local.
 import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
@@ -71,8 +70,10 @@ def create_app(
     app = FastAPI(title="Jira Assets", docs_url=None, redoc_url=None, openapi_url=None)
     current_catalog = catalog or _CachedCatalog(load_catalog)
 
-    def access(user: Any = Depends(caller)) -> Access:
+    def access(user: Annotated[Any, Depends(caller)]) -> Access:
         return Access(user, current_catalog())
+
+    Grant = Annotated[Access, Depends(access)]
 
     @contextmanager
     def store(grant: Access) -> Iterator[Database]:
@@ -102,7 +103,7 @@ def create_app(
         )
 
     @app.get("/", response_class=HTMLResponse)
-    def overview_page(request: Request, grant: Access = Depends(access)) -> HTMLResponse:
+    def overview_page(request: Request, grant: Grant) -> HTMLResponse:
         configured = [(w.site, w.schema_key) for w in grant.catalog.schemas] + [
             (site.site, "*") for site in grant.catalog.sites
         ]
@@ -112,9 +113,10 @@ def create_app(
             view = queries.overview(db, grant.catalog, grant.may_read)
         drawn = {
             (summary.site, summary.schema_key): charts.line_chart(
-                summary.points, title=f"{summary.site}/{summary.schema_key}: objects per snapshot",
+                summary.points,
+                title=f"{summary.site}/{summary.schema_key}: objects per snapshot",
                 y_unit="objects",
-            )  # fmt: skip
+            )
             for summary in view.schemas
         }
         return page(request, "overview.html", grant, view=view, charts=drawn)
@@ -124,9 +126,9 @@ def create_app(
         request: Request,
         site: str,
         schema_key: str,
+        grant: Grant,
         since: str | None = None,
         until: str | None = None,
-        grant: Access = Depends(access),
     ) -> HTMLResponse:
         if not grant.may_read(site, schema_key):
             raise refuse(f"you may not read the DAG {grant.catalog.dag_for(site, schema_key)}")
@@ -136,10 +138,12 @@ def create_app(
         chart = charts.bar_chart(
             view.changes_per_day, title=f"{site}/{schema_key}: object changes per day", y_unit="changes"
         )
-        return page(request, "schema.html", grant, view=view, chart=chart, since=since or "", until=until or "")
+        return page(
+            request, "schema.html", grant, view=view, chart=chart, since=since or "", until=until or ""
+        )
 
     @app.get("/snapshots/{snapshot_id}", response_class=HTMLResponse)
-    def snapshot_page(request: Request, snapshot_id: str, grant: Access = Depends(access)) -> HTMLResponse:
+    def snapshot_page(request: Request, snapshot_id: str, grant: Grant) -> HTMLResponse:
         with store(grant) as db:
             snapshot = _visible(db, snapshot_id, grant)
             report = queries.snapshot_view(db, snapshot)
@@ -157,9 +161,9 @@ def create_app(
         request: Request,
         old_id: str,
         new_id: str,
+        grant: Grant,
         page_number: int = 1,
         type_id: str | None = None,
-        grant: Access = Depends(access),
     ) -> HTMLResponse:
         with store(grant) as db:
             old, new = _visible(db, old_id, grant), _visible(db, new_id, grant)
@@ -170,9 +174,7 @@ def create_app(
         return page(request, "diff.html", grant, diff=diff, type_id=type_id)
 
     @app.get("/objects/{snapshot_id}/{object_id}", response_class=HTMLResponse)
-    def object_page(
-        request: Request, snapshot_id: str, object_id: str, grant: Access = Depends(access)
-    ) -> HTMLResponse:
+    def object_page(request: Request, snapshot_id: str, object_id: str, grant: Grant) -> HTMLResponse:
         with store(grant) as db:
             snapshot = _visible(db, snapshot_id, grant)
             try:
@@ -187,7 +189,7 @@ def create_app(
         return page(request, "object.html", grant, view=view, restore=restore)
 
     @app.get("/restore", response_class=HTMLResponse)
-    def restore_form(request: Request, conf: str, grant: Access = Depends(access)) -> HTMLResponse:
+    def restore_form(request: Request, conf: str, grant: Grant) -> HTMLResponse:
         if not grant.may_restore():
             raise refuse(f"you may not trigger the DAG {grant.catalog.restore_dag_id}")
         params = _restore_params(conf)
@@ -196,7 +198,7 @@ def create_app(
         return page(request, "restore.html", grant, params=params, conf_json=json.dumps(params, indent=2))
 
     @app.get("/restores/{restore_id}", response_class=HTMLResponse)
-    def restore_page(request: Request, restore_id: str, grant: Access = Depends(access)) -> HTMLResponse:
+    def restore_page(request: Request, restore_id: str, grant: Grant) -> HTMLResponse:
         if not grant.may_read_dag(grant.catalog.restore_dag_id):
             raise refuse(f"you may not read the DAG {grant.catalog.restore_dag_id}")
         with store(grant) as db:
@@ -209,7 +211,7 @@ def create_app(
         return page(request, "restore_run.html", grant, summary=summary, restore_id=restore_id)
 
     @app.get("/dag/{dag_id}")
-    def from_dag(request: Request, dag_id: str, grant: Access = Depends(access)) -> Response:
+    def from_dag(request: Request, dag_id: str, grant: Grant) -> Response:
         """Open the schema a backup DAG backs up (the DAG page's "Jira Assets" tab)."""
         if not grant.may_read_dag(dag_id):
             raise refuse(f"you may not read the DAG {dag_id}")
@@ -220,7 +222,7 @@ def create_app(
         return RedirectResponse(f"{root}/")
 
     @app.get("/run/{dag_id}/{run_id}")
-    def from_run(request: Request, dag_id: str, run_id: str, grant: Access = Depends(access)) -> Response:
+    def from_run(request: Request, dag_id: str, run_id: str, grant: Grant) -> Response:
         """Open the snapshot a backup run took (the run page's "Jira Assets" tab)."""
         if not grant.may_read_dag(dag_id):
             raise refuse(f"you may not read the DAG {dag_id}")

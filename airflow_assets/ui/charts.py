@@ -61,12 +61,15 @@ def _frame(title: str, y_unit: str, ticks: Sequence[float], y_of: object) -> lis
         f'<svg class="ja-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
         f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" class="ja-axis"/>',
-        f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" class="ja-axis"/>',
+        f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" '
+        'class="ja-axis"/>',
         f'<text x="4" y="{TOP + 4}" class="ja-unit">{escape(y_unit)}</text>',
     ]
     for tick in ticks:
         y = y_of(tick)  # type: ignore[operator]
-        parts.append(f'<line x1="{LEFT - 4}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="ja-grid"/>')
+        parts.append(
+            f'<line x1="{LEFT - 4}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="ja-grid"/>'
+        )
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_number(tick)}</text>')
     return parts
 
@@ -106,9 +109,10 @@ def line_chart(points: Sequence[Point], *, title: str, y_unit: str, x_unit: str 
         parts.append(f'<polyline points="{path}" class="ja-line"/>')
     for point in ordered:
         css = "ja-dot-marked" if point.marked else "ja-dot"
-        tip = escape(f"{point.at:%Y-%m-%d %H:%M} UTC: {_number(point.value)} {y_unit}" + (
-            f" ({point.label})" if point.label else ""
-        ))
+        tip = escape(
+            f"{point.at:%Y-%m-%d %H:%M} UTC: {_number(point.value)} {y_unit}"
+            + (f" ({point.label})" if point.label else "")
+        )
         parts.append(
             f'<circle cx="{x_of(point.at):.1f}" cy="{y_of(point.value):.1f}" r="3.5" class="{css}">'
             f"<title>{tip}</title></circle>"
@@ -141,8 +145,8 @@ def bar_chart(days: Sequence[tuple[datetime, int]], *, title: str, y_unit: str) 
         y = y_of(count)
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(slot * 0.7, 1):.1f}" '
-            f'height="{HEIGHT - BOTTOM - y:.1f}" class="ja-bar"><title>{day:%Y-%m-%d}: {count} {escape(y_unit)}'
-            "</title></rect>"
+            f'height="{HEIGHT - BOTTOM - y:.1f}" class="ja-bar">'
+            f"<title>{day:%Y-%m-%d}: {count} {escape(y_unit)}</title></rect>"
         )
         if index % label_every == 0:
             parts.append(

@@ -18,8 +18,10 @@ class JiraAssetsPlugin(AirflowPlugin):
     """The Jira Assets page of the Airflow UI."""
 
     name = "jira_assets"
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Jira Assets"}]
-    external_views = [
+    fastapi_apps = [  # noqa: RUF012  (AirflowPlugin declares these as plain class lists)
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Jira Assets"}
+    ]
+    external_views = [  # noqa: RUF012
         {"name": "Jira Assets", "href": f"{_PREFIX}/", "destination": "nav", "url_route": "jira-assets"},
         {"name": "Jira Assets", "href": f"{_PREFIX}/dag/{{DAG_ID}}", "destination": "dag",
          "url_route": "jira-assets-dag"},

@@ -315,7 +315,11 @@ def diff_page(
         old, new = new, old
     reader = SnapshotReader(db)
     old_config, new_config = read_snapshot_config(db, old), read_snapshot_config(db, new)
-    found = reader.changes(old, OBJECT, [(old.seq, new.seq)]).get((old.seq, new.seq)) if old.seq < new.seq else None
+    found = (
+        reader.changes(old, OBJECT, [(old.seq, new.seq)]).get((old.seq, new.seq))
+        if old.seq < new.seq
+        else None
+    )
     entries: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = []
     if found is not None:
         entries += [("added", item, None, span) for item, span in found.added.items()]

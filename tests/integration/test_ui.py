@@ -1,4 +1,4 @@
-"""The "Jira Assets" page: the real app mounted as Airflow mounts it, real snapshots of the sandbox, real auth.
+"""The "Jira Assets" page: the real app mounted as Airflow mounts it, real snapshots, real auth.
 
 The store is the one ``test_cli_snapshots`` builds (LOC backed up, four known edits made on the sandbox, LOC
 backed up again; ITAM once). Callers carry JWTs of Airflow's SimpleAuthManager (narrowed per DAG for one
@@ -39,7 +39,10 @@ def page(store: Store, mongo_server: EmbeddedMongo, airflow_db: None) -> Iterato
     """Return a client of the page mounted under /jira-assets of an app, as Airflow's API server does."""
     from airflow.api_fastapi.app import init_auth_manager
 
-    saved = {name: os.environ.get(name) for name in ("AIRFLOW__CORE__AUTH_MANAGER", "AIRFLOW_CONN_JIRA_ASSETS_BACKUP")}
+    saved = {
+        name: os.environ.get(name)
+        for name in ("AIRFLOW__CORE__AUTH_MANAGER", "AIRFLOW_CONN_JIRA_ASSETS_BACKUP")
+    }
     os.environ["AIRFLOW__CORE__AUTH_MANAGER"] = AUTH_MANAGER
     os.environ["AIRFLOW_CONN_JIRA_ASSETS_BACKUP"] = mongo_server.airflow_conn_uri(store.db.name)
     PerDagAuthManager.DAGS_OF = {"loc_only": {LOC_DAG, RESTORE_DAG_ID}}
@@ -57,7 +60,9 @@ def page(store: Store, mongo_server: EmbeddedMongo, airflow_db: None) -> Iterato
                 os.environ[name] = value
 
 
-def get(page: TestClient, path: str, user: str | None = "admin", role: str | None = "admin", **kw: Any) -> Any:
+def get(
+    page: TestClient, path: str, user: str | None = "admin", role: str | None = "admin", **kw: Any
+) -> Any:
     """GET a path of the page as ``user`` (the UI's cookie); None: anonymous."""
     page.cookies.clear()
     if user:
@@ -167,7 +172,9 @@ def test_the_schema_view_lists_snapshots_with_their_changes_and_filters_by_time(
     assert answer.status_code == 200
     rows = re.findall(r'<tr class="ja-snapshot" data-id="([^"]+)">(.*?)</tr>', answer.text, re.S)
     assert [snapshot_id for snapshot_id, _ in rows] == [store.loc_second, store.loc_first]
-    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1], re.S)]
+    cells = [
+        re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1], re.S)
+    ]
     # id, taken, state, kind, status, objects, +added, -removed, ~changed, soundness, diff
     assert cells[0] == short_id(store.loc_second) and cells[3:5] == ["incremental", "complete"]
     assert cells[6:10] == ["1", "1", "2", "sound"] and cells[10] == "diff"
@@ -185,15 +192,20 @@ def test_the_diff_shows_an_edit_and_a_moved_reference_as_on_the_site(
     path = f"/diff/{quote(store.loc_first, safe='')}/{quote(store.loc_second, safe='')}"
     answer = get(page, path)
     assert answer.status_code == 200
-    assert "+1 −1 ~2" in text_of(answer)
+    assert "+1 \N{MINUS SIGN}1 ~2" in text_of(answer)
     changes = {
         key: text_of(type("A", (), {"text": body})())
-        for key, body in re.findall(r'<tr class="ja-change" data-object="([^"]*)">(.*?)</tr>', answer.text, re.S)
+        for key, body in re.findall(
+            r'<tr class="ja-change" data-object="([^"]*)">(.*?)</tr>', answer.text, re.S
+        )
     }
     # The office whose city changed: the reference shows as key + label on both sides.
     moved = changes[store.moved["key"]]
     old_city, new_city = store.old_city, store.new_city
-    assert f"{old_city['key']} {old_city['label']}" in moved and f"{new_city['key']} {new_city['label']}" in moved
+    assert (
+        f"{old_city['key']} {old_city['label']}" in moved
+        and f"{new_city['key']} {new_city['label']}" in moved
+    )
     assert "https://changed.example.com" in answer.text and store.edited["website"] in answer.text
     assert store.deleted["key"] in changes and store.created["key"] in changes
 
@@ -242,7 +254,7 @@ def test_the_snapshot_view_and_its_prefilled_dry_run_restore(page: TestClient, s
     assert f"/api/v2/dags/{RESTORE_DAG_ID}/dagRuns" in form.text
     # A conf that asks for a real run still starts as a dry run.
     wet = quote(json.dumps({**conf, "dry_run": False}))
-    assert "\"dry_run\": true" in html.unescape(get(page, f"/restore?conf={wet}").text)
+    assert '"dry_run": true' in html.unescape(get(page, f"/restore?conf={wet}").text)
 
 
 def test_the_dag_and_run_tabs_open_the_schema_and_the_snapshot(page: TestClient, store: Store) -> None:  # noqa: F811

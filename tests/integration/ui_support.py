@@ -21,11 +21,15 @@ class PerDagAuthManager(SimpleAuthManager):
 
     DAGS_OF: ClassVar[dict[str, set[str]]] = {}
 
-    def is_authorized_dag(self, *, method: Any, user: Any, access_entity: Any = None, details: Any = None) -> bool:
+    def is_authorized_dag(
+        self, *, method: Any, user: Any, access_entity: Any = None, details: Any = None
+    ) -> bool:
         allowed = self.DAGS_OF.get(user.username)
         if allowed is not None and (details is None or details.id not in allowed):
             return False
-        return super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details)
+        return super().is_authorized_dag(
+            method=method, user=user, access_entity=access_entity, details=details
+        )
 
 
 def token(username: str, role: str | None) -> str:
