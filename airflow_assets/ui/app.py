@@ -7,10 +7,12 @@ snapshot the caller may not read answers 404 like one that does not exist, so id
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, and `Grant` is local.
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -19,11 +21,15 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
+from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.tools.snapshot_reading import mongo_problem
 from airflow_assets.ui import charts, queries
 from airflow_assets.ui.access import Access, caller, refuse
 from airflow_assets.ui.catalog import Catalog, load_catalog
 
+log = logging.getLogger(__name__)
 URL_PREFIX = "/jira-assets"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # The configuration is re-read at most this often (seconds): a changed file shows within a minute.
@@ -69,6 +75,17 @@ def create_app(
     """
     app = FastAPI(title="Jira Assets", docs_url=None, redoc_url=None, openapi_url=None)
     current_catalog = catalog or _CachedCatalog(load_catalog)
+
+    @app.exception_handler(JiraAssetsError)
+    @app.exception_handler(PyMongoError)
+    def store_problem(request: Request, error: Exception) -> HTMLResponse:
+        # The message names the problem (a missing key, a damaged version), never the connection's URI:
+        # pymongo's own text, which names hosts, goes to the API server's log only.
+        log.warning("Jira Assets page: %s: %s", request.url.path, mongo_problem(error))
+        shown = str(error) if isinstance(error, JiraAssetsError) else "the backup store cannot be reached"
+        return HTMLResponse(
+            f"<h1>Jira Assets</h1><p>{escape(shown)}</p>", status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
 
     def access(user: Annotated[Any, Depends(caller)]) -> Access:
         return Access(user, current_catalog())
