@@ -40,14 +40,21 @@ SERVER_SELECTION_TIMEOUT_MS = 3000
 DatabaseOpener = Callable[[Catalog], AbstractContextManager[Database]]
 
 
-def _open_backup_database(catalog: Catalog) -> AbstractContextManager[Database]:
+@contextmanager
+def _open_backup_database(catalog: Catalog) -> Iterator[Database]:
     from airflow_assets.hooks.backup_store import backup_database
+    from airflow_assets.hooks.encryption_key import ENCRYPTION_KEY_CONN_ID
+    from airflow_assets.ui.connections import server_connections
 
-    return backup_database(
-        catalog.mongo_conn_id,
-        catalog.mongo_database,
-        server_selection_timeout_ms=SERVER_SELECTION_TIMEOUT_MS,
-    )
+    with (
+        server_connections(catalog.mongo_conn_id, ENCRYPTION_KEY_CONN_ID),
+        backup_database(
+            catalog.mongo_conn_id,
+            catalog.mongo_database,
+            server_selection_timeout_ms=SERVER_SELECTION_TIMEOUT_MS,
+        ) as db,
+    ):
+        yield db
 
 
 class _CachedCatalog:
@@ -99,8 +106,20 @@ def create_app(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 "the backup configuration cannot be read: " + "; ".join(grant.catalog.problems),
             )
-        with open_database(grant.catalog) as db:
-            yield db
+        from airflow.exceptions import AirflowConfigException
+        from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+
+        from airflow_assets.tools.connections import connection_problem, not_defined
+
+        conn_id = grant.catalog.mongo_conn_id
+        try:
+            with open_database(grant.catalog) as db:
+                yield db
+        except AirflowNotFoundException:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, not_defined(conn_id)) from None
+        except (AirflowException, AirflowConfigException) as error:
+            message = connection_problem(conn_id, error)
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, message) from None
 
     def page(request: Request, template: str, grant: Access, **values: Any) -> HTMLResponse:
         root = request.scope.get("root_path", "")

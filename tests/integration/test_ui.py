@@ -232,6 +232,10 @@ def test_the_object_view_shows_its_versions_across_snapshots(page: TestClient, s
     assert len(versions) == 2
     assert "https://changed.example.com" in versions[0] and "now" in versions[0]
     assert store.edited["website"] in versions[1]
+    # The history the second snapshot stored has the edit, by attribute, old -> new.
+    history = re.search(r'<table id="history">(.*?)</table>', answer.text, re.S)
+    assert history is not None
+    assert "https://changed.example.com" in history.group(1) and store.edited["website"] in history.group(1)
     assert get(page, f"/objects/{quote(store.loc_second, safe='')}/999999").status_code == 404
 
 
