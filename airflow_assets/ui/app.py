@@ -265,12 +265,13 @@ def create_app(
         from airflow_assets.store.snapshots import SnapshotStore
 
         root = request.scope.get("root_path", "")
+        if dag_id == grant.catalog.restore_dag_id:
+            # A restore run's page: its plan (a rollback's own snapshot is linked from the plan's schema).
+            return RedirectResponse(f"{root}/restores/{quote(f'{dag_id}:{run_id}', safe='')}")
         with store(grant) as db:
             snapshot = SnapshotStore(db).find_for_run(dag_id, run_id)
         if snapshot is not None and grant.may_read(snapshot.site, snapshot.schema_key):
             return RedirectResponse(f"{root}/snapshots/{quote(snapshot.snapshot_id, safe='')}")
-        if dag_id == grant.catalog.restore_dag_id:
-            return RedirectResponse(f"{root}/restores/{quote(f'{dag_id}:{run_id}', safe='')}")
         return RedirectResponse(f"{root}/dag/{quote(dag_id, safe='')}")
 
     return app

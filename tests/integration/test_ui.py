@@ -267,3 +267,10 @@ def test_the_dag_and_run_tabs_open_the_schema_and_the_snapshot(page: TestClient,
     snapshot = get(page, "/run/jira_assets_backup_test/run_2")
     assert snapshot.status_code == 307
     assert snapshot.headers["location"] == f"{URL_PREFIX}/snapshots/{quote(store.loc_second, safe='')}"
+    restore = get(page, f"/run/{RESTORE_DAG_ID}/manual__1")
+    assert (
+        restore.headers["location"]
+        == f"{URL_PREFIX}/restores/{quote(RESTORE_DAG_ID + ':manual__1', safe='')}"
+    )
+    # A run of a restore not planned yet says so.
+    assert "No plan stored yet" in get(page, restore.headers["location"].removeprefix(URL_PREFIX)).text
