@@ -30,6 +30,10 @@ from airflow_assets.ui.access import Access, caller, refuse
 from airflow_assets.ui.catalog import Catalog, load_catalog
 
 log = logging.getLogger(__name__)
+# The restore params the page fills in (queries.restore_conf); the rest are the trigger form's to change.
+RESTORE_FIELDS = frozenset(
+    {"snapshot", "schema_mappings", "mode", "source_site", "object_types", "object_keys", "dry_run"}
+)
 URL_PREFIX = "/jira-assets"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # The configuration is re-read at most this often (seconds): a changed file shows within a minute.
@@ -301,6 +305,13 @@ def _restore_params(text: str) -> dict[str, Any]:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "conf is not JSON") from None
     if not isinstance(params, dict) or not isinstance(params.get("snapshot"), str):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "conf names no snapshot")
+    unknown = sorted(set(params) - RESTORE_FIELDS)
+    if unknown:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"conf: the page fills in only {', '.join(sorted(RESTORE_FIELDS))}, "
+            f"not {', '.join(unknown)[:200]}",
+        )
     # The page only ever starts a dry run: the plan is read first, the real restore is a second decision.
     params["dry_run"] = True
     return params

@@ -256,6 +256,12 @@ def test_the_snapshot_view_and_its_prefilled_dry_run_restore(page: TestClient, s
                urlparse(html.unescape(link.group(1))).query)  # fmt: skip
     assert form.status_code == 200
     assert f"/api/v2/dags/{RESTORE_DAG_ID}/dagRuns" in form.text
+    # A conf that names anything else is refused before anything starts; a hostile value shows as text.
+    extra = quote(json.dumps({**conf, "delete_created": True}))
+    assert get(page, f"/restore?conf={extra}").status_code == 400
+    hostile = quote(json.dumps({**conf, "source_site": "<script>alert(1)</script>"}))
+    shown = get(page, f"/restore?conf={hostile}").text
+    assert "<script>alert(1)</script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
     # A conf that asks for a real run still starts as a dry run.
     wet = quote(json.dumps({**conf, "dry_run": False}))
     assert '"dry_run": true' in html.unescape(get(page, f"/restore?conf={wet}").text)
