@@ -251,6 +251,17 @@ def test_the_snapshot_view_and_its_prefilled_dry_run_restore(page: TestClient, s
     # The restore DAG takes the prefilled params as they are.
     request = parse_request(conf)
     assert request.dry_run is True
+    # Each type's "Restore…" narrows it to the type, the object's to the object, by key.
+    types = re.search(r'<table id="types">(.*?)</table>', answer.text, re.S)
+    assert types is not None
+    office = re.search(r"<td>Office</td>.*?href=\"([^\"]+)\"", types.group(1), re.S)
+    assert office is not None
+    assert parse_request(_conf(office.group(1))).object_types == ("Office",)
+    edited = get(page, f"/objects/{quote(store.loc_second, safe='')}/{store.edited['id']}")
+    link = re.search(r'id="restore" href="([^"]+)"', edited.text)
+    assert link is not None and parse_request(_conf(link.group(1))).object_keys == (store.edited["key"],)
+    link = re.search(r'id="restore" href="([^"]+)"', answer.text)
+    assert link is not None
 
     form = get(page, urlparse(html.unescape(link.group(1))).path.removeprefix(URL_PREFIX) + "?" +
                urlparse(html.unescape(link.group(1))).query)  # fmt: skip
@@ -265,6 +276,10 @@ def test_the_snapshot_view_and_its_prefilled_dry_run_restore(page: TestClient, s
     # A conf that asks for a real run still starts as a dry run.
     wet = quote(json.dumps({**conf, "dry_run": False}))
     assert '"dry_run": true' in html.unescape(get(page, f"/restore?conf={wet}").text)
+
+
+def _conf(link: str) -> dict[str, Any]:
+    return dict(json.loads(parse_qs(urlparse(html.unescape(link)).query)["conf"][0]))
 
 
 def test_the_dag_and_run_tabs_open_the_schema_and_the_snapshot(page: TestClient, store: Store) -> None:  # noqa: F811
