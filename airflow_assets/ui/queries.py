@@ -103,7 +103,10 @@ def overview(db: Database, catalog: Catalog, may_read: MayRead, *, now: datetime
 def _summary(
     reader: SnapshotReader, catalog: Catalog, watch: SchemaWatch, now: datetime, gone: bool
 ) -> SchemaSummary:
-    complete = reader.complete(watch.schema_key, site=watch.site)
+    # Manifests without their step summaries (the chart needs none): cheaper at a thousand snapshots.
+    complete = [
+        s for s in reader.list_snapshots(site=watch.site, schema_key=watch.schema_key) if s.status == COMPLETE
+    ]
     summary = SchemaSummary(
         watch.site, watch.schema_key, catalog.dag_for(watch.site, watch.schema_key), "missing"
     )
