@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
@@ -169,18 +169,27 @@ def create_app(
         grant: Grant,
         since: str | None = None,
         until: str | None = None,
+        everything: bool = False,
+        page_number: int = 1,
     ) -> HTMLResponse:
         if not grant.may_read(site, schema_key):
             raise refuse(f"you may not read the DAG {grant.catalog.dag_for(site, schema_key)}")
         start, end = _date(since, "since"), _date(until, "until", end_of_day=True)
+        recent = start is None and end is None and not everything
+        if recent:
+            # Without a filter, the last weeks: a schema of a thousand snapshots stays one quick page.
+            start = datetime.now(UTC) - timedelta(days=queries.DEFAULT_DAYS)
         with store(grant) as db:
-            view = queries.schema_view(db, grant.catalog, site, schema_key, since=start, until=end)
+            view = queries.schema_view(
+                db, grant.catalog, site, schema_key, since=start, until=end, page=page_number
+            )
         chart = charts.bar_chart(
             view.changes_per_day, title=f"{site}/{schema_key}: object changes per day", y_unit="changes"
         )
         return page(
-            request, "schema.html", grant, view=view, chart=chart, since=since or "", until=until or ""
-        )
+            request, "schema.html", grant, view=view, chart=chart, since=since or "", until=until or "",
+            recent_days=queries.DEFAULT_DAYS if recent else None, everything=everything,
+        )  # fmt: skip
 
     @app.get("/snapshots/{snapshot_id}", response_class=HTMLResponse)
     def snapshot_page(request: Request, snapshot_id: str, grant: Grant) -> HTMLResponse:

@@ -19,7 +19,7 @@ from airflow_assets.backup.monitor import Finding, SchemaWatch, check_snapshots,
 from airflow_assets.backup.site_monitor import check_sites
 from airflow_assets.restore.request import NEW_SCHEMA, ROLLBACK
 from airflow_assets.store.item_versions import item_spans
-from airflow_assets.store.reader import SnapshotReader, short_id
+from airflow_assets.store.reader import Changes, SnapshotReader, short_id
 from airflow_assets.store.site_schemas import SiteListings
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
 from airflow_assets.store.versions import OPEN
@@ -30,6 +30,10 @@ from airflow_assets.ui.charts import Point, day_of
 
 # Changed objects shown per page of a diff: a page reads 2 versions per object and their references.
 DIFF_PAGE_SIZE = 100
+# Snapshots per page of a schema's table.
+SCHEMA_PAGE_SIZE = 50
+# A schema's table without a filter shows this many days back (a longer period: the filter).
+DEFAULT_DAYS = 30
 MayRead = Callable[[str | None, str], bool]
 
 
@@ -174,6 +178,9 @@ class SchemaView:
     changes_per_day: list[tuple[datetime, int]]
     since: datetime | None = None
     until: datetime | None = None
+    page: int = 1
+    pages: int = 1
+    total: int = 0
 
 
 def schema_view(
@@ -184,44 +191,86 @@ def schema_view(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    page: int = 1,
 ) -> SchemaView:
-    """Return a schema's snapshots taken in ``[since, until]`` with their changes against the previous one."""
-    from airflow_assets.tools.snapshots_list import snapshot_rows
+    """Return a schema's snapshots whose state is in ``[since, until]``, a page of them, newest first.
 
+    Changes against the previous complete snapshot (of the same lane) are found for the period's snapshots
+    only: one query of the spans that start or end within the period per lane, never a pass over the
+    schema's whole history. The chart counts them per day.
+    """
+    reader = SnapshotReader(db)
+    zero = datetime.min.replace(tzinfo=UTC)
+    in_period = [
+        snapshot
+        for snapshot in reader.list_snapshots(site=site, schema_key=schema_key)
+        if (moment := snapshot.state_at or snapshot.started_at) is None
+        or ((since is None or moment >= since) and (until is None or moment <= until))
+    ]
+    found: dict[str, tuple[str | None, Changes | None]] = {}
+    for lane in (
+        [s for s in in_period if not s.reconstructed],
+        [s for s in in_period if s.reconstructed],
+    ):
+        if not lane:
+            continue
+        complete = reader.complete_seqs(lane[0])
+        previous = {seq: complete[index - 1] if index else None for index, (seq, _) in enumerate(complete)}
+        shown = [s for s in lane if s.status == COMPLETE and s.seq in previous]
+        pairs = [(entry[0], s.seq) for s in shown if (entry := previous[s.seq]) is not None]
+        by_pair = reader.changes(lane[0], OBJECT, pairs)
+        for snapshot in shown:
+            before = previous[snapshot.seq]
+            found[snapshot.snapshot_id] = (
+                (before[1], by_pair[(before[0], snapshot.seq)]) if before is not None else (None, None)
+            )
     rows = []
     per_day: dict[datetime, int] = {}
-    for row in snapshot_rows(db, site=site, schema_key=schema_key):
-        state_at = _moment(row["state_at"]) or _moment(row["started_at"])
-        if state_at is not None and (
-            (since is not None and state_at < since) or (until is not None and state_at > until)
-        ):
-            continue
-        changes = row["changes"] or {}
-        document_status = row["status"]
+    for snapshot in in_period:
+        previous_id, changes = found.get(snapshot.snapshot_id, (None, None))
+        counts = changes.summary() if changes is not None else {}
+        if previous_id is None and snapshot.snapshot_id in found:
+            counts = {"added": snapshot.objects or 0, "removed": 0, "changed": 0}
+        state_at = snapshot.state_at or snapshot.started_at
         rows.append(
             SnapshotRow(
-                snapshot_id=row["id"],
-                short_id=row["short_id"],
-                started_at=_moment(row["started_at"]),
+                snapshot_id=snapshot.snapshot_id,
+                short_id=short_id(snapshot.snapshot_id),
+                started_at=snapshot.started_at,
                 state_at=state_at,
-                kind=row["kind"],
-                status=document_status,
-                objects=row["objects"],
-                added=changes.get("added"),
-                removed=changes.get("removed"),
-                changed=changes.get("changed"),
-                previous_id=changes.get("previous"),
-                soundness=_soundness(document_status),
-                taken_for=row["taken_for"],
+                kind=snapshot.kind,
+                status=snapshot.status,
+                objects=snapshot.objects,
+                added=counts.get("added"),
+                removed=counts.get("removed"),
+                changed=counts.get("changed"),
+                previous_id=previous_id,
+                soundness=_soundness(snapshot.status),
+                taken_for=_text(snapshot.document.get("taken_for")),
             )
         )
-        if changes.get("previous") and state_at is not None and row["kind"] != "reconstructed":
+        if changes is not None and state_at is not None and not snapshot.reconstructed:
             day = day_of(state_at)
-            per_day[day] = per_day.get(day, 0) + sum(changes[k] for k in ("added", "removed", "changed"))
-    rows.sort(key=lambda r: r.state_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+            per_day[day] = per_day.get(day, 0) + sum(changes.summary().values())
+    rows.sort(key=lambda r: (r.state_at or zero, r.snapshot_id), reverse=True)
+    pages = max(1, -(-len(rows) // SCHEMA_PAGE_SIZE))
+    page = min(max(page, 1), pages)
     return SchemaView(
-        site, schema_key, catalog.dag_for(site, schema_key), rows, sorted(per_day.items()), since, until
+        site,
+        schema_key,
+        catalog.dag_for(site, schema_key),
+        rows[(page - 1) * SCHEMA_PAGE_SIZE : page * SCHEMA_PAGE_SIZE],
+        sorted(per_day.items()),
+        since,
+        until,
+        page=page,
+        pages=pages,
+        total=len(rows),
     )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _soundness(status: str) -> str:

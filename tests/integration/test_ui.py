@@ -185,6 +185,22 @@ def test_the_schema_view_lists_snapshots_with_their_changes_and_filters_by_time(
     assert get(page, "/schemas/test/LOC?since=yesterday").status_code == 400
 
 
+def test_the_schema_table_is_paged(page: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setattr(queries, "SCHEMA_PAGE_SIZE", 1)
+    pages = [get(page, f"/schemas/test/LOC?page_number={number}") for number in (1, 2)]
+    listed = [re.findall(r'<tr class="ja-snapshot" data-id="([^"]+)">', answer.text) for answer in pages]
+    assert listed == [[store.loc_second], [store.loc_first]]
+    assert "Page 2 of 2 (2 snapshots)" in text_of(pages[1])
+    # The first snapshot, alone on its page, counts every object as added.
+    row = re.search(r'<tr class="ja-snapshot"[^>]*>(.*?)</tr>', pages[1].text, re.S)
+    assert row is not None
+    cells = [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    ]
+    assert cells[5] == cells[6] == str(sum(store.sandbox_counts.values())) and cells[7:9] == ["0", "0"]
+
+
 def test_the_diff_shows_an_edit_and_a_moved_reference_as_on_the_site(
     page: TestClient,
     store: Store,  # noqa: F811

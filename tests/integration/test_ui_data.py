@@ -172,10 +172,13 @@ def test_the_page_reads_an_encrypted_store_a_reconstruction_and_a_schema_gone_fr
     assert rebuilt.status_code == 200
     assert "Fidelity of this reconstruction" in rebuilt.text and "reconstructed" in rebuilt.text
 
-    # The schema's table lists the reconstruction with the real snapshots, its kind said.
-    schema = _get(built, "/schemas/test/LOC")
-    kinds = re.findall(r'<tr class="ja-snapshot" data-id="([^"]+)">.*?<td>(\w+)', schema.text, re.S)
-    assert len(kinds) == 3 and "reconstructed" in schema.text
+    # The schema's table shows the last weeks; all snapshots adds the reconstruction of a past moment.
+    recent = _get(built, "/schemas/test/LOC")
+    listed = re.findall(r'<tr class="ja-snapshot" data-id="([^"]+)">', recent.text)
+    assert listed == [built.second, built.first] and "showing the last 30 days" in recent.text
+    everything = _get(built, "/schemas/test/LOC?everything=true")
+    listed = re.findall(r'<tr class="ja-snapshot" data-id="([^"]+)">', everything.text)
+    assert listed == [built.second, built.first, built.rebuilt] and "reconstructed" in everything.text
 
 
 def test_without_the_key_the_page_says_which_key_is_missing(built: Built) -> None:
