@@ -53,6 +53,8 @@ def _time_ticks(low: datetime, high: datetime) -> list[datetime]:
 
 
 def _time_label(moment: datetime, span: timedelta) -> str:
+    if span < timedelta(hours=1):
+        return moment.strftime("%H:%M:%S")
     return moment.strftime("%H:%M" if span < timedelta(days=2) else "%Y-%m-%d")
 
 
