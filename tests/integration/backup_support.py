@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -166,3 +167,21 @@ export_activity(client, db, {snapshot_id!r}, {what!r})
     reached = db["progress"].find_one({"_id": checkpoint})
     assert reached is not None
     return int(reached["done_through"])
+
+
+def write_demo_config(path: Path, database: str) -> Path:
+    """Write the config the operator commands read: the demo schemas of site ``test`` into ``database``."""
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            mongo: {{conn_id: jira_assets_backup, database: {database}}}
+            sites:
+              test:
+                conn_id: jira_assets_default
+                schemas: [PEOPLE, LOC, ITAM]
+                include: {{history: true, comments: true, connected_tickets: true}}
+            retention: {{keep_last: 3}}
+            """
+        )
+    )
+    return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from airflow_assets.sandbox.launch import RunningSandbox
 from airflow_assets.store import SnapshotStore
 from airflow_assets.store.layout import SNAPSHOTS, SPANS, VERSIONS
 from airflow_assets.tools.rt_export import safe_name
-from tests.integration.backup_support import back_up, client_for
+from tests.integration.backup_support import back_up, client_for, write_demo_config
 
 SCHEMAS = ("PEOPLE", "LOC", "ITAM")
 LAYOUT_CONFIG = (
@@ -33,23 +32,6 @@ LAYOUT_CONFIG = (
     "statustypes.json",
     "objecttypes.json",
 )
-
-
-def _write_config(path: Path, database: str) -> Path:
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            mongo: {{conn_id: jira_assets_backup, database: {database}}}
-            sites:
-              test:
-                conn_id: jira_assets_default
-                schemas: [{", ".join(SCHEMAS)}]
-                include: {{history: true, comments: true, connected_tickets: true}}
-            retention: {{keep_last: 3}}
-            """
-        )
-    )
-    return path
 
 
 # Each test backs up demo schemas and runs the command in-process: 15-35 s apiece within the suite, so
@@ -66,7 +48,7 @@ def backed_up(
     db = client[f"test_{uuid.uuid4().hex[:12]}"]
     with client_for(demo_sandbox) as assets:
         ids = {key: back_up(assets, db, key, "run-1").snapshot_id for key in SCHEMAS}
-    config = _write_config(tmp_path_factory.mktemp("config") / "jira_assets.yaml", db.name)
+    config = write_demo_config(tmp_path_factory.mktemp("config") / "jira_assets.yaml", db.name)
     try:
         yield db, ids, config
     finally:
@@ -190,7 +172,7 @@ def test_export_again_replaces_the_schema_folder_and_sanitises_type_names(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", mongo_server.airflow_conn_uri(mongo_db.name))
-    config = _write_config(tmp_path / "jira_assets.yaml", mongo_db.name)
+    config = write_demo_config(tmp_path / "jira_assets.yaml", mongo_db.name)
     with client_for(sandbox) as client:
         schema = next(s for s in client.iter_object_schemas() if s["objectSchemaKey"] == "LOC")
         icon = client.get_global_icons()[0]
@@ -252,7 +234,7 @@ def damaged_store(
     monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", mongo_server.airflow_conn_uri(mongo_db.name))
     with client_for(demo_sandbox) as client:
         ids = {key: back_up(client, mongo_db, key, "run-1").snapshot_id for key in ("LOC", "PEOPLE")}
-    return mongo_db, ids, _write_config(tmp_path / "jira_assets.yaml", mongo_db.name)
+    return mongo_db, ids, write_demo_config(tmp_path / "jira_assets.yaml", mongo_db.name)
 
 
 def _an_object_version(db: Database, snapshot_id: str) -> tuple[str, str]:
@@ -330,7 +312,7 @@ def test_verify_names_a_count_the_store_does_not_hold(
 def test_verify_cannot_check_an_unreachable_store(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    config = _write_config(tmp_path / "jira_assets.yaml", "nowhere")
+    config = write_demo_config(tmp_path / "jira_assets.yaml", "nowhere")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -351,7 +333,7 @@ def test_a_reference_into_a_schema_the_store_does_not_hold_keeps_the_object_id(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_JIRA_ASSETS_BACKUP", mongo_server.airflow_conn_uri(mongo_db.name))
-    config = _write_config(tmp_path / "jira_assets.yaml", mongo_db.name)
+    config = write_demo_config(tmp_path / "jira_assets.yaml", mongo_db.name)
     with client_for(demo_sandbox) as client:
         snapshot_id = back_up(client, mongo_db, "ITAM", "run-1").snapshot_id
         code, out, err = _cli(

@@ -7,7 +7,6 @@ secrets backend would give it), read when the backup database is opened (``hooks
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,29 +27,12 @@ from airflow_assets.store.encryption import EncryptionKeyError, Keyring, key_id_
 from airflow_assets.store.layout import VERSIONS
 from airflow_assets.store.prune import forget, prune
 from airflow_assets.store.versions import DamagedContentError
-from tests.integration.backup_support import back_up, client_for, set_connections, stored
+from tests.integration.backup_support import back_up, client_for, set_connections, stored, write_demo_config
 from tests.integration.encryption_support import KEY_1, KEY_2, key_connection, raw_dump, sandbox_strings
 from tests.integration.restore_support import DEMO_KEYS, restore
 
 KEY_CONN = "AIRFLOW_CONN_JIRA_ASSETS_ENCRYPTION_KEY"
 pytestmark = pytest.mark.slow
-
-
-def _config(path: Path, database: str) -> Path:
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            mongo: {{conn_id: jira_assets_backup, database: {database}}}
-            sites:
-              test:
-                conn_id: jira_assets_default
-                schemas: [{", ".join(DEMO_KEYS)}]
-                include: {{history: true, comments: true, connected_tickets: true}}
-            retention: {{keep_last: 3}}
-            """
-        )
-    )
-    return path
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -144,7 +126,7 @@ def test_an_encrypted_store_holds_no_name_or_value_and_restore_verify_export_dif
     assert ids and all(str(i).startswith(f"{key_id_of(KEY_1.encode())}:") for i in ids)
 
     # verify, through the command and the connections, as an operator runs it.
-    config = _config(tmp_path / "jira_assets.yaml", mongo_db.name)
+    config = write_demo_config(tmp_path / "jira_assets.yaml", mongo_db.name)
     code, out, err = _cli(capsys, "snapshots", "verify", "--all", "--json", "--config", str(config))
     assert code == 0, out + err
     report = json.loads(out)
@@ -252,7 +234,7 @@ def test_a_missing_or_wrong_key_names_the_key_and_repair_quarantines_nothing(
     assert mongo_db[VERSIONS].count_documents({}) == versions_before
     assert mongo_db[VERSIONS].count_documents({"data": {"$exists": True}}) == 0
     assert mongo_db["snapshots"].count_documents({}) == 1
-    config = _config(tmp_path / "jira_assets.yaml", mongo_db.name)
+    config = write_demo_config(tmp_path / "jira_assets.yaml", mongo_db.name)
     for command in (["verify", "--all"], ["repair"]):
         code, out, err = _cli(capsys, "snapshots", *command, "--config", str(config))
         assert code != 0 and wanted in out + err, (command, out, err)
