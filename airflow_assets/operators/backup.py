@@ -28,11 +28,11 @@ from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.operators.lineage import (
+    NotesLineage,
     TaskLineage,
     assets_schema,
     backup_lineage,
     mongo_connection_namespace,
-    operator_lineage,
     store_collections,
 )
 from airflow_assets.store import SnapshotStore
@@ -44,23 +44,26 @@ from airflow_assets.store.versions import DamagedContentError
 _Execute = TypeVar("_Execute", bound=Callable[..., Any])
 
 
-def _fail_fast(execute: _Execute) -> _Execute:
-    """Fail the task without retries on what a retry cannot mend: bad config or connections, damaged data.
+def _step(execute: _Execute) -> _Execute:
+    """Run a backup step; when it succeeds, note its lineage (:class:`NotesLineage`).
 
+    Fail the task without retries on what a retry cannot mend: bad config or connections, damaged data.
     A lost lease (:class:`~airflow_assets.store.LeaseLostError`) is retried: the retry takes the lease anew.
     """
 
     @functools.wraps(execute)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(operator: _BackupStepOperator, context: Context) -> Any:
         try:
-            return execute(*args, **kwargs)
+            result = execute(operator, context)
         except (AssetsConfigError, DamagedContentError) as error:
             raise AirflowFailException(str(error)) from None
+        operator.note_lineage(context["dag_run"].dag_id, context["dag_run"].run_id)
+        return result
 
     return wrapper  # type: ignore[return-value]
 
 
-class _BackupStepOperator(BaseOperator):
+class _BackupStepOperator(NotesLineage, BaseOperator):
     """What every backup step shares: the Jira Assets and MongoDB connections.
 
     :param jira_assets_conn_id: the ``jira_assets`` connection of the site.
@@ -118,15 +121,13 @@ class _BackupStepOperator(BaseOperator):
             raise AirflowSkipException(f"no real snapshot in this run: {config['skipped']}")
         return store.id_for_run(dag_run.dag_id, dag_run.run_id)  # raises, saying export_config comes first
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the OpenLineage datasets of the run's snapshot; only the OpenLineage provider calls this.
+    def run_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
+        """Return the datasets of the run's snapshot (None: this step reports none, or no snapshot).
 
         The Assets schema the snapshot was read from is the input, the backup store's collections it lives
-        in the outputs. None without the provider, or when the run holds no snapshot.
+        in the outputs.
         """
-        if not self.reports_lineage:
-            return None
-        return operator_lineage(self.snapshot_lineage(task_instance.dag_id, task_instance.run_id))
+        return self.snapshot_lineage(dag_id, run_id) if self.reports_lineage else None
 
     def snapshot_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
         """Return what a run's snapshot was read from and written to (None: the run holds no snapshot)."""
@@ -195,7 +196,7 @@ class ExportConfigOperator(_BackupStepOperator):
         self.schedule = schedule
         self.timezone = timezone
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         target = BackupTarget(
             site=self.site,
@@ -219,7 +220,7 @@ class ExportConfigOperator(_BackupStepOperator):
 class ExportObjectsOperator(_BackupStepOperator):
     """Store a version of every object of the schema that changed since the previous snapshot."""
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             return export_objects(self.hook.get_client(), db, self.snapshot_id(db, context)).as_dict()
@@ -237,7 +238,7 @@ class ExportActivityOperator(_BackupStepOperator):
             raise ValueError(f"what must be one of {', '.join(ACTIVITY_KINDS)}, got {what!r}")
         self.what = what
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             client = self.hook.get_client()
@@ -247,7 +248,7 @@ class ExportActivityOperator(_BackupStepOperator):
 class FinalizeSnapshotOperator(_BackupStepOperator):
     """Check the snapshot, record its counts and mark it complete: only then can it be restored."""
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         with self.database() as db:
             snapshot_id = self.snapshot_id(db, context)
@@ -291,7 +292,7 @@ class ReconstructPastOperator(_BackupStepOperator):
         """Return the snapshot the run reconstructed (None: a run of the present reconstructs nothing)."""
         return store.reconstructed_for_run(dag_id, run_id)
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         run = backup_run(context)
         config = context["ti"].xcom_pull(task_ids="export_config") or {}
@@ -318,7 +319,7 @@ class MarkSnapshotFailedOperator(_BackupStepOperator):
     ui_color = "#fde8e8"
     reports_lineage = False
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         dag_run = context["dag_run"]
         with self.database() as db:

@@ -12,14 +12,21 @@ Names are built from host names and ports only: never a login, password, token o
 
 The naming is plain Python. :func:`operator_lineage` alone imports the OpenLineage provider, when it is
 called, and returns None when the provider is not installed: then nothing else changes.
+
+:class:`NotesLineage` works the datasets out in the task's own process, right after the step: the provider
+asks for them from a forked child, where reading the store is not safe (see there).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 ASSETS_SCHEME = "jira-assets"
 MONGO_SCHEME = "mongodb"
@@ -149,6 +156,54 @@ def operator_lineage(lineage: TaskLineage | None) -> Any:
         inputs=[dataset(named) for named in lineage.inputs],
         outputs=[dataset(named) for named in lineage.outputs],
     )
+
+
+def openlineage_installed() -> bool:
+    """Return whether the OpenLineage provider can be imported (nothing is imported to find out)."""
+    try:
+        return importlib.util.find_spec("airflow.providers.openlineage") is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module without a spec
+        return False
+
+
+class NotesLineage:
+    """An operator whose lineage is read from what its run stored, and noted when the step ends.
+
+    The OpenLineage provider calls ``get_openlineage_facets_on_complete`` in a child process it forks from
+    the task's. A connection that is not in the environment is fetched there over the task's channel to
+    Airflow, which the child shares with its parent or, under ``dag.test()``, does not have at all: the
+    child waits until the provider kills it, and the task's COMPLETE event is never sent. So the step
+    calls :meth:`note_lineage` at its end, in its own process, and the child only reads what was noted.
+    Asked for a run it has not noted (a test calling it after the run), the operator reads the store.
+    """
+
+    _noted_lineage: tuple[str, TaskLineage | None] | None = None
+
+    def run_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
+        """Return what this task read and wrote in a run, from what the run stored."""
+        raise NotImplementedError
+
+    def note_lineage(self, dag_id: str, run_id: str) -> None:
+        """Work out the run's lineage now, when the provider is installed and will ask for it.
+
+        A failure is logged, never raised: lineage is a report about a step that has succeeded.
+        """
+        if not openlineage_installed():
+            return
+        try:
+            self._noted_lineage = (run_id, self.run_lineage(dag_id, run_id))
+        except Exception as error:  # the step succeeded; only its report is missing
+            log.warning("the lineage of this step could not be worked out: %s", type(error).__name__)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the task's OpenLineage datasets; only the OpenLineage provider calls this.
+
+        None without the provider, or when the run stored nothing to name.
+        """
+        noted = self._noted_lineage
+        if noted is not None and noted[0] == task_instance.run_id:
+            return operator_lineage(noted[1])
+        return operator_lineage(self.run_lineage(task_instance.dag_id, task_instance.run_id))
 
 
 def _port(parts: Any) -> int | None:

@@ -24,10 +24,10 @@ from airflow_assets.hooks import JiraAssetsHook
 from airflow_assets.hooks.backup_store import backup_database
 from airflow_assets.hooks.snapshot_key import snapshot_key
 from airflow_assets.operators.lineage import (
+    NotesLineage,
     TaskLineage,
     assets_schema,
     mongo_connection_namespace,
-    operator_lineage,
     restore_lineage,
     store_collections,
 )
@@ -74,7 +74,7 @@ TARGET_WRITING_STEPS = frozenset(
 _NOT_RETRIED = (AssetsConfigError, AssetsBadRequestError, DamagedContentError, PlanNotStoredError)
 
 
-class RestoreStepOperator(BaseOperator):
+class RestoreStepOperator(NotesLineage, BaseOperator):
     """Run one step of a restore.
 
     :param step: one of ``backup_before``, ``plan``, ``create_structure``, ``create_objects``,
@@ -137,25 +137,23 @@ class RestoreStepOperator(BaseOperator):
                     settings,
                     connect=lambda conn_id: _target_client(request, conn_id, MongoRateBudget(db)),
                 )
-                return self._run(session, dag_run)
+                summary = self._run(session, dag_run)
             except _NOT_RETRIED as error:
                 # Bad parameters, data checks, a write the site refused (400, with its message), damaged
                 # stored content or no readable plan: retrying cannot help. One plain line first, then
                 # the failure.
                 log.error("%s failed: %s", self.step, error)
                 raise AirflowFailException(str(error)) from None
+        self.note_lineage(dag_run.dag_id, dag_run.run_id)
+        return summary
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the step's OpenLineage datasets; only the OpenLineage provider calls this.
+    def run_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
+        """Return what this step of a restore run read and wrote, from what the run stored.
 
         The backup store's collections are the input and the target schemas the output of the steps that
         write into them; ``verify`` reads the target too. ``backup_before`` is a backup: the live schemas
-        in, the store out. None without the provider, or when the run stored no plan (nor backup).
+        in, the store out. None when the run stored no plan (nor backup).
         """
-        return operator_lineage(self.restore_step_lineage(task_instance.dag_id, task_instance.run_id))
-
-    def restore_step_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
-        """Return what this step of a restore run read and wrote, from what the run stored."""
         with backup_database(self.mongo_conn_id, self.mongo_database) as db:
             document = Ledger(db, f"{dag_id}:{run_id}").document()
             # The snapshots a rollback took of the live schemas before its first write (old key -> id).

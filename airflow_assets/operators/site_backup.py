@@ -19,9 +19,10 @@ from airflow_assets.backup.adhoc import MAX_ATTEMPTS
 from airflow_assets.backup.schema_config import BackupTarget
 from airflow_assets.backup.site_listing import back_up_listed_schema, list_site_schemas
 from airflow_assets.hooks.snapshot_key import snapshot_key
-from airflow_assets.operators.backup import _BackupStepOperator, _fail_fast, backup_run
+from airflow_assets.operators.backup import _BackupStepOperator, _step, backup_run
 from airflow_assets.store import SchemaLease, SnapshotStore
 from airflow_assets.store.site_schemas import SiteListings
+from airflow_assets.store.snapshots import Snapshot
 
 
 class ListSiteSchemasOperator(_BackupStepOperator):
@@ -34,6 +35,8 @@ class ListSiteSchemasOperator(_BackupStepOperator):
     """
 
     ui_color = "#e6f4ea"
+    # It names the schemas to back up; each mapped backup reports the one it read and wrote.
+    reports_lineage = False
 
     def __init__(
         self, *, site: str, exclude: Sequence[str] = (), named_elsewhere: Sequence[str] = (), **kwargs: Any
@@ -43,7 +46,7 @@ class ListSiteSchemasOperator(_BackupStepOperator):
         self.exclude = list(exclude)
         self.named_elsewhere = list(named_elsewhere)
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> list[str]:
         with self.database() as db:
             listing = list_site_schemas(
@@ -92,7 +95,11 @@ class BackupSiteSchemaOperator(_BackupStepOperator):
         self.schedule = schedule
         self.timezone = timezone
 
-    @_fail_fast
+    def written_snapshot(self, store: SnapshotStore, dag_id: str, run_id: str) -> Snapshot | None:
+        """Return this task's schema's snapshot in the site DAG's run (the run holds one per schema)."""
+        return store.find_for_run(dag_id, run_id, schema_key=self.schema_key)
+
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         target = BackupTarget(
             site=self.site,
@@ -131,8 +138,9 @@ class MarkSiteSnapshotsFailedOperator(_BackupStepOperator):
     """Teardown: mark failed every snapshot the run left running, and free those schemas' leases."""
 
     ui_color = "#fde8e8"
+    reports_lineage = False
 
-    @_fail_fast
+    @_step
     def execute(self, context: Context) -> dict[str, Any]:
         dag_run = context["dag_run"]
         run_ids = [dag_run.run_id, *(f"{dag_run.run_id}.{n}" for n in range(2, MAX_ATTEMPTS + 1))]

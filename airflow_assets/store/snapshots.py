@@ -250,11 +250,16 @@ class SnapshotStore:
         document = self._snapshots.find_one({"_id": snapshot_id})
         return Snapshot.from_document(document, keyring=self.keyring) if document else None
 
-    def find_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:
-        """Return the snapshot a DAG run writes (None before its first task created it)."""
-        document = self._snapshots.find_one(
-            {"dag_id": dag_id, "run_id": run_id, "kind": _REAL}, sort=[("seq", DESCENDING)]
-        )
+    def find_for_run(self, dag_id: str, run_id: str, *, schema_key: str | None = None) -> Snapshot | None:
+        """Return the snapshot a DAG run writes (None before its first task created it).
+
+        :param schema_key: the schema's, in the run of a site DAG (``schemas: "*"``), which holds one per
+            schema.
+        """
+        query: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "kind": _REAL}
+        if schema_key is not None:
+            query["schema_key"] = schema_key
+        document = self._snapshots.find_one(query, sort=[("seq", DESCENDING)])
         return Snapshot.from_document(document, keyring=self.keyring) if document else None
 
     def reconstructed_for_run(self, dag_id: str, run_id: str) -> Snapshot | None:

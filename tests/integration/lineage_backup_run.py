@@ -1,6 +1,6 @@
 """Run one backup DAG with ``dag.test()`` in a process of its own; the lineage tests start it.
 
-Usage: ``python -m tests.integration.lineage_backup_run CONFIG DAG_ID [--without-openlineage]``, with
+Usage: ``python tests/integration/lineage_backup_run.py CONFIG DAG_ID [--without-openlineage]``, with
 ``AIRFLOW_HOME``, the connections and any ``AIRFLOW__OPENLINEAGE__*`` settings in the environment.
 ``--without-openlineage`` makes the provider unimportable first, as if it were not installed.
 

@@ -10,6 +10,7 @@ from airflow.sdk import Connection
 
 from airflow_assets.operators.lineage import (
     DatasetName,
+    NotesLineage,
     TaskLineage,
     assets_namespace,
     assets_schema,
@@ -146,3 +147,60 @@ def test_the_provider_gets_datasets_with_their_data_source_and_no_secret() -> No
     assert reported.inputs[0].facets["dataSource"].uri == "jira-assets://example.atlassian.net"
     as_json = Serde.to_json(reported)
     assert PASSWORD not in as_json and TOKEN not in as_json and '"u"' not in as_json
+
+
+class _Step(NotesLineage):
+    """A step whose store can be read once: the provider's forked child must not need it a second time."""
+
+    def __init__(self, lineage: TaskLineage | None, *, fails: bool = False) -> None:
+        self.lineage, self.fails, self.reads = lineage, fails, 0
+
+    def run_lineage(self, dag_id: str, run_id: str) -> TaskLineage | None:
+        self.reads += 1
+        if self.fails:
+            raise ConnectionError("the store is out of reach")
+        return self.lineage
+
+
+class _TaskInstance:
+    def __init__(self, run_id: str) -> None:
+        self.dag_id, self.run_id = "jira_assets_backup_demo_loc", run_id
+
+
+def test_the_lineage_noted_when_the_step_ends_is_what_the_provider_gets_without_reading_the_store() -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    schema = assets_schema("https://example.atlassian.net", "w-1", "LOC")
+    step = _Step(backup_lineage(schema, store_collections("mongodb://db:27017", "ja", ["snapshots"])))
+
+    step.note_lineage("jira_assets_backup_demo_loc", "scheduled__1")
+    step.lineage = None  # what the store would say now no longer matters: the noted datasets are sent
+    reported = step.get_openlineage_facets_on_complete(_TaskInstance("scheduled__1"))
+
+    assert step.reads == 1
+    assert [(d.namespace, d.name) for d in reported.inputs] == [
+        ("jira-assets://example.atlassian.net", "w-1/LOC")
+    ]
+    # Another run (noted for none) is read from the store.
+    assert step.get_openlineage_facets_on_complete(_TaskInstance("scheduled__2")) is None
+    assert step.reads == 2
+
+
+def test_a_step_whose_lineage_cannot_be_read_still_succeeds_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    step = _Step(None, fails=True)
+
+    step.note_lineage("jira_assets_backup_demo_loc", "scheduled__1")  # does not raise
+
+    assert "could not be worked out: ConnectionError" in caplog.text
+    assert "out of reach" not in caplog.text  # the type only: a message may quote an address
+
+
+def test_without_the_provider_nothing_is_read_when_a_step_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "airflow.providers.openlineage", None)
+    step = _Step(TaskLineage())
+
+    step.note_lineage("jira_assets_backup_demo_loc", "scheduled__1")
+
+    assert step.reads == 0
