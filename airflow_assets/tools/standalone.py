@@ -95,6 +95,9 @@ def _serve(root: Path, *, host: str, port: int) -> int:
     try:
         with embedded_mongo(layout.mongo_storage) as mongo, run_sandbox(seed="demo") as sandbox:
             print(f"sandbox (a local Jira Cloud site with Assets): {sandbox.url}", flush=True)
+            # Edit the sandbox's objects (as `airflow-assets sandbox serve` prints them): a local site, and
+            # a token made for this start only.
+            print(f"  its REST API: basic auth {sandbox.email} / {sandbox.api_token}", flush=True)
             print(f"MongoDB ({mongo.kind}):{' ' * max(1, 37 - len(mongo.kind))}{mongo.uri}", flush=True)
             connections = {
                 "jira_assets_default": json.loads(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import tempfile
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from airflow_assets.api import AssetsClient
 from airflow_assets.devtools.airflow_rest import AirflowApi
 from airflow_assets.devtools.standalone_stack import RunningStandalone, running_standalone
 
@@ -41,6 +43,9 @@ CHROMIUM_FLAGS = [
 RESTORE_DAG_ID = "jira_assets_restore"
 BACKUP_DAG_ID = "jira_assets_backup_demo_loc"
 DRY_RUN_MAPPING = 'LOC -> LOCUI "Locations (UI dry run)"'
+# What `airflow-assets standalone` prints of its sandbox: where it is, and its credentials for this start.
+SANDBOX_URL = re.compile(r"^sandbox \(a local Jira Cloud site with Assets\): (?P<url>http://\S+)$")
+SANDBOX_AUTH = re.compile(r"^  its REST API: basic auth (?P<email>\S+) / (?P<token>\S+)$")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -101,19 +106,31 @@ def test_the_ui_walkthrough(standalone: RunningStandalone, api: AirflowApi, page
     # A snapshot of LOC to restore from: trigger its backup over REST while the browser logs in.
     backup_run = api.trigger(BACKUP_DAG_ID)
 
-    page.goto(standalone.url)
-    page.locator("input[name=username]").wait_for()
-    page.screenshot(path=str(DOCS / "ui-login.png"))
-    page.fill("input[name=username]", standalone.login)
-    page.fill("input[name=password]", standalone.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
+    _log_in(page, standalone, screenshot="ui-login.png")
 
     _check_connection_form(page, standalone.url)
 
     assert api.wait_for_run(BACKUP_DAG_ID, backup_run, timeout=120) == "success"
     _dry_run_from_trigger_form(page, standalone.url, api)
     print(f"UI walkthrough: {time.monotonic() - started:.1f} s")
+
+
+def _log_in(page: Any, standalone: RunningStandalone, *, screenshot: str | None = None) -> None:
+    """Sign in through Airflow's login form, unless this browser's session already is."""
+    page.goto(standalone.url)
+    username = page.locator("input[name=username]")
+    try:
+        username.wait_for(timeout=15_000)
+    except Exception:
+        if "/auth/login" not in page.url:
+            return  # signed in by an earlier test of this module
+        raise
+    if screenshot:
+        page.screenshot(path=str(DOCS / screenshot))
+    page.fill("input[name=username]", standalone.login)
+    page.fill("input[name=password]", standalone.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)
 
 
 def _check_connection_form(page: Any, url: str) -> None:
@@ -194,3 +211,108 @@ def _dry_run_from_trigger_form(page: Any, url: str, api: AirflowApi) -> None:
     page.goto(f"{url}/dags/{RESTORE_DAG_ID}/runs/{run_id}")
     page.get_by_text("success").first.wait_for()
     page.screenshot(path=str(DOCS / "ui-dry-run-success.png"))
+
+
+def test_the_jira_assets_page_from_the_navigation_to_a_dry_run(
+    standalone: RunningStandalone, api: AirflowApi, page: Any
+) -> None:
+    """Overview, a schema, the diff after an edit on the site, the object's versions, Restore… (dry run)."""
+    started = time.monotonic()
+    DOCS.mkdir(exist_ok=True)
+    with _sandbox_client(standalone) as site:
+        before_edit = api.trigger(BACKUP_DAG_ID)
+        assert api.wait_for_run(BACKUP_DAG_ID, before_edit, timeout=180) == "success"
+        office, old_address, new_address = _move_an_office(site)
+        after_edit = api.trigger(BACKUP_DAG_ID)
+        assert api.wait_for_run(BACKUP_DAG_ID, after_edit, timeout=180) == "success"
+        loc_objects = site.count_objects("objectSchemaId = " + str(site.object_schema_by_key("LOC")["id"]))
+    _log_in(page, standalone)
+
+    # The overview, from Airflow's navigation: Airflow frames the page under /plugin/<url_route>.
+    page.goto(f"{standalone.url}/plugin/jira-assets")
+    frame = page.frame_locator("iframe").first
+    loc = frame.locator('tr.ja-schema[data-schema="demo/LOC"]')
+    loc.wait_for()
+    assert loc.locator(".ja-badge").inner_text() == "fresh"
+    assert loc.locator("td.num").inner_text() == str(loc_objects)
+    assert frame.locator(".ja-card svg.ja-chart").count() >= 1  # the objects-per-snapshot charts
+    page.screenshot(path=str(DOCS / "ui-jira-assets-overview.png"))
+
+    # The schema: its snapshots, newest first; the newest holds the edit as one changed object.
+    loc.get_by_role("link", name="LOC", exact=True).click()
+    rows = frame.locator("#snapshots tr.ja-snapshot")
+    rows.nth(1).wait_for()
+    newest = rows.first
+    assert newest.locator("td").nth(4).inner_text() == "complete"
+    assert newest.locator("td").nth(8).inner_text() == "1"  # ~changed
+    newest_id = newest.get_attribute("data-id")
+    page.screenshot(path=str(DOCS / "ui-jira-assets-schema.png"))
+
+    # The diff of the two snapshots: the Office's Address, old -> new, as on the site.
+    newest.get_by_role("link", name="diff").click()
+    change = frame.locator(f'tr.ja-change[data-object="{office}"]')
+    change.first.wait_for()
+    address = frame.locator(f'tr.ja-change[data-object="{office}"]', has_text="Address")
+    assert address.locator("td.ja-old").inner_text() == old_address
+    assert address.locator("td.ja-new").inner_text() == new_address
+    assert frame.locator("tr.ja-change").count() == change.count()  # nothing else changed
+    page.screenshot(path=str(DOCS / "ui-jira-assets-diff.png"))
+
+    # The object: its two versions, the newer one current.
+    change.first.get_by_role("link").click()
+    versions = frame.locator("#versions tr.ja-version")
+    versions.nth(1).wait_for()
+    assert versions.count() == 2
+    current = frame.locator("td:nth-child(2)", has_text=re.compile(r"^now$"))
+    assert new_address in versions.filter(has=current).inner_text()
+    assert old_address in versions.filter(has_not=current).inner_text()
+    page.screenshot(path=str(DOCS / "ui-jira-assets-object.png"))
+
+    # Restore… this object: the form holds the snapshot, the object's key, and a dry run; trigger it.
+    before = {run["dag_run_id"] for run in api.call("GET", f"dags/{RESTORE_DAG_ID}/dagRuns")["dag_runs"]}
+    frame.locator("#restore").click()
+    frame.locator("#trigger").wait_for()
+    page.screenshot(path=str(DOCS / "ui-jira-assets-restore.png"))
+    frame.locator("#trigger").click()
+    outcome = frame.locator("#outcome")
+    outcome.get_by_role("link", name="its plan").wait_for()
+    assert outcome.inner_text().startswith("started"), outcome.inner_text()
+    runs = api.call("GET", f"dags/{RESTORE_DAG_ID}/dagRuns")["dag_runs"]
+    (run_id,) = [run["dag_run_id"] for run in runs if run["dag_run_id"] not in before]
+    conf = api.call("GET", f"dags/{RESTORE_DAG_ID}/dagRuns/{run_id}")["conf"]
+    assert (conf["snapshot"], conf["object_keys"], conf["dry_run"]) == (newest_id, [office], True)
+    assert api.wait_for_run(RESTORE_DAG_ID, run_id, timeout=120) == "success"
+    # The run's stored plan, linked back from the page.
+    outcome.get_by_role("link", name="its plan").click()
+    frame.locator("#summary").wait_for()
+    page.screenshot(path=str(DOCS / "ui-jira-assets-plan.png"))
+    print(f"Jira Assets page walkthrough: {time.monotonic() - started:.1f} s")
+
+
+def _sandbox_client(standalone: RunningStandalone) -> AssetsClient:
+    """Return a client of the standalone's sandbox, from the lines it printed."""
+    url = next(m["url"] for line in standalone.output if (m := SANDBOX_URL.match(line)))
+    auth = next(m for line in standalone.output if (m := SANDBOX_AUTH.match(line)))
+    return AssetsClient(site_url=url, email=auth["email"], api_token=auth["token"])
+
+
+def _move_an_office(site: AssetsClient) -> tuple[str, str, str]:
+    """Give one Office of LOC a new Address on the site; return its key, the old and the new address."""
+    schema_id = str(site.object_schema_by_key("LOC")["id"])
+    office_type = next(t for t in site.get_object_types(schema_id) if t["name"] == "Office")
+    attribute = next(
+        a for a in site.get_object_type_attributes(str(office_type["id"])) if a["name"] == "Address"
+    )
+    office = min(site.iter_objects(f"objectTypeId = {office_type['id']}"), key=lambda o: int(o["id"]))
+    old = next(
+        (value["value"] for entry in office.get("attributes", []) for value in entry["objectAttributeValues"]
+         if str(entry["objectTypeAttributeId"]) == str(attribute["id"])),
+        "",
+    )  # fmt: skip
+    new = f"{old} (moved in the UI test)" if old else "1 Moved Street"
+    values = [{"value": new}]
+    site.update_object(
+        str(office["id"]),
+        {"attributes": [{"objectTypeAttributeId": attribute["id"], "objectAttributeValues": values}]},
+    )
+    return str(office["objectKey"]), old, new
