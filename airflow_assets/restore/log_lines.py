@@ -117,7 +117,7 @@ def rollback_plan_lines(plans: Sequence[Mapping[str, Any]], *, dry_run: bool, re
         history = plan.get("history_snapshot_id")
         lines.append(
             f"rollback of {plan.get('old_key')} to snapshot {plan.get('snapshot_id')}: "
-            f"{totals.get('compared', 0)} objects compared"
+            f"{counted(int(totals.get('compared', 0)), 'object')} compared"
             + (f"; changes read from the history of snapshot {history}" if history else "")
         )
         for type_name, counts in sorted((plan.get("per_type") or {}).items()):

@@ -19,7 +19,7 @@ from airflow_assets.restore.directory import describe_person
 from airflow_assets.restore.graph import cyclic_nodes
 from airflow_assets.restore.hidden_characters import warn_hidden_characters
 from airflow_assets.restore.integrity import SourceIntegrity
-from airflow_assets.restore.request import NEW_SCHEMA, RestoreRequest, SchemaMapping
+from airflow_assets.restore.request import NEW_SCHEMA, ROLLBACK, RestoreRequest, SchemaMapping
 from airflow_assets.restore.restrictions import restrictions_of
 from airflow_assets.restore.schema_source import SchemaSource
 from airflow_assets.restore.scope import EntryCounts, ObjectSet, TypeScope, object_refs
@@ -322,8 +322,9 @@ def build_plan(
             f"references to a schema not restored ({where}): "
             + ("kept, pointing at the objects that exist" if same_site else "left empty on another site"),
         )
-    for key in selection.still_exist:
-        warnings.add("exists", f"{key} exists on the target: nothing to recreate")
+    if request.mode != ROLLBACK:  # a rollback compares the objects that exist and puts their values back
+        for key in selection.still_exist:
+            warnings.add("exists", f"{key} exists on the target: nothing to recreate")
     schema_plans = [_schema_plan(inputs, position, warnings) for position in range(len(schemas))]
     _config_warnings(inputs, warnings)
     _value_warnings(inputs, warnings)

@@ -230,12 +230,16 @@ def create_app(
                 view = queries.object_view(db, snapshot, object_id)
             except queries.NotVisible as error:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-        restore = (
-            _restore_link(request, grant, queries.restore_conf(snapshot, object_keys=[view.key]))
-            if view.key
-            else None
+        conf = queries.restore_conf(snapshot, object_keys=[view.key]) if view.key else None
+        restore = _restore_link(request, grant, conf) if conf else None
+
+        def version_restore(snapshot_id: str) -> str | None:
+            """Restore… this object as one of its versions: from the first snapshot that held it."""
+            return _restore_link(request, grant, {**conf, "snapshot": snapshot_id}) if conf else None
+
+        return page(
+            request, "object.html", grant, view=view, restore=restore, version_restore=version_restore
         )
-        return page(request, "object.html", grant, view=view, restore=restore)
 
     @app.get("/restore", response_class=HTMLResponse)
     def restore_form(request: Request, conf: str, grant: Grant) -> HTMLResponse:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 
 WIDTH, HEIGHT = 560, 180
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 36
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 26, 36
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ def _frame(title: str, y_unit: str, ticks: Sequence[float], y_of: object) -> lis
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" class="ja-axis"/>',
         f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" '
         'class="ja-axis"/>',
-        f'<text x="4" y="{TOP + 4}" class="ja-unit">{escape(y_unit)}</text>',
+        # Above the plot, where the top tick's label cannot cover it.
+        f'<text x="4" y="{TOP - 12}" class="ja-unit">{escape(y_unit)}</text>',
     ]
     for tick in ticks:
         y = y_of(tick)  # type: ignore[operator]

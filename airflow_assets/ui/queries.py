@@ -581,13 +581,19 @@ def restore_conf(
 def restore_summary(db: Database, restore_id: str) -> dict[str, Any] | None:
     """Return a restore run's summary and stored plan (``airflow-assets restores show``'s data), or None."""
     from airflow_assets.restore.ledger import Ledger
+    from airflow_assets.restore.log_lines import rollback_plan_lines
     from airflow_assets.tools.restores_list import restore_row
 
     document = Ledger(db, restore_id).document()
     if not document:
         return None
+    row = restore_row(document)
+    # A rollback's plan: what goes back, per schema and type, as the plan task's log says it.
+    rollback = (document.get("rollback") or {}).get("schemas") or []
+    lines = rollback_plan_lines(rollback, dry_run=bool(row.get("dry_run")), restore_id=restore_id)
     return {
-        **restore_row(document),
+        **row,
         **{name: document.get(name) for name in ("request", "plan", "steps", "report")},
         "step_warnings": document.get("warnings") or {},
+        "rollback_lines": lines,
     }

@@ -268,9 +268,10 @@ def test_the_jira_assets_page_from_the_navigation_to_a_dry_run(
     assert old_address in versions.filter(has_not=current).inner_text()
     page.screenshot(path=str(DOCS / "ui-jira-assets-object.png"))
 
-    # Restore… this object: the form holds the snapshot, the object's key, and a dry run; trigger it.
+    # Restore this version… (the one before the edit): a rollback of this object, from the snapshot that
+    # held it, always a dry run. The form shows the parameters; the button triggers the run.
     before = {run["dag_run_id"] for run in api.call("GET", f"dags/{RESTORE_DAG_ID}/dagRuns")["dag_runs"]}
-    frame.locator("#restore").click()
+    versions.filter(has_not=current).locator(".ja-restore-version").click()
     frame.locator("#trigger").wait_for()
     page.screenshot(path=str(DOCS / "ui-jira-assets-restore.png"))
     frame.locator("#trigger").click()
@@ -280,11 +281,16 @@ def test_the_jira_assets_page_from_the_navigation_to_a_dry_run(
     runs = api.call("GET", f"dags/{RESTORE_DAG_ID}/dagRuns")["dag_runs"]
     (run_id,) = [run["dag_run_id"] for run in runs if run["dag_run_id"] not in before]
     conf = api.call("GET", f"dags/{RESTORE_DAG_ID}/dagRuns/{run_id}")["conf"]
-    assert (conf["snapshot"], conf["object_keys"], conf["dry_run"]) == (newest_id, [office], True)
+    assert (conf["mode"], conf["object_keys"], conf["dry_run"]) == ("rollback", [office], True)
+    assert conf["snapshot"] != newest_id  # the snapshot that held the version before the edit
     assert api.wait_for_run(RESTORE_DAG_ID, run_id, timeout=120) == "success"
-    # The run's stored plan, linked back from the page.
+    # The run's stored plan, linked back from the page: the one object would get its Address back.
     outcome.get_by_role("link", name="its plan").click()
-    frame.locator("#summary").wait_for()
+    rollback = frame.locator("#rollback")
+    rollback.wait_for()
+    assert "Office: 1 object gets attributes back (Address x1)" in rollback.inner_text()
+    assert "dry run: nothing was written" in rollback.inner_text()
+    page.wait_for_load_state("networkidle")
     page.screenshot(path=str(DOCS / "ui-jira-assets-plan.png"))
     print(f"Jira Assets page walkthrough: {time.monotonic() - started:.1f} s")
 
@@ -293,7 +299,9 @@ def _sandbox_client(standalone: RunningStandalone) -> AssetsClient:
     """Return a client of the standalone's sandbox, from the lines it printed."""
     url = next(m["url"] for line in standalone.output if (m := SANDBOX_URL.match(line)))
     auth = next(m for line in standalone.output if (m := SANDBOX_AUTH.match(line)))
-    return AssetsClient(site_url=url, email=auth["email"], api_token=auth["token"])
+    # The sandbox serves the Assets API on its own host, where Cloud has api.atlassian.com.
+    api_base_url = f"{url}/jsm/assets/workspace/{{workspaceId}}/v1"
+    return AssetsClient(site_url=url, email=auth["email"], api_token=auth["token"], api_base_url=api_base_url)
 
 
 def _move_an_office(site: AssetsClient) -> tuple[str, str, str]:
