@@ -9,8 +9,9 @@ object's span and opens one on a new version, as the backup does). Versions are 
 run's manifest is the model of the others). Manifests carry no root digest: the views never read one.
 
 Then every view is timed as ``ui_views.py`` times it (p50 and p95 of ``--repeat`` requests), plus the
-schema's table over every snapshot (``everything``); each view is asked once more under MongoDB's profiler,
-and every collection scan (COLLSCAN) it made is printed.
+schema's table over every snapshot (``everything``) and the diff of the newest two snapshots; each view is
+asked once more under MongoDB's profiler: how many reads, keys and documents they examined, and every
+collection scan (COLLSCAN) among them.
 
 Usage: python benchmarks/ui_views_scale.py [--schema ITAM] [--snapshots 1000] [--objects 100000]
        [--edits 100] [--seed-objects 600] [--repeat 20]
@@ -26,6 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pymongo
 from bench_support import bench_mongo
@@ -285,6 +287,8 @@ def _time_and_profile(
     page = page_client(mongo, args.schema)
     paths = views(page, ids, edited, args.schema)
     paths["schema (every)"] = f"/schemas/bench/{args.schema}?everything=true"
+    # What the schema's table links to: the newest backup against the one before (--edits changes).
+    paths["diff (last two)"] = f"/diff/{quote(ids[-2], safe='')}/{quote(ids[-1], safe='')}"
     print(f"   timing {args.repeat} requests per view, then one under the profiler:")
     scans: list[str] = []
     for name, path in paths.items():
