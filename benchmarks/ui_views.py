@@ -9,9 +9,9 @@ SimpleAuthManager checking an admin's JWT on every request (Airflow's metadata D
 Then every view is asked ``--repeat`` times through a TestClient (HTTP in process: routing, auth, MongoDB
 reads, rendering), and the p50 and p95 of each are printed in ms: the overview, the schema's table, the
 newest snapshot, the diff of the first and the newest snapshot (every edit since: the first page, and the
-last page), an edited object's versions, and the prefilled restore form. The issue's target scale (1,000
-snapshots, 100,000 objects per snapshot) is for the later benchmark task: this one builds its store through
-the real backup, so it stays at sizes a backup of the sandbox reaches in minutes.
+last page), an edited object's versions, and the prefilled restore form. This one builds its store through
+the real backup, so it stays at sizes a backup of the sandbox reaches in minutes; the issue's scale (1,000
+snapshots, 100,000 objects per snapshot) is ``ui_views_scale.py``'s, which shares this file's helpers.
 
 Usage: python benchmarks/ui_views.py [--schema ITAM] [--snapshots 20] [--edits 50] [--objects 5000]
        [--repeat 20]
