@@ -9,9 +9,9 @@ SimpleAuthManager checking an admin's JWT on every request (Airflow's metadata D
 Then every view is asked ``--repeat`` times through a TestClient (HTTP in process: routing, auth, MongoDB
 reads, rendering), and the p50 and p95 of each are printed in ms: the overview, the schema's table, the
 newest snapshot, the diff of the first and the newest snapshot (every edit since: the first page, and the
-last page), an edited object's versions, and the prefilled restore form. The issue's target scale (1,000
-snapshots, 100,000 objects per snapshot) is for the later benchmark task: this one builds its store through
-the real backup, so it stays at sizes a backup of the sandbox reaches in minutes.
+last page), an edited object's versions, and the prefilled restore form. This one builds its store through
+the real backup, so it stays at sizes a backup of the sandbox reaches in minutes; the issue's scale (1,000
+snapshots, 100,000 objects per snapshot) is ``ui_views_scale.py``'s, which shares this file's helpers.
 
 Usage: python benchmarks/ui_views.py [--schema ITAM] [--snapshots 20] [--edits 50] [--objects 5000]
        [--repeat 20]
@@ -72,6 +72,19 @@ def _rename(site: Any, record: Any, suffix: str) -> None:
     site.update_object(str(record.object_id), {"attributes": [value]})
 
 
+def backup_target(schema: str) -> BackupTarget:
+    """Return the benchmark's backup of ``schema`` on the site ``bench``: history and comments, daily."""
+    return BackupTarget(site="bench", schema_key=schema, include={"history": True, "comments": True},
+                        full_sweep_every=7, schedule="0 2 * * *", timezone="UTC")  # fmt: skip
+
+
+def backup(client: AssetsClient, db: Any, target: BackupTarget, number: int) -> str:
+    """Back ``target`` up now with the real backup (run ``run_<number>``); return the snapshot's id."""
+    now = datetime.now(UTC)
+    run = BackupRun("jira_assets_backup_bench", f"run_{number:04d}", "manual", now, now, now, now)
+    return backup_now(client, db, target, run, key=None, wait=600).snapshot_id
+
+
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -90,9 +103,7 @@ def main() -> int:
             api_base_url=sandbox.api_base_url, limits=FAST,
         )  # fmt: skip
         db = pymongo.MongoClient(mongo.uri)[DATABASE]
-        target = BackupTarget(site="bench", schema_key=args.schema,
-                              include={"history": True, "comments": True},
-                              full_sweep_every=7, schedule="0 2 * * *", timezone="UTC")  # fmt: skip
+        target = backup_target(args.schema)
         site = sandbox.site
         (schema_id,) = [sid for sid, schema in site.schemas.items() if schema.key == args.schema]
         records = sorted(
@@ -104,9 +115,7 @@ def main() -> int:
             if number:
                 for index in range(args.edits):
                     _rename(site, records[(number * args.edits + index) % len(records)], f"{number}-{index}")
-            now = datetime.now(UTC)
-            run = BackupRun("jira_assets_backup_bench", f"run_{number:04d}", "manual", now, now, now, now)
-            ids.append(backup_now(client, db, target, run, key=None, wait=600).snapshot_id)
+            ids.append(backup(client, db, target, number))
         newest = SnapshotStore(db).get(ids[-1])
         built = time.monotonic() - started
         print(f"   store: {len(ids)} snapshots of {args.schema}, {newest.objects if newest else '?'} objects "
@@ -117,6 +126,18 @@ def main() -> int:
 
 
 def _time_views(mongo: Any, ids: list[str], edited: str, args: argparse.Namespace) -> str:
+    from airflow_assets.ui.app import URL_PREFIX
+
+    page = page_client(mongo, args.schema)
+    lines = []
+    for name, path in views(page, ids, edited, args.schema).items():
+        p50, p95 = _percentiles(_samples(lambda path=path: page.get(URL_PREFIX + path), args.repeat))
+        lines.append(f"\n     {name:<18} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+    return "".join(lines)
+
+
+def page_client(mongo: Any, schema: str) -> Any:
+    """Return a TestClient of the page's real app mounted as Airflow mounts it, signed in as an admin."""
     from airflow.api_fastapi.app import get_auth_manager, init_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi import FastAPI
@@ -129,7 +150,7 @@ def _time_views(mongo: Any, ids: list[str], edited: str, args: argparse.Namespac
     config.write_text(textwrap.dedent(f"""
         mongo: {{conn_id: jira_assets_backup, database: {DATABASE}}}
         sites:
-          bench: {{conn_id: jira_assets_default, schemas: [{args.schema}]}}
+          bench: {{conn_id: jira_assets_default, schemas: [{schema}]}}
         """))  # fmt: skip
     os.environ["AIRFLOW_CONN_JIRA_ASSETS_BACKUP"] = mongo.airflow_conn_uri(DATABASE)
     init_auth_manager()
@@ -139,24 +160,25 @@ def _time_views(mongo: Any, ids: list[str], edited: str, args: argparse.Namespac
     page.cookies.set(
         "_token", get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
     )
+    return page
+
+
+def views(page: Any, ids: list[str], edited: str, schema: str) -> dict[str, str]:
+    """Return each view's path under the page: the diff is of the first and the newest snapshot."""
+    from airflow_assets.ui.app import URL_PREFIX
+
     first, newest = quote(ids[0], safe=""), quote(ids[-1], safe="")
     diff = f"/diff/{first}/{newest}"
     last_page = page.get(URL_PREFIX + diff).text.count("next →")  # 1 when there is a next page
-    views: dict[str, str] = {
+    return {
         "overview": "/",
-        "schema": f"/schemas/bench/{args.schema}",
+        "schema": f"/schemas/bench/{schema}",
         "snapshot": f"/snapshots/{newest}",
         "diff (page 1)": diff,
         "diff (last page)": f"{diff}?page_number=9999" if last_page else diff,
         "object": f"/objects/{newest}/{edited}",
         "restore form": "/restore?conf=" + quote(json.dumps({"snapshot": ids[-1]})),
     }
-    lines = []
-    for name, path in views.items():
-        samples = _samples(lambda path=path: page.get(URL_PREFIX + path), args.repeat)
-        p50, p95 = _percentiles(samples)
-        lines.append(f"\n     {name:<18} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
-    return "".join(lines)
 
 
 def _samples(request: Callable[[], Any], repeat: int) -> list[float]:

@@ -52,6 +52,12 @@ _INDEXES: dict[str, list[IndexModel]] = {
             [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("from_seq", ASCENDING)],
             name="from_seq",
         ),
+        # What changed between two snapshots: the spans that end between them (a schema's table, a diff).
+        # Without it, that half of the query examines every span of the kind, whatever the period.
+        IndexModel(
+            [("ws", ASCENDING), ("schema_id", ASCENDING), ("kind", ASCENDING), ("to_seq", ASCENDING)],
+            name="to_seq",
+        ),
         # The history, comments or tickets of some objects (a rollback narrowed to a window reads the
         # history of the objects it would change, a batch of objects per query).
         IndexModel(

@@ -614,7 +614,8 @@ class VersionStore:
     ) -> Iterator[dict[str, Any]]:
         """Yield the spans of ``kind`` that start or end in ``(low, high]`` (an item in both: twice).
 
-        Two range queries rather than one ``$or``: the first uses the (kind, from_seq) index on every server.
+        Two range queries rather than one ``$or``: each uses its own index on every server, (kind, from_seq)
+        or (kind, to_seq).
         """
         for bound in ("from_seq", "to_seq"):
             yield from self._spans.find({**self._scope(kind), bound: {"$gt": low, "$lte": high}}, fields)
