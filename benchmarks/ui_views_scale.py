@@ -39,6 +39,7 @@ from airflow_assets.sandbox.launch import run_sandbox
 from airflow_assets.store.hashing import content_hash
 from airflow_assets.store.insert import insert_new
 from airflow_assets.store.layout import COUNTERS, HEADS, SNAPSHOTS, SPANS, VERSIONS
+from airflow_assets.store.reader import SnapshotReader
 from airflow_assets.store.snapshots import FULL, INCREMENTAL, SnapshotStore, snapshot_id_for
 from airflow_assets.store.versions import OPEN, VersionStore, object_group
 
@@ -126,6 +127,7 @@ def scale_up(db: Database, real_id: str, args: argparse.Namespace) -> tuple[list
     for _, _, type_id, _ in objects:
         per_type[type_id] = per_type.get(type_id, 0) + 1
     ids = _write_manifests(db, real_id, moments, per_type)
+    _record_changes(db, ids)
     db[COUNTERS].update_one(
         {"_id": f"{lane.workspace_id}:{lane.schema_id}"},
         {"$set": {"seq": args.snapshots}, "$unset": {"roots_from": ""}},
@@ -261,6 +263,17 @@ def _write_manifests(
     return [str(document["_id"]) for document in documents]
 
 
+def _record_changes(db: Database, ids: list[str]) -> None:
+    """Record in each manifest what changed since the one before, as finalize does (the schema's table)."""
+    reader = SnapshotReader(db)
+    for snapshot_id in ids:
+        snapshot = reader.store.get(snapshot_id)
+        assert snapshot is not None
+        changes = reader.change_counts(snapshot)
+        if changes:
+            db[SNAPSHOTS].update_one({"_id": snapshot_id}, {"$set": {"changes": changes}})
+
+
 def _sizes(db: Database) -> str:
     stats = db.command("dbStats")
     counted = [f"{name} {db[name].estimated_document_count():,}" for name in (SPANS, VERSIONS, HEADS)]
@@ -289,6 +302,9 @@ def _time_and_profile(
     paths["schema (every)"] = f"/schemas/bench/{args.schema}?everything=true"
     # What the schema's table links to: the newest backup against the one before (--edits changes).
     paths["diff (last two)"] = f"/diff/{quote(ids[-2], safe='')}/{quote(ids[-1], safe='')}"
+    # The issue's diff: about 10,000 changes (10,000 / --edits snapshots apart).
+    apart = min(len(ids) - 1, max(1, 10_000 // max(1, args.edits)))
+    paths["diff (10k changes)"] = f"/diff/{quote(ids[-1 - apart], safe='')}/{quote(ids[-1], safe='')}"
     print(f"   timing {args.repeat} requests per view, then one under the profiler:")
     scans: list[str] = []
     for name, path in paths.items():

@@ -15,6 +15,7 @@ from airflow_assets.backup.activity import selection
 from airflow_assets.exceptions import JiraAssetsError
 from airflow_assets.store import SchemaLease, SnapshotStore, VersionStore
 from airflow_assets.store.digest import seal
+from airflow_assets.store.reader import SnapshotReader
 from airflow_assets.store.repair import mark_for_reread
 from airflow_assets.store.snapshots import COMPLETE, RUNNING, Snapshot
 from airflow_assets.store.versions import RECONSTRUCTED_LANE
@@ -106,9 +107,16 @@ def finalize(
                 f"deleted while a writer had lost its lease; {marked} items are marked to be read again: "
                 "retry the run"
             )
+        # What changed since the previous complete snapshot, counted once here (the UI's schema table).
+        changes = SnapshotReader(db).change_counts(snapshot)
         completed = snapshots.complete(
             snapshot_id,
-            {"counts": counts, "warnings": summary.warnings, "root": root},
+            {
+                "counts": counts,
+                "warnings": summary.warnings,
+                "root": root,
+                **({"changes": changes} if changes else {}),
+            },
             finished_at=datetime.now(UTC),
             fence=lease,
         )

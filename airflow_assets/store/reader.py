@@ -308,6 +308,19 @@ class SnapshotReader:
         """
         return self.lane(snapshot).versions_by_hash(hashes)
 
+    def change_counts(self, snapshot: Snapshot) -> dict[str, Any] | None:
+        """Return how many objects were added, removed and changed since the previous complete snapshot.
+
+        ``since`` names that snapshot. None for a schema's first snapshot (nothing to compare with).
+        finalize records it in the manifest (``changes``): a schema's table of a thousand snapshots reads
+        the counts there, not the spans of every change.
+        """
+        previous = self.previous_complete(snapshot)
+        if previous is None:
+            return None
+        pair = (previous.seq, snapshot.seq)
+        return {"since": previous.snapshot_id, **self.changes(snapshot, "object", [pair])[pair].summary()}
+
     def changes(
         self, snapshot: Snapshot, kind: str, pairs: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], Changes]:
@@ -322,6 +335,9 @@ class SnapshotReader:
         """
         results = {pair: Changes() for pair in pairs}
         if not pairs:
+            return results
+        if len(pairs) == 1:
+            results[pairs[0]] = self._changes_of_pair(snapshot, kind, *pairs[0])
             return results
         ordered_pairs = sorted(pairs, key=lambda pair: pair[1])
         ends = [b for _, b in ordered_pairs]
@@ -349,6 +365,29 @@ class SnapshotReader:
                 elif before is not None and after is not None and before["hash"] != after["hash"]:
                     changes.changed[item_id] = (before, after)
         return results
+
+    def _changes_of_pair(self, snapshot: Snapshot, kind: str, a: int, b: int) -> Changes:
+        """Return what changed from ``a`` to ``b`` (one pair: a diff): each span read is looked at once.
+
+        Of the spans that start or end in ``(a, b]``, the one holding at ``a`` starts at or before it, the
+        one holding at ``b`` ends after it; the others came and went in between.
+        """
+        before: dict[str, dict[str, Any]] = {}
+        after: dict[str, dict[str, Any]] = {}
+        for span in self.lane(snapshot).spans_between(kind, a, b, SPAN_FIELDS):
+            if int(span["from_seq"]) <= a:
+                before[span["item_id"]] = span
+            elif int(span["to_seq"]) > b:
+                after[span["item_id"]] = span
+        changes = Changes()
+        for item_id, old in before.items():
+            new = after.get(item_id)
+            if new is None:
+                changes.removed[item_id] = old
+            elif new["hash"] != old["hash"]:
+                changes.changed[item_id] = (old, new)
+        changes.added.update((item_id, new) for item_id, new in after.items() if item_id not in before)
+        return changes
 
 
 def _visible(spans: Sequence[dict[str, Any]], starts: Sequence[int], seq: int) -> dict[str, Any] | None:

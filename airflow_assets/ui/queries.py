@@ -207,7 +207,7 @@ def schema_view(
         if (moment := snapshot.state_at or snapshot.started_at) is None
         or ((since is None or moment >= since) and (until is None or moment <= until))
     ]
-    found: dict[str, tuple[str | None, Changes | None]] = {}
+    found: dict[str, tuple[str | None, dict[str, int] | None]] = {}
     for lane in (
         [s for s in in_period if not s.reconstructed],
         [s for s in in_period if s.reconstructed],
@@ -217,18 +217,28 @@ def schema_view(
         complete = reader.complete_seqs(lane[0])
         previous = {seq: complete[index - 1] if index else None for index, (seq, _) in enumerate(complete)}
         shown = [s for s in lane if s.status == COMPLETE and s.seq in previous]
-        pairs = [(entry[0], s.seq) for s in shown if (entry := previous[s.seq]) is not None]
-        by_pair = reader.changes(lane[0], OBJECT, pairs)
+        # finalize counted each snapshot's changes against the previous complete one: when that is still
+        # the previous one (no snapshot between them was deleted since), the count stands.
+        missing = [
+            (entry[0], s.seq)
+            for s in shown
+            if (entry := previous[s.seq]) is not None and _recorded(s, entry[1]) is None
+        ]
+        by_pair = {
+            pair: changes.summary() for pair, changes in _changes_in_runs(reader, lane[0], missing).items()
+        }
         for snapshot in shown:
             before = previous[snapshot.seq]
-            found[snapshot.snapshot_id] = (
-                (before[1], by_pair[(before[0], snapshot.seq)]) if before is not None else (None, None)
-            )
+            if before is None:
+                found[snapshot.snapshot_id] = (None, None)
+                continue
+            counts = _recorded(snapshot, before[1]) or by_pair[(before[0], snapshot.seq)]
+            found[snapshot.snapshot_id] = (before[1], counts)
     rows = []
     per_day: dict[datetime, int] = {}
     for snapshot in in_period:
         previous_id, changes = found.get(snapshot.snapshot_id, (None, None))
-        counts = changes.summary() if changes is not None else {}
+        counts = changes or {}
         if previous_id is None and snapshot.snapshot_id in found:
             counts = {"added": snapshot.objects or 0, "removed": 0, "changed": 0}
         state_at = snapshot.state_at or snapshot.started_at
@@ -251,7 +261,7 @@ def schema_view(
         )
         if changes is not None and state_at is not None and not snapshot.reconstructed:
             day = day_of(state_at)
-            per_day[day] = per_day.get(day, 0) + sum(changes.summary().values())
+            per_day[day] = per_day.get(day, 0) + sum(changes.values())
     rows.sort(key=lambda r: (r.state_at or zero, r.snapshot_id), reverse=True)
     pages = max(1, -(-len(rows) // SCHEMA_PAGE_SIZE))
     page = min(max(page, 1), pages)
@@ -267,6 +277,32 @@ def schema_view(
         pages=pages,
         total=len(rows),
     )
+
+
+def _recorded(snapshot: Snapshot, previous_id: str) -> dict[str, int] | None:
+    """Return the change counts finalize recorded against ``previous_id``, or None (not recorded, or
+    against another snapshot)."""
+    recorded = snapshot.document.get("changes")
+    if not isinstance(recorded, Mapping) or recorded.get("since") != previous_id:
+        return None
+    return {name: int(recorded.get(name) or 0) for name in ("added", "removed", "changed")}
+
+
+def _changes_in_runs(
+    reader: SnapshotReader, snapshot: Snapshot, pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], Changes]:
+    """Return the changes of each pair, one query per run of consecutive pairs (never the spans between
+    two runs: a pair left uncounted after a thousand counted ones costs its own changes only)."""
+    found: dict[tuple[int, int], Changes] = {}
+    run: list[tuple[int, int]] = []
+    for pair in sorted(pairs, key=lambda p: p[1]):
+        if run and run[-1][1] != pair[0]:
+            found.update(reader.changes(snapshot, OBJECT, run))
+            run = []
+        run.append(pair)
+    if run:
+        found.update(reader.changes(snapshot, OBJECT, run))
+    return found
 
 
 def _text(value: Any) -> str | None:

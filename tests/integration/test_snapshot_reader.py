@@ -227,3 +227,48 @@ def test_diff_refuses_to_compare_a_reconstruction_with_a_real_snapshot(
 
     with pytest.raises(ToolError, match="reconstructed snapshot is compared with another"):
         _diff(mongo_db, args)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_changes_of_any_two_snapshots_are_what_their_objects_say(mongo_db: Database, seed: int) -> None:
+    """A random history (creates, edits, edits back, deletes, re-creates): for every pair of snapshots the
+    changes found from the spans (one pair, as a diff asks; several, as a schema's table asks) are those
+    found by reading both snapshots' objects whole."""
+    import itertools
+    import random
+
+    rng = random.Random(seed)
+    present = {str(n): rng.choice("ab") for n in range(1, 21)}
+    snapshots = []
+    for day in range(8):
+        for object_id in list(present):
+            roll = rng.random()
+            if roll < 0.15:
+                del present[object_id]
+            elif roll < 0.45:
+                present[object_id] = rng.choice("abc")  # "a" again is an edit back: no change
+        for object_id in rng.sample([str(n) for n in range(1, 26)], 3):
+            present.setdefault(object_id, rng.choice("abc"))
+        begun = _begin(mongo_db, f"scheduled__r{day}", started=DAY + timedelta(days=day))
+        objects = [
+            _object(object_id, label) for object_id, label in sorted(present.items(), key=lambda i: int(i[0]))
+        ]
+        snapshots.append(_complete(mongo_db, begun, objects))
+    reader = SnapshotReader(mongo_db)
+    held = [{str(o["id"]): o for o in reader.objects(snapshot)} for snapshot in snapshots]
+    consecutive = [(a.seq, b.seq) for a, b in itertools.pairwise(snapshots)]
+    in_one_pass = reader.changes(snapshots[0], "object", consecutive)
+
+    for i, old in enumerate(snapshots):
+        for j in range(i + 1, len(snapshots)):
+            new = snapshots[j]
+            found = reader.changes(old, "object", [(old.seq, new.seq)])[(old.seq, new.seq)]
+            before, after = held[i], held[j]
+            expected = {
+                "added": set(after) - set(before),
+                "removed": set(before) - set(after),
+                "changed": {k for k in set(before) & set(after) if before[k] != after[k]},
+            }
+            assert {name: set(getattr(found, name)) for name in expected} == expected, (i, j)
+            if j == i + 1:
+                assert in_one_pass[(old.seq, new.seq)].summary() == found.summary(), (i, j)

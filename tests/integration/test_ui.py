@@ -185,6 +185,39 @@ def test_the_schema_view_lists_snapshots_with_their_changes_and_filters_by_time(
     assert get(page, "/schemas/test/LOC?since=yesterday").status_code == 400
 
 
+def _loc_counts(page: TestClient, snapshot_id: str) -> list[str]:
+    """Return the +added, -removed, ~changed cells of one row of LOC's table."""
+    answer = get(page, "/schemas/test/LOC?everything=true")
+    row = re.search(
+        rf'<tr class="ja-snapshot" data-id="{re.escape(snapshot_id)}">(.*?)</tr>', answer.text, re.S
+    )
+    assert row is not None
+    cells = [
+        re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row[1], re.S)
+    ]
+    return cells[6:9]
+
+
+def test_the_schema_table_reads_the_counts_finalize_recorded_and_recounts_a_stale_record(
+    page: TestClient,
+    store: Store,  # noqa: F811
+) -> None:
+    snapshots = store.db["snapshots"]
+    recorded = snapshots.find_one({"_id": store.loc_second})["changes"]
+    # finalize counted what changed since the first snapshot: what the spans say (the view's other test).
+    assert recorded == {"since": store.loc_first, "added": 1, "removed": 1, "changed": 2}
+    try:
+        # A record is what the table shows (it reads no span for this row)...
+        snapshots.update_one({"_id": store.loc_second}, {"$set": {"changes.changed": 9}})
+        assert _loc_counts(page, store.loc_second) == ["1", "1", "9"]
+        # ...unless it counts against another snapshot than the previous complete one (one deleted
+        # between them, say): then the spans are counted again.
+        snapshots.update_one({"_id": store.loc_second}, {"$set": {"changes.since": "a pruned snapshot"}})
+        assert _loc_counts(page, store.loc_second) == ["1", "1", "2"]
+    finally:
+        snapshots.update_one({"_id": store.loc_second}, {"$set": {"changes": recorded}})
+
+
 def test_the_schema_table_is_paged(page: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     monkeypatch.setattr(queries, "SCHEMA_PAGE_SIZE", 1)
     pages = [get(page, f"/schemas/test/LOC?page_number={number}") for number in (1, 2)]
