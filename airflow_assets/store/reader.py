@@ -326,22 +326,34 @@ class SnapshotReader:
     ) -> dict[tuple[int, int], Changes]:
         """Return what changed in the items of ``kind`` of a schema for each pair ``(older seq, newer seq)``.
 
-        An item changed only if one of its spans starts or ends in ``(a, b]``: one query for all pairs (the
-        spans that start or end between the oldest and the newest sequence number), never a pass over the
-        whole schema.
+        An item changed only if one of its spans starts or ends in ``(a, b]``: one query per run of
+        consecutive pairs (the spans that start or end between the run's oldest and newest sequence number),
+        never a pass over the whole schema, nor over the spans between two runs.
 
         :param snapshot: any snapshot of the schema and lane (its workspace, schema id and lane are used).
         :param pairs: (a, b) with a < b, not overlapping one another (consecutive snapshots, or one pair).
         """
-        results = {pair: Changes() for pair in pairs}
-        if not pairs:
-            return results
-        if len(pairs) == 1:
-            results[pairs[0]] = self._changes_of_pair(snapshot, kind, *pairs[0])
-            return results
-        ordered_pairs = sorted(pairs, key=lambda pair: pair[1])
+        results: dict[tuple[int, int], Changes] = {}
+        run: list[tuple[int, int]] = []
+        for pair in sorted(pairs, key=lambda pair: pair[1]):
+            if run and run[-1][1] != pair[0]:
+                results.update(self._changes_of_run(snapshot, kind, run))
+                run = []
+            run.append(pair)
+        if run:
+            results.update(self._changes_of_run(snapshot, kind, run))
+        return results
+
+    def _changes_of_run(
+        self, snapshot: Snapshot, kind: str, run: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], Changes]:
+        """Return the changes of each pair of a run of consecutive pairs (ordered), from one query."""
+        if len(run) == 1:
+            return {run[0]: self._changes_of_pair(snapshot, kind, *run[0])}
+        results = {pair: Changes() for pair in run}
+        ordered_pairs = list(run)
         ends = [b for _, b in ordered_pairs]
-        low, high = min(a for a, _ in pairs), ends[-1]
+        low, high = ordered_pairs[0][0], ends[-1]
         spans_by_item: dict[str, dict[int, dict[str, Any]]] = {}
         for span in self.lane(snapshot).spans_between(kind, low, high, SPAN_FIELDS):
             spans_by_item.setdefault(span["item_id"], {})[int(span["from_seq"])] = span

@@ -19,7 +19,7 @@ from airflow_assets.backup.monitor import Finding, SchemaWatch, check_snapshots,
 from airflow_assets.backup.site_monitor import check_sites
 from airflow_assets.restore.request import NEW_SCHEMA, ROLLBACK
 from airflow_assets.store.item_versions import item_spans
-from airflow_assets.store.reader import Changes, SnapshotReader, short_id
+from airflow_assets.store.reader import SnapshotReader, short_id
 from airflow_assets.store.site_schemas import SiteListings
 from airflow_assets.store.snapshots import COMPLETE, Snapshot
 from airflow_assets.store.versions import OPEN
@@ -225,7 +225,7 @@ def schema_view(
             if (entry := previous[s.seq]) is not None and _recorded(s, entry[1]) is None
         ]
         by_pair = {
-            pair: changes.summary() for pair, changes in _changes_in_runs(reader, lane[0], missing).items()
+            pair: changes.summary() for pair, changes in reader.changes(lane[0], OBJECT, missing).items()
         }
         for snapshot in shown:
             before = previous[snapshot.seq]
@@ -286,23 +286,6 @@ def _recorded(snapshot: Snapshot, previous_id: str) -> dict[str, int] | None:
     if not isinstance(recorded, Mapping) or recorded.get("since") != previous_id:
         return None
     return {name: int(recorded.get(name) or 0) for name in ("added", "removed", "changed")}
-
-
-def _changes_in_runs(
-    reader: SnapshotReader, snapshot: Snapshot, pairs: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], Changes]:
-    """Return the changes of each pair, one query per run of consecutive pairs (never the spans between
-    two runs: a pair left uncounted after a thousand counted ones costs its own changes only)."""
-    found: dict[tuple[int, int], Changes] = {}
-    run: list[tuple[int, int]] = []
-    for pair in sorted(pairs, key=lambda p: p[1]):
-        if run and run[-1][1] != pair[0]:
-            found.update(reader.changes(snapshot, OBJECT, run))
-            run = []
-        run.append(pair)
-    if run:
-        found.update(reader.changes(snapshot, OBJECT, run))
-    return found
 
 
 def _text(value: Any) -> str | None:
