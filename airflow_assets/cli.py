@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "create",
         help="create or update the pool jira_assets_<site> of every configured site",
         description="Create or update the pool jira_assets_<site> of every site in the backup configuration, "
-        "with 2 x parallel_schemas slots unless --slots is given.",
+        "with 2 x parallel_schemas + 1 slots unless --slots is given.",
     )
     pools_create.add_argument("--config", default=None, help=config_help)
     pools_create.add_argument("--slots", type=int, default=None, help="slots of every pool")

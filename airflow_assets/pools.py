@@ -15,6 +15,11 @@ from airflow_assets.dags.plan import pool_name
 
 # History and comments of one schema run side by side: two API tasks per schema that may back up at once.
 TASKS_PER_SCHEMA = 2
+# One more slot, so the next schema's listing (export_config, export_objects, which the scheduler ranks above
+# per-object steps) runs while a schema's history and comments hold the others: the history and comment
+# classes of the budget never wait for a listing. With nothing left to list it runs one more per-object step,
+# which the shared budget makes neither faster nor slower.
+LISTING_AHEAD_SLOTS = 1
 
 
 @dataclass(frozen=True)
@@ -30,12 +35,12 @@ def pool_specs(config: BackupConfig, *, slots: int | None = None) -> list[PoolSp
     """Return the pool of every configured site, in config order.
 
     :param config: the backup configuration.
-    :param slots: slots for every pool; default ``2 x parallel_schemas`` of each site.
+    :param slots: slots for every pool; default ``2 x parallel_schemas + 1`` of each site.
     """
     return [
         PoolSpec(
             name=pool_name(site_name),
-            slots=slots if slots is not None else TASKS_PER_SCHEMA * site.parallel_schemas,
+            slots=slots if slots is not None else TASKS_PER_SCHEMA * site.parallel_schemas + LISTING_AHEAD_SLOTS,
             description=f"Jira Assets API tasks of site {site_name}",
         )
         for site_name, site in config.sites.items()

@@ -36,8 +36,9 @@ class RateLimits:
     :param default_limit: requests per window of every class not in ``limits``.
     :param total_limit: requests per window over all classes together (None: no overall cap).
     :param window_seconds: the sliding window the limits apply to.
-    :param target_fraction: aim at this fraction of each limit, leaving room for clock jitter and other
-        clients.
+    :param target_fraction: aim at this fraction of each limit. The shared budget already allows for clock
+        skew and the slots at a window's edges, so 2 % is left for what neither counts (a connection whose
+        API token other clients share lowers its ``rate_limit_scale`` instead).
     :param enabled: pace at all (a 429 still pauses its class when off).
     """
 
@@ -45,7 +46,7 @@ class RateLimits:
     default_limit: int = 1000
     total_limit: int | None = 10_000
     window_seconds: float = 60.0
-    target_fraction: float = 0.95
+    target_fraction: float = 0.98
     enabled: bool = True
 
     def __post_init__(self) -> None:

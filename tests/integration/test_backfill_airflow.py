@@ -75,7 +75,7 @@ def test_a_week_of_loc_backfilled_by_the_scheduler_then_restored(tmp_path: Path)
         ):
             stack.start()
             created = stack.run(str(Path(sys.executable).with_name("airflow-assets")), "pools", "create")
-            assert f"pool {POOL}: 2 slots" in created.stdout, created.stdout
+            assert f"pool {POOL}: 3 slots" in created.stdout, created.stdout
             stack.wait_until_healthy()
             stack.wait_for_dags([DAG_ID, RESTORE_DAG])
             timings["stack up"] = time.monotonic() - began

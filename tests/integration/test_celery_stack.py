@@ -107,7 +107,7 @@ def test_demo_backups_and_a_restore_run_on_two_celery_workers_like_dag_test(tmp_
             stack.start()
             # The pool, from the same config, while the components start.
             created = stack.run(str(Path(sys.executable).with_name("airflow-assets")), "pools", "create")
-            assert f"pool {POOL}: 2 slots" in created.stdout, created.stdout
+            assert f"pool {POOL}: 3 slots" in created.stdout, created.stdout
             stack.wait_until_healthy()
             stack.wait_for_dags([*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG, DRILL_DAG])
             for dag_id in [*BACKUP_DAGS, RESTORE_DAG, DOWNSTREAM_DAG, DRILL_DAG]:

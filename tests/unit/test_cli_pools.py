@@ -13,7 +13,7 @@ from airflow_assets.config.loading import parse_config
 from airflow_assets.pools import PoolSpec, pool_specs
 
 
-def test_pool_specs_give_each_site_two_slots_per_parallel_schema() -> None:
+def test_pool_specs_give_each_site_two_slots_per_parallel_schema_and_one_to_list_ahead() -> None:
     config = parse_config(
         "sites:\n"
         "  prod: {schemas: [ITAM, LOC], parallel_schemas: 3}\n"
@@ -21,8 +21,8 @@ def test_pool_specs_give_each_site_two_slots_per_parallel_schema() -> None:
     )
 
     assert pool_specs(config) == [
-        PoolSpec("jira_assets_prod", 6, "Jira Assets API tasks of site prod"),
-        PoolSpec("jira_assets_qa", 2, "Jira Assets API tasks of site qa"),
+        PoolSpec("jira_assets_prod", 7, "Jira Assets API tasks of site prod"),
+        PoolSpec("jira_assets_qa", 3, "Jira Assets API tasks of site qa"),
     ]
     assert [spec.slots for spec in pool_specs(config, slots=5)] == [5, 5]
 
@@ -70,15 +70,15 @@ def test_create_makes_every_pool_and_check_finds_them(
     assert f"jira_assets_{prod}" in missing and f"jira_assets_{qa}" in missing
 
     assert main(["pools", "create", "--config", str(config)]) == 0
-    assert f"pool jira_assets_{prod}: 4 slots" in capsys.readouterr().out
+    assert f"pool jira_assets_{prod}: 5 slots" in capsys.readouterr().out
     stored = Pool.get_pool(f"jira_assets_{prod}")
     assert stored is not None
     assert (stored.slots, stored.description, stored.include_deferred) == (
-        4,
+        5,
         f"Jira Assets API tasks of site {prod}",
         False,
     )
-    assert Pool.get_pool(f"jira_assets_{qa}").slots == 2  # type: ignore[union-attr]
+    assert Pool.get_pool(f"jira_assets_{qa}").slots == 3  # type: ignore[union-attr]
 
     assert main(["pools", "check", "--config", str(config)]) == 0
     assert "all 2 pools exist" in capsys.readouterr().out

@@ -42,11 +42,11 @@ def max_in_window(times: Sequence[float], window: float) -> int:
 
 def test_default_spacing_follows_the_documented_limits() -> None:
     limits = RateLimits()
-    assert limits.spacing("POST object/aql", 1.0) == (pytest.approx(60 / 950), 25)
-    assert limits.spacing("POST object/aql/totalcount", 0.5) == (pytest.approx(60 / 237.5), 6)
-    assert limits.spacing("GET object/{id}", 1.0) == (pytest.approx(60 / 1900), 50)
-    assert limits.spacing("GET object/{id}/history", 1.0) == (pytest.approx(60 / 950), 25)
-    assert limits.spacing("*", 1.0) == (pytest.approx(60 / 9500), 250)
+    assert limits.spacing("POST object/aql", 1.0) == (pytest.approx(60 / 980), 10)
+    assert limits.spacing("POST object/aql/totalcount", 0.5) == (pytest.approx(60 / 245), 2)
+    assert limits.spacing("GET object/{id}", 1.0) == (pytest.approx(60 / 1960), 20)
+    assert limits.spacing("GET object/{id}/history", 1.0) == (pytest.approx(60 / 980), 10)
+    assert limits.spacing("*", 1.0) == (pytest.approx(60 / 9800), 100)
     assert RateLimits(enabled=False).spacing("POST object/aql", 1.0) == (0.0, 1)
 
 
