@@ -40,7 +40,9 @@ def pool_specs(config: BackupConfig, *, slots: int | None = None) -> list[PoolSp
     return [
         PoolSpec(
             name=pool_name(site_name),
-            slots=slots if slots is not None else TASKS_PER_SCHEMA * site.parallel_schemas + LISTING_AHEAD_SLOTS,
+            slots=slots
+            if slots is not None
+            else TASKS_PER_SCHEMA * site.parallel_schemas + LISTING_AHEAD_SLOTS,
             description=f"Jira Assets API tasks of site {site_name}",
         )
         for site_name, site in config.sites.items()

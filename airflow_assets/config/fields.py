@@ -20,8 +20,9 @@ SITE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 SCHEMA_KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 # A site's schemas backed up at once draw from one shared rate budget per endpoint (the backup store's) and
-# its pool has 2 slots per schema (and one to list ahead): parallel_schemas caps how many run, it does not split the budget. At 64,
-# a 1000/min budget gives each schema about 15 calls a minute; more only adds waiting tasks and pool slots.
+# its pool has 2 slots per schema (and one to list ahead): parallel_schemas caps how many run, it does not
+# split the budget. At 64, a 1000/min budget gives each schema about 15 calls a minute; more only adds
+# waiting tasks and pool slots.
 # A larger value is a typo (1e12), not a plan.
 MAX_PARALLEL_SCHEMAS = 64
 # A schedule must fire within this many years: 29 February fires every 4 years, 30 February never.

@@ -19,6 +19,7 @@ from pymongo import DESCENDING
 from pymongo.database import Database
 
 from airflow_assets.exceptions import JiraAssetsError
+from airflow_assets.store.gc_pause import paused_gc
 from airflow_assets.store.layout import CONFIG_KINDS, SNAPSHOTS
 from airflow_assets.store.snapshots import COMPLETE, DAMAGED, RECONSTRUCTED, Snapshot, SnapshotStore
 from airflow_assets.store.versions import DamageHandler, VersionStore
@@ -335,13 +336,15 @@ class SnapshotReader:
         """
         results: dict[tuple[int, int], Changes] = {}
         run: list[tuple[int, int]] = []
-        for pair in sorted(pairs, key=lambda pair: pair[1]):
-            if run and run[-1][1] != pair[0]:
+        # Every span read is kept until the answer is built: collecting meanwhile would free nothing.
+        with paused_gc():
+            for pair in sorted(pairs, key=lambda pair: pair[1]):
+                if run and run[-1][1] != pair[0]:
+                    results.update(self._changes_of_run(snapshot, kind, run))
+                    run = []
+                run.append(pair)
+            if run:
                 results.update(self._changes_of_run(snapshot, kind, run))
-                run = []
-            run.append(pair)
-        if run:
-            results.update(self._changes_of_run(snapshot, kind, run))
         return results
 
     def _changes_of_run(

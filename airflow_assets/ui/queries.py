@@ -18,6 +18,7 @@ from pymongo.database import Database
 from airflow_assets.backup.monitor import Finding, SchemaWatch, check_snapshots, schedule_period
 from airflow_assets.backup.site_monitor import check_sites
 from airflow_assets.restore.request import NEW_SCHEMA, ROLLBACK
+from airflow_assets.store.gc_pause import paused_gc
 from airflow_assets.store.item_versions import item_spans
 from airflow_assets.store.reader import SnapshotReader, short_id
 from airflow_assets.store.site_schemas import SiteListings
@@ -386,28 +387,9 @@ def diff_page(
         old, new = new, old
     reader = SnapshotReader(db)
     old_config, new_config = read_snapshot_config(db, old), read_snapshot_config(db, new)
-    found = (
-        reader.changes(old, OBJECT, [(old.seq, new.seq)]).get((old.seq, new.seq))
-        if old.seq < new.seq
-        else None
-    )
-    entries: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = []
-    if found is not None:
-        entries += [("added", item, None, span) for item, span in found.added.items()]
-        entries += [("removed", item, span, None) for item, span in found.removed.items()]
-        entries += [("changed", item, before, after) for item, (before, after) in found.changed.items()]
-    per_type: dict[str, dict[str, Any]] = {}
-    for change, _, before, after in entries:
-        type_key = str((after or before or {}).get("type_id"))
-        entry = per_type.setdefault(
-            type_key, {"id": type_key, "name": _type_name(type_key, old_config, new_config),
-                       "added": 0, "removed": 0, "changed": 0},
-        )  # fmt: skip
-        entry[change] += 1
-    if type_id is not None:
-        entries = [e for e in entries if str((e[3] or e[2] or {}).get("type_id")) == type_id]
-    entries.sort(key=lambda e: (per_type[str((e[3] or e[2] or {}).get("type_id"))]["name"].lower(),
-                                _numeric(e[1])))  # fmt: skip
+    # Thousands of entries, every one kept until the page is cut: collecting meanwhile would free nothing.
+    with paused_gc():
+        entries, per_type = _diff_entries(reader, old, new, (old_config, new_config), type_id)
     pages = max(1, -(-len(entries) // DIFF_PAGE_SIZE))
     page = min(max(page, 1), pages)
     shown = entries[(page - 1) * DIFF_PAGE_SIZE : page * DIFF_PAGE_SIZE]
@@ -453,6 +435,44 @@ def diff_page(
         pages=pages,
         total=len(entries),
     )
+
+
+DiffEntry = tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]
+
+
+def _diff_entries(
+    reader: SnapshotReader,
+    old: Snapshot,
+    new: Snapshot,
+    configs: tuple[SnapshotConfig, SnapshotConfig],
+    type_id: str | None,
+) -> tuple[list[DiffEntry], dict[str, dict[str, Any]]]:
+    """Return every change from ``old`` to ``new`` (of one type when given), sorted by type name and id,
+    and the counts per type (of every type)."""
+    old_config, new_config = configs
+    found = (
+        reader.changes(old, OBJECT, [(old.seq, new.seq)]).get((old.seq, new.seq))
+        if old.seq < new.seq
+        else None
+    )
+    entries: list[DiffEntry] = []
+    if found is not None:
+        entries += [("added", item, None, span) for item, span in found.added.items()]
+        entries += [("removed", item, span, None) for item, span in found.removed.items()]
+        entries += [("changed", item, before, after) for item, (before, after) in found.changed.items()]
+    per_type: dict[str, dict[str, Any]] = {}
+    for change, _, before, after in entries:
+        type_key = str((after or before or {}).get("type_id"))
+        entry = per_type.setdefault(
+            type_key, {"id": type_key, "name": _type_name(type_key, old_config, new_config),
+                       "added": 0, "removed": 0, "changed": 0},
+        )  # fmt: skip
+        entry[change] += 1
+    if type_id is not None:
+        entries = [e for e in entries if str((e[3] or e[2] or {}).get("type_id")) == type_id]
+    entries.sort(key=lambda e: (per_type[str((e[3] or e[2] or {}).get("type_id"))]["name"].lower(),
+                                _numeric(e[1])))  # fmt: skip
+    return entries, per_type
 
 
 def _type_name(type_id: str, old: SnapshotConfig, new: SnapshotConfig) -> str:
