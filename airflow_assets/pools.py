@@ -15,10 +15,11 @@ from airflow_assets.dags.plan import pool_name
 
 # History and comments of one schema run side by side: two API tasks per schema that may back up at once.
 TASKS_PER_SCHEMA = 2
-# One more slot, so the next schema's listing (export_config, export_objects, which the scheduler ranks above
-# per-object steps) runs while a schema's history and comments hold the others: the history and comment
-# classes of the budget never wait for a listing. With nothing left to list it runs one more per-object step,
-# which the shared budget makes neither faster nor slower.
+# One more slot, so the next schema's listing (export_config, export_objects) runs while a schema's history
+# and comments hold the others: the history and comment classes of the budget never wait for a listing. A
+# freed slot goes first to a step that ends a run, then to a listed schema's per-object step, then to a
+# listing (dags.factory.FINISH_FIRST); a third per-object step in it makes no call faster or slower, as the
+# budget is shared.
 LISTING_AHEAD_SLOTS = 1
 
 

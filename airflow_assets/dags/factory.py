@@ -56,6 +56,14 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=15),
 }
 ACTIVITY_TASKS = (("history", "history"), ("comments", "comments"), ("connected_tickets", "tickets"))
+# The schemas of a site share its pool. Ranked by their upstream tasks, the steps that end a run (finalize,
+# reconstruct_past) take a freed slot before another schema's per-object steps, which take it before a
+# listing: a schema whose history is read completes its snapshot at once, and its run ends, so the next
+# scheduled run of that schema is not held back (one run at a time) by other schemas' long steps. With
+# Airflow's default (ranked by downstream tasks) the finished schemas' reconstruct_past, a no-op in a run of
+# the present, waited 1,046 s in all for a slot behind the others' history and comments (parallel_schemas 1,
+# benchmarks/site_budget.py at 20,000 objects).
+FINISH_FIRST = "upstream"
 
 
 def _step_connections(spec: BackupDagSpec | SiteBackupDagSpec) -> dict[str, Any]:
@@ -79,7 +87,7 @@ def build_backup_dag(spec: BackupDagSpec) -> DAG:
     connections = _step_connections(spec)
     with _scheduled_dag(
         spec.dag_id, spec.schedule, spec.timezone, spec.tags, spec.doc_md, RUN_TIMEOUT,
-        default_args=_default_args(spec.notify),
+        default_args={**_default_args(spec.notify), "weight_rule": FINISH_FIRST},
     ) as dag:  # fmt: skip
         config = ExportConfigOperator(
             task_id="export_config",

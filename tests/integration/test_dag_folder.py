@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -33,3 +35,26 @@ def test_every_dag_in_the_dags_folder_imports_without_errors() -> None:
     # Connected tickets are enabled for ITAM only, in the shipped demo config.
     assert "export_tickets" in bag.dags["jira_assets_backup_demo_itam"].task_ids
     assert "export_tickets" not in bag.dags["jira_assets_backup_demo_people"].task_ids
+
+
+def test_a_backup_run_finishes_before_another_schema_starts_its_next_step() -> None:
+    """In the site's pool, a freed slot goes first to the steps that end a run, then to per-object steps."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.task.priority_strategy import validate_and_load_priority_weight_strategy
+
+    def rank(task: Any) -> int:
+        # What the scheduler stores as the task instance's priority_weight (TaskInstance.refresh_from_task).
+        strategy = validate_and_load_priority_weight_strategy(task.weight_rule)
+        return int(strategy.get_weight(SimpleNamespace(task=task)))  # type: ignore[arg-type]
+
+    bag = DagBag(dag_folder=str(DAGS))
+    ranks = {
+        dag_id: {task.task_id: rank(task) for task in bag.dags[dag_id].tasks}
+        for dag_id in ("jira_assets_backup_demo_people", "jira_assets_backup_demo_itam")
+    }
+    lowest_end = min(rank[step] for rank in ranks.values() for step in ("finalize", "reconstruct_past"))
+    per_object = [rank[step] for rank in ranks.values() for step in ("export_history", "export_comments")]
+    listings = [rank[step] for rank in ranks.values() for step in ("export_config", "export_objects")]
+    # Across the two DAGs too: the smaller schema's finalize outranks the larger one's history.
+    assert lowest_end > max(per_object)
+    assert min(per_object) > max(listings)
