@@ -447,8 +447,10 @@ def _diff_entries(
     configs: tuple[SnapshotConfig, SnapshotConfig],
     type_id: str | None,
 ) -> tuple[list[DiffEntry], dict[str, dict[str, Any]]]:
-    """Return every change from ``old`` to ``new`` (of one type when given), sorted by type name and id,
-    and the counts per type (of every type)."""
+    """Return the changes from ``old`` to ``new``, sorted by type name and id, and the counts per type.
+
+    Only the changes of ``type_id`` are returned when it is given; the counts are of every type.
+    """
     old_config, new_config = configs
     found = (
         reader.changes(old, OBJECT, [(old.seq, new.seq)]).get((old.seq, new.seq))
