@@ -52,9 +52,13 @@ def test_a_backup_run_finishes_before_another_schema_starts_its_next_step() -> N
         dag_id: {task.task_id: rank(task) for task in bag.dags[dag_id].tasks}
         for dag_id in ("jira_assets_backup_demo_people", "jira_assets_backup_demo_itam")
     }
-    lowest_end = min(rank[step] for rank in ranks.values() for step in ("finalize", "reconstruct_past"))
-    per_object = [rank[step] for rank in ranks.values() for step in ("export_history", "export_comments")]
-    listings = [rank[step] for rank in ranks.values() for step in ("export_config", "export_objects")]
+
+    def of(*steps: str) -> list[int]:
+        return [weights[step] for weights in ranks.values() for step in steps]
+
+    lowest_end = min(of("finalize", "reconstruct_past"))
+    per_object = of("export_history", "export_comments")
+    listings = of("export_config", "export_objects")
     # Across the two DAGs too: the smaller schema's finalize outranks the larger one's history.
     assert lowest_end > max(per_object)
     assert min(per_object) > max(listings)
